@@ -1,0 +1,34 @@
+# Every target is safe to run on a fresh clone: it builds or installs what it needs.
+GO        ?= go
+BIN       := bin
+TOOLS_BIN := $(shell tools/build.sh --print)
+export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
+
+.PHONY: all build test unit lint fuzz tools suites clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# Fuzz each target briefly; FUZZTIME=1m for a longer run.
+FUZZTIME ?= 15s
+fuzz:
+	$(GO) test ./internal/kfp -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/credentials -run '^$$' -fuzz '^FuzzInspectToken$$' -fuzztime $(FUZZTIME)
+
+# The README's test command: lint, unit tests with the race detector, and the suites.
+test: lint unit
+
+tools:
+	tools/build.sh
+
+clean:
+	rm -rf $(BIN)
