@@ -1,0 +1,317 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/e2e-framework/support"
+	"sigs.k8s.io/e2e-framework/support/kwok"
+	"sigs.k8s.io/yaml"
+)
+
+// KwokOptions configures a kwok cluster.
+type KwokOptions struct {
+	// Name of the cluster; empty picks a unique kfpc-<random> so suites can
+	// run side by side.
+	Name string
+	// ToolsBin is the directory of the pinned binaries; empty uses ToolsBin(os.Getenv).
+	ToolsBin string
+	// TempDir is where the cluster's work directory is created; empty is os.TempDir().
+	TempDir string
+	// ReadyTimeout bounds Create's wait for readiness; zero means 2 minutes.
+	ReadyTimeout time.Duration
+}
+
+// Kwok is a cluster of the real kube-apiserver, kube-controller-manager,
+// kube-scheduler and etcd, plus kwok's fake nodes, run as local processes by
+// kwokctl's binary runtime. It needs no container runtime.
+type Kwok struct {
+	name     string
+	bin      string
+	workdir  string
+	timeout  time.Duration
+	provider support.E2EClusterProvider
+
+	mu        sync.Mutex
+	kubecfg   string
+	rc        *rest.Config
+	destroyed bool
+}
+
+var _ Provider = (*Kwok)(nil)
+
+// NewKwok checks the pinned binaries and prepares the cluster's work
+// directory; nothing runs until Create.
+func NewKwok(opts KwokOptions) (*Kwok, error) {
+	bin := opts.ToolsBin
+	var err error
+	if bin == "" {
+		if bin, err = ToolsBin(os.Getenv, KwokBinaries...); err != nil {
+			return nil, err
+		}
+	} else if _, err = ToolsBin(func(k string) string {
+		if k == ToolsBinEnv {
+			return bin
+		}
+		return ""
+	}, KwokBinaries...); err != nil {
+		return nil, err
+	}
+	name := opts.Name
+	if name == "" {
+		name = "kfpc-" + randomSuffix()
+	}
+	workdir, err := os.MkdirTemp(opts.TempDir, name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the work directory of kwok cluster %s: %w", name, err)
+	}
+	k := &Kwok{name: name, bin: bin, workdir: workdir, timeout: opts.ReadyTimeout}
+	if k.timeout == 0 {
+		k.timeout = 2 * time.Minute
+	}
+	if err := k.writeFiles(); err != nil {
+		_ = os.RemoveAll(workdir)
+		return nil, err
+	}
+	// e2e-framework's provider runs kwokctl through a command string with the
+	// inherited environment and has no way to pass KWOK_WORKDIR per cluster;
+	// setting it process-wide would break two clusters in one process. A
+	// wrapper script that sets it and execs our kwokctl keeps it per cluster,
+	// and WithPath also stops the provider from `go install`ing an old kwokctl.
+	k.provider = kwok.NewProvider().WithName(name).WithOpts(kwok.WithPath(k.kwokctl()), kwok.WithWaitDuration(k.timeout))
+	return k, nil
+}
+
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}
+
+// Name implements Provider.
+func (k *Kwok) Name() string { return k.name }
+
+// Workdir is the cluster's temporary directory; every process of the cluster
+// mentions it on its command line and Destroy removes it.
+func (k *Kwok) Workdir() string { return k.workdir }
+
+// KubeconfigPath implements Provider.
+func (k *Kwok) KubeconfigPath() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.kubecfg
+}
+
+// RESTConfig implements Provider.
+func (k *Kwok) RESTConfig() *rest.Config {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.rc == nil {
+		return nil
+	}
+	return rest.CopyConfig(k.rc)
+}
+
+// APIServerAddress is host:port of the kube-apiserver, valid after Create.
+func (k *Kwok) APIServerAddress() (string, error) {
+	rc := k.RESTConfig()
+	if rc == nil {
+		return "", errors.New("cluster not created")
+	}
+	u, err := url.Parse(rc.Host)
+	if err != nil {
+		return "", fmt.Errorf("parsing apiserver URL %q: %w", rc.Host, err)
+	}
+	return u.Host, nil
+}
+
+func (k *Kwok) kwokctl() string    { return filepath.Join(k.workdir, "kwokctl") }
+func (k *Kwok) configPath() string { return filepath.Join(k.workdir, "kwokctl.yaml") }
+
+// writeFiles writes the kwokctl configuration and the wrapper script.
+func (k *Kwok) writeFiles() error {
+	cfg, err := kwokctlConfig(k.bin)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(k.configPath(), cfg, 0o600); err != nil {
+		return fmt.Errorf("writing kwokctl configuration: %w", err)
+	}
+	script := fmt.Sprintf("#!/bin/sh\nKWOK_WORKDIR=%s\nexport KWOK_WORKDIR\nexec %s \"$@\"\n",
+		shellQuote(filepath.Join(k.workdir, "kwok")), shellQuote(filepath.Join(k.bin, "kwokctl")))
+	if err := os.WriteFile(k.kwokctl(), []byte(script), 0o700); err != nil {
+		return fmt.Errorf("writing kwokctl wrapper: %w", err)
+	}
+	return nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// kwokctlConfig renders the KwokctlConfiguration: binary runtime, loopback
+// only, every binary a local path (so kwokctl downloads nothing), and the
+// port-forward CRDs the suites use to reach local servers through pods.
+func kwokctlConfig(bin string) ([]byte, error) {
+	b := func(n string) string { return filepath.Join(bin, n) }
+	doc := map[string]any{
+		"apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+		"kind":       "KwokctlConfiguration",
+		"options": map[string]any{
+			"runtime":                     "binary",
+			"bindAddress":                 "127.0.0.1",
+			"kubeApiserverBinary":         b("kube-apiserver"),
+			"kubeControllerManagerBinary": b("kube-controller-manager"),
+			"kubeSchedulerBinary":         b("kube-scheduler"),
+			"kubectlBinary":               b("kubectl"),
+			"etcdBinary":                  b("etcd"),
+			"kwokControllerBinary":        b("kwok"),
+			"enableCRDs":                  []string{"PortForward", "ClusterPortForward"},
+		},
+		"componentsPatches": []any{
+			map[string]any{
+				"name": "kube-apiserver",
+				// Bound to loopback only, the apiserver would publish a
+				// loopback or host address in the kubernetes Endpoints;
+				// nothing in a kwok cluster routes to it, so skip that.
+				"extraArgs": []any{
+					map[string]any{"key": "endpoint-reconciler-type", "value": "none"},
+				},
+			},
+		},
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("rendering kwokctl configuration: %w", err)
+	}
+	return out, nil
+}
+
+// Create implements Provider: it creates (or reuses) the cluster, adds one
+// fake node and waits until the apiserver, the node and the default
+// ServiceAccount are ready.
+func (k *Kwok) Create(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, k.timeout)
+	defer cancel()
+	kubecfg, err := k.provider.CreateWithConfig(ctx, k.configPath())
+	k.mu.Lock()
+	if kubecfg == "" {
+		kubecfg = k.provider.GetKubeconfig() // so Destroy removes a half-written file too
+	}
+	k.kubecfg = kubecfg
+	k.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("creating kwok cluster %s (logs under %s): %w", k.name, k.workdir, err)
+	}
+	rc := k.provider.KubernetesRestConfig()
+	if rc == nil {
+		return fmt.Errorf("kwok cluster %s: provider returned no client config", k.name)
+	}
+	rc = rest.CopyConfig(rc)
+	// The suites issue bursts of small requests; client-side throttling would
+	// only slow them, and a hung call must not hang a suite.
+	rc.QPS, rc.Burst, rc.Timeout = 200, 400, 30*time.Second
+	k.mu.Lock()
+	k.rc = rc
+	k.mu.Unlock()
+
+	if err := k.scaleNodes(ctx, 1); err != nil {
+		return err
+	}
+	if err := WaitReady(ctx, rc, true); err != nil {
+		return fmt.Errorf("kwok cluster %s not ready (logs under %s): %w", k.name, k.workdir, err)
+	}
+	return nil
+}
+
+// scaleNodes sets the number of fake nodes; kwokctl creates none by itself.
+func (k *Kwok) scaleNodes(ctx context.Context, n int) error {
+	out, err := k.run(ctx, "scale", "node", "--name", k.name, "--replicas", fmt.Sprint(n))
+	if err != nil {
+		return fmt.Errorf("adding %d fake node(s) to kwok cluster %s: %w: %s", n, k.name, err, out)
+	}
+	return nil
+}
+
+// run executes our kwokctl wrapper directly, for what the e2e-framework
+// provider has no method for.
+func (k *Kwok) run(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, k.kwokctl(), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return bytes.TrimSpace(out.Bytes()), err
+}
+
+// LoadFixtures implements Provider.
+func (k *Kwok) LoadFixtures(ctx context.Context, fsys fs.FS) error {
+	rc := k.RESTConfig()
+	if rc == nil {
+		return fmt.Errorf("kwok cluster %s: LoadFixtures before Create", k.name)
+	}
+	return ApplyFS(ctx, rc, fsys)
+}
+
+// Destroy implements Provider. It asks kwokctl to delete the cluster, then
+// kills whatever process still mentions the work directory (kwokctl may have
+// been interrupted half-way through create) and removes every file.
+func (k *Kwok) Destroy(ctx context.Context) error {
+	k.mu.Lock()
+	if k.destroyed {
+		k.mu.Unlock()
+		return nil
+	}
+	k.destroyed = true
+	kubecfg := k.kubecfg
+	k.mu.Unlock()
+
+	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var deleteErr error
+	if _, err := os.Stat(filepath.Join(k.workdir, "kwok", "clusters", k.name)); err == nil {
+		if err := k.provider.Destroy(dctx); err != nil {
+			deleteErr = fmt.Errorf("kwokctl delete cluster %s: %w", k.name, err)
+		}
+	}
+	var errs []error
+	if err := KillProcessesMentioning(dctx, k.workdir, 5*time.Second); err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range []string{kubecfg, k.workdir} {
+		if p == "" {
+			continue
+		}
+		if err := os.RemoveAll(p); err != nil {
+			errs = append(errs, fmt.Errorf("removing %s: %w", p, err))
+		}
+	}
+	// A failed `kwokctl delete` matters only if the sweep after it could not
+	// stop every process either.
+	if len(errs) > 0 && deleteErr != nil {
+		errs = append(errs, deleteErr)
+	}
+	return errors.Join(errs...)
+}
+
+// PortOpen reports whether something accepts TCP connections on addr.
+func PortOpen(ctx context.Context, addr string) bool {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}

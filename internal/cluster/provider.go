@@ -1,0 +1,33 @@
+// Package cluster gives the suites a Kubernetes cluster behind one small
+// interface, whichever this machine allows: a kwok cluster of real control-plane
+// binaries with fake nodes (no container runtime needed), a kind cluster (needs
+// Docker), or an existing cluster the user points at.
+package cluster
+
+import (
+	"context"
+	"io/fs"
+
+	"k8s.io/client-go/rest"
+)
+
+// Provider is a cluster the suites can create (or reuse), talk to, load
+// fixtures into and destroy. Implementations are not safe for concurrent
+// Create/Destroy calls; the rest is.
+type Provider interface {
+	// Name identifies the cluster in messages and in process listings.
+	Name() string
+	// Create creates the cluster, or reuses it when it already exists, and
+	// returns once it is ready to serve the suites (not merely started).
+	Create(ctx context.Context) error
+	// KubeconfigPath is a kubeconfig file for the cluster, valid after Create.
+	KubeconfigPath() string
+	// RESTConfig is the admin client config, valid after Create.
+	RESTConfig() *rest.Config
+	// LoadFixtures server-side applies every *.yaml/*.yml file of fsys, in
+	// lexical path order, each possibly holding several documents.
+	LoadFixtures(ctx context.Context, fsys fs.FS) error
+	// Destroy removes what Create started: processes, files, containers.
+	// It is idempotent, and safe after a failed or interrupted Create.
+	Destroy(ctx context.Context) error
+}

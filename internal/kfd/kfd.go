@@ -1,0 +1,176 @@
+// Package kfd is the failure catalogue as data: every way a kfp.Client
+// connection is known to break, with a stable id (KFD001…), what it means and
+// what to do. Probes name an id; hints and doc links come from here, so the
+// words for a failure live in one place.
+package kfd
+
+import (
+	"sort"
+	"strings"
+)
+
+// ID is a stable catalogue id such as "KFD009". The zero value means "none".
+type ID string
+
+// DocBase is where every id has an anchor (docs/failures.md in this repository).
+const DocBase = "https://github.com/kfp-connect/kfp-connect/blob/main/docs/failures.md#"
+
+// Entry is one row of the catalogue.
+type Entry struct {
+	ID    ID
+	Title string // what the user sees, short
+	Cause string // why it happens
+	Hint  string // what to do, one line
+}
+
+// Doc returns the documentation link for the id, or "" for the zero id.
+func (id ID) Doc() string {
+	if id == "" {
+		return ""
+	}
+	return DocBase + strings.ToLower(string(id))
+}
+
+// The ids of the catalogue. KFD001–KFD024 are failures users report
+// (shared/design/failure-catalogue.md); KFD025 and later are ones the doctor
+// tells apart beyond those reports.
+const (
+	NoIdentity          ID = "KFD001"
+	TokenInvalid        ID = "KFD002"
+	TokenAudience       ID = "KFD003"
+	NoTokenFile         ID = "KFD004"
+	IstioDenied         ID = "KFD005"
+	PipelinePodDenied   ID = "KFD006"
+	JWTIssuer           ID = "KFD007"
+	JWKSUnreachable     ID = "KFD008"
+	RBACDenied          ID = "KFD009"
+	EmptyNamespace      ID = "KFD010"
+	NamespaceSingleUser ID = "KFD011"
+	LoginScript         ID = "KFD012"
+	LoginPage           ID = "KFD013"
+	HealthzHTTPError    ID = "KFD014"
+	VersionMismatch     ID = "KFD015"
+	TLSVerify           ID = "KFD016"
+	DNS                 ID = "KFD017"
+	APIServerProxy      ID = "KFD018"
+	BackendNotReady     ID = "KFD019"
+	Expired             ID = "KFD020"
+	SelfSetUserID       ID = "KFD021"
+	SharedPipeline      ID = "KFD022"
+	SDKAuthModule       ID = "KFD023"
+	NoAnswer            ID = "KFD024"
+	NothingListening    ID = "KFD025"
+	NotKFP              ID = "KFD026"
+	RedirectLoop        ID = "KFD027"
+	ReviewUnavailable   ID = "KFD028"
+)
+
+var catalogue = map[ID]Entry{
+	NoIdentity: {Title: "no user identity (401 \"there is no user identity header\")",
+		Cause: "multi-user KFP reached without a token or session: straight to ml-pipeline:8888 or a port-forward to ml-pipeline-ui",
+		Hint:  "send a ServiceAccount token (--token-path, or --token-file from `kubectl create token`), or go through the gateway with a session"},
+	TokenInvalid: {Title: "token rejected by TokenReview",
+		Cause: "the token is not a valid ServiceAccount token of this cluster: malformed, expired, invalidated, or minted elsewhere",
+		Hint:  "mint a fresh token (projected volume or `kubectl -n NS create token default-editor --audience pipelines.kubeflow.org`)"},
+	TokenAudience: {Title: "token audience differs from TOKEN_REVIEW_AUDIENCE",
+		Cause: "KFP reviews tokens for audience TOKEN_REVIEW_AUDIENCE (default pipelines.kubeflow.org) and the token lacks it",
+		Hint:  "use a projected token with audience pipelines.kubeflow.org (or the deployment's TOKEN_REVIEW_AUDIENCE)"},
+	NoTokenFile: {Title: "ServiceAccount token file missing or unreadable",
+		Cause: "no PodDefault in the namespace, the pod lacks the label access-ml-pipeline: \"true\", or the volume is mounted elsewhere than KF_PIPELINES_SA_TOKEN_PATH",
+		Hint:  "add the PodDefault to the profile namespace and label the pod access-ml-pipeline=\"true\", or point KF_PIPELINES_SA_TOKEN_PATH at the mounted token"},
+	IstioDenied: {Title: "Istio \"RBAC: access denied\" (403, plain text)",
+		Cause: "an Istio AuthorizationPolicy refused the request: to ml-pipeline-ui without Authorization, or with a self-set kubeflow-userid",
+		Hint:  "send the ServiceAccount token as Authorization: Bearer; never set kubeflow-userid yourself"},
+	PipelinePodDenied: {Title: "pipeline step pods denied by the AuthorizationPolicy",
+		Cause: "the pod's traffic is blocked by an Istio AuthorizationPolicy",
+		Hint:  "add a policy rule for the pod's principal"},
+	JWTIssuer: {Title: "401 \"Jwt issuer is not configured\" through the gateway",
+		Cause: "the gateway's RequestAuthentication lacks the issuer of your token",
+		Hint:  "add a jwtRule for the token's iss to the RequestAuthentication (m2m overlay)"},
+	JWKSUnreachable: {Title: "machine-to-machine token rejected on a managed cluster",
+		Cause: "Istio cannot fetch the cluster issuer's discovery document or JWKS",
+		Hint:  "serve the JWKS through a proxy Istio can reach, or configure extra issuers"},
+	RBACDenied: {Title: "403 \"is not authorized\" (SubjectAccessReview denied)",
+		Cause: "no RoleBinding to kubeflow-edit/kubeflow-view for this identity in that namespace (or not a profile contributor)",
+		Hint:  "bind the identity to kubeflow-edit in the namespace (the documented RoleBinding), add it as a contributor, or use your own profile namespace"},
+	EmptyNamespace: {Title: "multi-user call without a namespace (400)",
+		Cause: "multi-user KFP needs a namespace on every experiment and run call",
+		Hint:  "pass --namespace (kfp: namespace= or the context namespace)"},
+	NamespaceSingleUser: {Title: "namespace sent to standalone KFP",
+		Cause: "single-user KFP refuses resource references on writes",
+		Hint:  "drop the namespace when talking to standalone KFP"},
+	LoginScript: {Title: "Dex login script fails",
+		Cause: "Kubeflow 1.9 moved from oidc-authservice to oauth2-proxy (cookie oauth2_proxy_kubeflow) and can add an approval step",
+		Hint:  "follow the redirect chain generically and keep all cookies"},
+	LoginPage: {Title: "got a login page instead of JSON",
+		Cause: "an unauthenticated call through the gateway was answered by the login page (Dex / oauth2-proxy)",
+		Hint:  "log in and pass the session cookies (--cookies), or send a token"},
+	HealthzHTTPError: {Title: "healthz answered an HTTP error",
+		Cause: "the endpoint answers healthz with an error; kfp.Client() retries 5 × 5 s and hides the cause",
+		Hint:  "check the backend behind this host (pods ready? right service and port?)"},
+	VersionMismatch: {Title: "SDK and backend API versions differ",
+		Cause: "the v2 SDK against a v1 backend (or the reverse): \"Cannot GET …/apis/v2beta1\"",
+		Hint:  "use an SDK that matches the backend's major version"},
+	TLSVerify: {Title: "TLS certificate not trusted",
+		Cause: "the ingress uses a certificate from a private CA",
+		Hint:  "pass the CA with --ca-cert (kfp: ssl_ca_cert=)"},
+	DNS: {Title: "host name does not resolve",
+		Cause: "KFP is in another namespace, the Service is missing, or the name is not on cluster DNS",
+		Hint:  "check the Service exists and use ml-pipeline-ui.<namespace> (or the full host)"},
+	APIServerProxy: {Title: "services \"ml-pipeline\" not found via the kube-apiserver proxy",
+		Cause: "no host given outside the cluster, wrong namespace, or no RBAC for services/proxy",
+		Hint:  "pass host= explicitly"},
+	BackendNotReady: {Title: "backend not ready (no endpoints / upstream connect error)",
+		Cause: "the pods behind the Service are not ready, or the API server is down",
+		Hint:  "wait for readiness; check `kubectl -n kubeflow get pods,endpoints`"},
+	Expired: {Title: "session or token expired",
+		Cause: "the session cookie (24 h) or projected token (7200 s) expired and was not refreshed",
+		Hint:  "log in again; re-read the token file on every request (the kubelet rotates it)"},
+	SelfSetUserID: {Title: "\"RBAC: access denied\" for a self-set kubeflow-userid",
+		Cause: "the gateway's policy rejects requests that set the identity header themselves",
+		Hint:  "remove the kubeflow-userid header and use a token or session"},
+	SharedPipeline: {Title: "403 uploading a pipeline with no namespace",
+		Cause: "shared-pipeline uploads need create permission in the KFP namespace",
+		Hint:  "pass namespace="},
+	SDKAuthModule: {Title: "module 'kfp' has no attribute 'auth'",
+		Cause: "the v1 docs' kfp.auth.ServiceAccountTokenVolumeCredentials used with the v2 SDK",
+		Hint:  "use kfp.client.ServiceAccountTokenVolumeCredentials"},
+	NoAnswer: {Title: "the host accepts connections but never answers",
+		Cause: "a wrong port on a proxy or a stuck sidecar; kfp.Client() sets no timeout and hangs",
+		Hint:  "check host and port (ml-pipeline-ui:80, ml-pipeline:8888, the gateway's /pipeline)"},
+	NothingListening: {Title: "nothing answers at host:port",
+		Cause: "connection refused or connect timed out: the port-forward is not running, or the port is wrong",
+		Hint:  "start the port-forward (kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80) or fix the port"},
+	NotKFP: {Title: "reached something that is not KFP's API",
+		Cause: "a wrong path or port: /pipeline missing on the gateway or present where it is not served, or another service",
+		Hint:  "use http://ml-pipeline-ui.<ns> in the cluster, http://localhost:PORT on a port-forward, and …/pipeline through the gateway"},
+	RedirectLoop: {Title: "redirect loop",
+		Cause: "the endpoint keeps redirecting: a login flow misconfigured or a proxy pointing at itself",
+		Hint:  "open the URL in a browser to see where it loops; check the gateway's auth configuration"},
+	ReviewUnavailable: {Title: "KFP cannot ask Kubernetes to review the request",
+		Cause: "the KFP API server failed to create a TokenReview or SubjectAccessReview: kube-apiserver unreachable or the server's ServiceAccount lacks RBAC",
+		Hint:  "check ml-pipeline's logs and that its ServiceAccount may create tokenreviews and subjectaccessreviews"},
+}
+
+func init() {
+	for id, e := range catalogue {
+		e.ID = id
+		catalogue[id] = e
+	}
+}
+
+// Lookup returns the catalogue entry of an id.
+func Lookup(id ID) (Entry, bool) {
+	e, ok := catalogue[id]
+	return e, ok
+}
+
+// All returns every entry, ordered by id.
+func All() []Entry {
+	out := make([]Entry, 0, len(catalogue))
+	for _, e := range catalogue {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

@@ -1,0 +1,78 @@
+// Package probe is the engine: a probe is a small named check of one link in the
+// chain between a client and KFP, and the runner decides order, parallelism,
+// deadlines and skipping. Probes carry their KFD id as data; the engine fills
+// in hints and doc links from the catalogue, so no probe formats its own advice.
+package probe
+
+import (
+	"context"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
+
+// Status is the outcome of one probe.
+type Status string
+
+const (
+	Pass Status = "pass"
+	Warn Status = "warn"
+	Fail Status = "fail"
+	Skip Status = "skip"
+)
+
+// Probe checks one link. T is what the probes look at (the doctor's target, a
+// scenario's path): the engine never looks inside it.
+type Probe[T any] struct {
+	ID        string   // stable, kebab-case: "token", "healthz", "list-experiments"
+	Title     string   // one line, what is being checked
+	DependsOn []string // ids that must not have failed before this one runs
+	// Timeout bounds this probe; zero means the runner's default. The run's
+	// overall deadline always wins.
+	Timeout time.Duration
+	Run     func(ctx context.Context, target T) Result
+}
+
+// Evidence is what a probe saw, kept short and redacted before it leaves the
+// engine.
+type Evidence struct {
+	Request    string `json:"request,omitempty"` // "GET http://…/apis/v2beta1/healthz"
+	StatusCode int    `json:"status_code,omitempty"`
+	Body       string `json:"body,omitempty"` // the first bytes
+}
+
+// Result is what a probe found. Probes set Status, KFD (when not passing),
+// Message and Evidence; the runner sets Probe, Title, Duration, and fills Hint
+// and Doc from the catalogue when the probe left them empty.
+type Result struct {
+	Probe    string        `json:"probe"`
+	Title    string        `json:"title"`
+	Status   Status        `json:"status"`
+	KFD      kfd.ID        `json:"kfd,omitempty"`
+	Message  string        `json:"message"`
+	Hint     string        `json:"hint,omitempty"`
+	Doc      string        `json:"doc,omitempty"`
+	Duration time.Duration `json:"-"`
+	Evidence *Evidence     `json:"evidence,omitempty"`
+
+	// upstreamFailed marks a skip caused by a failed prerequisite, so that it
+	// skips its own dependants too; a plain skip ("no token configured") does not.
+	upstreamFailed bool
+}
+
+// blocks reports a result that stops dependants from running.
+func (r Result) blocks() bool { return r.Status == Fail || r.upstreamFailed }
+
+// Helpers for probes, so a result reads like a sentence.
+
+// Passf is a passing result.
+func Passf(msg string) Result { return Result{Status: Pass, Message: msg} }
+
+// Failed is a failing result naming its catalogue id.
+func Failed(id kfd.ID, msg string) Result { return Result{Status: Fail, KFD: id, Message: msg} }
+
+// Warned is a warning, optionally naming the failure it predicts.
+func Warned(id kfd.ID, msg string) Result { return Result{Status: Warn, KFD: id, Message: msg} }
+
+// Skipped is a skip with its reason.
+func Skipped(reason string) Result { return Result{Status: Skip, Message: reason} }

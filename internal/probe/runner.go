@@ -1,0 +1,204 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
+
+// Redactor masks secrets in everything a result says.
+type Redactor interface{ String(string) string }
+
+// Runner runs a set of probes.
+type Runner[T any] struct {
+	probes []Probe[T]
+	index  map[string]int
+	// DefaultTimeout bounds a probe that sets none.
+	DefaultTimeout time.Duration
+	// Redact, when set, is applied to every message, hint and evidence.
+	Redact Redactor
+	// grace is how long the runner waits for a probe that ignores its
+	// context before it records the probe as stuck and moves on.
+	grace time.Duration
+}
+
+// NewRunner checks the probes (unique ids, known dependencies, no cycles) and
+// returns a runner for them. Order of results follows the given order.
+func NewRunner[T any](probes []Probe[T]) (*Runner[T], error) {
+	r := &Runner[T]{probes: probes, index: map[string]int{}, DefaultTimeout: 3 * time.Second, grace: 200 * time.Millisecond}
+	for i, p := range probes {
+		if p.ID == "" || p.Run == nil {
+			return nil, fmt.Errorf("probe %d: id and run function are required", i)
+		}
+		if _, dup := r.index[p.ID]; dup {
+			return nil, fmt.Errorf("probe %q declared twice", p.ID)
+		}
+		r.index[p.ID] = i
+	}
+	for _, p := range probes {
+		for _, d := range p.DependsOn {
+			if _, ok := r.index[d]; !ok {
+				return nil, fmt.Errorf("probe %q depends on unknown probe %q", p.ID, d)
+			}
+		}
+	}
+	if cycle := r.findCycle(); cycle != "" {
+		return nil, fmt.Errorf("probe dependencies form a cycle: %s", cycle)
+	}
+	return r, nil
+}
+
+func (r *Runner[T]) findCycle() string {
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := make([]int, len(r.probes))
+	var path []string
+	var visit func(i int) string
+	visit = func(i int) string {
+		switch state[i] {
+		case visiting:
+			return strings.Join(append(path, r.probes[i].ID), " → ")
+		case done:
+			return ""
+		}
+		state[i] = visiting
+		path = append(path, r.probes[i].ID)
+		for _, d := range r.probes[i].DependsOn {
+			if c := visit(r.index[d]); c != "" {
+				return c
+			}
+		}
+		path = path[:len(path)-1]
+		state[i] = done
+		return ""
+	}
+	for i := range r.probes {
+		if c := visit(i); c != "" {
+			return c
+		}
+	}
+	return ""
+}
+
+// Run runs every probe once. Independent probes run in parallel; a probe
+// starts when all its prerequisites have finished, and is skipped, with the
+// reason, when one of them failed or was skipped because of a failure. When ctx
+// ends, probes not yet started are skipped and running ones get their context
+// cancelled. Run returns when every probe has a result.
+func (r *Runner[T]) Run(ctx context.Context, target T) []Result {
+	n := len(r.probes)
+	results := make([]Result, n)
+	done := make([]chan struct{}, n)
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var wg sync.WaitGroup
+	for i := range r.probes {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer close(done[i])
+			p := r.probes[i]
+			// Wait for prerequisites. Closing done[j] publishes results[j].
+			for _, d := range p.DependsOn {
+				<-done[r.index[d]]
+			}
+			results[i] = r.runOne(ctx, p, target, results)
+		}(i)
+	}
+	wg.Wait()
+	return results
+}
+
+func (r *Runner[T]) runOne(ctx context.Context, p Probe[T], target T, results []Result) Result {
+	for _, d := range p.DependsOn {
+		prev := results[r.index[d]]
+		if prev.blocks() {
+			return r.finish(p, Result{Status: Skip, upstreamFailed: true, Message: fmt.Sprintf("skipped: %s did not pass", d)}, 0)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return r.finish(p, Result{Status: Skip, upstreamFailed: true, Message: "skipped: the run ended (deadline or cancellation) before this probe started"}, 0)
+	}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = r.DefaultTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	start := time.Now()
+	ch := make(chan Result, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				ch <- Result{Status: Fail, Message: fmt.Sprintf("probe crashed: %v (a bug in kfp-doctor; please report it)", v)}
+			}
+		}()
+		ch <- p.Run(pctx, target)
+	}()
+	select {
+	case res := <-ch:
+		return r.finish(p, res, time.Since(start))
+	case <-pctx.Done():
+	}
+	// The probe should notice its context; give it a moment to say what it saw.
+	select {
+	case res := <-ch:
+		return r.finish(p, res, time.Since(start))
+	case <-time.After(r.grace):
+		why := "its deadline"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			why = "the run's overall deadline"
+		} else if ctx.Err() != nil {
+			why = "cancellation"
+		}
+		return r.finish(p, Result{Status: Fail, KFD: kfd.NoAnswer,
+			Message: fmt.Sprintf("no answer within %s (stopped by %s)", time.Since(start).Round(time.Millisecond), why)}, time.Since(start))
+	}
+}
+
+func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
+	res.Probe, res.Title, res.Duration = p.ID, p.Title, d
+	if res.Status == "" {
+		res.Status = Fail
+		res.Message = "probe returned no status (a bug in kfp-doctor)"
+	}
+	if res.KFD != "" {
+		if e, ok := kfd.Lookup(res.KFD); ok && res.Hint == "" {
+			res.Hint = e.Hint
+		}
+		if res.Doc == "" {
+			res.Doc = res.KFD.Doc()
+		}
+	}
+	if r.Redact != nil {
+		res.Message = r.Redact.String(res.Message)
+		res.Hint = r.Redact.String(res.Hint)
+		if res.Evidence != nil {
+			ev := *res.Evidence
+			ev.Request = r.Redact.String(ev.Request)
+			ev.Body = r.Redact.String(ev.Body)
+			res.Evidence = &ev
+		}
+	}
+	return res
+}
+
+// OK reports whether results pass: no failure, and with strict no warning.
+func OK(results []Result, strict bool) bool {
+	for _, r := range results {
+		if r.Status == Fail || (strict && r.Status == Warn) {
+			return false
+		}
+	}
+	return true
+}
