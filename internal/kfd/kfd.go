@@ -63,6 +63,9 @@ const (
 	NotKFP              ID = "KFD026"
 	RedirectLoop        ID = "KFD027"
 	ReviewUnavailable   ID = "KFD028"
+
+	// Unclassified anchors failures the catalogue does not know.
+	Unclassified ID = "unclassified"
 )
 
 var catalogue = map[ID]Entry{

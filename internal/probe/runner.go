@@ -172,12 +172,22 @@ func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
 		res.Status = Fail
 		res.Message = "probe returned no status (a bug in kfp-doctor)"
 	}
-	if res.KFD != "" {
+	switch {
+	case res.KFD != "":
 		if e, ok := kfd.Lookup(res.KFD); ok && res.Hint == "" {
 			res.Hint = e.Hint
 		}
 		if res.Doc == "" {
 			res.Doc = res.KFD.Doc()
+		}
+	case res.Status == Fail:
+		// Every failure carries a hint and a link, even one the catalogue
+		// does not know yet.
+		if res.Hint == "" {
+			res.Hint = "not a known failure: look at the evidence (-o json) and report it if KFP should have understood this"
+		}
+		if res.Doc == "" {
+			res.Doc = kfd.Unclassified.Doc()
 		}
 	}
 	if r.Redact != nil {

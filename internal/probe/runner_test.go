@@ -16,7 +16,9 @@ func probeOf(id string, deps []string, run func(ctx context.Context) Result) Pro
 	return Probe[target]{ID: id, Title: "probe " + id, DependsOn: deps, Run: func(ctx context.Context, _ target) Result { return run(ctx) }}
 }
 
-func constant(r Result) func(context.Context) Result { return func(context.Context) Result { return r } }
+func constant(r Result) func(context.Context) Result {
+	return func(context.Context) Result { return r }
+}
 
 func mustRunner(t *testing.T, ps ...Probe[target]) *Runner[target] {
 	t.Helper()

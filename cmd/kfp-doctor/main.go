@@ -1,0 +1,145 @@
+// Command kfp-doctor tells a kfp.Client user, in one screen, which link between
+// their client and Kubeflow Pipelines is broken and how to fix it.
+//
+// Exit codes: 0 every check passed, 1 a check failed (or warned, with
+// --strict), 2 bad usage or configuration.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+)
+
+// version is set with -ldflags "-X main.version=…" by release builds.
+var version = "dev"
+
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is main without the process: tests call it.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var red redact.Redactor
+	code := exitOK
+	cmd := newRootCommand(&red, stdout, &code)
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "kfp-doctor: "+red.String(err.Error()))
+		return exitUsage
+	}
+	return code
+}
+
+func newRootCommand(red *redact.Redactor, stdout io.Writer, code *int) *cobra.Command {
+	var cfg doctor.Config
+	var output string
+	cmd := &cobra.Command{
+		Use:   "kfp-doctor",
+		Short: "Diagnose the connection between kfp.Client and Kubeflow Pipelines",
+		Long: `kfp-doctor walks the links a kfp.Client walks — its token, the endpoint's healthz,
+the deployment mode, listing experiments — and names the first broken one with a
+stable id from the failure catalogue (KFD001…), a hint and a doc link.
+
+Secrets are never taken as bare flag values: a static token comes from --token-file
+or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
+		Example: `  # Standalone KFP through a port-forward
+  kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80 &
+  kfp-doctor --host http://localhost:3000
+
+  # Multi-user KFP with a ServiceAccount token
+  kubectl -n my-profile create token default-editor --audience pipelines.kubeflow.org > /tmp/t
+  kfp-doctor --host http://localhost:3000 --namespace my-profile --token-file /tmp/t -o json`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := parseOutput(output)
+			if err != nil {
+				return err
+			}
+			rep, err := doctor.Run(cmd.Context(), cfg, red)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "json":
+				err = rep.JSON(stdout)
+			case "junit":
+				err = rep.JUnit(stdout)
+			default:
+				err = rep.Text(stdout, useColor(stdout))
+			}
+			if err != nil {
+				return fmt.Errorf("writing the report: %w", err)
+			}
+			if !rep.OK() {
+				*code = exitFailed
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Host, "host", "", "KFP endpoint as passed to kfp.Client(host=…); default $"+doctor.EnvHost)
+	f.StringVarP(&cfg.Namespace, "namespace", "n", "", "user (profile) namespace, for multi-user KFP")
+	f.StringVar(&cfg.TokenPath, "token-path", "", "ServiceAccount token file, re-read per request (default $KF_PIPELINES_SA_TOKEN_PATH, then /var/run/secrets/kubeflow/pipelines/token if present)")
+	f.StringVar(&cfg.TokenFile, "token-file", "", "file holding a static bearer token (kfp existing_token); or set $"+doctor.EnvToken)
+	f.StringVar(&cfg.Cookies, "cookies", "", "session cookies as kfp cookies=, or @file; prefer $"+doctor.EnvCookies+" (flag values show in ps)")
+	f.StringVar(&cfg.CACert, "ca-cert", "", "PEM file of a CA to trust (kfp ssl_ca_cert)")
+	f.BoolVar(&cfg.InsecureSkipVerify, "insecure-skip-tls-verify", false, "do not verify the server's certificate")
+	f.StringVarP(&output, "output", "o", "text", "output format: text|json|junit")
+	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "deadline for the whole run")
+	f.BoolVar(&cfg.Strict, "strict", false, "treat warnings as failures")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			goVersion := "unknown"
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				goVersion = bi.GoVersion
+			}
+			fmt.Fprintf(stdout, "kfp-doctor %s (%s)\n", version, goVersion)
+		},
+	})
+	return cmd
+}
+
+func parseOutput(o string) (string, error) {
+	switch o {
+	case "text", "json", "junit":
+		return o, nil
+	}
+	return "", &doctor.UsageError{Err: fmt.Errorf("-o %q: want text, json or junit", o)}
+}
+
+// useColor follows the NO_COLOR convention and colours only terminals.
+func useColor(w io.Writer) bool {
+	if _, set := os.LookupEnv("NO_COLOR"); set {
+		return false
+	}
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,248 @@
+package kfp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
+
+// Diagnosis names what went wrong with one call: a catalogue id (empty when
+// the cause is not one the catalogue knows) and a one-line summary that quotes
+// what the server said.
+type Diagnosis struct {
+	KFD     kfd.ID
+	Summary string
+}
+
+// Classify turns a transport error or an unwelcome reply into a diagnosis.
+// Pass the reply and error exactly as Do returned them.
+func Classify(reply *Reply, err error) Diagnosis {
+	if err != nil {
+		return classifyError(err)
+	}
+	if reply == nil {
+		return Diagnosis{Summary: "no reply"}
+	}
+	return classifyReply(reply)
+}
+
+func classifyError(err error) Diagnosis {
+	var (
+		credErr   *CredentialError
+		loopErr   *RedirectLoopError
+		dnsErr    *net.DNSError
+		certErr   *tls.CertificateVerificationError
+		authErr   x509.UnknownAuthorityError
+		hostErr   x509.HostnameError
+		invalErr  x509.CertificateInvalidError
+		recordErr tls.RecordHeaderError
+		opErr     *net.OpError
+	)
+	switch {
+	case errors.As(err, &credErr):
+		return Diagnosis{kfd.NoTokenFile, credErr.Error()}
+	case errors.As(err, &loopErr):
+		return Diagnosis{kfd.RedirectLoop, loopErr.Error()}
+	case errors.As(err, &dnsErr):
+		return Diagnosis{kfd.DNS, fmt.Sprintf("cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)}
+	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
+		return Diagnosis{kfd.TLSVerify, "TLS verification failed: " + innermost(err)}
+	case errors.As(err, &recordErr):
+		return Diagnosis{kfd.NotKFP, "the server does not speak TLS here: use http:// for this host and port"}
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return Diagnosis{kfd.NothingListening, "connection refused: nothing listens on " + hostOf(err)}
+	case errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout():
+		return Diagnosis{kfd.NothingListening, "connect timed out: no route to " + hostOf(err)}
+	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		return Diagnosis{kfd.NoAnswer, "connected, but no answer before the deadline"}
+	case errors.Is(err, context.Canceled):
+		return Diagnosis{Summary: "interrupted"}
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), strings.Contains(err.Error(), "EOF"):
+		return Diagnosis{kfd.BackendNotReady, "the connection was closed without an answer (a port-forward or proxy with no ready backend?)"}
+	}
+	return Diagnosis{Summary: innermost(err)}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+func hostOf(err error) string {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Addr != nil {
+		return opErr.Addr.String()
+	}
+	return "the host"
+}
+
+func innermost(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+func classifyReply(r *Reply) Diagnosis {
+	status := fmt.Sprintf("HTTP %d", r.StatusCode)
+	if r.Truncated {
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with a body over %d bytes: not a KFP API answer", status, MaxBody)}
+	}
+	if loc := r.Header.Get("Location"); r.StatusCode >= 300 && r.StatusCode < 400 && loc != "" {
+		if looksLikeLoginURL(loc) {
+			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, trimURL(loc))}
+		}
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s redirect to %s instead of an answer", status, trimURL(loc))}
+	}
+	body := bytes.TrimSpace(r.Body)
+	if env, err := ParseEnvelope(body); err == nil {
+		return classifyEnvelope(r, env)
+	}
+	text := string(body)
+	lower := strings.ToLower(text)
+	quote := quoteShort(text)
+	switch {
+	case strings.Contains(text, "RBAC: access denied"):
+		if r.SentUserIDHeader {
+			return Diagnosis{kfd.SelfSetUserID, fmt.Sprintf("%s %s: the request set %s itself", status, quote, UserIDHeader)}
+		}
+		return Diagnosis{kfd.IstioDenied, fmt.Sprintf("%s %s from Istio (server: %s)", status, quote, r.Header.Get("Server"))}
+	case strings.Contains(text, "Jwt issuer is not configured"):
+		return Diagnosis{kfd.JWTIssuer, status + " " + quote}
+	case strings.Contains(text, "Jwt is expired"):
+		return Diagnosis{kfd.Expired, status + " " + quote}
+	case strings.Contains(text, "Jwks remote fetch is failed"):
+		return Diagnosis{kfd.JWKSUnreachable, status + " " + quote}
+	case strings.Contains(text, "Jwt verification fails"):
+		return Diagnosis{kfd.TokenInvalid, status + " " + quote}
+	case strings.Contains(lower, "upstream connect error"), strings.Contains(lower, "no healthy upstream"):
+		return Diagnosis{kfd.BackendNotReady, status + " " + quote}
+	case isHTML(lower):
+		return classifyHTML(r, text, lower)
+	case strings.Contains(lower, "client sent an http request to an https server"):
+		return Diagnosis{kfd.NotKFP, "the server speaks TLS here: use https://"}
+	}
+	switch {
+	case r.StatusCode == http.StatusUnauthorized:
+		return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s %s from a proxy in front of KFP (not KFP's JSON): it wants a session", status, quote)}
+	case r.StatusCode == http.StatusForbidden:
+		return Diagnosis{kfd.IstioDenied, fmt.Sprintf("%s %s from a proxy in front of KFP", status, quote)}
+	case r.StatusCode == http.StatusBadGateway, r.StatusCode == http.StatusServiceUnavailable, r.StatusCode == http.StatusGatewayTimeout:
+		return Diagnosis{kfd.BackendNotReady, status + " " + quote}
+	case r.StatusCode == http.StatusNotFound:
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s %s: nothing of KFP's at this path", status, quote)}
+	case r.StatusCode < 300:
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s, but not a KFP answer: %s", status, quote)}
+	}
+	return Diagnosis{Summary: status + " " + quote}
+}
+
+func classifyEnvelope(r *Reply, env *Envelope) Diagnosis {
+	msg := env.Text()
+	say := func(id kfd.ID) Diagnosis {
+		return Diagnosis{id, fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(lastClause(msg)))}
+	}
+	has := func(s string) bool { return strings.Contains(msg, s) }
+	switch {
+	case has("Failed to find all of") && has("audience"),
+		has("token audiences") && has("is invalid for the target audiences"):
+		return say(kfd.TokenAudience)
+	case has("Failed to review the token provided"), has("Failed to create SubjectAccessReview"):
+		return say(kfd.ReviewUnavailable)
+	case has("Review.Status.Authenticated is false") && has("expired"):
+		return say(kfd.Expired)
+	case has("Review.Status.Authenticated is false"), has("Failed to authenticate token review"), has("invalid bearer token"),
+		has("Header 'Authorization' is incorrectly formatted"), has("Header 'authorization' is incorrectly formatted"):
+		return say(kfd.TokenInvalid)
+	case has("there is no user identity header"), has("User identity is empty"):
+		return say(kfd.NoIdentity)
+	case has("is not authorized"), env.Code == 7:
+		return say(kfd.RBACDenied)
+	case has("cannot have an empty namespace"), has("Namespace required"), has("namespace is empty"):
+		return say(kfd.EmptyNamespace)
+	case has("single-user mode") || has("single user mode"):
+		return say(kfd.NamespaceSingleUser)
+	case env.Code == 16:
+		return say(kfd.NoIdentity)
+	case env.Code == 5 && r.StatusCode == http.StatusNotFound:
+		return say(kfd.NotKFP)
+	case env.Code == 14:
+		return say(kfd.BackendNotReady)
+	}
+	return Diagnosis{Summary: fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(env.Short()))}
+}
+
+func classifyHTML(r *Reply, text, lower string) Diagnosis {
+	status := fmt.Sprintf("HTTP %d", r.StatusCode)
+	switch {
+	case strings.Contains(text, "Cannot GET") && (strings.Contains(text, "/apis/v2beta1") || strings.Contains(text, "/apis/v1beta1")):
+		return Diagnosis{kfd.VersionMismatch, fmt.Sprintf("%s HTML %s: this backend does not serve that API version", status, quoteShort(htmlText(text)))}
+	case strings.Contains(lower, `name="password"`), strings.Contains(lower, "/dex/"), strings.Contains(lower, "oauth2"),
+		strings.Contains(lower, "log in to"), strings.Contains(lower, "sign in"), strings.Contains(lower, "login"):
+		return Diagnosis{kfd.LoginPage, status + " with an HTML login page instead of JSON"}
+	}
+	return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with an HTML page (%s) instead of KFP's JSON", status, quoteShort(htmlText(text)))}
+}
+
+func isHTML(lower string) bool {
+	return strings.HasPrefix(lower, "<!doctype html") || strings.HasPrefix(lower, "<html") ||
+		strings.Contains(lower, "<body") || strings.Contains(lower, "<head")
+}
+
+func looksLikeLoginURL(loc string) bool {
+	l := strings.ToLower(loc)
+	return strings.Contains(l, "/dex/") || strings.Contains(l, "/oauth2/") || strings.Contains(l, "/authservice/") ||
+		strings.Contains(l, "/login") || strings.Contains(l, "openid-connect")
+}
+
+// htmlText is the title or first heading of a page, or its start.
+func htmlText(page string) string {
+	for _, tag := range []string{"pre", "title", "h1"} {
+		lower := strings.ToLower(page)
+		if i := strings.Index(lower, "<"+tag+">"); i >= 0 {
+			rest := page[i+len(tag)+2:]
+			if j := strings.Index(strings.ToLower(rest), "</"+tag+">"); j >= 0 {
+				return strings.TrimSpace(rest[:j])
+			}
+		}
+	}
+	return page
+}
+
+// lastClause keeps the end of KFP's long "A: B: C" message chains, where the
+// cause is, but never cuts what a user must see.
+func lastClause(msg string) string {
+	const keep = 220
+	if len(msg) <= keep {
+		return msg
+	}
+	return "…" + msg[len(msg)-keep:]
+}
+
+func quoteShort(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	const max = 160
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func trimURL(u string) string {
+	if i := strings.IndexByte(u, '?'); i >= 0 {
+		return u[:i]
+	}
+	return u
+}

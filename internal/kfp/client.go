@@ -1,0 +1,215 @@
+// Package kfp is the wire client for KFP's REST API as kfp.Client uses it:
+// healthz, list experiments (v1beta1 and v2beta1), the error envelope, and a
+// classifier that turns any reply or transport error into a catalogue id.
+// Every body is read through a cap, every call has a deadline.
+package kfp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// MaxBody caps how much of any reply is read: KFP's answers are small, and a
+// client must not be made to swallow a 50 MB page.
+const MaxBody = 1 << 20
+
+// maxRedirects mirrors what HTTP clients commonly follow before giving up.
+const maxRedirects = 10
+
+// Credentials put a client's identity on a request (Authorization, Cookie).
+type Credentials interface {
+	Apply(req *http.Request) error
+}
+
+// Options configure the HTTP side of a Client.
+type Options struct {
+	CACertFile         string // PEM bundle trusted in addition to the system's
+	InsecureSkipVerify bool
+	// DialTimeout bounds the TCP connect; a blackholed address is reported
+	// then, not at the overall deadline.
+	DialTimeout time.Duration
+}
+
+// Client talks to one KFP endpoint: the API server, the UI server, or the
+// gateway's /pipeline path.
+type Client struct {
+	base  *url.URL
+	http  *http.Client
+	creds Credentials
+}
+
+// ParseHost turns a host as users pass it to kfp.Client into a base URL,
+// following the SDK: no scheme means https, a trailing slash is dropped,
+// nothing is appended.
+func ParseHost(host string) (*url.URL, error) {
+	host = strings.TrimSpace(host)
+	if host == "" {
+		return nil, errors.New("empty host")
+	}
+	if !strings.Contains(host, "://") {
+		host = "https://" + host
+	}
+	u, err := url.Parse(host)
+	if err != nil {
+		return nil, fmt.Errorf("host %q is not a URL: %w", host, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("host %q: scheme must be http or https", host)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("host %q has no host name", host)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("host must not carry user:password; use --token-file or --cookies")
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("host %q must not carry a query or fragment", u.Redacted())
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	return u, nil
+}
+
+// NewClient returns a client for base. creds may be nil.
+func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerify} //nolint:gosec // the user asked for it
+	if opts.CACertFile != "" {
+		pem, err := os.ReadFile(opts.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --ca-cert: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", opts.CACertFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	dial := opts.DialTimeout
+	if dial <= 0 {
+		dial = 2 * time.Second
+	}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: dial}).DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: dial,
+		MaxIdleConns:        4,
+		IdleConnTimeout:     10 * time.Second,
+		ForceAttemptHTTP2:   true,
+	}
+	hc := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= maxRedirects {
+				return &RedirectLoopError{URL: req.URL.Redacted(), Hops: len(via)}
+			}
+			// A redirect into a login flow is an answer in itself: stop
+			// there and let the classifier name it.
+			if isLoginPath(req.URL.Path) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		},
+	}
+	return &Client{base: base, http: hc, creds: creds}, nil
+}
+
+// Base is the endpoint the client talks to.
+func (c *Client) Base() *url.URL { return c.base }
+
+// CloseIdle releases idle connections.
+func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }
+
+// RedirectLoopError reports a redirect chain that does not end.
+type RedirectLoopError struct {
+	URL  string
+	Hops int
+}
+
+func (e *RedirectLoopError) Error() string {
+	return fmt.Sprintf("stopped after %d redirects (last %s)", e.Hops, e.URL)
+}
+
+// CredentialError wraps a failure to put credentials on a request (for
+// example a token file that vanished): nothing was sent.
+type CredentialError struct{ Err error }
+
+func (e *CredentialError) Error() string { return "credentials: " + e.Err.Error() }
+func (e *CredentialError) Unwrap() error { return e.Err }
+
+// Reply is what came back, with the body capped at MaxBody.
+type Reply struct {
+	Method     string
+	URL        string // redacted of user info; queries are ours and hold no secrets
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+	Truncated  bool // the body was longer than MaxBody
+	// SentUserIDHeader records whether the request carried kubeflow-userid,
+	// which decides between KFD005 and KFD021 for Istio's refusal.
+	SentUserIDHeader bool
+}
+
+// Do sends a request to path (relative to the base) and reads the reply.
+// The error is a transport error; HTTP errors are replies.
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, header http.Header) (*Reply, error) {
+	u := *c.base
+	u.Path = c.base.Path + path
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if c.creds != nil {
+		if err := c.creds.Apply(req); err != nil {
+			return nil, &CredentialError{Err: err}
+		}
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	reply := &Reply{
+		Method: method, URL: u.Redacted(), StatusCode: resp.StatusCode, Header: resp.Header,
+		Body: body, SentUserIDHeader: req.Header.Get(UserIDHeader) != "",
+	}
+	if len(body) > MaxBody {
+		reply.Body, reply.Truncated = body[:MaxBody], true
+	}
+	if err != nil && !reply.Truncated {
+		return reply, fmt.Errorf("reading the reply: %w", err)
+	}
+	return reply, nil
+}
+
+// UserIDHeader is the identity header Kubeflow's gateway sets.
+const UserIDHeader = "kubeflow-userid"
+
+func isLoginPath(p string) bool {
+	for _, prefix := range []string{"/dex/", "/oauth2/", "/authservice/"} {
+		if strings.HasPrefix(p, prefix) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,75 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+)
+
+func modeProbe() probe.Probe[*Target] {
+	return probe.Probe[*Target]{
+		ID:        "mode",
+		Title:     "deployment mode against the namespace",
+		DependsOn: []string{"healthz"},
+		Run: func(_ context.Context, t *Target) probe.Result {
+			h := t.healthz()
+			if h == nil {
+				return probe.Skipped("healthz did not say the deployment mode")
+			}
+			multi, known := h.IsMultiUser()
+			switch {
+			case !known:
+				return probe.Skipped("healthz did not say the deployment mode")
+			case multi && t.Namespace == "":
+				return probe.Failed(kfd.EmptyNamespace, "multi-user KFP, but no --namespace: every experiment and run call will get 400 \"cannot have an empty namespace\"")
+			case !multi && t.Namespace != "":
+				return probe.Warned(kfd.NamespaceSingleUser, fmt.Sprintf("standalone KFP ignores namespace %q for lists, and refuses writes that carry it", t.Namespace))
+			case multi:
+				return probe.Passf(fmt.Sprintf("multi-user KFP, namespace %q", t.Namespace))
+			}
+			return probe.Passf("standalone KFP, no namespace needed")
+		},
+	}
+}
+
+func listExperimentsProbe() probe.Probe[*Target] {
+	return probe.Probe[*Target]{
+		ID:        "list-experiments",
+		Title:     "list experiments (GET /apis/v2beta1/experiments)",
+		DependsOn: []string{"token", "healthz"},
+		Run: func(ctx context.Context, t *Target) probe.Result {
+			list, reply, err := t.Client.ListExperiments(ctx, kfp.V2beta1, t.Namespace)
+			if list != nil {
+				where := "(no namespace)"
+				if t.Namespace != "" {
+					where = "in namespace " + t.Namespace
+				}
+				n := list.TotalSize
+				if n < len(list.Experiments) {
+					n = len(list.Experiments)
+				}
+				res := probe.Passf(fmt.Sprintf("listed %d experiment(s) %s", n, where))
+				res.Evidence = evidence(reply)
+				return res
+			}
+			d := kfp.Classify(reply, err)
+			if d.KFD == kfd.NotKFP && reply != nil && reply.StatusCode == http.StatusNotFound {
+				if l1, _, err1 := t.Client.ListExperiments(ctx, kfp.V1beta1, t.Namespace); err1 == nil && l1 != nil {
+					d = kfp.Diagnosis{KFD: kfd.VersionMismatch, Summary: "v1beta1 lists experiments but v2beta1 is unknown: a KFP 1.x backend, which the v2 SDK cannot use"}
+				}
+			}
+			// Inside a pod, "no identity" usually means the PodDefault did
+			// not mount the token: name that cause.
+			if d.KFD == kfd.NoIdentity && !t.hasCredentials() && t.InPod {
+				d = kfp.Diagnosis{KFD: kfd.NoTokenFile, Summary: d.Summary + "; this pod sends no token (no file at the token path)"}
+			}
+			res := probe.Failed(d.KFD, d.Summary)
+			res.Evidence = evidence(reply)
+			return res
+		},
+	}
+}

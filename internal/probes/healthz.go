@@ -1,0 +1,81 @@
+package probes
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+)
+
+func healthzProbe() probe.Probe[*Target] {
+	return probe.Probe[*Target]{
+		ID:    "healthz",
+		Title: "reach KFP: GET /apis/v2beta1/healthz, as kfp.Client() does first",
+		Run: func(ctx context.Context, t *Target) probe.Result {
+			h, reply, err := t.Client.Healthz(ctx, kfp.V2beta1)
+			if h == nil {
+				return healthzFailure(ctx, t, reply, err)
+			}
+			t.setHealth(h)
+			res := describeHealth(h)
+			res.Evidence = evidence(reply)
+			return res
+		},
+	}
+}
+
+func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error) probe.Result {
+	d := kfp.Classify(reply, err)
+	// A 404 on v2beta1 may be a KFP 1.x backend: ask v1beta1 before calling
+	// it a wrong path.
+	if err == nil && reply != nil && reply.StatusCode == http.StatusNotFound {
+		if h1, _, err1 := t.Client.Healthz(ctx, kfp.V1beta1); err1 == nil && h1 != nil {
+			res := probe.Failed(kfd.VersionMismatch, fmt.Sprintf("v1beta1 healthz answers (%s %s) but v2beta1 does not: a KFP 1.x backend, which the v2 SDK cannot use", h1.Kind, h1.Version()))
+			res.Evidence = evidence(reply)
+			return res
+		}
+	}
+	id := d.KFD
+	msg := d.Summary
+	if id == "" && reply != nil && reply.StatusCode >= 400 {
+		id = kfd.HealthzHTTPError
+	}
+	if reply != nil && reply.StatusCode >= 400 && (id == kfd.HealthzHTTPError || id == kfd.BackendNotReady) {
+		msg += " (kfp.Client() would retry this 5 × 5 s, then say only \"Failed getting healthz endpoint after 5 attempts\")"
+	}
+	if id == kfd.NoAnswer {
+		msg = fmt.Sprintf("%s accepted the connection but sent no answer; kfp.Client() would hang here forever", t.Client.Base().Host)
+	}
+	res := probe.Failed(id, msg)
+	res.Evidence = evidence(reply)
+	return res
+}
+
+func describeHealth(h *kfp.Health) probe.Result {
+	mode := "mode not reported"
+	if multi, known := h.IsMultiUser(); known {
+		mode = "standalone (single-user)"
+		if multi {
+			mode = "multi-user"
+		}
+	}
+	switch h.Kind {
+	case kfp.UIServer:
+		if h.APIServerReady != nil && !*h.APIServerReady {
+			return probe.Failed(kfd.BackendNotReady, "reached the KFP UI server (ml-pipeline-ui), but it says the API server is not ready (apiServerReady: false): ml-pipeline is down or has no ready pod")
+		}
+		return probe.Passf(fmt.Sprintf("reached the KFP UI server (ml-pipeline-ui %s); API server %s ready, %s", orUnknown(h.FrontendTagName), orUnknown(h.APIServerTagName), mode))
+	default:
+		return probe.Passf(fmt.Sprintf("reached the KFP API server (ml-pipeline %s, store %s), %s", orUnknown(h.TagName), orUnknown(h.PipelineStore), mode))
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}

@@ -1,0 +1,93 @@
+// Package probes is the doctor's catalogue of checks, one file per link of the
+// chain a kfp.Client walks: its credentials, reaching healthz, the deployment
+// mode against the namespace, and listing experiments. The suites run the same
+// probes against clusters whose answer they know.
+package probes
+
+import (
+	"sync"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+)
+
+// DefaultAudience is the audience KFP's TokenReview asks for unless the
+// deployment sets TOKEN_REVIEW_AUDIENCE.
+const DefaultAudience = "pipelines.kubeflow.org"
+
+// Target is one connection as a kfp.Client would make it.
+type Target struct {
+	Client    *kfp.Client
+	Namespace string // the user namespace (multi-user); "" for none
+
+	// At most one of these is set: the token the client sends.
+	TokenFile *credentials.TokenFile
+	Bearer    *credentials.Bearer
+	// Cookies is set when the client sends a session.
+	Cookies *credentials.Cookies
+
+	// InPod is true when the doctor runs inside a pod (KUBERNETES_SERVICE_HOST).
+	InPod bool
+	// Audience is the TokenReview audience expected; "" means DefaultAudience.
+	Audience string
+	// Now is the clock used to judge expiry; nil means time.Now.
+	Now func() time.Time
+
+	mu     sync.Mutex
+	health *kfp.Health // what healthz said, for the probes after it
+}
+
+func (t *Target) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+func (t *Target) audience() string {
+	if t.Audience != "" {
+		return t.Audience
+	}
+	return DefaultAudience
+}
+
+func (t *Target) setHealth(h *kfp.Health) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.health = h
+}
+
+func (t *Target) healthz() *kfp.Health {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.health
+}
+
+func (t *Target) hasCredentials() bool {
+	return t.TokenFile != nil || t.Bearer != nil || t.Cookies != nil
+}
+
+// Doctor is the doctor's probe set for a target given by host.
+func Doctor() []probe.Probe[*Target] {
+	return []probe.Probe[*Target]{
+		tokenProbe(),
+		healthzProbe(),
+		modeProbe(),
+		listExperimentsProbe(),
+	}
+}
+
+// evidence keeps the start of what the server said. The runner redacts it.
+func evidence(r *kfp.Reply) *probe.Evidence {
+	if r == nil {
+		return nil
+	}
+	const keep = 512
+	body := string(r.Body)
+	if len(body) > keep {
+		body = body[:keep] + "…"
+	}
+	return &probe.Evidence{Request: r.Method + " " + r.URL, StatusCode: r.StatusCode, Body: body}
+}

@@ -1,0 +1,75 @@
+package probes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+)
+
+// nearExpiry is when a token close to its end gets a warning: a long pipeline
+// submission could outlive it.
+const nearExpiry = 10 * time.Minute
+
+const predicted = "predicted from the token's claims, not verified"
+
+func tokenProbe() probe.Probe[*Target] {
+	return probe.Probe[*Target]{
+		ID:    "token",
+		Title: "credentials: the token the client sends",
+		Run: func(_ context.Context, t *Target) probe.Result {
+			var raw, source string
+			switch {
+			case t.TokenFile != nil:
+				tok, err := t.TokenFile.Read()
+				if err != nil {
+					return probe.Failed(kfd.NoTokenFile, err.Error()+" (path from --token-path, $"+credentials.TokenPathEnv+", or the default "+credentials.DefaultTokenPath+")")
+				}
+				raw, source = tok, t.TokenFile.Path
+			case t.Bearer != nil:
+				raw, source = t.Bearer.Token(), t.Bearer.String()
+			default:
+				return probe.Skipped("no token configured: the client sends none (right for standalone KFP and for gateway sessions)")
+			}
+			info, err := credentials.InspectToken(raw)
+			if errors.Is(err, credentials.ErrNotJWT) {
+				return probe.Failed(kfd.TokenInvalid, fmt.Sprintf("the token from %s is not a JWT, so no TokenReview can accept it (%s)", source, predicted))
+			}
+			if err != nil {
+				return probe.Failed(kfd.TokenInvalid, err.Error())
+			}
+			return judgeToken(info, t)
+		},
+	}
+}
+
+func judgeToken(info *credentials.TokenInfo, t *Target) probe.Result {
+	now := t.now()
+	who := info.Who()
+	if info.Pod != "" {
+		who += " (bound to pod " + info.Pod + ")"
+	}
+	if !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) {
+		return probe.Failed(kfd.Expired, fmt.Sprintf("token for %s expired %s ago, at %s: KFP will reject it (%s)",
+			who, now.Sub(info.ExpiresAt).Round(time.Second), info.ExpiresAt.UTC().Format(time.RFC3339), predicted))
+	}
+	aud := "[" + strings.Join(info.Audience, ", ") + "]"
+	if !info.HasAudience(t.audience()) {
+		return probe.Warned(kfd.TokenAudience, fmt.Sprintf("token for %s has audience %s without %s: KFP's TokenReview rejects it unless TOKEN_REVIEW_AUDIENCE is one of them; a gateway may still accept it (%s)",
+			who, aud, t.audience(), predicted))
+	}
+	if !info.ExpiresAt.IsZero() && info.ExpiresAt.Sub(now) < nearExpiry {
+		return probe.Warned(kfd.Expired, fmt.Sprintf("token for %s expires in %s: re-read it before each request (%s)",
+			who, info.ExpiresAt.Sub(now).Round(time.Second), predicted))
+	}
+	expiry := "never expires"
+	if !info.ExpiresAt.IsZero() {
+		expiry = "expires in " + info.ExpiresAt.Sub(now).Round(time.Second).String()
+	}
+	return probe.Passf(fmt.Sprintf("token for %s, audience %s, %s (claims read, not verified)", who, aud, expiry))
+}

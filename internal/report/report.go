@@ -1,0 +1,258 @@
+// Package report renders probe results for people (a tree with ✔ ‼ ✖) and for
+// machines (JSON with a documented contract, JUnit XML for CI). Results reach
+// here already redacted by the engine; the writers redact again on the way out
+// so a secret cannot slip through a field added later.
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+)
+
+// Report is one run: what was checked, and what was found.
+type Report struct {
+	Target  string // "http://localhost:3000", shown in the header
+	Details string // "namespace ns-1, token file …", no secrets
+	Results []probe.Result
+	Elapsed time.Duration
+	Strict  bool
+	Redact  *redact.Redactor
+}
+
+// OK reports whether the run passed (no failure; with Strict, no warning).
+func (r *Report) OK() bool { return probe.OK(r.Results, r.Strict) }
+
+func (r *Report) clean(s string) string {
+	if r.Redact != nil {
+		return r.Redact.String(s)
+	}
+	return redact.Shapes(s)
+}
+
+// Counts is the summary line's numbers.
+type Counts struct {
+	Passed   int `json:"passed"`
+	Warnings int `json:"warnings"`
+	Failed   int `json:"failed"`
+	Skipped  int `json:"skipped"`
+}
+
+func (r *Report) counts() Counts {
+	var c Counts
+	for _, res := range r.Results {
+		switch res.Status {
+		case probe.Pass:
+			c.Passed++
+		case probe.Warn:
+			c.Warnings++
+		case probe.Fail:
+			c.Failed++
+		case probe.Skip:
+			c.Skipped++
+		}
+	}
+	return c
+}
+
+// jsonResult is the contract of one result in -o json (see README).
+type jsonResult struct {
+	Probe      string          `json:"probe"`
+	Title      string          `json:"title"`
+	Status     probe.Status    `json:"status"`
+	KFD        string          `json:"kfd,omitempty"`
+	Message    string          `json:"message"`
+	Hint       string          `json:"hint,omitempty"`
+	Doc        string          `json:"doc,omitempty"`
+	DurationMS int64           `json:"duration_ms"`
+	Evidence   *probe.Evidence `json:"evidence,omitempty"`
+}
+
+type jsonReport struct {
+	OK        bool         `json:"ok"`
+	Target    string       `json:"target"`
+	Summary   Counts       `json:"summary"`
+	ElapsedMS int64        `json:"elapsed_ms"`
+	Results   []jsonResult `json:"results"`
+}
+
+// JSON writes the machine-readable report.
+func (r *Report) JSON(w io.Writer) error {
+	out := jsonReport{OK: r.OK(), Target: r.clean(r.Target), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
+	for _, res := range r.Results {
+		jr := jsonResult{
+			Probe: res.Probe, Title: res.Title, Status: res.Status, Message: r.clean(res.Message),
+			Hint: r.clean(res.Hint), Doc: res.Doc, DurationMS: res.Duration.Milliseconds(),
+		}
+		if res.Status != probe.Pass {
+			jr.KFD = string(res.KFD)
+		}
+		if res.Evidence != nil {
+			ev := *res.Evidence
+			ev.Request, ev.Body = r.clean(ev.Request), r.clean(ev.Body)
+			jr.Evidence = &ev
+		}
+		out.Results = append(out.Results, jr)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // hints hold <namespace>; this is not HTML
+	return enc.Encode(out)
+}
+
+// JUnit writes one test suite with a test case per probe: CI systems show a
+// failing probe as a failing test, with its KFD id as the failure type.
+func (r *Report) JUnit(w io.Writer) error {
+	type failure struct {
+		Message string `xml:"message,attr"`
+		Type    string `xml:"type,attr,omitempty"`
+		Text    string `xml:",chardata"`
+	}
+	type skipped struct {
+		Message string `xml:"message,attr"`
+	}
+	type testcase struct {
+		Name      string   `xml:"name,attr"`
+		Classname string   `xml:"classname,attr"`
+		Time      string   `xml:"time,attr"`
+		Failure   *failure `xml:"failure,omitempty"`
+		Skipped   *skipped `xml:"skipped,omitempty"`
+		SystemOut string   `xml:"system-out,omitempty"`
+	}
+	type testsuite struct {
+		XMLName  xml.Name   `xml:"testsuite"`
+		Name     string     `xml:"name,attr"`
+		Tests    int        `xml:"tests,attr"`
+		Failures int        `xml:"failures,attr"`
+		Skipped  int        `xml:"skipped,attr"`
+		Time     string     `xml:"time,attr"`
+		Cases    []testcase `xml:"testcase"`
+	}
+	type testsuites struct {
+		XMLName xml.Name `xml:"testsuites"`
+		Suites  []testsuite
+	}
+	c := r.counts()
+	suite := testsuite{Name: "kfp-doctor " + r.clean(r.Target), Tests: len(r.Results), Skipped: c.Skipped, Time: seconds(r.Elapsed)}
+	for _, res := range r.Results {
+		tc := testcase{Name: res.Probe + ": " + res.Title, Classname: "kfp-doctor", Time: seconds(res.Duration)}
+		text := r.clean(res.Message)
+		detail := text
+		if res.Hint != "" {
+			detail += "\nhint: " + r.clean(res.Hint)
+		}
+		if res.Doc != "" {
+			detail += "\ndoc: " + res.Doc
+		}
+		switch {
+		case res.Status == probe.Fail, res.Status == probe.Warn && r.Strict:
+			suite.Failures++
+			tc.Failure = &failure{Message: label(res) + text, Type: string(res.KFD), Text: detail}
+		case res.Status == probe.Skip:
+			tc.Skipped = &skipped{Message: text}
+		default:
+			tc.SystemOut = label(res) + detail
+		}
+		suite.Cases = append(suite.Cases, tc)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(testsuites{Suites: []testsuite{suite}}); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+func label(res probe.Result) string {
+	if res.KFD == "" || res.Status == probe.Pass {
+		return ""
+	}
+	return "[" + string(res.KFD) + "] "
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+// Text writes the report for a person: one line per probe in a tree, with the
+// hint and the doc link under every warning and failure, and a summary line.
+func (r *Report) Text(w io.Writer, color bool) error {
+	p := palette{on: color}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s\n", p.bold("kfp-doctor →"), r.clean(r.Target))
+	if r.Details != "" {
+		fmt.Fprintf(&b, "│ %s\n", p.dim(r.clean(r.Details)))
+	}
+	for i, res := range r.Results {
+		branch, stem := "├─", "│  "
+		if i == len(r.Results)-1 {
+			branch, stem = "└─", "   "
+		}
+		mark := p.mark(res.Status)
+		line := fmt.Sprintf("%s %s %s", branch, mark, p.bold(res.Probe))
+		if res.KFD != "" && res.Status != probe.Pass {
+			line += " " + p.status(res.Status, "["+string(res.KFD)+"]")
+		}
+		fmt.Fprintf(&b, "%s %s\n", line, r.clean(res.Message))
+		if res.Status == probe.Fail || res.Status == probe.Warn {
+			if res.Hint != "" {
+				fmt.Fprintf(&b, "%s   %s %s\n", stem, p.dim("hint:"), r.clean(res.Hint))
+			}
+			if res.Doc != "" {
+				fmt.Fprintf(&b, "%s   %s %s\n", stem, p.dim("docs:"), res.Doc)
+			}
+		}
+	}
+	c := r.counts()
+	verdict := p.status(probe.Pass, "OK")
+	if !r.OK() {
+		verdict = p.status(probe.Fail, "FAILED")
+	}
+	fmt.Fprintf(&b, "%s: %d passed, %d warnings, %d failed, %d skipped in %s\n",
+		verdict, c.Passed, c.Warnings, c.Failed, c.Skipped, r.Elapsed.Round(time.Millisecond))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type palette struct{ on bool }
+
+func (p palette) wrap(code, s string) string {
+	if !p.on {
+		return s
+	}
+	return "\x1b[" + code + "m" + s + "\x1b[0m"
+}
+func (p palette) bold(s string) string { return p.wrap("1", s) }
+func (p palette) dim(s string) string  { return p.wrap("2", s) }
+
+func (p palette) status(st probe.Status, s string) string {
+	switch st {
+	case probe.Pass:
+		return p.wrap("32", s)
+	case probe.Warn:
+		return p.wrap("33", s)
+	case probe.Fail:
+		return p.wrap("31", s)
+	}
+	return p.dim(s)
+}
+
+func (p palette) mark(st probe.Status) string {
+	switch st {
+	case probe.Pass:
+		return p.status(st, "✔")
+	case probe.Warn:
+		return p.status(st, "‼")
+	case probe.Fail:
+		return p.status(st, "✖")
+	}
+	return p.status(st, "–")
+}
