@@ -1,0 +1,87 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Existing is a cluster the user already runs, reached through a kubeconfig
+// and context. We never create or destroy it: Create only connects and
+// checks readiness, Destroy does nothing.
+type Existing struct {
+	path    string
+	context string
+	rc      *rest.Config
+}
+
+var _ Provider = (*Existing)(nil)
+
+// NewExisting uses the kubeconfig at path (empty: $KUBECONFIG, else
+// ~/.kube/config, as kubectl does) and the named context (empty: the current one).
+func NewExisting(path, kubeContext string) *Existing {
+	return &Existing{path: path, context: kubeContext}
+}
+
+// Name implements Provider.
+func (e *Existing) Name() string {
+	if e.context != "" {
+		return e.context
+	}
+	return "current-context"
+}
+
+func (e *Existing) loader() clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = e.path
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules,
+		&clientcmd.ConfigOverrides{CurrentContext: e.context})
+}
+
+// Create implements Provider: it loads the client config and waits for the
+// apiserver, without requiring a node (a real cluster may be busy scaling).
+func (e *Existing) Create(ctx context.Context) error {
+	rc, err := e.loader().ClientConfig()
+	if err != nil {
+		return fmt.Errorf("loading kubeconfig (path %q, context %q): %w", e.KubeconfigPath(), e.context, err)
+	}
+	if rc.Timeout == 0 {
+		rc.Timeout = 30 * time.Second
+	}
+	e.rc = rc
+	if err := WaitReady(ctx, rc, false); err != nil {
+		return fmt.Errorf("existing cluster %s at %s: %w", e.Name(), rc.Host, err)
+	}
+	return nil
+}
+
+// KubeconfigPath implements Provider; empty means kubectl's default lookup.
+func (e *Existing) KubeconfigPath() string {
+	if e.path != "" {
+		return e.path
+	}
+	return e.loader().ConfigAccess().GetDefaultFilename()
+}
+
+// RESTConfig implements Provider.
+func (e *Existing) RESTConfig() *rest.Config {
+	if e.rc == nil {
+		return nil
+	}
+	return rest.CopyConfig(e.rc)
+}
+
+// LoadFixtures implements Provider.
+func (e *Existing) LoadFixtures(ctx context.Context, fsys fs.FS) error {
+	if e.rc == nil {
+		return fmt.Errorf("existing cluster %s: LoadFixtures before Create", e.Name())
+	}
+	return ApplyFS(ctx, e.rc, fsys)
+}
+
+// Destroy implements Provider: the cluster is the user's, we leave it be.
+func (e *Existing) Destroy(context.Context) error { return nil }

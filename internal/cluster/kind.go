@@ -1,0 +1,135 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/e2e-framework/support"
+	"sigs.k8s.io/e2e-framework/support/kind"
+
+	"github.com/kfp-connect/kfp-connect/kindconfigs"
+)
+
+// SkipNoContainerRuntime is the reason suites give when kind cannot run.
+const SkipNoContainerRuntime = "skipped: no container runtime"
+
+// DockerAvailable reports whether a Docker engine answers, which kind needs.
+// When it does not, reason says why in words a user can act on.
+func DockerAvailable(ctx context.Context) (ok bool, reason string) {
+	docker, err := exec.LookPath("docker")
+	if err != nil {
+		return false, "docker is not installed (not on PATH)"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, docker, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+	if err != nil {
+		return false, fmt.Sprintf("docker engine not reachable: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return true, ""
+}
+
+// Kind is a kind (Kubernetes in Docker) cluster created with one of the
+// configurations in kindconfigs/, through e2e-framework's kind provider.
+type Kind struct {
+	name     string
+	config   string // file name in kindconfigs
+	tmp      string
+	provider support.E2EClusterProvider
+
+	mu sync.Mutex
+	rc *rest.Config
+}
+
+var _ Provider = (*Kind)(nil)
+
+// NewKind prepares a kind cluster named name (empty: kfpc-<random>) from
+// kindconfigs/<config>, e.g. "multi-user.yaml".
+func NewKind(name, config string) (*Kind, error) {
+	data, err := fs.ReadFile(kindconfigs.FS, config)
+	if err != nil {
+		return nil, fmt.Errorf("kind configuration %q: %w (see kindconfigs/)", config, err)
+	}
+	if _, err := ParseKindConfig(data); err != nil {
+		return nil, fmt.Errorf("kind configuration %q: %w", config, err)
+	}
+	if name == "" {
+		name = "kfpc-" + randomSuffix()
+	}
+	tmp, err := os.MkdirTemp("", name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir for kind cluster %s: %w", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, config), data, 0o600); err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, fmt.Errorf("writing kind configuration: %w", err)
+	}
+	return &Kind{name: name, config: config, tmp: tmp, provider: kind.NewProvider().WithName(name)}, nil
+}
+
+// Name implements Provider.
+func (k *Kind) Name() string { return k.name }
+
+// Create implements Provider.
+func (k *Kind) Create(ctx context.Context) error {
+	if ok, reason := DockerAvailable(ctx); !ok {
+		return fmt.Errorf("kind cluster %s needs a container runtime: %s", k.name, reason)
+	}
+	if _, err := k.provider.CreateWithConfig(ctx, filepath.Join(k.tmp, k.config)); err != nil {
+		return fmt.Errorf("creating kind cluster %s: %w", k.name, err)
+	}
+	rc := k.provider.KubernetesRestConfig()
+	if rc == nil {
+		return fmt.Errorf("kind cluster %s: provider returned no client config", k.name)
+	}
+	rc = rest.CopyConfig(rc)
+	rc.Timeout = 30 * time.Second
+	k.mu.Lock()
+	k.rc = rc
+	k.mu.Unlock()
+	return WaitReady(ctx, rc, true)
+}
+
+// KubeconfigPath implements Provider.
+func (k *Kind) KubeconfigPath() string { return k.provider.GetKubeconfig() }
+
+// RESTConfig implements Provider.
+func (k *Kind) RESTConfig() *rest.Config {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.rc == nil {
+		return nil
+	}
+	return rest.CopyConfig(k.rc)
+}
+
+// LoadFixtures implements Provider.
+func (k *Kind) LoadFixtures(ctx context.Context, fsys fs.FS) error {
+	rc := k.RESTConfig()
+	if rc == nil {
+		return fmt.Errorf("kind cluster %s: LoadFixtures before Create", k.name)
+	}
+	return ApplyFS(ctx, rc, fsys)
+}
+
+// Destroy implements Provider.
+func (k *Kind) Destroy(ctx context.Context) error {
+	var err error
+	if k.RESTConfig() != nil {
+		if derr := k.provider.Destroy(ctx); derr != nil {
+			err = fmt.Errorf("deleting kind cluster %s: %w", k.name, derr)
+		}
+	}
+	if rerr := os.RemoveAll(k.tmp); rerr != nil && err == nil {
+		err = fmt.Errorf("removing %s: %w", k.tmp, rerr)
+	}
+	return err
+}
