@@ -127,7 +127,7 @@ func (b *Bearer) Apply(req *http.Request) error {
 	return nil
 }
 
-func (b *Bearer) String() string { return "bearer token from " + b.source }
+func (b *Bearer) String() string { return "static token from " + b.source }
 
 // Cookies is the SDK's cookies=: a raw Cookie header.
 type Cookies struct{ raw string }

@@ -56,7 +56,7 @@ func classifyError(err error) Diagnosis {
 		return Diagnosis{kfd.DNS, fmt.Sprintf("cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)}
 	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
 		return Diagnosis{kfd.TLSVerify, "TLS verification failed: " + innermost(err)}
-	case errors.As(err, &recordErr):
+	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return Diagnosis{kfd.NotKFP, "the server does not speak TLS here: use http:// for this host and port"}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return Diagnosis{kfd.NothingListening, "connection refused: nothing listens on " + hostOf(err)}

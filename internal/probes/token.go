@@ -38,7 +38,9 @@ func tokenProbe() probe.Probe[*Target] {
 			}
 			info, err := credentials.InspectToken(raw)
 			if errors.Is(err, credentials.ErrNotJWT) {
-				return probe.Failed(kfd.TokenInvalid, fmt.Sprintf("the token from %s is not a JWT, so no TokenReview can accept it (%s)", source, predicted))
+				// Kubernetes ServiceAccount tokens are JWTs, but a webhook
+				// authenticator could take another kind: let the server decide.
+				return probe.Warned(kfd.TokenInvalid, fmt.Sprintf("the token from %s is not a JWT, so it is no ServiceAccount token and KFP's TokenReview will most likely reject it (%s)", source, predicted))
 			}
 			if err != nil {
 				return probe.Failed(kfd.TokenInvalid, err.Error())

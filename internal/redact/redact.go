@@ -21,7 +21,9 @@ const minSecret = 4
 
 var (
 	jwtShape    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	bearerShape = regexp.MustCompile(`(?i)(bearer\s+)[^\s"',;]+`)
+	// Real bearer values are long; requiring 8 characters keeps prose such as
+	// "bearer token" readable.
+	bearerShape = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
 	cookieShape = regexp.MustCompile(`(?i)((?:set-)?cookie:\s*)[^\r\n"]+`)
 	// Session cookies of the Kubeflow login stack, wherever they show up.
 	sessionShape  = regexp.MustCompile(`((?:oauth2_proxy_kubeflow|authservice_session|oauth2_proxy_kubeflow_csrf|dex_session)[A-Za-z0-9_]*=)[^;\s"']+`)

@@ -16,6 +16,7 @@ func TestRedactor(t *testing.T) {
 		{"session cookie shape", "Set-Cookie: authservice_session=abcdef; Path=/", "abcdef", "Set-Cookie"},
 		{"jwt shape", `{"t":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}`, "eyJhbGciOiJSUzI1NiJ9", `{"t":"`},
 		{"bearer shape", "Authorization: Bearer opaque-thing", "opaque-thing", "Authorization: Bearer"},
+		{"bearer prose kept", "a bearer token from a file", "", "bearer token from"},
 		{"password form", "login=user@example.com&password=12341234", "12341234", "login=user@example.com"},
 		{"short values untouched", "ab and cd", "", "ab and cd"},
 	}
