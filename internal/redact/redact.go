@@ -20,7 +20,7 @@ const Mask = "[REDACTED]"
 const minSecret = 4
 
 var (
-	jwtShape    = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 	// Real bearer values are long; requiring 8 characters keeps prose such as
 	// "bearer token" readable.
 	bearerShape = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
