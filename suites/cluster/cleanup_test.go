@@ -1,0 +1,127 @@
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+)
+
+// cleanupChildEnv makes this test binary act as a program that owns a kwok
+// cluster until it is interrupted (see TestMain).
+const cleanupChildEnv = "KFP_CONNECT_CLEANUP_CHILD"
+
+// childCluster is what the child prints on one line once its cluster is ready.
+type childCluster struct {
+	Name, Workdir, APIServer, Kubeconfig string
+}
+
+// cleanupChild creates a cluster, reports it, and destroys it on SIGINT or
+// SIGTERM: the same pattern hack/bench-cluster and any command use.
+func cleanupChild() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	k, err := cluster.NewKwok(cluster.KwokOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The signal cancels ctx; clean-up needs a context of its own.
+	destroy := func() int {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := k.Destroy(dctx); err != nil {
+			fmt.Fprintln(os.Stderr, "destroy:", err)
+			return 1
+		}
+		return 0
+	}
+	if err := k.Create(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "create:", err)
+		destroy()
+		return 1
+	}
+	addr, err := k.APIServerAddress()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return destroy() | 1
+	}
+	line, _ := json.Marshal(childCluster{Name: k.Name(), Workdir: k.Workdir(), APIServer: addr, Kubeconfig: k.KubeconfigPath()})
+	fmt.Println(string(line))
+	<-ctx.Done()
+	return destroy()
+}
+
+var _ = Describe("Clean-up", Label("cleanup"), func() {
+	It("leaves no process, port or directory behind when the owner is interrupted", func(ctx SpecContext) {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), cleanupChildEnv+"=1")
+		// Should this test die, the child gets SIGTERM and still cleans up.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+		cmd.Stderr = GinkgoWriter
+		stdout, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+
+		// The first line is the report; the rest is drained so the child
+		// never blocks on a full pipe, and Wait runs only after EOF.
+		lines, exited := make(chan string, 1), make(chan error, 1)
+		go func() {
+			sc := bufio.NewScanner(stdout)
+			for first := true; sc.Scan(); first = false {
+				if first {
+					lines <- sc.Text()
+				}
+			}
+			exited <- cmd.Wait()
+		}()
+
+		var line string
+		Eventually(ctx, lines).WithTimeout(2*time.Minute).Should(Receive(&line), "the child never reported a ready cluster")
+		var c childCluster
+		Expect(json.Unmarshal([]byte(line), &c)).To(Succeed(), "child said %q", line)
+		DeferCleanup(func() {
+			// Only if the assertions below failed: leave nothing behind.
+			_ = cmd.Process.Kill()
+			cctx, cancel := withTimeout(30 * time.Second)
+			defer cancel()
+			_ = cluster.KillProcessesMentioning(cctx, c.Workdir, time.Second)
+			_ = os.RemoveAll(c.Workdir)
+		})
+
+		By("checking the cluster runs: processes, port, directory")
+		procs, err := cluster.ProcessesMentioning(c.Workdir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(procs).NotTo(BeEmpty(), "no process mentions %s: the check below would prove nothing", c.Workdir)
+		Expect(cluster.PortOpen(ctx, c.APIServer)).To(BeTrue())
+		Expect(c.Workdir).To(BeADirectory())
+
+		By("interrupting the owner")
+		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		var exitErr error
+		Eventually(ctx, exited).WithTimeout(time.Minute).Should(Receive(&exitErr))
+		Expect(exitErr).NotTo(HaveOccurred(), "the child failed to clean up")
+
+		By("finding nothing left")
+		for _, mark := range []string{c.Workdir, c.Name} {
+			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
+		}
+		Expect(cluster.PortOpen(ctx, c.APIServer)).To(BeFalse(), "apiserver port %s still open", c.APIServer)
+		for _, p := range []string{c.Workdir, c.Kubeconfig} {
+			_, err := os.Stat(p)
+			Expect(errors.Is(err, fs.ErrNotExist)).To(BeTrue(), "%s still exists (stat: %v)", p, err)
+		}
+	}, SpecTimeout(4*time.Minute))
+})

@@ -1,0 +1,94 @@
+// Package cluster_test proves the kwok cluster is a real Kubernetes for what
+// the mission needs: RBAC aggregation by the controller-manager,
+// SubjectAccessReview, pod-bound TokenRequest and TokenReview, and
+// port-forwards to pods redirected to local servers.
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/klog/v2"
+
+	"github.com/kfp-connect/kfp-connect/fixtures"
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+)
+
+// What every spec shares, set on every parallel process from the kubeconfig
+// process 1 hands over.
+var (
+	restConfig *rest.Config
+	clientset  kubernetes.Interface
+	dyn        dynamic.Interface
+)
+
+func TestMain(m *testing.M) {
+	// The clean-up spec re-executes this binary as the process it interrupts.
+	if os.Getenv(cleanupChildEnv) != "" {
+		os.Exit(cleanupChild())
+	}
+	os.Exit(m.Run())
+}
+
+func TestClusterSuite(t *testing.T) {
+	RegisterFailHandler(Fail)
+	// client-go reports each failed port-forward attempt through klog; the
+	// specs retry those on purpose, so keep the noise with the spec's output.
+	klog.LogToStderr(false)
+	klog.SetOutput(GinkgoWriter)
+	SetDefaultEventuallyTimeout(30 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "kwok cluster suite")
+}
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	k, err := cluster.NewKwok(cluster.KwokOptions{})
+	if errors.Is(err, cluster.ErrToolsMissing) {
+		// CI builds the tools first; a missing binary is a broken set-up,
+		// never a reason to pass quietly.
+		Fail("the kwok cluster needs the pinned binaries: run `make tools` first: " + err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred())
+	// Registered before Create so an interrupted or failed Create is cleaned
+	// up too; Ginkgo runs it on SIGINT/SIGTERM as well.
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(k.Destroy(ctx)).To(Succeed())
+	}, NodeTimeout(time.Minute))
+
+	Expect(k.Create(ctx)).To(Succeed())
+	Expect(k.LoadFixtures(ctx, fixtures.RBAC)).To(Succeed())
+	GinkgoWriter.Printf("kwok cluster %s ready, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
+	return []byte(k.KubeconfigPath())
+}, func(ctx SpecContext, kubeconfig []byte) {
+	var err error
+	restConfig, err = clientcmd.BuildConfigFromFlags("", string(kubeconfig))
+	Expect(err).NotTo(HaveOccurred())
+	restConfig.QPS, restConfig.Burst, restConfig.Timeout = 100, 200, 30*time.Second
+	clientset = kubernetes.NewForConfigOrDie(restConfig)
+	dyn = dynamic.NewForConfigOrDie(restConfig)
+}, NodeTimeout(3*time.Minute))
+
+// Reports land in the repository's reports/ directory, JUnit for CI and JSON
+// for tools.
+var _ = ReportAfterSuite("reports", func(r Report) {
+	dir := filepath.Join("..", "..", "reports")
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "cluster-suite.junit.xml"))).To(Succeed())
+	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "cluster-suite.json"))).To(Succeed())
+})
+
+// withTimeout is for clean-up funcs that run after the spec's context ended.
+func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
