@@ -310,7 +310,7 @@ func TestReportFormats(t *testing.T) {
 }
 
 // silentServer accepts connections and never answers.
-func silentServer(t *testing.T) string {
+func silentServer(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
