@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools suites clean
+.PHONY: all build test unit lint fuzz tools suites bench-cluster clean
 
 all: build
 
@@ -16,7 +16,16 @@ lint:
 	$(GO) vet ./...
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /suites/)
+
+# Suites run real clusters from the pinned binaries (`make tools` first); they
+# fail, not skip, when those are missing.
+suites:
+	$(GO) test -race -count=1 -timeout 20m ./suites/...
+
+# Median of 5 kwok clusters: create-to-ready, delete, RSS of its processes.
+bench-cluster:
+	$(GO) run ./hack/bench-cluster -n 5
 
 # Fuzz each target briefly; FUZZTIME=1m for a longer run.
 FUZZTIME ?= 15s
@@ -25,7 +34,7 @@ fuzz:
 	$(GO) test ./internal/credentials -run '^$$' -fuzz '^FuzzInspectToken$$' -fuzztime $(FUZZTIME)
 
 # The README's test command: lint, unit tests with the race detector, and the suites.
-test: lint unit
+test: lint unit suites
 
 tools:
 	tools/build.sh

@@ -57,7 +57,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	if errors.Is(err, cluster.ErrToolsMissing) {
 		// CI builds the tools first; a missing binary is a broken set-up,
 		// never a reason to pass quietly.
-		Fail("the kwok cluster needs the pinned binaries: run `make tools` first: " + err.Error())
+		Fail("the kwok cluster cannot start: " + err.Error())
 	}
 	Expect(err).NotTo(HaveOccurred())
 	// Registered before Create so an interrupted or failed Create is cleaned
