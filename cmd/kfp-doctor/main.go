@@ -42,7 +42,7 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var red redact.Redactor
 	code := exitOK
-	cmd := newRootCommand(&red, stdout, &code)
+	cmd := newRootCommand(&red, stdout, stderr, &code)
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
@@ -53,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func newRootCommand(red *redact.Redactor, stdout io.Writer, code *int) *cobra.Command {
+func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *cobra.Command {
 	var cfg doctor.Config
 	var output string
 	cmd := &cobra.Command{
@@ -112,6 +112,7 @@ or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
 	f.StringVarP(&output, "output", "o", "text", "output format: text|json|junit")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "deadline for the whole run")
 	f.BoolVar(&cfg.Strict, "strict", false, "treat warnings as failures")
+	cmd.AddCommand(newLabCommand(stdout, stderr))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

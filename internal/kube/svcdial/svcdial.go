@@ -1,0 +1,360 @@
+// Package svcdial reaches Kubernetes Services the way a pod would, without
+// being in one: a name such as ml-pipeline-ui, ml-pipeline-ui.kubeflow or
+// ml-pipeline.kubeflow.svc.cluster.local (or a ClusterIP) is resolved through
+// the cluster's own Service and EndpointSlice objects to a ready pod, which is
+// then reached by a client-go port-forward. So a missing Service fails like a
+// DNS miss, a Service without ready endpoints like a refused connection, and
+// the answer comes from whatever serves that pod's port.
+package svcdial
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/portforward"
+	"k8s.io/client-go/transport/spdy"
+)
+
+// Dialer resolves Service addresses through the API and dials ready pods.
+type Dialer struct {
+	client kubernetes.Interface
+	config *rest.Config
+	// Namespace is the namespace of the pod we stand in for: a bare service
+	// name resolves there, as through the pod's DNS search path.
+	Namespace string
+	// ClusterDomain is the cluster's DNS domain.
+	ClusterDomain string
+
+	mu       sync.Mutex
+	forwards map[string]*forward // pod namespace/name/uid:port → running forward
+	closed   bool
+}
+
+type forward struct {
+	local string
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+// New returns a dialer for the cluster of cfg.
+func New(cfg *rest.Config, namespace string) (*Dialer, error) {
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
+	}
+	if namespace == "" {
+		namespace = "default"
+	}
+	return &Dialer{client: client, config: cfg, Namespace: namespace, ClusterDomain: "cluster.local", forwards: map[string]*forward{}}, nil
+}
+
+// Transport is an HTTP transport that dials through the dialer.
+func (d *Dialer) Transport() *http.Transport {
+	return &http.Transport{
+		DialContext:           d.DialContext,
+		Proxy:                 func(*http.Request) (*url.URL, error) { return nil, nil },
+		ResponseHeaderTimeout: 30 * time.Second,
+		IdleConnTimeout:       5 * time.Second,
+		MaxIdleConnsPerHost:   2,
+	}
+}
+
+// Target is where an address resolved to.
+type Target struct {
+	Service *corev1.Service
+	Pod     *corev1.Pod
+	Port    int // the pod's port
+}
+
+// DialContext dials addr ("host:port") as a pod in Namespace would.
+func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	t, err := d.Resolve(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	local, err := d.forwardTo(ctx, t.Pod, t.Port)
+	if err != nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("port-forward to pod %s/%s:%d: %w", t.Pod.Namespace, t.Pod.Name, t.Port, err)}
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", local)
+}
+
+// Resolve maps addr to a ready pod and port. A Service that does not exist
+// is a *net.DNSError (not found); one with no ready endpoint for the port is
+// a refused connection, as kube-proxy rejects it.
+func (d *Dialer) Resolve(ctx context.Context, addr string) (*Target, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("address %q: port is not a number", addr)
+	}
+	svc, err := d.service(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	var sp *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		if int(svc.Spec.Ports[i].Port) == port {
+			sp = &svc.Spec.Ports[i]
+		}
+	}
+	if sp == nil {
+		return nil, refused(addr, fmt.Sprintf("service %s/%s has no port %d", svc.Namespace, svc.Name, port))
+	}
+	pod, podPort, err := d.readyEndpoint(ctx, svc, sp)
+	if err != nil {
+		return nil, err
+	}
+	if pod == nil {
+		return nil, refused(addr, fmt.Sprintf("service %s/%s has no ready endpoint for port %d", svc.Namespace, svc.Name, port))
+	}
+	return &Target{Service: svc, Pod: pod, Port: podPort}, nil
+}
+
+func refused(addr, why string) error {
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: fakeAddr(addr), Err: &os.SyscallError{Syscall: "connect (" + why + ")", Err: syscall.ECONNREFUSED}}
+}
+
+type fakeAddr string
+
+func (a fakeAddr) Network() string { return "tcp" }
+func (a fakeAddr) String() string  { return string(a) }
+
+// service finds the Service a host names: name, name.ns, name.ns.svc,
+// name.ns.svc.<domain>, or a ClusterIP.
+func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, error) {
+	notFound := &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	if ip := net.ParseIP(host); ip != nil {
+		list, err := d.client.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("listing services: %w", err)
+		}
+		for i := range list.Items {
+			if list.Items[i].Spec.ClusterIP == host {
+				return &list.Items[i], nil
+			}
+		}
+		return nil, refused(host, "no service has cluster IP "+host)
+	}
+	name, ns := host, d.Namespace
+	trimmed := strings.TrimSuffix(strings.TrimSuffix(host, "."), ".svc."+d.ClusterDomain)
+	trimmed = strings.TrimSuffix(trimmed, ".svc")
+	parts := strings.Split(trimmed, ".")
+	switch len(parts) {
+	case 1:
+		name = parts[0]
+	case 2:
+		name, ns = parts[0], parts[1]
+	default:
+		return nil, notFound
+	}
+	svc, err := d.client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up service %s/%s: %w", ns, name, err)
+	}
+	return svc, nil
+}
+
+// readyEndpoint picks a ready pod behind the service port, and the pod port.
+func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *corev1.ServicePort) (*corev1.Pod, int, error) {
+	slices, err := d.client.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name,
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("listing endpoints of %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
+	for _, s := range slices.Items {
+		slicePort := 0
+		for _, p := range s.Ports {
+			if p.Port != nil && (p.Name == nil && sp.Name == "" || p.Name != nil && *p.Name == sp.Name) {
+				slicePort = int(*p.Port)
+			}
+		}
+		if slicePort == 0 {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready || ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" {
+				continue
+			}
+			pod, err := d.client.CoreV1().Pods(svc.Namespace).Get(ctx, ep.TargetRef.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, 0, fmt.Errorf("looking up endpoint pod %s: %w", ep.TargetRef.Name, err)
+			}
+			if pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			return pod, slicePort, nil
+		}
+	}
+	return nil, 0, nil
+}
+
+// forwardTo returns a local address forwarded to the pod's port, starting a
+// port-forward the first time, as `kubectl port-forward pod/x 0:port` does.
+func (d *Dialer) forwardTo(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
+	key := fmt.Sprintf("%s/%s/%s:%d", pod.Namespace, pod.Name, pod.UID, port)
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return "", errors.New("dialer closed")
+	}
+	if f, ok := d.forwards[key]; ok {
+		select {
+		case <-f.done:
+			delete(d.forwards, key)
+		default:
+			d.mu.Unlock()
+			return f.local, nil
+		}
+	}
+	d.mu.Unlock()
+
+	f, err := d.startForward(ctx, pod, port)
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.forwards[key]; ok && !isDone(old.done) {
+		close(f.stop) // another dial won the race; keep one forward per pod port
+		return old.local, nil
+	}
+	if d.closed {
+		close(f.stop)
+		return "", errors.New("dialer closed")
+	}
+	d.forwards[key] = f
+	return f.local, nil
+}
+
+func isDone(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+func (d *Dialer) startForward(ctx context.Context, pod *corev1.Pod, port int) (*forward, error) {
+	tr, upgrader, err := spdy.RoundTripperFor(d.config)
+	if err != nil {
+		return nil, err
+	}
+	u := d.client.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
+	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: tr}, http.MethodPost, u)
+	stop, ready := make(chan struct{}), make(chan struct{})
+	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, nopWriter{}, nopWriter{})
+	if err != nil {
+		return nil, err
+	}
+	f := &forward{stop: stop, done: make(chan struct{})}
+	errCh := make(chan error, 1)
+	go func() {
+		defer close(f.done)
+		errCh <- pf.ForwardPorts()
+	}()
+	select {
+	case <-ready:
+	case err := <-errCh:
+		return nil, err
+	case <-ctx.Done():
+		close(stop)
+		return nil, ctx.Err()
+	}
+	ports, err := pf.GetPorts()
+	if err != nil || len(ports) != 1 {
+		close(stop)
+		return nil, fmt.Errorf("port-forward reported no local port: %v", err)
+	}
+	f.local = fmt.Sprintf("127.0.0.1:%d", ports[0].Local)
+	return f, nil
+}
+
+type nopWriter struct{}
+
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// Close stops every port-forward.
+func (d *Dialer) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closed = true
+	for k, f := range d.forwards {
+		close(f.stop)
+		<-f.done
+		delete(d.forwards, k)
+	}
+}
+
+// Forward accepts connections on ln and joins each to addr through the
+// dialer, as `kubectl port-forward svc/NAME LOCAL:PORT` does. It returns when
+// ctx ends or ln is closed.
+func (d *Dialer) Forward(ctx context.Context, ln net.Listener, addr string) error {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.join(ctx, conn, addr)
+		}()
+	}
+}
+
+func (d *Dialer) join(ctx context.Context, conn net.Conn, addr string) {
+	defer conn.Close()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	upstream, err := d.DialContext(dctx, "tcp", addr)
+	cancel()
+	if err != nil {
+		return // the client sees the connection close, as with kubectl
+	}
+	defer upstream.Close()
+	done := make(chan struct{}, 2)
+	go func() { _, _ = io.Copy(upstream, conn); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(conn, upstream); done <- struct{}{} }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,203 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// ContainerEnv computes a container's environment the way the kubelet does,
+// so that a stand-in is configured exactly as the real program in that pod
+// would be: Service link variables of the pod's namespace, then envFrom, then
+// env with $(VAR) references expanded and valueFrom resolved from ConfigMaps,
+// Secrets and the pod's own fields.
+func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, error) {
+	env := map[string]string{}
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		if err := serviceLinks(ctx, client, pod.Namespace, env); err != nil {
+			return nil, err
+		}
+	}
+	for _, from := range c.EnvFrom {
+		data, err := sourceData(ctx, client, pod.Namespace, from)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range data {
+			env[from.Prefix+k] = v
+		}
+	}
+	for _, e := range c.Env {
+		if e.ValueFrom == nil {
+			env[e.Name] = expand(e.Value, env)
+			continue
+		}
+		v, ok, err := valueFrom(ctx, client, pod, e.ValueFrom)
+		if err != nil {
+			return nil, fmt.Errorf("env %s of %s/%s: %w", e.Name, pod.Namespace, pod.Name, err)
+		}
+		if ok {
+			env[e.Name] = v
+		}
+	}
+	return env, nil
+}
+
+// serviceLinks adds NAME_SERVICE_HOST / _PORT / _PORT_<PORTNAME> for every
+// Service with a cluster IP in the namespace (the UI server finds the API
+// server through ML_PIPELINE_SERVICE_HOST and _PORT).
+func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, env map[string]string) error {
+	list, err := client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing services of %s for service links: %w", ns, err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	for _, svc := range list.Items {
+		ip := svc.Spec.ClusterIP
+		if ip == "" || ip == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
+			continue
+		}
+		prefix := strings.ToUpper(strings.ReplaceAll(svc.Name, "-", "_"))
+		env[prefix+"_SERVICE_HOST"] = ip
+		env[prefix+"_SERVICE_PORT"] = strconv.Itoa(int(svc.Spec.Ports[0].Port))
+		for _, p := range svc.Spec.Ports {
+			if p.Name != "" {
+				env[prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))] = strconv.Itoa(int(p.Port))
+			}
+		}
+	}
+	return nil
+}
+
+func sourceData(ctx context.Context, client kubernetes.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
+	switch {
+	case from.ConfigMapRef != nil:
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, from.ConfigMapRef.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("envFrom configmap %s: %w", from.ConfigMapRef.Name, err)
+		}
+		return cm.Data, nil
+	case from.SecretRef != nil:
+		s, err := client.CoreV1().Secrets(ns).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && from.SecretRef.Optional != nil && *from.SecretRef.Optional {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("envFrom secret %s: %w", from.SecretRef.Name, err)
+		}
+		out := map[string]string{}
+		for k, v := range s.Data {
+			out[k] = string(v)
+		}
+		return out, nil
+	}
+	return nil, nil
+}
+
+func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, src *corev1.EnvVarSource) (string, bool, error) {
+	switch {
+	case src.FieldRef != nil:
+		return fieldValue(pod, src.FieldRef.FieldPath)
+	case src.ConfigMapKeyRef != nil:
+		ref := src.ConfigMapKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		cm, err := client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && optional {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("configmap %s: %w", ref.Name, err)
+		}
+		v, ok := cm.Data[ref.Key]
+		if !ok && !optional {
+			return "", false, fmt.Errorf("configmap %s has no key %s", ref.Name, ref.Key)
+		}
+		return v, ok, nil
+	case src.SecretKeyRef != nil:
+		ref := src.SecretKeyRef
+		optional := ref.Optional != nil && *ref.Optional
+		s, err := client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && optional {
+			return "", false, nil
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("secret %s: %w", ref.Name, err)
+		}
+		v, ok := s.Data[ref.Key]
+		if !ok && !optional {
+			return "", false, fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
+		}
+		return string(v), ok, nil
+	}
+	// resourceFieldRef: limits mean nothing to a stand-in.
+	return "", false, nil
+}
+
+func fieldValue(pod *corev1.Pod, path string) (string, bool, error) {
+	switch path {
+	case "metadata.name":
+		return pod.Name, true, nil
+	case "metadata.namespace":
+		return pod.Namespace, true, nil
+	case "metadata.uid":
+		return string(pod.UID), true, nil
+	case "spec.nodeName":
+		return pod.Spec.NodeName, true, nil
+	case "spec.serviceAccountName":
+		return pod.Spec.ServiceAccountName, true, nil
+	case "status.podIP":
+		return pod.Status.PodIP, true, nil
+	case "status.hostIP":
+		return pod.Status.HostIP, true, nil
+	}
+	for _, kind := range []struct {
+		prefix string
+		m      map[string]string
+	}{{"metadata.labels['", pod.Labels}, {"metadata.annotations['", pod.Annotations}} {
+		if key, ok := strings.CutPrefix(path, kind.prefix); ok {
+			v, found := kind.m[strings.TrimSuffix(key, "']")]
+			return v, found, nil
+		}
+	}
+	return "", false, fmt.Errorf("unsupported fieldRef %q", path)
+}
+
+// expand replaces $(VAR) with earlier variables; $$( escapes, and unknown
+// references stay as written, as in the kubelet.
+func expand(s string, env map[string]string) string {
+	if !strings.Contains(s, "$(") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '$' && i+1 < len(s) {
+			if s[i+1] == '$' {
+				b.WriteByte('$')
+				i++
+				continue
+			}
+			if s[i+1] == '(' {
+				if end := strings.IndexByte(s[i:], ')'); end > 0 {
+					name := s[i+2 : i+end]
+					if v, ok := env[name]; ok {
+						b.WriteString(v)
+						i += end
+						continue
+					}
+				}
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
