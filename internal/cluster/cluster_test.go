@@ -186,7 +186,8 @@ func TestParseVmRSS(t *testing.T) {
 }
 
 func TestKwokctlConfig(t *testing.T) {
-	out, err := kwokctlConfig("/tools/bin")
+	ports := []int{40001, 40002, 40003, 40004, 40005, 40006}
+	out, err := kwokctlConfig("/tools/bin", ports)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +209,32 @@ func TestKwokctlConfig(t *testing.T) {
 			t.Errorf("%s = %v, want a local path to %s so kwokctl downloads nothing", key, got, bin)
 		}
 	}
+	// Every port is ours, so kwokctl's deterministic choice cannot make two
+	// clusters created at once collide.
+	for i, opt := range kwokPortOptions {
+		if got := doc.Options[opt]; got != float64(ports[i]) {
+			t.Errorf("%s = %v, want %d", opt, got, ports[i])
+		}
+	}
+	if _, err := kwokctlConfig("/tools/bin", ports[:2]); err == nil {
+		t.Error("too few ports accepted")
+	}
 	if strings.Contains(string(out), "api-audiences") {
 		t.Error("extra API audiences would let default-audience tokens pass as pipelines.kubeflow.org")
+	}
+}
+
+func TestFreePortsDistinct(t *testing.T) {
+	ports, err := freePorts(len(kwokPortOptions))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p <= 0 || seen[p] {
+			t.Fatalf("ports %v not distinct and positive", ports)
+		}
+		seen[p] = true
 	}
 }
 

@@ -144,15 +144,25 @@ func (k *Kwok) configPath() string { return filepath.Join(k.workdir, "kwokctl.ya
 
 // writeFiles writes the kwokctl configuration and the wrapper script.
 func (k *Kwok) writeFiles() error {
-	cfg, err := kwokctlConfig(k.bin)
+	ports, err := freePorts(len(kwokPortOptions))
+	if err != nil {
+		return err
+	}
+	cfg, err := kwokctlConfig(k.bin, ports)
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(k.configPath(), cfg, 0o600); err != nil {
 		return fmt.Errorf("writing kwokctl configuration: %w", err)
 	}
-	script := fmt.Sprintf("#!/bin/sh\nKWOK_WORKDIR=%s\nexport KWOK_WORKDIR\nexec %s \"$@\"\n",
-		shellQuote(filepath.Join(k.workdir, "kwok")), shellQuote(filepath.Join(k.bin, "kwokctl")))
+	// kwokctl also adds the cluster to $KUBECONFIG (default ~/.kube/config),
+	// making it the user's current context, and caches discovery under
+	// $HOME/.kube/cache; and concurrent creates contend for that file's lock
+	// (measured). Point both into the work directory.
+	home := filepath.Join(k.workdir, "home")
+	script := fmt.Sprintf("#!/bin/sh\nKWOK_WORKDIR=%s\nHOME=%s\nKUBECONFIG=%s\nexport KWOK_WORKDIR HOME KUBECONFIG\nexec %s \"$@\"\n",
+		shellQuote(filepath.Join(k.workdir, "kwok")), shellQuote(home),
+		shellQuote(filepath.Join(home, ".kube", "config")), shellQuote(filepath.Join(k.bin, "kwokctl")))
 	if err := os.WriteFile(k.kwokctl(), []byte(script), 0o700); err != nil {
 		return fmt.Errorf("writing kwokctl wrapper: %w", err)
 	}
@@ -161,25 +171,64 @@ func (k *Kwok) writeFiles() error {
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// kwokPortOptions are the KwokctlConfiguration options of every port the
+// binary runtime listens on.
+var kwokPortOptions = []string{
+	"kubeApiserverPort", "etcdPort", "etcdPeerPort", "kubeControllerManagerPort", "kubeSchedulerPort", "kwokControllerPort",
+}
+
+// freePorts returns n distinct loopback ports the kernel considers free.
+// kwokctl picks unset ports by counting down from 32767 and taking the first
+// one not in use, so two clusters created at the same moment pick the same
+// ports and one of them never starts (measured); kernel-chosen ephemeral
+// ports make that collision improbable.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	for range n {
+		// Holding every listener until all are chosen keeps them distinct.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free port for the kwok cluster: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
 // kwokctlConfig renders the KwokctlConfiguration: binary runtime, loopback
-// only, every binary a local path (so kwokctl downloads nothing), and the
-// port-forward CRDs the suites use to reach local servers through pods.
-func kwokctlConfig(bin string) ([]byte, error) {
+// only, every binary a local path (so kwokctl downloads nothing), our own
+// ports (one per kwokPortOptions entry), and the port-forward CRDs the suites
+// use to reach local servers through pods.
+func kwokctlConfig(bin string, ports []int) ([]byte, error) {
+	if len(ports) != len(kwokPortOptions) {
+		return nil, fmt.Errorf("kwokctl configuration: %d ports for %d port options", len(ports), len(kwokPortOptions))
+	}
 	b := func(n string) string { return filepath.Join(bin, n) }
+	options := map[string]any{
+		"runtime":                     "binary",
+		"bindAddress":                 "127.0.0.1",
+		"kubeApiserverBinary":         b("kube-apiserver"),
+		"kubeControllerManagerBinary": b("kube-controller-manager"),
+		"kubeSchedulerBinary":         b("kube-scheduler"),
+		"kubectlBinary":               b("kubectl"),
+		"etcdBinary":                  b("etcd"),
+		"kwokControllerBinary":        b("kwok"),
+		"enableCRDs":                  []string{"PortForward", "ClusterPortForward"},
+	}
+	for i, opt := range kwokPortOptions {
+		options[opt] = ports[i]
+	}
 	doc := map[string]any{
 		"apiVersion": "config.kwok.x-k8s.io/v1alpha1",
 		"kind":       "KwokctlConfiguration",
-		"options": map[string]any{
-			"runtime":                     "binary",
-			"bindAddress":                 "127.0.0.1",
-			"kubeApiserverBinary":         b("kube-apiserver"),
-			"kubeControllerManagerBinary": b("kube-controller-manager"),
-			"kubeSchedulerBinary":         b("kube-scheduler"),
-			"kubectlBinary":               b("kubectl"),
-			"etcdBinary":                  b("etcd"),
-			"kwokControllerBinary":        b("kwok"),
-			"enableCRDs":                  []string{"PortForward", "ClusterPortForward"},
-		},
+		"options":    options,
 		"componentsPatches": []any{
 			map[string]any{
 				"name": "kube-apiserver",

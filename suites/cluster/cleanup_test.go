@@ -66,8 +66,13 @@ func cleanupChild() int {
 
 var _ = Describe("Clean-up", Label("cleanup"), func() {
 	It("leaves no process, port or directory behind when the owner is interrupted", func(ctx SpecContext) {
+		// A HOME of its own shows the cluster writes nothing to the user's
+		// home either (kwokctl would add a kubeconfig context and a cache).
+		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
+		Expect(err).NotTo(HaveOccurred())
+		home := GinkgoT().TempDir()
 		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), cleanupChildEnv+"=1")
+		cmd.Env = append(os.Environ(), cleanupChildEnv+"=1", "HOME="+home, "KUBECONFIG=", cluster.ToolsBinEnv+"="+tools)
 		// Should this test die, the child gets SIGTERM and still cleans up.
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 		cmd.Stderr = GinkgoWriter
@@ -119,6 +124,7 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
 		}
 		Expect(cluster.PortOpen(ctx, c.APIServer)).To(BeFalse(), "apiserver port %s still open", c.APIServer)
+		Expect(os.ReadDir(home)).To(BeEmpty(), "the cluster wrote to the user's home")
 		for _, p := range []string{c.Workdir, c.Kubeconfig} {
 			_, err := os.Stat(p)
 			Expect(errors.Is(err, fs.ErrNotExist)).To(BeTrue(), "%s still exists (stat: %v)", p, err)
