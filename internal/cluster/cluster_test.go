@@ -243,3 +243,21 @@ func TestProcessesMentioningRefusesEmpty(t *testing.T) {
 		t.Fatal("an empty pattern would match, and let us kill, every process")
 	}
 }
+
+func TestKwokLogTails(t *testing.T) {
+	k := &Kwok{name: "c", workdir: t.TempDir()}
+	if got := k.logTails(2); got != "" {
+		t.Fatalf("no logs yet, got %q", got)
+	}
+	dir := filepath.Join(k.workdir, "kwok", "clusters", "c", "logs")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etcd.log"), []byte("one\ntwo\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := k.logTails(2)
+	if !strings.Contains(got, "etcd.log:\ntwo\nthree") || strings.Contains(got, "one") {
+		t.Fatalf("want the last two lines of etcd.log, got %q", got)
+	}
+}

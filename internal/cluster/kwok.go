@@ -262,7 +262,7 @@ func (k *Kwok) Create(ctx context.Context) error {
 	k.kubecfg = kubecfg
 	k.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("creating kwok cluster %s (logs under %s): %w", k.name, k.workdir, err)
+		return fmt.Errorf("creating kwok cluster %s: %w%s", k.name, err, k.logTails(20))
 	}
 	rc := k.provider.KubernetesRestConfig()
 	if rc == nil {
@@ -280,9 +280,26 @@ func (k *Kwok) Create(ctx context.Context) error {
 		return err
 	}
 	if err := WaitReady(ctx, rc, true); err != nil {
-		return fmt.Errorf("kwok cluster %s not ready (logs under %s): %w", k.name, k.workdir, err)
+		return fmt.Errorf("kwok cluster %s not ready: %w%s", k.name, err, k.logTails(20))
 	}
 	return nil
+}
+
+// logTails returns the last n lines of each component's log, for errors:
+// Destroy removes the work directory, so pointing at the files would not do.
+func (k *Kwok) logTails(n int) string {
+	logs, _ := filepath.Glob(filepath.Join(k.workdir, "kwok", "clusters", k.name, "logs", "*.log"))
+	var b strings.Builder
+	for _, f := range logs {
+		data, err := os.ReadFile(f)
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		lines = lines[max(0, len(lines)-n):]
+		fmt.Fprintf(&b, "\n--- last %d lines of %s:\n%s", len(lines), filepath.Base(f), strings.Join(lines, "\n"))
+	}
+	return b.String()
 }
 
 // scaleNodes sets the number of fake nodes; kwokctl creates none by itself.
