@@ -77,7 +77,9 @@ var _ = Describe("A pod-bound ServiceAccount token", Label("authn", "token"), fu
 			_, err := clientset.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
 			return err
 		}).Should(Satisfy(apierrors.IsNotFound), "pod %s/%s never went away", pod.Namespace, pod.Name)
-		// The authenticator looks the pod up through a cache: poll.
+		// kube-apiserver caches successful token authentications for 10 s
+		// (TokenSuccessCacheTTL), so a deleted pod's token keeps passing for
+		// up to that long (measured ~10 s here): poll.
 		Eventually(ctx, review(kfpAudience)).Should(HaveField("Authenticated", BeFalse()))
 	}, SpecTimeout(2*time.Minute))
 })
