@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -151,37 +152,66 @@ func classifyReply(r *Reply) Diagnosis {
 
 func classifyEnvelope(r *Reply, env *Envelope) Diagnosis {
 	msg := env.Text()
-	say := func(id kfd.ID) Diagnosis {
-		return Diagnosis{id, fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(lastClause(msg)))}
+	// say quotes the part of KFP's long "A: B: C" chain that names the cause.
+	say := func(id kfd.ID, cause string) Diagnosis {
+		if cause == "" {
+			cause = env.Short()
+		}
+		return Diagnosis{id, fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(cause))}
 	}
 	has := func(s string) bool { return strings.Contains(msg, s) }
 	switch {
-	case has("Failed to find all of") && has("audience"),
-		has("token audiences") && has("is invalid for the target audiences"):
-		return say(kfd.TokenAudience)
-	case has("Failed to review the token provided"), has("Failed to create SubjectAccessReview"):
-		return say(kfd.ReviewUnavailable)
+	case has("Failed to find all of") && has("audience"):
+		return say(kfd.TokenAudience, find(msg, reAudienceMissing))
+	case has("token audiences") && has("is invalid for the target audiences"):
+		return say(kfd.TokenAudience, find(msg, reAudienceInvalid))
+	case has("Failed to review the token provided"):
+		return say(kfd.ReviewUnavailable, find(msg, reReviewFailed))
+	case has("Failed to create SubjectAccessReview"):
+		return say(kfd.ReviewUnavailable, find(msg, reSARFailed))
 	case has("Review.Status.Authenticated is false") && has("expired"):
-		return say(kfd.Expired)
-	case has("Review.Status.Authenticated is false"), has("Failed to authenticate token review"), has("invalid bearer token"),
-		has("Header 'Authorization' is incorrectly formatted"), has("Header 'authorization' is incorrectly formatted"):
-		return say(kfd.TokenInvalid)
+		return say(kfd.Expired, "the token has expired (TokenReview: not authenticated)")
+	case has("Header 'Authorization' is incorrectly formatted"), has("Header 'authorization' is incorrectly formatted"):
+		return say(kfd.TokenInvalid, find(msg, reHeaderFormat))
+	case has("Review.Status.Authenticated is false"), has("Failed to authenticate token review"), has("invalid bearer token"):
+		return say(kfd.TokenInvalid, "TokenReview did not authenticate the token ("+find(msg, reTokenReviewError)+")")
 	case has("there is no user identity header"), has("User identity is empty"):
-		return say(kfd.NoIdentity)
+		return say(kfd.NoIdentity, "there is no user identity header (no token, no session)")
 	case has("is not authorized"), env.Code == 7:
-		return say(kfd.RBACDenied)
+		return say(kfd.RBACDenied, find(msg, reNotAuthorized))
 	case has("cannot have an empty namespace"), has("Namespace required"), has("namespace is empty"):
-		return say(kfd.EmptyNamespace)
+		return say(kfd.EmptyNamespace, find(msg, reEmptyNamespace))
 	case has("single-user mode") || has("single user mode"):
-		return say(kfd.NamespaceSingleUser)
+		return say(kfd.NamespaceSingleUser, find(msg, reSingleUser))
 	case env.Code == 16:
-		return say(kfd.NoIdentity)
+		return say(kfd.NoIdentity, "")
 	case env.Code == 5 && r.StatusCode == http.StatusNotFound:
-		return say(kfd.NotKFP)
+		return say(kfd.NotKFP, "")
 	case env.Code == 14:
-		return say(kfd.BackendNotReady)
+		return say(kfd.BackendNotReady, "")
 	}
-	return Diagnosis{Summary: fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(env.Short()))}
+	return say("", "")
+}
+
+// The phrases of KFP's messages worth quoting; each regexp keeps one clause.
+var (
+	reAudienceMissing  = regexp.MustCompile(`Failed to find all of '[^']*' in audience[^:]*`)
+	reAudienceInvalid  = regexp.MustCompile(`token audiences \[[^\]]*\] is invalid for the target audiences \[[^\]]*\]`)
+	reReviewFailed     = regexp.MustCompile(`Failed to review the token provided[^\]]*`)
+	reSARFailed        = regexp.MustCompile(`Failed to create SubjectAccessReview for user '[^']*'`)
+	reHeaderFormat     = regexp.MustCompile(`Header '[^']*' is incorrectly formatted[^:]*`)
+	reTokenReviewError = regexp.MustCompile(`Error \[[^\]]*\]`)
+	reNotAuthorized    = regexp.MustCompile(`User '[^']*' is not authorized`)
+	reEmptyNamespace   = regexp.MustCompile(`[A-Za-z ]*(cannot have an empty namespace|Namespace required)[^:]*`)
+	reSingleUser       = regexp.MustCompile(`In single-user mode[^:]*`)
+)
+
+// find returns the first match of re in msg, or msg's last clause.
+func find(msg string, re *regexp.Regexp) string {
+	if m := re.FindString(msg); m != "" {
+		return strings.TrimSpace(m)
+	}
+	return lastClause(msg)
 }
 
 func classifyHTML(r *Reply, text, lower string) Diagnosis {
@@ -224,18 +254,18 @@ func htmlText(page string) string {
 // lastClause keeps the end of KFP's long "A: B: C" message chains, where the
 // cause is, but never cuts what a user must see.
 func lastClause(msg string) string {
-	const keep = 220
-	if len(msg) <= keep {
-		return msg
+	const keep = 200
+	if r := []rune(msg); len(r) > keep {
+		return "…" + string(r[len(r)-keep:])
 	}
-	return "…" + msg[len(msg)-keep:]
+	return msg
 }
 
 func quoteShort(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	const max = 160
-	if len(s) > max {
-		s = s[:max] + "…"
+	const max = 200
+	if r := []rune(s); len(r) > max {
+		s = string(r[:max]) + "…"
 	}
 	return fmt.Sprintf("%q", s)
 }

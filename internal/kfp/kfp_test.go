@@ -46,16 +46,17 @@ func TestRecordedRepliesClassify(t *testing.T) {
 		recording string
 		want      kfd.ID // "" means the list must parse
 		wantCount int
+		quote     string // what the summary must quote of the cause
 	}{
-		{"no auth, ns=ns-1", kfd.NoIdentity, 0},
-		{"no auth, no ns", kfd.EmptyNamespace, 0},
-		{"bearer aud=pipelines.kubeflow.org, ns=ns-1", "", 0},
-		{"bearer aud=pipelines.kubeflow.org, ns=kubeflow", kfd.RBACDenied, 0},
-		{"bearer aud=wrong.example.com, ns=ns-1", kfd.TokenAudience, 0},
-		{"kubeflow-userid: user@example.com, ns=ns-1", "", 0},
-		{"kubeflow-userid: other@example.com, ns=ns-1", kfd.RBACDenied, 0},
-		{"observed: unknown path", kfd.NotKFP, 0},
-		{"observed: single-user list", "", 1},
+		{"no auth, ns=ns-1", kfd.NoIdentity, 0, "there is no user identity header"},
+		{"no auth, no ns", kfd.EmptyNamespace, 0, "An experiment cannot have an empty namespace in multi-user mode"},
+		{"bearer aud=pipelines.kubeflow.org, ns=ns-1", "", 0, ""},
+		{"bearer aud=pipelines.kubeflow.org, ns=kubeflow", kfd.RBACDenied, 0, "User 'system:serviceaccount:ns-1:alice' is not authorized"},
+		{"bearer aud=wrong.example.com, ns=ns-1", kfd.TokenAudience, 0, `token audiences [\"wrong.example.com\"] is invalid for the target audiences [\"pipelines.kubeflow.org\"]`},
+		{"kubeflow-userid: user@example.com, ns=ns-1", "", 0, ""},
+		{"kubeflow-userid: other@example.com, ns=ns-1", kfd.RBACDenied, 0, "User 'other@example.com' is not authorized"},
+		{"observed: unknown path", kfd.NotKFP, 0, "Not Found"},
+		{"observed: single-user list", "", 1, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.recording, func(t *testing.T) {
@@ -73,8 +74,8 @@ func TestRecordedRepliesClassify(t *testing.T) {
 			if list != nil {
 				t.Fatalf("an error reply parsed as a list: %+v", list)
 			}
-			if d := Classify(reply, nil); d.KFD != c.want {
-				t.Fatalf("Classify = %+v, want %s", d, c.want)
+			if d := Classify(reply, nil); d.KFD != c.want || !strings.Contains(d.Summary, c.quote) {
+				t.Fatalf("Classify = %+v, want %s quoting %s", d, c.want, c.quote)
 			}
 		})
 	}

@@ -67,9 +67,9 @@ func describeHealth(h *kfp.Health) probe.Result {
 		if h.APIServerReady != nil && !*h.APIServerReady {
 			return probe.Failed(kfd.BackendNotReady, "reached the KFP UI server (ml-pipeline-ui), but it says the API server is not ready (apiServerReady: false): ml-pipeline is down or has no ready pod")
 		}
-		return probe.Passf(fmt.Sprintf("reached the KFP UI server (ml-pipeline-ui %s); API server %s ready, %s", orUnknown(h.FrontendTagName), orUnknown(h.APIServerTagName), mode))
+		return probe.Passf(fmt.Sprintf("reached the KFP UI server (ml-pipeline-ui, version %s); its API server is ready (version %s); %s", orUnknown(h.FrontendTagName), orUnknown(h.APIServerTagName), mode))
 	default:
-		return probe.Passf(fmt.Sprintf("reached the KFP API server (ml-pipeline %s, store %s), %s", orUnknown(h.TagName), orUnknown(h.PipelineStore), mode))
+		return probe.Passf(fmt.Sprintf("reached the KFP API server (ml-pipeline, version %s, store %s); %s", orUnknown(h.TagName), orUnknown(h.PipelineStore), mode))
 	}
 }
 
