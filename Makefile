@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools suites bench-cluster clean
+.PHONY: all build test unit lint fuzz tools suites bench-cluster demo clean
 
 all: build
 
@@ -38,6 +38,11 @@ test: lint unit suites
 
 tools:
 	tools/build.sh
+
+# A multi-user KFP lab without Docker, the doctor run against it without and
+# with a token, then everything removed.
+demo: tools build
+	hack/demo.sh
 
 clean:
 	rm -rf $(BIN)

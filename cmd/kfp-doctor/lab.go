@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -62,6 +63,24 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	addFlags(down)
 
+	env := &cobra.Command{
+		Use:   "env",
+		Short: "Print a running lab's settings as shell variables (eval \"$(kfp-doctor lab env)\")",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := lab.ReadState(lab.StateDir(opts.Name))
+			if errors.Is(err, fs.ErrNotExist) || (err == nil && !alive(s.PID)) {
+				return usageErr("no lab %q is up: run `kfp-doctor lab up` first", opts.Name)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(stdout, s.Env())
+			return nil
+		},
+	}
+	addFlags(env)
+
 	// serve is what `up` starts in the background.
 	serve := &cobra.Command{
 		Use:    "serve",
@@ -82,7 +101,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 	serve.Flags().StringVar(&source, "install", string(install.FromFixtures), "")
 	serve.Flags().IntVar(&opts.Port, "port", 0, "")
 	serve.Flags().DurationVar(&opts.ReadyTimeout, "ready-timeout", 4*time.Minute, "")
-	cmd.AddCommand(up, down, serve)
+	cmd.AddCommand(up, down, env, serve)
 	return cmd
 }
 
@@ -235,7 +254,9 @@ type logFollower struct {
 	out    io.Writer
 }
 
-func newLogFollower(path string, out io.Writer) *logFollower { return &logFollower{path: path, out: out} }
+func newLogFollower(path string, out io.Writer) *logFollower {
+	return &logFollower{path: path, out: out}
+}
 
 func (f *logFollower) poll() {
 	file, err := os.Open(f.path)
@@ -253,6 +274,9 @@ func (f *logFollower) poll() {
 			return // a partial line waits for the next poll
 		}
 		f.offset += int64(len(line))
-		fmt.Fprint(f.out, "  │ "+line)
+		// Our own progress lines only; client-go's retries stay in the log.
+		if strings.Contains(line, "level=") {
+			fmt.Fprint(f.out, "  │ "+line)
+		}
 	}
 }

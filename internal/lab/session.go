@@ -254,6 +254,20 @@ func ReadState(dir string) (State, error) {
 	return s, nil
 }
 
+// Env renders the state as shell assignments, for scripts.
+func (s State) Env() string {
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"KFP_LAB_URL", s.URL}, {"KFP_LAB_KUBECONFIG", s.Kubeconfig}, {"KFP_LAB_KUBECTL", s.Kubectl},
+		{"KFP_LAB_PROFILE", s.Profile}, {"KFP_LAB_MODE", s.Mode},
+	} {
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], shellQuote(kv[1]))
+	}
+	return b.String()
+}
+
+func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'" }
+
 // Summary is what `lab up` prints.
 func (s State) Summary() string {
 	var b strings.Builder
