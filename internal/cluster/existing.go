@@ -53,6 +53,10 @@ func (e *Existing) Create(ctx context.Context) error {
 		rc.Timeout = 30 * time.Second
 	}
 	e.rc = rc
+	// A cluster that is up answers at once; don't wait forever on one that
+	// is not.
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
 	if err := WaitReady(ctx, rc, false); err != nil {
 		return fmt.Errorf("existing cluster %s at %s: %w", e.Name(), rc.Host, err)
 	}

@@ -65,7 +65,7 @@ func cleanupChild() int {
 }
 
 var _ = Describe("Clean-up", Label("cleanup"), func() {
-	It("leaves no process, port or directory behind when the owner is interrupted", func(ctx SpecContext) {
+	DescribeTable("leaves no process, port or directory behind when the owner is stopped", func(ctx SpecContext, sig syscall.Signal) {
 		// A HOME of its own shows the cluster writes nothing to the user's
 		// home either (kwokctl would add a kubeconfig context and a cache).
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
@@ -113,8 +113,8 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 		Expect(cluster.PortOpen(ctx, c.APIServer)).To(BeTrue())
 		Expect(c.Workdir).To(BeADirectory())
 
-		By("interrupting the owner")
-		Expect(cmd.Process.Signal(os.Interrupt)).To(Succeed())
+		By("signalling the owner: " + sig.String())
+		Expect(cmd.Process.Signal(sig)).To(Succeed())
 		var exitErr error
 		Eventually(ctx, exited).WithTimeout(time.Minute).Should(Receive(&exitErr))
 		Expect(exitErr).NotTo(HaveOccurred(), "the child failed to clean up")
@@ -129,5 +129,8 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 			_, err := os.Stat(p)
 			Expect(errors.Is(err, fs.ErrNotExist)).To(BeTrue(), "%s still exists (stat: %v)", p, err)
 		}
-	}, SpecTimeout(4*time.Minute))
+	},
+		Entry("Ctrl-C", syscall.SIGINT, SpecTimeout(4*time.Minute)),
+		Entry("SIGTERM", syscall.SIGTERM, SpecTimeout(4*time.Minute)),
+	)
 })

@@ -28,9 +28,10 @@ import (
 // What every spec shares, set on every parallel process from the kubeconfig
 // process 1 hands over.
 var (
-	restConfig *rest.Config
-	clientset  kubernetes.Interface
-	dyn        dynamic.Interface
+	restConfigSource string // the kubeconfig file restConfig was built from
+	restConfig       *rest.Config
+	clientset        kubernetes.Interface
+	dyn              dynamic.Interface
 )
 
 func TestMain(m *testing.M) {
@@ -72,7 +73,8 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	return []byte(k.KubeconfigPath())
 }, func(ctx SpecContext, kubeconfig []byte) {
 	var err error
-	restConfig, err = clientcmd.BuildConfigFromFlags("", string(kubeconfig))
+	restConfigSource = string(kubeconfig)
+	restConfig, err = clientcmd.BuildConfigFromFlags("", restConfigSource)
 	Expect(err).NotTo(HaveOccurred())
 	restConfig.QPS, restConfig.Burst, restConfig.Timeout = 100, 200, 30*time.Second
 	clientset = kubernetes.NewForConfigOrDie(restConfig)
