@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -43,6 +44,12 @@ type Config struct {
 	Getenv             func(string) string
 	// Stat is os.Stat, replaceable in tests that pretend to be in a pod.
 	Stat func(string) (os.FileInfo, error)
+	// DefaultTokenPath replaces credentials.DefaultTokenPath: the suites run
+	// the doctor as a pod whose projected volume is a temporary directory.
+	DefaultTokenPath string
+	// Dial replaces the network dialer (the suites reach cluster Service
+	// names through the cluster's own objects, as a pod would).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // UsageError is a problem with what the user asked for (exit code 2).
@@ -115,6 +122,9 @@ func buildTarget(cfg Config, red *redact.Redactor) (*probes.Target, string, erro
 		return nil, "", err
 	}
 	tokenPath := credentials.ResolveTokenPath(cfg.TokenPath, cfg.Getenv)
+	if cfg.TokenPath == "" && cfg.Getenv(credentials.TokenPathEnv) == "" && cfg.DefaultTokenPath != "" {
+		tokenPath = cfg.DefaultTokenPath
+	}
 	explicitPath := cfg.TokenPath != "" || cfg.Getenv(credentials.TokenPathEnv) != ""
 	switch {
 	case static != nil && cfg.TokenPath != "":
@@ -152,7 +162,7 @@ func buildTarget(cfg Config, red *redact.Redactor) (*probes.Target, string, erro
 	if len(chain) > 0 {
 		creds = chain
 	}
-	client, err := kfp.NewClient(base, creds, kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout)})
+	client, err := kfp.NewClient(base, creds, kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial})
 	if err != nil {
 		return nil, "", usage("%w", err)
 	}

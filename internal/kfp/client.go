@@ -38,6 +38,9 @@ type Options struct {
 	// DialTimeout bounds the TCP connect; a blackholed address is reported
 	// then, not at the overall deadline.
 	DialTimeout time.Duration
+	// DialContext replaces the network dialer, for example with one that
+	// reaches cluster Services as a pod would (svcdial).
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Client talks to one KFP endpoint: the API server, the UI server, or the
@@ -100,9 +103,19 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 	if dial <= 0 {
 		dial = 2 * time.Second
 	}
+	dialContext := (&net.Dialer{Timeout: dial}).DialContext
+	proxy := http.ProxyFromEnvironment
+	if opts.DialContext != nil {
+		dialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, dial)
+			defer cancel()
+			return opts.DialContext(ctx, network, addr)
+		}
+		proxy = nil // the dialer is the route
+	}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: dial}).DialContext,
+		Proxy:               proxy,
+		DialContext:         dialContext,
 		TLSClientConfig:     tlsConf,
 		TLSHandshakeTimeout: dial,
 		MaxIdleConns:        4,
