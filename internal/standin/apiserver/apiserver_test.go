@@ -405,9 +405,10 @@ func TestRouting(t *testing.T) {
 		status       int
 		body         string
 	}{
-		{"GET", "/", 404, `{"code":5,"message":"Not Found"}`},
+		{"GET", "/", 404, "404 page not found\n"},
 		{"GET", "/apis/v2beta1/experiments/", 404, `{"code":5,"message":"Not Found"}`},
-		{"DELETE", "/apis/v2beta1/healthz", 501, `{"code":12,"message":"Method Not Allowed"}`},
+		{"POST", "/apis/v1beta1/healthz", 200, `{"commit_sha":"unknown","tag_name":"unknown","multi_user":true}`},
+		{"DELETE", "/apis/v2beta1/experiments", 501, `{"code":12,"message":"Method Not Allowed"}`},
 		{"GET", "/apis/v1beta1/experiments?resource_reference_key.type=EXPERIMENT&resource_reference_key.id=e", 400, ""},
 	}
 	for _, c := range cases {
@@ -447,9 +448,9 @@ func TestConfigFromEnv(t *testing.T) {
 			"KUBEFLOW_USERID_PREFIX": "", "POD_NAMESPACE": "kf"},
 			Config{MultiUser: true, UserIDHeader: "kubeflow-userid", UserIDPrefix: "", TokenReviewAudience: DefaultTokenReviewAudience,
 				Namespace: "kf", TagName: "unknown", CommitSHA: "unknown"}, false},
-		{"explicit false", map[string]string{"MULTIUSER": "False", "TOKEN_REVIEW_AUDIENCE": "aud"},
+		{"explicit false, build info", map[string]string{"MULTIUSER": "False", "TOKEN_REVIEW_AUDIENCE": "aud", "TAG_NAME": "2.17.0", "COMMIT_SHA": "abc"},
 			Config{UserIDHeader: DefaultUserIDHeader, UserIDPrefix: DefaultUserIDPrefix, TokenReviewAudience: "aud",
-				Namespace: "kubeflow", TagName: "unknown", CommitSHA: "unknown"}, false},
+				Namespace: "kubeflow", TagName: "2.17.0", CommitSHA: "abc"}, false},
 		{"unparsable", map[string]string{"MULTIUSER": "yes"}, Config{}, true},
 	}
 	for _, c := range cases {

@@ -9,7 +9,6 @@ package apiserver
 import (
 	"fmt"
 	"strconv"
-	"strings"
 )
 
 // KFP's code defaults, used when the variable is unset.
@@ -31,9 +30,10 @@ type Config struct {
 	TagName, CommitSHA  string // healthz build info
 }
 
-// ConfigFromEnv reads the variables KFP reads, through lookup (os.LookupEnv
-// or a pod's env). A variable that is set, even to "", overrides the default:
-// Kubeflow's manifests rely on that for KUBEFLOW_USERID_PREFIX="".
+// ConfigFromEnv reads the variables KFP reads (through viper, with
+// AllowEmptyEnv), through lookup (os.LookupEnv or a pod's env). A variable
+// that is set, even to "", overrides the default: Kubeflow's manifests rely
+// on that for KUBEFLOW_USERID_PREFIX="".
 func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 	get := func(key, def string) string {
 		if v, ok := lookup(key); ok {
@@ -46,12 +46,13 @@ func ConfigFromEnv(lookup func(string) (string, bool)) (Config, error) {
 		UserIDPrefix:        get("KUBEFLOW_USERID_PREFIX", DefaultUserIDPrefix),
 		TokenReviewAudience: get("TOKEN_REVIEW_AUDIENCE", DefaultTokenReviewAudience),
 		Namespace:           get("POD_NAMESPACE", DefaultNamespace),
-		// KFP bakes build info into the binary, not the environment.
-		TagName:   unknownBuild,
-		CommitSHA: unknownBuild,
+		TagName:             get("TAG_NAME", unknownBuild),
+		CommitSHA:           get("COMMIT_SHA", unknownBuild),
 	}
 	if v, ok := lookup("MULTIUSER"); ok && v != "" {
-		b, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(v)))
+		// KFP reads it with viper.GetBool, i.e. strconv.ParseBool, and takes
+		// anything else silently as false; a stand-in says so instead.
+		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return Config{}, fmt.Errorf("MULTIUSER=%q is not a boolean: %w", v, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	authzv1 "k8s.io/api/authorization/v1"
@@ -19,6 +20,10 @@ const (
 	pathExperimentsV1 = "/apis/v1beta1/experiments"
 	pathExperimentsV2 = "/apis/v2beta1/experiments"
 )
+
+// anyMethod marks a route served whatever the method, as KFP's plain
+// healthz handlers are.
+const anyMethod = "*"
 
 // maxBody bounds request bodies: an experiment is a few hundred bytes.
 const maxBody = 1 << 20
@@ -36,6 +41,7 @@ type Server struct {
 	kube          kubernetes.Interface
 	reviewTimeout time.Duration
 	store         *store
+	byPath        map[string][]route
 }
 
 // New returns a server configured as KFP would be from its pod's env. kube
@@ -44,6 +50,7 @@ type Server struct {
 // single-user mode (it may be nil there).
 func New(cfg Config, kube kubernetes.Interface) *Server {
 	s := &Server{cfg: cfg.withDefaults(), kube: kube, reviewTimeout: defaultReviewTimeout, store: newStore()}
+	s.byPath = s.routes()
 	if !s.cfg.MultiUser {
 		s.store.add(experiment{
 			id: newUUID(), name: defaultExperimentName, description: defaultExperimentDescription,
@@ -53,25 +60,36 @@ func New(cfg Config, kube kubernetes.Interface) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	type route struct {
-		method string
-		handle func(http.ResponseWriter, *http.Request)
-	}
-	routes := map[string][]route{
-		pathHealthzV1:     {{http.MethodGet, s.healthz(false)}},
-		pathHealthzV2:     {{http.MethodGet, s.healthz(true)}},
+// route is one method of a path.
+type route struct {
+	method string
+	handle http.HandlerFunc
+}
+
+func (s *Server) routes() map[string][]route {
+	return map[string][]route{
+		pathHealthzV1:     {{anyMethod, s.healthz(false)}},
+		pathHealthzV2:     {{anyMethod, s.healthz(true)}},
 		pathExperimentsV1: {{http.MethodGet, s.listV1}, {http.MethodPost, s.createV1}},
 		pathExperimentsV2: {{http.MethodGet, s.listV2}, {http.MethodPost, s.createV2}},
 	}
-	rs, ok := routes[r.URL.Path]
-	if !ok {
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rs, ok := s.byPath[r.URL.Path]
+	switch {
+	case !ok && !strings.HasPrefix(r.URL.Path, "/apis/"):
+		// KFP's top router hands only /apis/ to grpc-gateway; the rest is
+		// gorilla/mux's plain-text 404.
+		http.NotFound(w, r)
+		return
+	case !ok:
 		writeGatewayError(w, codeNotFound, "Not Found")
 		return
 	}
 	for _, rt := range rs {
-		if rt.method == r.Method {
+		if rt.method == r.Method || rt.method == anyMethod {
 			rt.handle(w, r)
 			return
 		}
@@ -80,10 +98,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeGatewayError(w, codeUnimplemented, http.StatusText(http.StatusMethodNotAllowed))
 }
 
-func (s *Server) healthz(v2 bool) func(http.ResponseWriter, *http.Request) {
+func (s *Server) healthz(v2 bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
-		// multi_user is always present (false included): the facts page
-		// shows it on both versions; pipeline_store is v2beta1 only.
+		// KFP writes these by hand, not through the proto marshaler: every
+		// field is present, multi_user false included; pipeline_store is
+		// v2beta1's only.
 		body := struct {
 			CommitSHA     string `json:"commit_sha"`
 			TagName       string `json:"tag_name"`
