@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
 	"github.com/kfp-connect/kfp-connect/internal/standin/apiserver"
@@ -148,11 +149,12 @@ var _ = Describe("The API server stand-in in multi-user mode", Label("multi-user
 	)
 
 	DescribeTable("answers the other observed requests as the real server did",
-		func(ctx SpecContext, header func() []string, status int, contains ...string) {
+		func(ctx SpecContext, header func() []string, status int, id kfd.ID, contains ...string) {
 			Eventually(ctx, func(g Gomega) {
 				got, err := call(ctx, base, http.MethodGet, "/apis/v2beta1/experiments?namespace=ns-1", header()...)
 				g.Expect(err).NotTo(HaveOccurred())
 				g.Expect(got.StatusCode).To(Equal(status), "body %s", got.Body)
+				g.Expect(kfp.Classify(got, nil).KFD).To(Equal(id), "the doctor's diagnosis of %s", got.Body)
 				env, err := kfp.ParseEnvelope(got.Body)
 				g.Expect(err).NotTo(HaveOccurred())
 				for _, c := range contains {
@@ -161,12 +163,12 @@ var _ = Describe("The API server stand-in in multi-user mode", Label("multi-user
 			}).Should(Succeed())
 		},
 		Entry("a lowercase bearer is not a bearer", func() []string { return []string{"Authorization", "bearer " + aliceToken} },
-			http.StatusUnauthorized, "Header 'Authorization' is incorrectly formatted"),
+			http.StatusUnauthorized, kfd.TokenInvalid, "Header 'Authorization' is incorrectly formatted"),
 		Entry("a token that is not a JWT fails review", func() []string { return []string{"Authorization", "Bearer not-a-jwt"} },
-			http.StatusUnauthorized, "Review.Status.Authenticated is false", "invalid bearer token"),
+			http.StatusUnauthorized, kfd.TokenInvalid, "Review.Status.Authenticated is false", "invalid bearer token"),
 		Entry("the identity header wins over a bearer", func() []string {
 			return []string{"kubeflow-userid", "other@example.com", "Authorization", "Bearer " + aliceToken}
-		}, http.StatusForbidden, "User 'other@example.com' is not authorized"),
+		}, http.StatusForbidden, kfd.RBACDenied, "User 'other@example.com' is not authorized"),
 	)
 
 	It("lists through v1beta1 and refuses a create the Role does not grant", func(ctx SpecContext) {
@@ -263,8 +265,7 @@ var _ = Describe("The API server stand-in with the kube-apiserver unreachable", 
 			for _, c := range contains {
 				Expect(env.Message).To(ContainSubstring(c))
 			}
-			Expect(kfp.Classify(got, nil).KFD).To(Equal(kfp.Classify(&kfp.Reply{StatusCode: status, Header: http.Header{},
-				Body: []byte(fmt.Sprintf(`{"code":%d,"message":%q}`, code, strings.Join(contains, " … ")))}, nil).KFD))
+			Expect(kfp.Classify(got, nil).KFD).To(Equal(kfd.ReviewUnavailable), "the doctor's diagnosis of %s", got.Body)
 		},
 		Entry("with a bearer token", func() []string { return []string{"Authorization", "Bearer " + aliceToken} },
 			http.StatusUnauthorized, 16, "Failed to check authorization. User identity is empty in the request header",

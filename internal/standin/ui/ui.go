@@ -92,8 +92,11 @@ func New(cfg Config) http.Handler {
 			// changeOrigin: the API server sees its own host; no
 			// X-Forwarded-* (http-proxy-middleware adds none by default).
 			pr.SetURL(s.api)
-			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, basePath)
-			pr.Out.URL.RawPath = ""
+			// The path as the client encoded it, /pipeline stripped.
+			escaped := strings.TrimPrefix(pr.In.URL.EscapedPath(), basePath)
+			if p, err := url.PathUnescape(escaped); err == nil {
+				pr.Out.URL.Path, pr.Out.URL.RawPath = s.api.Path+p, s.api.EscapedPath()+escaped
+			}
 		},
 		Transport: cfg.Transport,
 		ModifyResponse: func(resp *http.Response) error {

@@ -186,3 +186,19 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyKeepsTheClientsEncoding(t *testing.T) {
+	seen := make(chan string, 1)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.RequestURI
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(api.Close)
+	rec := get(t, New(Config{APIServerURL: api.URL + "/base"}), "/pipeline/apis/v2beta1/pipelines/a%2Fb?x=1")
+	if rec.Code != http.StatusNoContent {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+	if got := <-seen; got != "/base/apis/v2beta1/pipelines/a%2Fb?x=1" {
+		t.Fatalf("the API server saw %q", got)
+	}
+}
