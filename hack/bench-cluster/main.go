@@ -26,19 +26,20 @@ type sample struct {
 
 func main() {
 	n := flag.Int("n", 5, "number of clusters to create, one after another")
+	settle := flag.Duration("settle", 0, "wait this long after ready before measuring RSS (steady state rather than start-up)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n); err != nil {
+	if err := run(ctx, *n, *settle); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-cluster:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int) error {
+func run(ctx context.Context, n int, settle time.Duration) error {
 	var samples []sample
 	for i := range n {
-		s, err := once(ctx)
+		s, err := once(ctx, settle)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -62,8 +63,9 @@ func run(ctx context.Context, n int) error {
 	return nil
 }
 
-// once creates a cluster, measures it and destroys it, also when interrupted.
-func once(ctx context.Context) (s sample, err error) {
+// once creates a cluster, measures it (RSS after settle) and destroys it,
+// also when interrupted.
+func once(ctx context.Context, settle time.Duration) (s sample, err error) {
 	k, err := cluster.NewKwok(cluster.KwokOptions{})
 	if err != nil {
 		return s, err
@@ -82,6 +84,14 @@ func once(ctx context.Context) (s sample, err error) {
 		return s, err
 	}
 	s.ready = time.Since(start)
+	if settle > 0 {
+		// Deliberately idle: the figure wanted is the steady-state footprint.
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return s, ctx.Err()
+		}
+	}
 	procs, err := cluster.ProcessesMentioning(k.Workdir())
 	if err != nil {
 		return s, err
