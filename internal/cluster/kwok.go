@@ -57,18 +57,17 @@ var _ Provider = (*Kwok)(nil)
 // NewKwok checks the pinned binaries and prepares the cluster's work
 // directory; nothing runs until Create.
 func NewKwok(opts KwokOptions) (*Kwok, error) {
-	bin := opts.ToolsBin
-	var err error
-	if bin == "" {
-		if bin, err = ToolsBin(os.Getenv, KwokBinaries...); err != nil {
-			return nil, err
+	getenv := os.Getenv
+	if opts.ToolsBin != "" {
+		getenv = func(k string) string {
+			if k == ToolsBinEnv {
+				return opts.ToolsBin
+			}
+			return os.Getenv(k)
 		}
-	} else if _, err = ToolsBin(func(k string) string {
-		if k == ToolsBinEnv {
-			return bin
-		}
-		return ""
-	}, KwokBinaries...); err != nil {
+	}
+	bin, err := ToolsBin(getenv, KwokBinaries...)
+	if err != nil {
 		return nil, err
 	}
 	name := opts.Name
