@@ -1,0 +1,203 @@
+// Package install puts Kubeflow Pipelines on a cluster: either our own
+// minimal fixtures or the real upstream kustomizations, built in-process.
+// Pods of images nothing here can run stay fake-Running on kwok, which is all
+// the lab needs: it starts stand-ins from those pods' env.
+package install
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/kfp-connect/kfp-connect/fixtures"
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+)
+
+// Mode is how KFP is deployed: one shared user, or Kubeflow's profiles.
+type Mode string
+
+const (
+	Standalone Mode = "standalone"
+	MultiUser  Mode = "multi-user"
+)
+
+// Modes lists every Mode, for flags and table tests.
+var Modes = []Mode{Standalone, MultiUser}
+
+// Valid reports whether m is one of Modes.
+func (m Mode) Valid() bool { return m == Standalone || m == MultiUser }
+
+// Source is where an install's objects come from.
+type Source string
+
+const (
+	// FromFixtures is our own minimal YAML in fixtures/kfp.
+	FromFixtures Source = "fixtures"
+	// FromUpstream is the real kustomizations under the shared upstream folder.
+	FromUpstream Source = "upstream"
+)
+
+// UpstreamEnv names a directory holding the upstream manifests (the folder
+// with kubeflow-pipelines/ and kubeflow-manifests/), overriding the search.
+const UpstreamEnv = "KFP_CONNECT_UPSTREAM"
+
+// Fixtures returns our own install for mode, in apply order.
+func Fixtures(mode Mode) ([]*unstructured.Unstructured, error) {
+	if !mode.Valid() {
+		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, Standalone, MultiUser)
+	}
+	sub, err := fs.Sub(fixtures.KFP, "kfp/"+string(mode))
+	if err != nil {
+		return nil, fmt.Errorf("fixtures for %s: %w", mode, err)
+	}
+	objs, err := cluster.ReadManifests(sub)
+	if err != nil {
+		return nil, fmt.Errorf("fixtures for %s: %w", mode, err)
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("fixtures for %s: no objects embedded", mode)
+	}
+	return objs, nil
+}
+
+// Kustomize builds the kustomization in dir as `kustomize build` would, from
+// the disk and without network or plugins: remote bases and exec/Go plugins
+// fail instead of reaching out, so a build is reproducible offline.
+func Kustomize(dir string) ([]*unstructured.Unstructured, error) {
+	opts := krusty.MakeDefaultOptions() // plugins disabled, loads restricted to the root
+	rm, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
+	if err != nil {
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+	}
+	objs := make([]*unstructured.Unstructured, 0, rm.Size())
+	for _, r := range rm.Resources() {
+		m, err := r.Map()
+		if err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, r.CurId(), err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	return objs, nil
+}
+
+// UpstreamDir is KFP's own platform-agnostic kustomization for mode under
+// sharedRoot (the folder holding kubeflow-pipelines/).
+func UpstreamDir(sharedRoot string, mode Mode) string {
+	env := "platform-agnostic"
+	if mode == MultiUser {
+		env += "-multi-user"
+	}
+	return filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize", "env", env)
+}
+
+// UpstreamDirs lists, in apply order, the kustomizations an upstream install
+// of mode builds from under sharedRoot, as the projects document installing
+// them; companions absent from sharedRoot are left out.
+//
+// Standalone is KFP's two-step install: cluster-scoped-resources (the kubeflow
+// namespace and the CRDs), then env/platform-agnostic. Multi-user KFP is part
+// of Kubeflow, which provides around it: Istio's CRDs (KFP ships
+// AuthorizationPolicies and VirtualServices), the kubeflow namespace,
+// kubeflow-edit/-view (which KFP's roles aggregate into) and the PodDefault
+// CRD with its admission webhook.
+func UpstreamDirs(sharedRoot string, mode Mode) []string {
+	kfp := filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize")
+	kf := filepath.Join(sharedRoot, "kubeflow-manifests")
+	var dirs []string
+	if mode == MultiUser {
+		dirs = []string{
+			filepath.Join(kf, "common", "istio", "istio-crds", "base"),
+			filepath.Join(kf, "common", "kubeflow-namespace", "base"),
+			filepath.Join(kf, "common", "kubeflow-roles", "base"),
+			filepath.Join(kf, "applications", "admission-webhook", "upstream", "overlays", "cert-manager"),
+		}
+	} else {
+		dirs = []string{filepath.Join(kfp, "cluster-scoped-resources")}
+	}
+	present := dirs[:0]
+	for _, d := range dirs {
+		if isDir(d) {
+			present = append(present, d)
+		}
+	}
+	return append(present, UpstreamDir(sharedRoot, mode))
+}
+
+// Upstream builds every kustomization of UpstreamDirs, concatenated.
+func Upstream(sharedRoot string, mode Mode) ([]*unstructured.Unstructured, error) {
+	if !mode.Valid() {
+		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, Standalone, MultiUser)
+	}
+	if !looksUpstream(sharedRoot) {
+		return nil, fmt.Errorf("%s: %w", sharedRoot, ErrNoUpstream)
+	}
+	var all []*unstructured.Unstructured
+	for _, dir := range UpstreamDirs(sharedRoot, mode) {
+		objs, err := Kustomize(dir)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, objs...)
+	}
+	return all, nil
+}
+
+// FindShared locates the upstream manifests: $KFP_CONNECT_UPSTREAM if set,
+// else the first shared/upstream found walking up from the working directory
+// (the repository's ../shared/upstream). The bool is false when there is
+// none, which callers turn into a skip.
+func FindShared() (string, bool) {
+	if dir := os.Getenv(UpstreamEnv); dir != "" {
+		return dir, looksUpstream(dir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", false
+	}
+	for dir := wd; ; {
+		if c := filepath.Join(dir, "shared", "upstream"); looksUpstream(c) {
+			return c, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// looksUpstream guards against an unrelated shared/upstream folder.
+func looksUpstream(dir string) bool {
+	return isDir(filepath.Join(dir, "kubeflow-pipelines", "manifests", "kustomize"))
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// ErrNoUpstream is returned (wrapped) when the upstream manifests are absent;
+// suites turn it into a skip, commands into advice.
+var ErrNoUpstream = errors.New("the upstream manifests are absent: set " + UpstreamEnv + " or place them at ../shared/upstream")
+
+// Objects returns the install of mode from source; for FromUpstream it finds
+// the manifests with FindShared and wraps ErrNoUpstream when there are none.
+func Objects(source Source, mode Mode) ([]*unstructured.Unstructured, error) {
+	switch source {
+	case FromFixtures:
+		return Fixtures(mode)
+	case FromUpstream:
+		root, ok := FindShared()
+		if !ok {
+			return nil, fmt.Errorf("installing KFP %s from upstream: %w", mode, ErrNoUpstream)
+		}
+		return Upstream(root, mode)
+	}
+	return nil, fmt.Errorf("unknown install source %q: want %q or %q", source, FromFixtures, FromUpstream)
+}

@@ -1,0 +1,253 @@
+package install_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+)
+
+var (
+	podDefaultGVR = schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"}
+	crdGVR        = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+)
+
+// objects returns the install's objects, skipping upstream installs when the
+// shared manifests are absent.
+func objects(source install.Source, mode install.Mode) []*unstructured.Unstructured {
+	objs, err := install.Objects(source, mode)
+	if errors.Is(err, install.ErrNoUpstream) {
+		Skip(err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred())
+	return objs
+}
+
+// freshCluster starts a kwok cluster for one spec and registers its
+// destruction, which Ginkgo also runs on failure and interrupt. The installs
+// use fixed namespaces, so each gets a cluster of its own.
+func freshCluster(ctx SpecContext) *cluster.Kwok {
+	k, err := cluster.NewKwok(cluster.KwokOptions{})
+	if errors.Is(err, cluster.ErrToolsMissing) {
+		// A missing binary is a broken set-up, never a reason to pass quietly.
+		Fail("the kwok cluster cannot start: " + err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(k.Destroy(ctx)).To(Succeed())
+	}, NodeTimeout(time.Minute))
+	Expect(k.Create(ctx)).To(Succeed())
+	return k
+}
+
+var _ = Describe("Installing KFP", Serial, Label("install"), func() {
+	DescribeTable("on a fresh kwok cluster",
+		func(ctx SpecContext, source install.Source, mode install.Mode) {
+			objs := objects(source, mode)
+			k := freshCluster(ctx)
+			rc := k.RESTConfig()
+			cs := kubernetes.NewForConfigOrDie(rc)
+			dyn := dynamic.NewForConfigOrDie(rc)
+
+			By(fmt.Sprintf("applying %d objects", len(objs)))
+			res, err := install.Apply(ctx, rc, objs)
+			Expect(err).NotTo(HaveOccurred())
+			report(source, mode, len(objs), res)
+			Expect(res.Applied + len(res.Skipped)).To(Equal(len(objs)))
+
+			By("waiting for the KFP pods to run")
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			Expect(install.WaitReady(wctx, rc, "kubeflow", "ml-pipeline", "ml-pipeline-ui")).To(Succeed())
+
+			By("resolving the API server pod's env as the kubelet would")
+			pod := runningPod(ctx, cs, "kubeflow", "kfp-api-server")
+			env := podEnv(ctx, cs, pod, "kfp-api-server")
+			switch {
+			case mode == install.MultiUser:
+				Expect(env).To(HaveKeyWithValue("MULTIUSER", "true"), "env of %s: %v", pod.Name, env)
+			case source == install.FromFixtures:
+				Expect(env).To(HaveKeyWithValue("MULTIUSER", "false"), "env of %s: %v", pod.Name, env)
+			default:
+				// Upstream standalone leaves MULTIUSER unset: the server's
+				// default, false, applies.
+				Expect(env).To(Or(Not(HaveKey("MULTIUSER")), HaveKeyWithValue("MULTIUSER", "false")), "env of %s: %v", pod.Name, env)
+			}
+			if mode == install.MultiUser {
+				Expect(env).To(HaveKeyWithValue("KUBEFLOW_USERID_HEADER", "kubeflow-userid"))
+				Expect(env).To(HaveKeyWithValue("KUBEFLOW_USERID_PREFIX", ""))
+			}
+			Expect(env).NotTo(HaveKey("TOKEN_REVIEW_AUDIENCE"), "no manifest sets it; scenarios patch it in")
+			runningPod(ctx, cs, "kubeflow", "kfp-frontend")
+
+			// Pods only become Running or not after the controllers
+			// and scheduler had their turn: ml-pipeline is Running by now,
+			// so the rest had the same chance.
+			uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			notes, err := install.Unhonoured(uctx, rc, "kubeflow")
+			Expect(err).NotTo(HaveOccurred())
+			reportNotes("not running", notes)
+
+			if mode != install.MultiUser {
+				return
+			}
+			By("seeing kubeflow-edit aggregate the pipelines rules (the controller-manager's work)")
+			Eventually(ctx, func(g Gomega) {
+				role, err := cs.RbacV1().ClusterRoles().Get(ctx, "kubeflow-edit", metav1.GetOptions{})
+				g.Expect(err).NotTo(HaveOccurred())
+				for _, w := range [][3]string{
+					{"pipelines.kubeflow.org", "experiments", "list"},
+					{"pipelines.kubeflow.org", "experiments", "create"},
+					{"pipelines.kubeflow.org", "runs", "readArtifact"},
+					{"pipelines.kubeflow.org", "pipelineversions", "update"},
+					{"argoproj.io", "workflows", "delete"},
+					{"kubeflow.org", "viewers", "get"},
+				} {
+					g.Expect(grants(role.Rules, w[0], w[1], w[2])).To(BeTrue(), "kubeflow-edit lacks %s %s/%s", w[2], w[0], w[1])
+				}
+			}).Should(Succeed())
+
+			By("finding the PodDefault CRD served")
+			crd, err := dyn.Resource(crdGVR).Get(ctx, "poddefaults.kubeflow.org", metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(crd.Object).To(HaveKeyWithValue("status", HaveKeyWithValue("conditions",
+				ContainElement(And(HaveKeyWithValue("type", "Established"), HaveKeyWithValue("status", "True"))))))
+			if source != install.FromFixtures {
+				// Upstream profile namespaces and their PodDefaults come from
+				// the profile controller and users, which do not run here.
+				return
+			}
+			By("finding the documented PodDefault in every profile namespace")
+			for _, ns := range []string{"kubeflow-user-example-com", "namespace-1", "namespace-2"} {
+				pd, err := dyn.Resource(podDefaultGVR).Namespace(ns).Get(ctx, "access-ml-pipeline", metav1.GetOptions{})
+				Expect(err).NotTo(HaveOccurred(), "PodDefault %s/access-ml-pipeline", ns)
+				aud, _, _ := unstructured.NestedSlice(pd.Object, "spec", "volumes")
+				Expect(fmt.Sprint(aud)).To(ContainSubstring("audience:pipelines.kubeflow.org"))
+				_, err = cs.RbacV1().RoleBindings(ns).Get(ctx, "default-editor", metav1.GetOptions{})
+				Expect(err).NotTo(HaveOccurred(), "RoleBinding %s/default-editor", ns)
+			}
+		},
+		Entry("fixtures, standalone", Label("fixtures", "standalone"), install.FromFixtures, install.Standalone, SpecTimeout(5*time.Minute)),
+		Entry("fixtures, multi-user", Label("fixtures", "multi-user"), install.FromFixtures, install.MultiUser, SpecTimeout(5*time.Minute)),
+		Entry("upstream, standalone", Label("upstream", "standalone"), install.FromUpstream, install.Standalone, SpecTimeout(5*time.Minute)),
+		Entry("upstream, multi-user", Label("upstream", "multi-user"), install.FromUpstream, install.MultiUser, SpecTimeout(5*time.Minute)),
+	)
+})
+
+// report puts the apply's numbers and everything the lab could not honour
+// into the spec report (and so into reports/install-suite.json).
+func report(source install.Source, mode install.Mode, total int, res *install.Result) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d objects, %d applied, %d skipped, %d changed, in %s\n",
+		source, mode, total, res.Applied, len(res.Skipped), len(res.Changed), res.Elapsed.Round(time.Millisecond))
+	for _, n := range res.Skipped {
+		fmt.Fprintf(&b, "  skipped %s\n", n)
+	}
+	for _, n := range res.Changed {
+		fmt.Fprintf(&b, "  changed %s\n", n)
+	}
+	for _, n := range res.Warnings {
+		fmt.Fprintf(&b, "  warning %s\n", n)
+	}
+	AddReportEntry("install", b.String())
+	GinkgoWriter.Print(b.String())
+}
+
+func reportNotes(what string, notes []install.Note) {
+	if len(notes) == 0 {
+		return
+	}
+	var b strings.Builder
+	for _, n := range notes {
+		fmt.Fprintf(&b, "  %s %s\n", what, n)
+	}
+	AddReportEntry(what, b.String())
+	GinkgoWriter.Print(b.String())
+}
+
+// runningPod is a Running pod of namespace with a container whose image
+// contains image, as the lab selects the pods it stands in for.
+func runningPod(ctx context.Context, cs kubernetes.Interface, namespace, image string) *corev1.Pod {
+	var found *corev1.Pod
+	Eventually(ctx, func(g Gomega) {
+		pods, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running"})
+		g.Expect(err).NotTo(HaveOccurred())
+		for i, p := range pods.Items {
+			for _, c := range p.Spec.Containers {
+				if strings.Contains(c.Image, image) && p.DeletionTimestamp == nil {
+					found = &pods.Items[i]
+					return
+				}
+			}
+		}
+		g.Expect(found).NotTo(BeNil(), "no Running pod in %s runs an image containing %q", namespace, image)
+	}).Should(Succeed())
+	return found
+}
+
+// podEnv resolves the env of the pod's container running image from the
+// cluster, as the kubelet would: envFrom config maps, then env entries with
+// literal values, config map keys and fieldRef metadata.namespace.
+func podEnv(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, image string) map[string]string {
+	i := slices.IndexFunc(pod.Spec.Containers, func(c corev1.Container) bool { return strings.Contains(c.Image, image) })
+	Expect(i).To(BeNumerically(">=", 0))
+	c := pod.Spec.Containers[i]
+	cm := func(name string, optional *bool) map[string]string {
+		m, err := cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) && optional != nil && *optional {
+			return nil
+		}
+		Expect(err).NotTo(HaveOccurred(), "config map %s/%s named by pod %s", pod.Namespace, name, pod.Name)
+		return m.Data
+	}
+	env := map[string]string{}
+	for _, ef := range c.EnvFrom {
+		if ef.ConfigMapRef != nil {
+			for k, v := range cm(ef.ConfigMapRef.Name, ef.ConfigMapRef.Optional) {
+				env[ef.Prefix+k] = v
+			}
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			ref := e.ValueFrom.ConfigMapKeyRef
+			if v, ok := cm(ref.Name, ref.Optional)[ref.Key]; ok {
+				env[e.Name] = v
+			}
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
+			env[e.Name] = pod.Namespace
+		}
+	}
+	return env
+}
+
+// grants reports whether rules allow verb on group/resource, wildcards included.
+func grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
+	has := func(list []string, v string) bool { return slices.Contains(list, v) || slices.Contains(list, "*") }
+	for _, r := range rules {
+		if has(r.APIGroups, group) && has(r.Resources, resource) && has(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
+}
