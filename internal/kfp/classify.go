@@ -217,7 +217,7 @@ func find(msg string, re *regexp.Regexp) string {
 func classifyHTML(r *Reply, text, lower string) Diagnosis {
 	status := fmt.Sprintf("HTTP %d", r.StatusCode)
 	switch {
-	case strings.Contains(text, "Cannot GET") && (strings.Contains(text, "/apis/v2beta1") || strings.Contains(text, "/apis/v1beta1")):
+	case apiPathRefused(text):
 		return Diagnosis{kfd.VersionMismatch, fmt.Sprintf("%s HTML %s: this backend does not serve that API version", status, quoteShort(htmlText(text)))}
 	case strings.Contains(lower, `name="password"`), strings.Contains(lower, "/dex/"), strings.Contains(lower, "oauth2"),
 		strings.Contains(lower, "log in to"), strings.Contains(lower, "sign in"), strings.Contains(lower, "login"):
@@ -225,6 +225,19 @@ func classifyHTML(r *Reply, text, lower string) Diagnosis {
 	}
 	return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with an HTML page (%s) instead of KFP's JSON", status, quoteShort(htmlText(text)))}
 }
+
+// apiPathRefused tells Express's "Cannot GET /apis/v2beta1/…" (a UI that
+// does not know this API version) from "Cannot GET /pipelines/apis/…" (a
+// wrong prefix in the host).
+func apiPathRefused(page string) bool {
+	m := reCannotGet.FindStringSubmatch(page)
+	return m != nil && reAPIPath.MatchString(m[1])
+}
+
+var (
+	reCannotGet = regexp.MustCompile(`Cannot GET (\S+)`)
+	reAPIPath   = regexp.MustCompile(`^(/pipeline)?/apis/v[12]beta1/`)
+)
 
 func isHTML(lower string) bool {
 	return strings.HasPrefix(lower, "<!doctype html") || strings.HasPrefix(lower, "<html") ||

@@ -393,3 +393,19 @@ func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+func TestCannotGetTellsVersionFromPrefix(t *testing.T) {
+	page := func(p string) string { return "<html><body><pre>Cannot GET " + p + "</pre></body></html>" }
+	cases := map[string]kfd.ID{
+		"/apis/v2beta1/experiments":         kfd.VersionMismatch,
+		"/pipeline/apis/v2beta1/healthz":    kfd.VersionMismatch,
+		"/pipelines/apis/v2beta1/healthz":   kfd.NotKFP,
+		"/kubeflow/pipeline/apis/v2beta1/x": kfd.NotKFP,
+	}
+	for p, want := range cases {
+		d := Classify(&Reply{StatusCode: 404, Header: http.Header{}, Body: []byte(page(p))}, nil)
+		if d.KFD != want {
+			t.Errorf("%s: %+v, want %s", p, d, want)
+		}
+	}
+}

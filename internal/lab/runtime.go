@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -238,6 +239,12 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 		dialer.Close()
 		return err
 	}
+	// Only a stand-in reachable through a port-forward counts as running:
+	// kwok picks up a new rule a moment after it is created.
+	if err := waitReachable(ctx, dialer, pod, int(c.Ports[0].ContainerPort)); err != nil {
+		r.stop(ctx, key, inst)
+		return fmt.Errorf("stand-in for %s not reachable through a port-forward: %w", key, err)
+	}
 	r.mu.Lock()
 	r.instances[key] = inst
 	r.notifyLocked()
@@ -318,6 +325,24 @@ func (r *Runtime) podIdentity(ctx context.Context, pod *corev1.Pod) (*rest.Confi
 	cfg.BearerToken = tr.Status.Token
 	cfg.Timeout = 10 * time.Second
 	return cfg, nil
+}
+
+// waitReachable polls an HTTP request through a port-forward to the pod until
+// the stand-in answers (any status will do).
+func waitReachable(ctx context.Context, d *svcdial.Dialer, pod *corev1.Pod, port int) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialPod(ctx, pod, port) },
+	}}
+	defer client.CloseIdleConnections()
+	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://stand-in/apis/v1beta1/healthz", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return true, nil
+	})
 }
 
 func (r *Runtime) notifyLocked() {

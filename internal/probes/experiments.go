@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
@@ -62,10 +63,11 @@ func listExperimentsProbe() probe.Probe[*Target] {
 					d = kfp.Diagnosis{KFD: kfd.VersionMismatch, Summary: "v1beta1 lists experiments but v2beta1 is unknown: a KFP 1.x backend, which the v2 SDK cannot use"}
 				}
 			}
-			// Inside a pod, "no identity" usually means the PodDefault did
-			// not mount the token: name that cause.
+			// Inside a pod, the usual reason for sending nothing is a token
+			// volume that is not there: say where to look.
 			if d.KFD == kfd.NoIdentity && !t.hasCredentials() && t.InPod {
-				d = kfp.Diagnosis{KFD: kfd.NoTokenFile, Summary: d.Summary + "; this pod sends no token (no file at the token path)"}
+				d.Summary += "; this pod sends no token: no file at $KF_PIPELINES_SA_TOKEN_PATH or " + credentials.DefaultTokenPath +
+					" (is the pod labelled access-ml-pipeline: \"true\", with a PodDefault in its namespace?)"
 			}
 			res := probe.Failed(d.KFD, d.Summary)
 			res.Evidence = evidence(reply)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
@@ -40,6 +41,12 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 	}
 	id := d.KFD
 	msg := d.Summary
+	// Inside a cluster nobody runs a port-forward: a Service name that
+	// refuses connections is a Service with no ready endpoint.
+	if id == kfd.NothingListening && t.InPod && strings.Contains(msg, "refused") {
+		id = kfd.BackendNotReady
+		msg += ": from inside the cluster this means the Service has no ready endpoint (no running, ready pod behind it)"
+	}
 	if id == "" && reply != nil && reply.StatusCode >= 400 {
 		id = kfd.HealthzHTTPError
 	}

@@ -65,14 +65,16 @@ func New(cfg *rest.Config, namespace string) (*Dialer, error) {
 	return &Dialer{client: client, config: cfg, Namespace: namespace, ClusterDomain: "cluster.local", forwards: map[string]*forward{}}, nil
 }
 
-// Transport is an HTTP transport that dials through the dialer.
+// Transport is an HTTP transport that dials through the dialer. It keeps no
+// idle connection: each request resolves the Service again, as a new
+// connection through kube-proxy would, so a replaced pod is never reached
+// through a forward to its predecessor.
 func (d *Dialer) Transport() *http.Transport {
 	return &http.Transport{
 		DialContext:           d.DialContext,
 		Proxy:                 func(*http.Request) (*url.URL, error) { return nil, nil },
 		ResponseHeaderTimeout: 30 * time.Second,
-		IdleConnTimeout:       5 * time.Second,
-		MaxIdleConnsPerHost:   2,
+		DisableKeepAlives:     true,
 	}
 }
 
@@ -92,6 +94,17 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	local, err := d.forwardTo(ctx, t.Pod, t.Port)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("port-forward to pod %s/%s:%d: %w", t.Pod.Namespace, t.Pod.Name, t.Port, err)}
+	}
+	var nd net.Dialer
+	return nd.DialContext(ctx, "tcp", local)
+}
+
+// DialPod connects to a pod's port through a port-forward, as
+// `kubectl port-forward pod/NAME` would.
+func (d *Dialer) DialPod(ctx context.Context, pod *corev1.Pod, port int) (net.Conn, error) {
+	local, err := d.forwardTo(ctx, pod, port)
+	if err != nil {
+		return nil, err
 	}
 	var nd net.Dialer
 	return nd.DialContext(ctx, "tcp", local)
@@ -120,7 +133,10 @@ func (d *Dialer) Resolve(ctx context.Context, addr string) (*Target, error) {
 		}
 	}
 	if sp == nil {
-		return nil, refused(addr, fmt.Sprintf("service %s/%s has no port %d", svc.Namespace, svc.Name, port))
+		// No rule matches a cluster IP on a port its Service does not
+		// serve: the SYN goes nowhere and the connect times out. Say so at
+		// once instead of waiting for the timeout.
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: fakeAddr(addr), Err: timeoutError(fmt.Sprintf("service %s/%s serves no port %d: connect timed out", svc.Namespace, svc.Name, port))}
 	}
 	pod, podPort, err := d.readyEndpoint(ctx, svc, sp)
 	if err != nil {
@@ -135,6 +151,12 @@ func (d *Dialer) Resolve(ctx context.Context, addr string) (*Target, error) {
 func refused(addr, why string) error {
 	return &net.OpError{Op: "dial", Net: "tcp", Addr: fakeAddr(addr), Err: &os.SyscallError{Syscall: "connect (" + why + ")", Err: syscall.ECONNREFUSED}}
 }
+
+type timeoutError string
+
+func (e timeoutError) Error() string   { return string(e) }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
 
 type fakeAddr string
 

@@ -1,0 +1,66 @@
+package conformance
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/scenarios"
+)
+
+// Check compares the doctor's report with the expectation: a success must
+// pass (and list experiments); a failure must be named, with the expected
+// id, by the first failing probe — the first broken link.
+func Check(rep *report.Report, want scenarios.Expect) error {
+	var first *probe.Result
+	listed := false
+	warned := false
+	for i, r := range rep.Results {
+		if r.Status == probe.Fail && first == nil {
+			first = &rep.Results[i]
+		}
+		if r.Probe == "list-experiments" && r.Status == probe.Pass {
+			listed = true
+		}
+		if r.Status == probe.Warn && r.KFD == want.KFD {
+			warned = true
+		}
+	}
+	switch {
+	case want.OK && (first != nil || !listed):
+		return fmt.Errorf("expected the path to work, but %s\n%s", describe(first, "experiments were not listed"), Summary(rep))
+	case want.OK && want.KFD != "" && !warned:
+		return fmt.Errorf("expected a warning %s, got none\n%s", want.KFD, Summary(rep))
+	case !want.OK && first == nil:
+		return fmt.Errorf("expected a failure %s, but every probe passed\n%s", want.KFD, Summary(rep))
+	case !want.OK && first.KFD != want.KFD:
+		return fmt.Errorf("expected %s, got %s\n%s", want.KFD, describe(first, ""), Summary(rep))
+	}
+	return nil
+}
+
+func describe(r *probe.Result, otherwise string) string {
+	if r == nil {
+		return otherwise
+	}
+	id := string(r.KFD)
+	if id == "" {
+		id = "no id"
+	}
+	return fmt.Sprintf("%s from probe %s: %s", id, r.Probe, r.Message)
+}
+
+// Summary is one line per probe, for spec output.
+func Summary(rep *report.Report) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "doctor → %s (%s)\n", rep.Target, rep.Details)
+	for _, r := range rep.Results {
+		id := ""
+		if r.KFD != "" {
+			id = " [" + string(r.KFD) + "]"
+		}
+		fmt.Fprintf(&b, "  %-4s %s%s %s\n", r.Status, r.Probe, id, r.Message)
+	}
+	return b.String()
+}

@@ -1,0 +1,393 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/jwttest"
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/scenarios"
+)
+
+// Result is one case's run.
+type Result struct {
+	Report *report.Report
+	// Steps says what the suite did to build the client, for the spec's log.
+	Steps []string
+}
+
+// Run runs one case: fault in, client built, doctor run, fault out.
+func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *Result, err error) {
+	sc := e.Scenario
+	p, ok := sc.Path(c.Path)
+	if !ok {
+		return nil, fmt.Errorf("unknown path %q", c.Path)
+	}
+	var f scenarios.Fault
+	if c.Fault != "" {
+		if f, ok = sc.Fault(c.Fault); !ok {
+			return nil, fmt.Errorf("unknown fault %q", c.Fault)
+		}
+	}
+	cf := scenarios.ClientFault{}
+	if f.Client != nil {
+		cf = *f.Client
+	}
+	res = &Result{}
+	step := func(format string, args ...any) { res.Steps = append(res.Steps, fmt.Sprintf(format, args...)) }
+
+	revert, err := e.inject(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("injecting fault %s: %w", c.Fault, err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+		defer cancel()
+		if rerr := revert(rctx); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("reverting fault %s: %w", c.Fault, rerr))
+		}
+	}()
+	if c.Fault != "" {
+		step("fault %s: %s", f.Name, f.Doc)
+	}
+
+	cfg := doctor.Config{Namespace: p.Namespace, Timeout: 10 * time.Second, Getenv: func(string) string { return "" }}
+	if cf.Namespace != nil {
+		cfg.Namespace = *cf.Namespace
+	}
+	if p.Pod != nil {
+		cleanup, err := e.asPod(ctx, p, cf, workdir, &cfg, step)
+		defer cleanup()
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		cleanup, err := e.fromOutside(ctx, p, cf, workdir, &cfg, step)
+		defer cleanup()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var red redact.Redactor
+	rep, err := doctor.Run(ctx, cfg, &red)
+	if err != nil {
+		return nil, fmt.Errorf("running the doctor: %w", err)
+	}
+	res.Report = rep
+	return res, nil
+}
+
+// asPod builds the client of an in-cluster path: the pod as the admission
+// webhook would leave it, its projected tokens minted bound to it and written
+// under a private root, its env, and its view of cluster DNS.
+func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctor.Config, step func(string, ...any)) (func(), error) {
+	noop := func() {}
+	spec := p.Pod
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-", Namespace: spec.Namespace, Labels: spec.Labels},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: spec.ServiceAccount,
+			Containers:         []corev1.Container{{Name: "client", Image: "kfp-connect.invalid/kfp-client:test"}},
+		},
+	}
+	for k, v := range spec.Env {
+		pod.Spec.Containers[0].Env = append(pod.Spec.Containers[0].Env, corev1.EnvVar{Name: k, Value: v})
+	}
+	if v := spec.Volume; v != nil {
+		addTokenVolume(pod, "kfp-token", v.MountDir, v.Audience, v.ExpirationSeconds)
+	}
+	applied, err := e.applyPodDefaults(ctx, pod)
+	if err != nil {
+		return noop, err
+	}
+	step("pod in %s as %s, labels %v; PodDefaults applied: %v", spec.Namespace, spec.ServiceAccount, spec.Labels, applied)
+	created, err := e.Client.CoreV1().Pods(spec.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return noop, fmt.Errorf("creating the client pod: %w", err)
+	}
+	deletePod := func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		zero := int64(0)
+		_ = e.Client.CoreV1().Pods(created.Namespace).Delete(dctx, created.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	}
+	if err := e.waitPodRunning(ctx, created); err != nil {
+		return deletePod, err
+	}
+
+	root := filepath.Join(workdir, created.Name)
+	var lastToken, lastAudience string
+	// The projected token volumes, as the kubelet would write them.
+	for _, m := range created.Spec.Containers[0].VolumeMounts {
+		vol := volumeNamed(created, m.Name)
+		if vol == nil || vol.Projected == nil {
+			continue
+		}
+		for _, src := range vol.Projected.Sources {
+			sat := src.ServiceAccountToken
+			if sat == nil {
+				continue
+			}
+			if cf.NoTokenFile {
+				step("token volume %s not mounted (fault)", m.MountPath)
+				continue
+			}
+			var tok string
+			switch {
+			case cf.ExpiredToken:
+				tok, err = jwttest.Mint(jwttest.Token{Namespace: created.Namespace, ServiceAccount: created.Spec.ServiceAccountName, Pod: created.Name,
+					Audience: []string{sat.Audience}, Expires: time.Now().Add(-time.Hour)})
+			default:
+				aud := sat.Audience
+				if cf.Audience != "" {
+					aud = cf.Audience
+				}
+				tok, err = e.mintBound(ctx, created, aud, sat.ExpirationSeconds)
+				lastToken, lastAudience = tok, aud
+			}
+			if err != nil {
+				return deletePod, err
+			}
+			file := filepath.Join(root, m.MountPath, sat.Path)
+			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+				return deletePod, err
+			}
+			if err := os.WriteFile(file, []byte(tok), 0o600); err != nil {
+				return deletePod, err
+			}
+			step("token for audience %q written to %s", sat.Audience, path.Join(m.MountPath, sat.Path))
+		}
+	}
+
+	env, err := lab.ContainerEnv(ctx, e.Client, created, &created.Spec.Containers[0])
+	if err != nil {
+		return deletePod, err
+	}
+	env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"] = "10.0.0.1", "443"
+	if v, ok := env[credentials.TokenPathEnv]; ok {
+		env[credentials.TokenPathEnv] = filepath.Join(root, v)
+	}
+	cfg.Getenv = func(k string) string { return env[k] }
+	cfg.DefaultTokenPath = filepath.Join(root, credentials.DefaultTokenPath)
+	if p.Token.Path != "" {
+		cfg.TokenPath = filepath.Join(root, p.Token.Path)
+	}
+	if cf.NoToken || p.Token.Kind == scenarios.NoToken {
+		// kfp.Client(host=…) with no credentials sends nothing, whatever
+		// the pod has mounted.
+		delete(env, credentials.TokenPathEnv)
+		cfg.TokenPath = ""
+		cfg.DefaultTokenPath = filepath.Join(root, "no-credentials-configured")
+	}
+	dialer, err := svcdial.New(e.Config, created.Namespace)
+	if err != nil {
+		return deletePod, err
+	}
+	cfg.Dial = dialer.DialContext
+	cfg.Host = p.Host
+	if cf.Host != "" {
+		cfg.Host = cf.Host
+	}
+	if cf.Port != 0 {
+		cfg.Host = withPort(cfg.Host, cf.Port)
+	}
+	cfg.Host += cf.Suffix
+	cleanup := func() { dialer.Close(); deletePod() }
+
+	if cf.InvalidateToken {
+		deletePod()
+		step("pod %s deleted: its tokens must stop working", created.Name)
+		if err := e.waitPodGone(ctx, created); err != nil {
+			return cleanup, err
+		}
+		if lastToken != "" {
+			if err := e.waitTokenRefused(ctx, lastToken, lastAudience); err != nil {
+				return cleanup, fmt.Errorf("a token bound to a deleted pod is still accepted: %w", err)
+			}
+		}
+	}
+	return cleanup, nil
+}
+
+// fromOutside builds the client of an out-of-cluster path: a port-forward
+// to the Service, and a token minted by TokenRequest.
+func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctor.Config, step func(string, ...any)) (func(), error) {
+	dialer, err := svcdial.New(e.Config, KFPNamespace)
+	if err != nil {
+		return func() {}, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		dialer.Close()
+		return func() {}, err
+	}
+	fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = dialer.Forward(fctx, ln, fmt.Sprintf("%s.%s:%d", p.PortForward.Service, KFPNamespace, p.PortForward.Port))
+	}()
+	cleanup := func() { stop(); <-done; dialer.Close() }
+	step("port-forward svc/%s %s:%d", p.PortForward.Service, ln.Addr(), p.PortForward.Port)
+	cfg.Host = "http://" + ln.Addr().String() + p.Host
+	if cf.Port != 0 {
+		cfg.Host = withPort(cfg.Host, cf.Port)
+	}
+	cfg.Host += cf.Suffix
+	if p.Token.Kind == scenarios.MintedToken && !cf.NoToken {
+		ns, name, _ := strings.Cut(p.Token.ServiceAccount, "/")
+		aud := p.Token.Audience
+		if cf.Audience != "" {
+			aud = cf.Audience
+		}
+		tok, err := e.mint(ctx, ns, name, aud)
+		if err != nil {
+			return cleanup, err
+		}
+		file := filepath.Join(workdir, "token-"+ns+"-"+name)
+		if err := os.WriteFile(file, []byte(tok), 0o600); err != nil {
+			return cleanup, err
+		}
+		cfg.TokenFile = file
+		step("token minted for %s, audience %q", p.Token.ServiceAccount, aud)
+	}
+	return cleanup, nil
+}
+
+func withPort(host string, port int) string {
+	u, err := url.Parse(host)
+	if err != nil {
+		return host
+	}
+	u.Host = net.JoinHostPort(u.Hostname(), fmt.Sprint(port))
+	return u.String()
+}
+
+func addTokenVolume(pod *corev1.Pod, name, mountDir, audience string, expiry int64) {
+	pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+		Sources: []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", Audience: audience, ExpirationSeconds: &expiry}}},
+	}}})
+	pod.Spec.Containers[0].VolumeMounts = append(pod.Spec.Containers[0].VolumeMounts, corev1.VolumeMount{Name: name, MountPath: mountDir, ReadOnly: true})
+}
+
+func volumeNamed(pod *corev1.Pod, name string) *corev1.Volume {
+	for i := range pod.Spec.Volumes {
+		if pod.Spec.Volumes[i].Name == name {
+			return &pod.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+var podDefaults = schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"}
+
+// podDefaultSpec is the part of a PodDefault the admission webhook merges.
+type podDefaultSpec struct {
+	Selector     metav1.LabelSelector `json:"selector"`
+	Env          []corev1.EnvVar      `json:"env"`
+	Volumes      []corev1.Volume      `json:"volumes"`
+	VolumeMounts []corev1.VolumeMount `json:"volumeMounts"`
+}
+
+// applyPodDefaults does what Kubeflow's admission webhook does at pod
+// creation (no webhook runs here): merge the env, volumes and mounts of every
+// PodDefault of the namespace whose selector matches the pod's labels.
+func (e *Env) applyPodDefaults(ctx context.Context, pod *corev1.Pod) ([]string, error) {
+	list, err := e.Dyn.Resource(podDefaults).Namespace(pod.Namespace).List(ctx, metav1.ListOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil // no PodDefault CRD: standalone KFP
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing PodDefaults: %w", err)
+	}
+	var applied []string
+	for _, item := range list.Items {
+		var pd struct {
+			Spec podDefaultSpec `json:"spec"`
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &pd); err != nil {
+			return nil, fmt.Errorf("PodDefault %s: %w", item.GetName(), err)
+		}
+		sel, err := metav1.LabelSelectorAsSelector(&pd.Spec.Selector)
+		if err != nil {
+			return nil, fmt.Errorf("PodDefault %s: %w", item.GetName(), err)
+		}
+		if sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
+			continue
+		}
+		c := &pod.Spec.Containers[0]
+		c.Env = append(c.Env, pd.Spec.Env...)
+		c.VolumeMounts = append(c.VolumeMounts, pd.Spec.VolumeMounts...)
+		pod.Spec.Volumes = append(pod.Spec.Volumes, pd.Spec.Volumes...)
+		applied = append(applied, item.GetName())
+	}
+	return applied, nil
+}
+
+func (e *Env) mintBound(ctx context.Context, pod *corev1.Pod, audience string, expiry *int64) (string, error) {
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		Audiences: []string{audience}, ExpirationSeconds: expiry,
+		BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	tr, err := e.Client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, pod.Spec.ServiceAccountName, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("minting the pod's token: %w", err)
+	}
+	return tr.Status.Token, nil
+}
+
+func (e *Env) mint(ctx context.Context, ns, sa, audience string) (string, error) {
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{audience}}}
+	tr, err := e.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("minting a token for %s/%s: %w", ns, sa, err)
+	}
+	return tr.Status.Token, nil
+}
+
+func (e *Env) waitPodRunning(ctx context.Context, pod *corev1.Pod) error {
+	return wait.PollUntilContextTimeout(ctx, poll, time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := e.Client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, nil
+	})
+}
+
+// waitPodGone waits until the pod is deleted.
+func (e *Env) waitPodGone(ctx context.Context, pod *corev1.Pod) error {
+	return wait.PollUntilContextTimeout(ctx, poll, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := e.Client.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+}
+
+// waitTokenRefused waits until TokenReview refuses the token: the apiserver
+// learns of a bound pod's deletion through a cache.
+func (e *Env) waitTokenRefused(ctx context.Context, token, audience string) error {
+	return wait.PollUntilContextTimeout(ctx, poll, time.Minute, true, func(ctx context.Context) (bool, error) {
+		tr, err := e.Client.AuthenticationV1().TokenReviews().Create(ctx, &authenticationv1.TokenReview{
+			Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: []string{audience}}}, metav1.CreateOptions{})
+		return err == nil && !tr.Status.Authenticated, nil
+	})
+}

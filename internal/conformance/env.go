@@ -1,0 +1,105 @@
+// Package conformance runs the scenarios' cases on a cluster: it installs KFP
+// and the scenario's fixtures, runs the lab's stand-ins, builds each path's
+// client (a pod's identity, files and DNS view, or a port-forward and a
+// minted token), injects the fault, runs the doctor, and reverts. Suites call
+// it; the scenarios stay data.
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfp-connect/kfp-connect/fixtures"
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/scenarios"
+)
+
+// KFPNamespace is where the installs put KFP.
+const KFPNamespace = "kubeflow"
+
+// Env is a cluster prepared for one scenario.
+type Env struct {
+	Scenario *scenarios.Scenario
+	Config   *rest.Config
+	Client   kubernetes.Interface
+	Dyn      dynamic.Interface
+	Runtime  *lab.Runtime
+	// Dropped lists the objects left out on purpose (see Setup's drop).
+	Dropped []string
+}
+
+// Setup installs the scenario's KFP and fixtures on the cluster of cfg and
+// starts the lab runtime. drop, when not nil, leaves out the objects it
+// returns true for: the way to show that a missing fixture turns its case red.
+func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop func(*unstructured.Unstructured) bool, log *slog.Logger) (*Env, error) {
+	objs, err := install.Fixtures(sc.Mode)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range sc.Extra {
+		data, err := fs.ReadFile(fixtures.RBAC, name)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %s: fixture %s: %w", sc.Name, name, err)
+		}
+		extra, err := cluster.DecodeManifests(name, data)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, extra...)
+	}
+	env := &Env{Scenario: sc, Config: cfg}
+	kept := objs[:0:0]
+	for _, o := range objs {
+		if drop != nil && drop(o) {
+			env.Dropped = append(env.Dropped, fmt.Sprintf("%s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName()))
+			continue
+		}
+		kept = append(kept, o)
+	}
+	if _, err := install.Apply(ctx, cfg, kept); err != nil {
+		return nil, err
+	}
+	if env.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if env.Dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if env.Runtime, err = lab.Start(ctx, cfg, lab.KFP(), log); err != nil {
+		return nil, err
+	}
+	if err := env.waitKFP(ctx); err != nil {
+		env.Close()
+		return nil, err
+	}
+	return env, nil
+}
+
+// waitKFP waits until both KFP Deployments run and their stand-ins serve.
+func (e *Env) waitKFP(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for _, d := range []string{"ml-pipeline", "ml-pipeline-ui"} {
+		if err := e.waitDeployment(ctx, d, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the stand-ins. The cluster belongs to the caller.
+func (e *Env) Close() {
+	if e.Runtime != nil {
+		e.Runtime.Close()
+	}
+}

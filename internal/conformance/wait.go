@@ -1,0 +1,132 @@
+package conformance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+const poll = 100 * time.Millisecond
+
+// waitDeployment waits until the Deployment's world is settled: with up, one
+// Running pod of its current spec, a stand-in serving it, and a ready
+// endpoint in its Service; without, no pod, no stand-in, no ready endpoint.
+// A case must never see the previous case's transition.
+func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, poll, 90*time.Second, true, func(ctx context.Context) (bool, error) {
+		d, err := e.Client.AppsV1().Deployments(KFPNamespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if d.Status.ObservedGeneration < d.Generation {
+			last = "rollout not observed yet"
+			return false, nil
+		}
+		sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+		if err != nil {
+			return false, err
+		}
+		pods, err := e.Client.CoreV1().Pods(KFPNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		hash, err := e.currentHash(ctx, d)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		serving := map[string]bool{}
+		for _, i := range e.Runtime.Instances() {
+			if i.Namespace == KFPNamespace {
+				serving[i.Pod] = true
+			}
+		}
+		want := 0
+		if up {
+			want = 1
+		}
+		// Every pod present must be current and served; stale pods must be gone.
+		current := 0
+		for _, p := range pods.Items {
+			if !up || p.DeletionTimestamp != nil || p.Labels["pod-template-hash"] != hash {
+				last = fmt.Sprintf("pod %s still present", p.Name)
+				return false, nil
+			}
+			if p.Status.Phase != corev1.PodRunning || !serving[p.Name] {
+				last = fmt.Sprintf("pod %s not running or not served yet", p.Name)
+				return false, nil
+			}
+			current++
+		}
+		if current != want {
+			last = fmt.Sprintf("%d current pods, want %d", current, want)
+			return false, nil
+		}
+		ready, err := e.readyEndpoints(ctx, name)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		if (ready > 0) != up {
+			last = fmt.Sprintf("service %s has %d ready endpoints", name, ready)
+			return false, nil
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("deployment %s/%s did not settle (up=%t): %s: %w", KFPNamespace, name, up, last, err)
+	}
+	return nil
+}
+
+func (e *Env) readyEndpoints(ctx context.Context, service string) (int, error) {
+	slices, err := e.Client.DiscoveryV1().EndpointSlices(KFPNamespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{discoveryv1.LabelServiceName: service}.String(),
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range slices.Items {
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// currentHash is the pod-template-hash of the Deployment's current
+// ReplicaSet: the one whose revision is the Deployment's, as kubectl finds it.
+func (e *Env) currentHash(ctx context.Context, d *appsv1.Deployment) (string, error) {
+	const revision = "deployment.kubernetes.io/revision"
+	rev, ok := d.Annotations[revision]
+	if !ok {
+		return "", fmt.Errorf("deployment %s has no revision yet", d.Name)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return "", err
+	}
+	rss, err := e.Client.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return "", err
+	}
+	for _, rs := range rss.Items {
+		if rs.Annotations[revision] == rev && metav1.IsControlledBy(&rs, d) {
+			return rs.Labels["pod-template-hash"], nil
+		}
+	}
+	return "", fmt.Errorf("no ReplicaSet of revision %s for deployment %s", rev, d.Name)
+}

@@ -1,0 +1,111 @@
+// Package incluster is multi-user Kubeflow reached from a pod (a notebook):
+// a projected ServiceAccount token for audience pipelines.kubeflow.org, found
+// by ServiceAccountTokenVolumeCredentials at its default path, through
+// KF_PIPELINES_SA_TOKEN_PATH, or at an explicit path; injected by the
+// access-ml-pipeline PodDefault or declared on the pod; and the documented
+// cross-namespace RoleBinding.
+package incluster
+
+import (
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	s "github.com/kfp-connect/kfp-connect/scenarios"
+)
+
+const (
+	// host is where kfp.Client() goes in a pod when given no host: the API
+	// server's Service in the KFP namespace.
+	host    = "http://ml-pipeline.kubeflow:8888"
+	profile = "kubeflow-user-example-com"
+)
+
+var (
+	documentedVolume = &s.TokenVolume{MountDir: "/var/run/secrets/kubeflow/pipelines", Audience: "pipelines.kubeflow.org", ExpirationSeconds: 7200}
+	elsewhereVolume  = &s.TokenVolume{MountDir: "/opt/kfp-token", Audience: "pipelines.kubeflow.org", ExpirationSeconds: 7200}
+	volumeToken      = s.Token{Kind: s.VolumeToken}
+	accessLabel      = map[string]string{"access-ml-pipeline": "true"}
+)
+
+// Scenario is multi-user KFP, client inside the cluster.
+var Scenario = s.Scenario{
+	Name:     "multi-user/in-cluster",
+	Mode:     install.MultiUser,
+	Location: s.InCluster,
+	Extra:    []string{"rbac/00-namespaces.yaml", "rbac/20-rolebindings.yaml"},
+	Paths: []s.Path{
+		{Name: "poddefault", Doc: "a pod labelled access-ml-pipeline: \"true\" gets the token volume and KF_PIPELINES_SA_TOKEN_PATH from the PodDefault",
+			Host: host, Namespace: profile, Token: volumeToken,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		{Name: "notebook", Doc: "a notebook pod of the profile, running as default-editor, with the PodDefault",
+			Host: host, Namespace: "namespace-1", Token: volumeToken,
+			Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default-editor",
+				Labels: map[string]string{"access-ml-pipeline": "true", "notebook-name": "my-notebook", "statefulset": "my-notebook"}}},
+		{Name: "default-path", Doc: "the documented projected volume declared on the pod, read from the default path",
+			Host: host, Namespace: profile, Token: volumeToken,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Volume: documentedVolume}},
+		{Name: "env-path", Doc: "the volume mounted elsewhere, found through KF_PIPELINES_SA_TOKEN_PATH",
+			Host: host, Namespace: profile, Token: volumeToken,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Volume: elsewhereVolume,
+				Env: map[string]string{"KF_PIPELINES_SA_TOKEN_PATH": "/opt/kfp-token/token"}}},
+		{Name: "explicit-path", Doc: "ServiceAccountTokenVolumeCredentials(path=…) with the volume mounted elsewhere",
+			Host: host, Namespace: profile, Token: s.Token{Kind: s.VolumeToken, Path: "/opt/kfp-token/token"},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Volume: elsewhereVolume}},
+		{Name: "cross-namespace", Doc: "namespace-2's default-editor using namespace-1 through the documented RoleBinding allow-namespace-2-kubeflow-edit",
+			Host: host, Namespace: "namespace-1", Token: volumeToken,
+			Pod: &s.Pod{Namespace: "namespace-2", ServiceAccount: "default-editor", Labels: accessLabel}},
+		{Name: "through-the-ui", Doc: "the UI Service instead of the API server's",
+			Host: "http://ml-pipeline-ui.kubeflow", Namespace: profile, Token: volumeToken,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		{Name: "unlabelled-pod", Doc: "a pod without the access-ml-pipeline label: the PodDefault gives it nothing",
+			Host: host, Namespace: profile, Token: volumeToken,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor"}},
+	},
+	Faults: []s.Fault{
+		{Name: "no-token-file", Doc: "KF_PIPELINES_SA_TOKEN_PATH set, but no volume mounted there",
+			Client: &s.ClientFault{NoTokenFile: true}},
+		{Name: "wrong-audience", Doc: "the projected token has another audience",
+			Client: &s.ClientFault{Audience: "wrong.example.com"}},
+		{Name: "expired-token", Doc: "a token past its exp, as when a client caches the file's content",
+			Client: &s.ClientFault{ExpiredToken: true}},
+		{Name: "invalidated-token", Doc: "the pod the token is bound to is gone",
+			Client: &s.ClientFault{InvalidateToken: true}},
+		{Name: "no-rolebinding", Doc: "the profile's default-editor RoleBinding is missing",
+			Delete: &s.ObjectRef{Kind: "RoleBinding", Namespace: profile, Name: "default-editor"}},
+		{Name: "no-cross-namespace-rolebinding", Doc: "the documented RoleBinding allow-namespace-2-kubeflow-edit is missing",
+			Delete: &s.ObjectRef{Kind: "RoleBinding", Namespace: "namespace-1", Name: "allow-namespace-2-kubeflow-edit"}},
+		{Name: "no-poddefault", Doc: "the profile has no access-ml-pipeline PodDefault",
+			Delete: &s.ObjectRef{Kind: "PodDefault", Namespace: profile, Name: "access-ml-pipeline"}},
+		{Name: "another-namespace", Doc: "a namespace where the identity has no RoleBinding",
+			Client: &s.ClientFault{Namespace: s.Str("namespace-3")}},
+		{Name: "empty-namespace", Doc: "no namespace at all",
+			Client: &s.ClientFault{Namespace: s.Str("")}},
+		{Name: "deployment-audience", Doc: "TOKEN_REVIEW_AUDIENCE on ml-pipeline differs from the token's audience",
+			SetEnv: &s.SetEnv{Namespace: "kubeflow", Deployment: "ml-pipeline", Name: "TOKEN_REVIEW_AUDIENCE", Value: "other.example.com"}},
+		{Name: "no-identity", Doc: "the client sends no credential",
+			Client: &s.ClientFault{NoToken: true}},
+	},
+	Cases: []s.Case{
+		{Path: "poddefault", Expect: s.Succeeds},
+		{Path: "notebook", Expect: s.Succeeds},
+		{Path: "default-path", Expect: s.Succeeds},
+		{Path: "env-path", Expect: s.Succeeds},
+		{Path: "explicit-path", Expect: s.Succeeds},
+		{Path: "cross-namespace", Expect: s.Succeeds},
+		{Path: "through-the-ui", Expect: s.Succeeds},
+		{Path: "unlabelled-pod", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails(kfd.NoTokenFile)},
+		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
+		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
+		{Path: "poddefault", Fault: "expired-token", Expect: s.Fails(kfd.Expired)},
+		{Path: "poddefault", Fault: "invalidated-token", Expect: s.Fails(kfd.TokenInvalid)},
+		{Path: "poddefault", Fault: "no-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "poddefault", Fault: "empty-namespace", Expect: s.Fails(kfd.EmptyNamespace)},
+		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails(kfd.TokenAudience)},
+		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity)},
+	},
+}

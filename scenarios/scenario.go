@@ -1,0 +1,255 @@
+// Package scenarios declares, as data, the four documented ways a kfp.Client
+// reaches KFP — standalone or multi-user, inside or outside the cluster — each
+// with its connection paths, the faults users hit, and what every path must
+// yield under every fault: success, or the catalogue id the doctor must name.
+// The suites run them (internal/conformance); nothing here talks to a cluster.
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
+
+// Location is where the client runs.
+type Location string
+
+const (
+	InCluster    Location = "in-cluster"
+	OutOfCluster Location = "out-of-cluster"
+)
+
+// Scenario is one deployment × location.
+type Scenario struct {
+	Name     string // "standalone/in-cluster"
+	Mode     install.Mode
+	Location Location
+	// Extra fixture files (paths in fixtures.RBAC) applied after the install.
+	Extra  []string
+	Paths  []Path
+	Faults []Fault
+	Cases  []Case
+}
+
+// Path is one documented way to connect.
+type Path struct {
+	Name string
+	Doc  string // what the documentation says to do
+	// Host is the kfp.Client host. For out-of-cluster paths it is relative to
+	// the port-forward: "/pipeline" becomes http://localhost:PORT/pipeline.
+	Host string
+	// PortForward, when set, is `kubectl port-forward svc/<Service> PORT:<Port>`
+	// in the KFP namespace, and Host is appended to its local URL.
+	PortForward *PortForward
+	// Pod, for in-cluster paths, is the pod the client runs in.
+	Pod *Pod
+	// Namespace is the user namespace the client passes (kfp namespace=).
+	Namespace string
+	// Token is the credential the client sends.
+	Token Token
+}
+
+// PortForward is a kubectl port-forward to a Service.
+type PortForward struct {
+	Service string
+	Port    int
+}
+
+// Pod is the client's pod. The suite creates it, applies the PodDefaults
+// whose selector matches its labels (as Kubeflow's admission webhook would),
+// mints the projected tokens of its volumes bound to it, and runs the client
+// with its env, its files and its view of cluster DNS.
+type Pod struct {
+	Namespace      string
+	ServiceAccount string
+	Labels         map[string]string
+	// Volume declares the documented projected token volume on the pod itself
+	// (instead of through a PodDefault), mounted at MountDir.
+	Volume *TokenVolume
+	Env    map[string]string
+}
+
+// TokenVolume is the documented projected ServiceAccount token volume.
+type TokenVolume struct {
+	MountDir          string
+	Audience          string
+	ExpirationSeconds int64
+}
+
+// TokenKind is how the client authenticates.
+type TokenKind string
+
+const (
+	NoToken TokenKind = ""
+	// VolumeToken is ServiceAccountTokenVolumeCredentials: the pod's token file,
+	// found by path (Token.Path), KF_PIPELINES_SA_TOKEN_PATH or the default.
+	VolumeToken TokenKind = "volume"
+	// MintedToken is `kubectl create token` passed as existing_token.
+	MintedToken TokenKind = "minted"
+)
+
+// Token is the client's credential.
+type Token struct {
+	Kind TokenKind
+	// Path is an explicit token path (credentials=…(path=…)), for VolumeToken.
+	Path string
+	// ServiceAccount "namespace/name" and Audience, for MintedToken.
+	ServiceAccount string
+	Audience       string
+}
+
+// Fault is a misconfiguration. Exactly one of its parts is set.
+type Fault struct {
+	Name string
+	Doc  string
+	// Cluster-side faults, reverted after the case.
+	Delete *ObjectRef
+	Scale  *Scale
+	SetEnv *SetEnv
+	// Client-side faults.
+	Client *ClientFault
+}
+
+// ObjectRef names an object to delete.
+type ObjectRef struct {
+	Kind      string // Service, RoleBinding, PodDefault
+	Namespace string
+	Name      string
+}
+
+// Scale sets a Deployment's replicas.
+type Scale struct {
+	Namespace, Deployment string
+	Replicas              int32
+}
+
+// SetEnv sets an env variable on a Deployment's first container.
+type SetEnv struct {
+	Namespace, Deployment string
+	Name, Value           string
+}
+
+// ClientFault changes only what the client does.
+type ClientFault struct {
+	Namespace       *string // pass this namespace instead ("" for none)
+	Audience        string  // mint the pod's tokens for this audience instead
+	NoTokenFile     bool    // the token file is not there (volume not mounted)
+	ExpiredToken    bool    // a token whose exp has passed
+	InvalidateToken bool    // delete the pod the token is bound to, then call
+	Port            int     // connect to this port instead of the path's
+	NoToken         bool    // send no credential at all
+	Host            string  // connect to this host instead (in-cluster names)
+	Suffix          string  // appended to the URL (a wrong path)
+}
+
+// Expect is what a case must yield.
+type Expect struct {
+	// OK: the doctor's run passes (list experiments answers). With KFD set
+	// too, it passes with a warning naming KFD.
+	OK  bool
+	KFD kfd.ID
+}
+
+// Succeeds is the expectation of a working path.
+var Succeeds = Expect{OK: true}
+
+// Fails expects the first failing probe to name id.
+func Fails(id kfd.ID) Expect { return Expect{KFD: id} }
+
+// Warns expects a passing run with a warning naming id.
+func Warns(id kfd.ID) Expect { return Expect{OK: true, KFD: id} }
+
+func (e Expect) String() string {
+	switch {
+	case e.OK && e.KFD != "":
+		return "succeeds with a warning " + string(e.KFD)
+	case e.OK:
+		return "succeeds"
+	}
+	return "fails with " + string(e.KFD)
+}
+
+// Case is one path under one fault ("" for none).
+type Case struct {
+	Path   string
+	Fault  string
+	Expect Expect
+	// Pending, when set, declares a case that is not run yet, and why.
+	Pending string
+}
+
+// Name is how a case shows in reports: "path", or "path × fault".
+func (c Case) Name() string {
+	if c.Fault == "" {
+		return c.Path
+	}
+	return c.Path + " × " + c.Fault
+}
+
+// Path returns the named path.
+func (s *Scenario) Path(name string) (Path, bool) {
+	for _, p := range s.Paths {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Path{}, false
+}
+
+// Fault returns the named fault.
+func (s *Scenario) Fault(name string) (Fault, bool) {
+	for _, f := range s.Faults {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Fault{}, false
+}
+
+// Validate checks that every case names a declared path and fault, that a
+// fault sets exactly one part, and that failures name a catalogue id.
+func (s *Scenario) Validate() error {
+	for _, f := range s.Faults {
+		n := 0
+		for _, set := range []bool{f.Delete != nil, f.Scale != nil, f.SetEnv != nil, f.Client != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			return fmt.Errorf("%s: fault %q must set exactly one of Delete, Scale, SetEnv, Client", s.Name, f.Name)
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range s.Cases {
+		if _, ok := s.Path(c.Path); !ok {
+			return fmt.Errorf("%s: case %q names an unknown path", s.Name, c.Name())
+		}
+		if _, ok := s.Fault(c.Fault); c.Fault != "" && !ok {
+			return fmt.Errorf("%s: case %q names an unknown fault", s.Name, c.Name())
+		}
+		if !c.Expect.OK && c.Expect.KFD == "" && c.Pending == "" {
+			return fmt.Errorf("%s: case %q expects a failure without naming its id", s.Name, c.Name())
+		}
+		if _, ok := kfd.Lookup(c.Expect.KFD); c.Expect.KFD != "" && !ok {
+			return fmt.Errorf("%s: case %q names unknown id %s", s.Name, c.Name(), c.Expect.KFD)
+		}
+		if seen[c.Name()] {
+			return fmt.Errorf("%s: case %q declared twice", s.Name, c.Name())
+		}
+		seen[c.Name()] = true
+	}
+	for _, p := range s.Paths {
+		if (s.Location == InCluster) != (p.Pod != nil) {
+			return fmt.Errorf("%s: path %q: in-cluster paths need a Pod, out-of-cluster ones none", s.Name, p.Name)
+		}
+		if (s.Location == OutOfCluster) != (p.PortForward != nil) {
+			return fmt.Errorf("%s: path %q: out-of-cluster paths go through a port-forward", s.Name, p.Name)
+		}
+	}
+	return nil
+}
+
+// Str is a pointer to s, for ClientFault.Namespace.
+func Str(s string) *string { return &s }

@@ -1,0 +1,47 @@
+// Package incluster is standalone KFP reached from a pod: http://ml-pipeline-ui:80
+// from the kubeflow namespace, http://ml-pipeline-ui.kubeflow from another; no
+// authentication.
+package incluster
+
+import (
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	s "github.com/kfp-connect/kfp-connect/scenarios"
+)
+
+// Scenario is standalone KFP, client inside the cluster.
+var Scenario = s.Scenario{
+	Name:     "standalone/in-cluster",
+	Mode:     install.Standalone,
+	Location: s.InCluster,
+	Extra:    []string{"rbac/00-namespaces.yaml"},
+	Paths: []s.Path{
+		{Name: "same-namespace", Doc: "kfp.Client(host=\"http://ml-pipeline-ui:80\") from a pod in kubeflow",
+			Host: "http://ml-pipeline-ui:80", Pod: &s.Pod{Namespace: "kubeflow", ServiceAccount: "default"}},
+		{Name: "other-namespace", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") from a pod in another namespace",
+			Host: "http://ml-pipeline-ui.kubeflow", Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
+		{Name: "cluster-domain", Doc: "the fully qualified Service name",
+			Host: "http://ml-pipeline-ui.kubeflow.svc.cluster.local", Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
+	},
+	Faults: []s.Fault{
+		{Name: "service-missing", Doc: "the ml-pipeline-ui Service does not exist",
+			Delete: &s.ObjectRef{Kind: "Service", Namespace: "kubeflow", Name: "ml-pipeline-ui"}},
+		{Name: "no-ready-endpoints", Doc: "ml-pipeline-ui has no ready pod",
+			Scale: &s.Scale{Namespace: "kubeflow", Deployment: "ml-pipeline-ui", Replicas: 0}},
+		{Name: "wrong-port", Doc: "port 8888 of ml-pipeline-ui, which the Service does not serve",
+			Client: &s.ClientFault{Port: 8888}},
+		{Name: "wrong-namespace", Doc: "a bare Service name from a namespace KFP is not in",
+			Client: &s.ClientFault{Host: "http://ml-pipeline-ui.namespace-2"}},
+	},
+	Cases: []s.Case{
+		{Path: "same-namespace", Expect: s.Succeeds},
+		{Path: "other-namespace", Expect: s.Succeeds},
+		{Path: "cluster-domain", Expect: s.Succeeds},
+		{Path: "same-namespace", Fault: "service-missing", Expect: s.Fails(kfd.DNS)},
+		{Path: "other-namespace", Fault: "service-missing", Expect: s.Fails(kfd.DNS)},
+		{Path: "same-namespace", Fault: "no-ready-endpoints", Expect: s.Fails(kfd.BackendNotReady)},
+		{Path: "other-namespace", Fault: "no-ready-endpoints", Expect: s.Fails(kfd.BackendNotReady)},
+		{Path: "same-namespace", Fault: "wrong-port", Expect: s.Fails(kfd.NothingListening)},
+		{Path: "other-namespace", Fault: "wrong-namespace", Expect: s.Fails(kfd.DNS)},
+	},
+}

@@ -1,0 +1,46 @@
+// Package outcluster is standalone KFP reached from a laptop:
+// `kubectl port-forward svc/ml-pipeline-ui 3000:80`, then http://localhost:3000.
+package outcluster
+
+import (
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	s "github.com/kfp-connect/kfp-connect/scenarios"
+)
+
+var uiForward = &s.PortForward{Service: "ml-pipeline-ui", Port: 80}
+
+// Scenario is standalone KFP, client outside the cluster.
+var Scenario = s.Scenario{
+	Name:     "standalone/out-of-cluster",
+	Mode:     install.Standalone,
+	Location: s.OutOfCluster,
+	Paths: []s.Path{
+		{Name: "port-forward", Doc: "kubectl port-forward svc/ml-pipeline-ui 3000:80; kfp.Client(host=\"http://localhost:3000\")",
+			PortForward: uiForward},
+		{Name: "port-forward-pipeline-prefix", Doc: "the same with the gateway's /pipeline prefix, which the UI server strips",
+			PortForward: uiForward, Host: "/pipeline"},
+	},
+	Faults: []s.Fault{
+		{Name: "ui-scaled-to-zero", Doc: "the UI Deployment has no replicas; the port-forward has no pod to reach",
+			Scale: &s.Scale{Namespace: "kubeflow", Deployment: "ml-pipeline-ui", Replicas: 0}},
+		{Name: "api-server-down", Doc: "the API server Deployment has no replicas; the UI still answers its healthz",
+			Scale: &s.Scale{Namespace: "kubeflow", Deployment: "ml-pipeline", Replicas: 0}},
+		{Name: "namespace-sent", Doc: "a namespace passed to standalone KFP, which refuses it on writes",
+			Client: &s.ClientFault{Namespace: s.Str("namespace-1")}},
+		{Name: "port-forward-not-running", Doc: "the host's port has no port-forward behind it",
+			Client: &s.ClientFault{Port: 1}},
+		{Name: "prefix-typo", Doc: "a path that is not KFP's, such as /pipelines",
+			Client: &s.ClientFault{Suffix: "/pipelines"}},
+	},
+	Cases: []s.Case{
+		{Path: "port-forward", Expect: s.Succeeds},
+		{Path: "port-forward-pipeline-prefix", Expect: s.Succeeds},
+		{Path: "port-forward", Fault: "ui-scaled-to-zero", Expect: s.Fails(kfd.BackendNotReady)},
+		{Path: "port-forward", Fault: "api-server-down", Expect: s.Fails(kfd.BackendNotReady)},
+		{Path: "port-forward-pipeline-prefix", Fault: "api-server-down", Expect: s.Fails(kfd.BackendNotReady)},
+		{Path: "port-forward", Fault: "namespace-sent", Expect: s.Warns(kfd.NamespaceSingleUser)},
+		{Path: "port-forward", Fault: "port-forward-not-running", Expect: s.Fails(kfd.NothingListening)},
+		{Path: "port-forward", Fault: "prefix-typo", Expect: s.Fails(kfd.NotKFP)},
+	},
+}

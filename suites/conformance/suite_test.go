@@ -1,0 +1,143 @@
+// Package conformance_test runs the four scenarios — every documented path,
+// every fault — on a cluster from PROVIDER (kwok by default; kind; existing),
+// and checks each against what its scenario declares: success, or the KFD id
+// the doctor must name. Each case is its own spec and JUnit test case.
+//
+//	go test ./suites/conformance -ginkgo.label-filter='multi-user && fault'
+//	KFP_CONNECT_DROP=RoleBinding/namespace-1/allow-namespace-2-kubeflow-edit go test ./suites/conformance
+package conformance_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/klog/v2"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/scenarios"
+	"github.com/kfp-connect/kfp-connect/scenarios/all"
+)
+
+func TestConformance(t *testing.T) {
+	RegisterFailHandler(Fail)
+	klog.LogToStderr(false)
+	klog.SetOutput(GinkgoWriter)
+	RunSpecs(t, "kfp-connect conformance")
+}
+
+var _ = ReportAfterSuite("reports", func(r Report) {
+	dir := filepath.Join("..", "..", "reports")
+	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
+	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "conformance.junit.xml"))).To(Succeed())
+	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "conformance.json"))).To(Succeed())
+})
+
+// provider returns the cluster for one scenario, or a reason to skip.
+func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
+	switch p := os.Getenv("PROVIDER"); p {
+	case "", "kwok":
+		k, err := cluster.NewKwok(cluster.KwokOptions{})
+		if errors.Is(err, cluster.ErrToolsMissing) {
+			Fail("the kwok cluster cannot start: " + err.Error()) // CI builds the tools first: never pass quietly
+		}
+		Expect(err).NotTo(HaveOccurred())
+		return k, ""
+	case "kind":
+		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
+			return nil, "skipped: no container runtime (" + why + ")"
+		}
+		// In-cluster paths on kind run as a real Pod of the doctor's image,
+		// which the GitHub workflow builds; not on this machine.
+		return nil, "skipped: the kind provider needs the doctor's image, built in GitHub Actions"
+	case "existing":
+		if os.Getenv("KFP_CONNECT_EXISTING_DISPOSABLE") != "1" {
+			return nil, "skipped: the suite installs fixtures and injects faults; set KFP_CONNECT_EXISTING_DISPOSABLE=1 for a cluster you can break"
+		}
+		return cluster.NewExisting(os.Getenv("KUBECONFIG"), os.Getenv("KUBECONTEXT")), ""
+	default:
+		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, kind or existing", p))
+	}
+	return nil, ""
+}
+
+// dropped reads KFP_CONNECT_DROP ("Kind/namespace/name,…"): fixtures left out
+// on purpose, to show the case that depends on each turning red.
+func dropped() func(*unstructured.Unstructured) bool {
+	spec := os.Getenv("KFP_CONNECT_DROP")
+	if spec == "" {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, s := range strings.Split(spec, ",") {
+		set[strings.TrimSpace(s)] = true
+	}
+	return func(o *unstructured.Unstructured) bool {
+		return set[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()]
+	}
+}
+
+func labelsOf(sc *scenarios.Scenario, c scenarios.Case) Labels {
+	l := Labels{string(sc.Mode), string(sc.Location)}
+	if c.Fault != "" {
+		l = append(l, "fault")
+	}
+	return l
+}
+
+var _ = Describe("scenarios", func() {
+	for _, sc := range all.Scenarios() {
+		Describe(sc.Name, Ordered, ContinueOnFailure, Label(string(sc.Mode), string(sc.Location)), func() {
+			var env *conformance.Env
+			BeforeAll(func(ctx SpecContext) {
+				Expect(sc.Validate()).To(Succeed())
+				p, skip := provider(sc)
+				if skip != "" {
+					Skip(skip)
+				}
+				DeferCleanup(func(ctx SpecContext) { Expect(p.Destroy(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
+				Expect(p.Create(ctx)).To(Succeed())
+				log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
+				var err error
+				env, err = conformance.Setup(ctx, p.RESTConfig(), sc, dropped(), log)
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(env.Close)
+				if len(env.Dropped) > 0 {
+					AddReportEntry("fixtures left out", env.Dropped)
+				}
+			}, NodeTimeout(4*time.Minute))
+
+			for _, c := range sc.Cases {
+				name := fmt.Sprintf("%s → %s", c.Name(), c.Expect)
+				if c.Pending != "" {
+					It(name+" (pending: "+c.Pending+")", labelsOf(sc, c), Pending, func() {})
+					continue
+				}
+				It(name, labelsOf(sc, c), func(ctx SpecContext) {
+					res, err := env.Run(ctx, c, GinkgoT().TempDir())
+					if res != nil {
+						for _, s := range res.Steps {
+							GinkgoWriter.Println("•", s)
+						}
+						if res.Report != nil {
+							GinkgoWriter.Print(conformance.Summary(res.Report))
+						}
+					}
+					Expect(err).NotTo(HaveOccurred())
+					Expect(conformance.Check(res.Report, c.Expect)).To(Succeed())
+				}, NodeTimeout(3*time.Minute))
+			}
+		})
+	}
+})
