@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools suites bench-cluster demo clean
+.PHONY: all build test unit lint fuzz tools suites conformance bench-cluster demo clean
 
 all: build
 
@@ -23,6 +23,12 @@ unit:
 suites:
 	$(GO) test -race -count=1 -timeout 20m ./suites/...
 
+# The four scenarios, every path and fault, on PROVIDER (kwok, kind or
+# existing); JUnit and JSON reports in reports/. Part of `make suites`.
+PROVIDER ?= kwok
+conformance:
+	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance
+
 # Median of 5 kwok clusters: create-to-ready, delete, RSS of its processes.
 bench-cluster:
 	$(GO) run ./hack/bench-cluster -n 5
@@ -34,7 +40,7 @@ fuzz:
 	$(GO) test ./internal/credentials -run '^$$' -fuzz '^FuzzInspectToken$$' -fuzztime $(FUZZTIME)
 
 # The README's test command: lint, unit tests with the race detector, and the suites.
-test: lint unit suites
+test: tools lint unit suites
 
 tools:
 	tools/build.sh

@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
@@ -31,6 +33,9 @@ type Options struct {
 	// ReadyTimeout bounds the whole bring-up.
 	ReadyTimeout time.Duration
 }
+
+// exampleProfile is the profile namespace of Kubeflow's example user.
+const exampleProfile = "kubeflow-user-example-com"
 
 // DefaultName is the lab's cluster name when none is given.
 const DefaultName = "kfp-lab"
@@ -168,7 +173,13 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 		state.Kubectl = filepath.Join(bin, "kubectl")
 	}
 	if opts.Mode == install.MultiUser {
-		state.Profile = "kubeflow-user-example-com"
+		// Our fixtures make a profile; an upstream install has none until
+		// someone creates one (the profile controller does not run here).
+		if kc, err := kubernetes.NewForConfig(cfg); err == nil {
+			if _, err := kc.CoreV1().Namespaces().Get(upCtx, exampleProfile, metav1.GetOptions{}); err == nil {
+				state.Profile = exampleProfile
+			}
+		}
 	}
 	for _, n := range append(res.Skipped, res.Changed...) {
 		state.NotHonored = append(state.NotHonored, n.String())
@@ -277,6 +288,8 @@ func (s State) Summary() string {
 	if cmd := s.TokenCommand(); cmd != "" {
 		fmt.Fprintf(&b, "  a token:     %s\n", cmd)
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s -n %s --token-file <(%s)\n", s.URL, s.Profile, cmd)
+	} else if s.Mode == string(install.MultiUser) {
+		fmt.Fprintf(&b, "  no profile namespace: create one with a ServiceAccount bound to kubeflow-edit, then mint its token\n")
 	} else {
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s\n", s.URL)
 	}
