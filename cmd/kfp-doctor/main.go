@@ -63,6 +63,11 @@ func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *
 the deployment mode, listing experiments — and names the first broken one with a
 stable id from the failure catalogue (KFD001…), a hint and a doc link.
 
+With no --host it finds KFP through the cluster (--kubeconfig, --context, or the
+pod's ServiceAccount), port-forwards to ml-pipeline-ui itself (or, in a pod, uses
+http://ml-pipeline-ui.<namespace>), and adds the cluster's checks: the install,
+its endpoints, the token's audience, KFP's RBAC check, and the PodDefault.
+
 Secrets are never taken as bare flag values: a static token comes from --token-file
 or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
 		Example: `  # Standalone KFP through a port-forward
@@ -71,7 +76,10 @@ or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
 
   # Multi-user KFP with a ServiceAccount token
   kubectl -n my-profile create token default-editor --audience pipelines.kubeflow.org > /tmp/t
-  kfp-doctor --host http://localhost:3000 --namespace my-profile --token-file /tmp/t -o json`,
+  kfp-doctor --host http://localhost:3000 --namespace my-profile --token-file /tmp/t -o json
+
+  # Let the doctor find KFP in the cluster and port-forward to it itself
+  kfp-doctor --kubeconfig ~/.kube/config --namespace my-profile --token-file /tmp/t`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
@@ -112,6 +120,10 @@ or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
 	f.StringVarP(&output, "output", "o", "text", "output format: text|json|junit")
 	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "deadline for the whole run")
 	f.BoolVar(&cfg.Strict, "strict", false, "treat warnings as failures")
+	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig to find KFP with when no --host is given (default $KUBECONFIG, then ~/.kube/config; in a pod its ServiceAccount)")
+	f.StringVar(&cfg.KubeContext, "context", "", "kubeconfig context to use (default the current one)")
+	f.StringVar(&cfg.KFPNamespace, "kfp-namespace", "", "namespace KFP is installed in (default: the one holding svc/ml-pipeline-ui)")
+	f.StringVar(&cfg.Scenario, "scenario", doctor.ScenarioAuto, "auto|standalone-in-cluster|standalone-out-of-cluster|multi-user-in-cluster|multi-user-out-of-cluster (auto guesses from the install and whether this runs in a pod)")
 	cmd.AddCommand(newLabCommand(stdout, stderr))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",

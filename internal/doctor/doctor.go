@@ -12,8 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/probes"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
@@ -50,6 +56,20 @@ type Config struct {
 	// Dial replaces the network dialer (the suites reach cluster Service
 	// names through the cluster's own objects, as a pod would).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// Kubeconfig and KubeContext are --kubeconfig and --context, with
+	// kubectl's semantics ("" means $KUBECONFIG, then ~/.kube/config).
+	Kubeconfig  string
+	KubeContext string
+	// KFPNamespace is --kfp-namespace: where KFP is installed; "" discovers.
+	KFPNamespace string
+	// Scenario is --scenario: "" or "auto" guesses from discovery and env.
+	Scenario string
+	// InClusterConfig replaces rest.InClusterConfig, ServiceAccountDir the
+	// kubelet's mount and ReadFile os.ReadFile: tests that act as a pod.
+	InClusterConfig   func() (*rest.Config, error)
+	ServiceAccountDir string
+	ReadFile          func(string) ([]byte, error)
 }
 
 // UsageError is a problem with what the user asked for (exit code 2).
@@ -72,25 +92,63 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	if cfg.Timeout <= 0 {
 		return nil, usage("--timeout must be positive, got %s", cfg.Timeout)
 	}
+	if cfg.ReadFile == nil {
+		cfg.ReadFile = os.ReadFile
+	}
+	if cfg.InClusterConfig == nil {
+		cfg.InClusterConfig = rest.InClusterConfig
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	// A cluster is consulted when the user points at one, or when no host is
+	// given and one can be found: then the doctor finds KFP itself.
+	var site *clusterSite
+	if wantsCluster(cfg) {
+		var err error
+		site, err = openCluster(ctx, &cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer site.close()
+	}
+
 	target, details, err := buildTarget(cfg, red)
 	if err != nil {
 		return nil, err
 	}
 	defer target.Client.CloseIdle()
 
-	runner, err := probe.NewRunner(probes.Doctor())
+	set := probes.Doctor()
+	shown := ""
+	if site != nil {
+		target.Cluster = site.cluster
+		if site.scenario.inside {
+			target.InPod = true
+		}
+		if a := site.cluster.Install.Audience; a != "" {
+			target.Audience = a
+		}
+		set = probes.OnCluster(site.hostFromInstall, site.cluster.Pod != nil)
+		details = strings.Join(append(site.details, details), " · ")
+		if in := site.cluster.Install; site.hostFromInstall && !in.Found && !(in.Hidden && site.scenario.inside) {
+			shown = "(no KFP install found in the cluster)"
+		}
+	}
+	runner, err := probe.NewRunner(set)
 	if err != nil {
 		return nil, fmt.Errorf("internal: %w", err)
 	}
 	runner.Redact = red
 	runner.DefaultTimeout = min(3*time.Second, cfg.Timeout)
 
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-	defer cancel()
-	start := time.Now()
 	results := runner.Run(ctx, target)
+	if shown == "" {
+		shown = target.Client.Base().Redacted()
+	}
 	return &report.Report{
-		Target: target.Client.Base().Redacted(), Details: details, Results: results,
+		Target: shown, Details: details, Results: results,
 		Elapsed: time.Since(start), Strict: cfg.Strict, Redact: red,
 	}, nil
 }
@@ -214,4 +272,220 @@ func cookies(cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
 func IsUsage(err error) bool {
 	var u *UsageError
 	return errors.As(err, &u)
+}
+
+// Scenarios --scenario accepts: KFP's deployment mode × where the client runs.
+const (
+	ScenarioAuto                   = "auto"
+	ScenarioStandaloneInCluster    = "standalone-in-cluster"
+	ScenarioStandaloneOutOfCluster = "standalone-out-of-cluster"
+	ScenarioMultiUserInCluster     = "multi-user-in-cluster"
+	ScenarioMultiUserOutOfCluster  = "multi-user-out-of-cluster"
+)
+
+type scenario struct {
+	multiUser, modeKnown, inside bool
+}
+
+func (s scenario) String() string {
+	mode := "unknown-mode"
+	switch {
+	case s.modeKnown && s.multiUser:
+		mode = "multi-user"
+	case s.modeKnown:
+		mode = "standalone"
+	}
+	if s.inside {
+		return mode + "-in-cluster"
+	}
+	return mode + "-out-of-cluster"
+}
+
+// parseScenario returns the forced scenario, or ok false for auto.
+func parseScenario(v string) (s scenario, forced bool, err error) {
+	switch v {
+	case "", ScenarioAuto:
+		return scenario{}, false, nil
+	case ScenarioStandaloneInCluster:
+		return scenario{modeKnown: true, inside: true}, true, nil
+	case ScenarioStandaloneOutOfCluster:
+		return scenario{modeKnown: true}, true, nil
+	case ScenarioMultiUserInCluster:
+		return scenario{multiUser: true, modeKnown: true, inside: true}, true, nil
+	case ScenarioMultiUserOutOfCluster:
+		return scenario{multiUser: true, modeKnown: true}, true, nil
+	}
+	return scenario{}, false, usage("--scenario %q: want auto, %s, %s, %s or %s", v,
+		ScenarioStandaloneInCluster, ScenarioStandaloneOutOfCluster, ScenarioMultiUserInCluster, ScenarioMultiUserOutOfCluster)
+}
+
+// wantsCluster: the cluster flags always bring the cluster in; with no host
+// at all the doctor looks for one; with only --host it stays off the cluster,
+// as before these flags existed.
+func wantsCluster(cfg Config) bool {
+	if cfg.Kubeconfig != "" || cfg.KubeContext != "" || cfg.KFPNamespace != "" || (cfg.Scenario != "" && cfg.Scenario != ScenarioAuto) {
+		return true
+	}
+	return cfg.Host == "" && cfg.Getenv(EnvHost) == ""
+}
+
+// clusterSite is the cluster side of a run: what was found, the scenario,
+// and the port-forward to stop afterwards.
+type clusterSite struct {
+	cluster         *probes.Cluster
+	scenario        scenario
+	hostFromInstall bool
+	details         []string
+	stop            func()
+}
+
+func (s *clusterSite) close() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+// openCluster connects to the cluster, finds KFP, settles the scenario and,
+// when no host was given, sets cfg.Host to where KFP can be reached from
+// here: the Service's DNS name in a pod, a port-forward outside.
+func openCluster(ctx context.Context, cfg *Config) (*clusterSite, error) {
+	forced, isForced, err := parseScenario(cfg.Scenario)
+	if err != nil {
+		return nil, err
+	}
+	callTimeout := min(2*time.Second, cfg.Timeout)
+	pod, inPod := discover.InPod(cfg.Getenv, cfg.ReadFile, cfg.ServiceAccountDir)
+
+	var rc *rest.Config
+	source := ""
+	switch {
+	case inPod && cfg.Kubeconfig == "" && cfg.KubeContext == "":
+		rc, err = cfg.InClusterConfig()
+		if err != nil {
+			return nil, usage("in a pod, but its ServiceAccount config cannot be loaded: %w (pass --kubeconfig or --host)", err)
+		}
+		rc.Timeout = callTimeout
+		source = "in-cluster ServiceAccount"
+	default:
+		rc, _, err = discover.Kubeconfig(cfg.Kubeconfig, cfg.KubeContext, callTimeout)
+		if errors.Is(err, discover.ErrNoKubeconfig) && cfg.Host == "" && cfg.Getenv(EnvHost) == "" {
+			return nil, usage("no host: pass --host (for example http://localhost:3000 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80`) or set %s, or pass --kubeconfig to let the doctor find KFP (%v)", EnvHost, err)
+		}
+		if err != nil {
+			return nil, usage("--kubeconfig/--context: %w", err)
+		}
+		source = "kubeconfig"
+		if cfg.KubeContext != "" {
+			source += " context " + cfg.KubeContext
+		}
+	}
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, usage("client for %s: %w", rc.Host, err)
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, usage("client for %s: %w", rc.Host, err)
+	}
+	in, err := discover.Find(ctx, kube, discover.Options{Namespace: cfg.KFPNamespace, CallTimeout: callTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("finding KFP: %w", err)
+	}
+
+	sc := scenario{multiUser: in.MultiUser, modeKnown: in.ModeKnown, inside: inPod}
+	how := "guessed from "
+	if in.ModeKnown {
+		how += "MULTIUSER on " + in.Namespace + "/" + discover.APIDeployment
+	} else {
+		how += "no readable ml-pipeline Deployment"
+	}
+	if inPod {
+		how += " and running in pod " + pod.Namespace + "/" + pod.Name
+	} else {
+		how += " and running outside a pod"
+	}
+	if isForced {
+		sc, how = forced, "from --scenario"
+	}
+	site := &clusterSite{
+		scenario: sc,
+		cluster:  &probes.Cluster{Install: in, Kube: kube, Dynamic: dyn, MultiUser: sc.multiUser, ModeKnown: sc.modeKnown},
+		details:  []string{fmt.Sprintf("scenario %s (%s)", sc, how)},
+	}
+	if inPod {
+		site.cluster.Pod = pod
+	}
+
+	if cfg.Host != "" || cfg.Getenv(EnvHost) != "" {
+		site.details = append(site.details, "host as given; cluster via "+source)
+		return site, nil
+	}
+	site.hostFromInstall = true
+	ns := in.Namespace
+	if ns == "" {
+		ns = discover.DefaultNamespace
+	}
+	svcAddr := discover.UIService + "." + ns
+	if p := in.UI.Port; p != 0 && p != 80 {
+		svcAddr += fmt.Sprintf(":%d", p)
+	}
+	switch {
+	case !in.Found && in.Hidden && sc.inside:
+		// The lookups were refused, but a pod needs none of them to use
+		// the Service's name: try the namespace that was refused.
+		cfg.Host = "http://" + svcAddr
+		site.details = append(site.details, "host: the Service's in-cluster name, namespace assumed (found via "+source+")")
+	case !in.Found:
+		// Nothing to reach: the install probe fails and the probes that
+		// need the host are skipped, so this host is never dialled.
+		cfg.Host = "http://" + svcAddr
+		site.details = append(site.details, "cluster via "+source)
+	case sc.inside:
+		// What the docs tell a notebook to use.
+		cfg.Host = "http://" + svcAddr
+		site.details = append(site.details, "host: the Service's in-cluster name (found via "+source+")")
+	default:
+		local, stop, err := portForward(ctx, rc, in)
+		if err != nil {
+			return nil, err
+		}
+		site.stop = stop
+		cfg.Host = "http://" + local
+		site.details = append(site.details, fmt.Sprintf("host: port-forward %s → svc/%s:%d (found via %s)", local, svcAddr, uiPort(in), source))
+	}
+	return site, nil
+}
+
+func uiPort(in *discover.Install) int32 {
+	if in.UI.Port != 0 {
+		return in.UI.Port
+	}
+	return 80
+}
+
+// portForward serves a local port joined to ml-pipeline-ui through a ready
+// pod behind the Service, as `kubectl port-forward svc/ml-pipeline-ui 0:80`.
+func portForward(ctx context.Context, rc *rest.Config, in *discover.Install) (string, func(), error) {
+	d, err := svcdial.New(rc, in.Namespace)
+	if err != nil {
+		return "", nil, fmt.Errorf("port-forward to %s/%s: %w", in.Namespace, discover.UIService, err)
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		d.Close()
+		return "", nil, fmt.Errorf("listening for the port-forward to %s/%s: %w", in.Namespace, discover.UIService, err)
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Forward(fctx, ln, fmt.Sprintf("%s.%s:%d", discover.UIService, in.Namespace, uiPort(in)))
+	}()
+	stop := func() {
+		cancel()
+		<-done
+		d.Close()
+	}
+	return ln.Addr().String(), stop, nil
 }

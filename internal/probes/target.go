@@ -34,6 +34,9 @@ type Target struct {
 	Audience string
 	// Now is the clock used to judge expiry; nil means time.Now.
 	Now func() time.Time
+	// Cluster is set when the doctor can see the cluster KFP runs in
+	// (--kubeconfig, or in a pod); the cluster probes need it.
+	Cluster *Cluster
 
 	mu     sync.Mutex
 	health *kfp.Health // what healthz said, for the probes after it

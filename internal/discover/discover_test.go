@@ -1,0 +1,315 @@
+package discover
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+func service(ns, name string) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec:       corev1.ServiceSpec{ClusterIP: "10.0.0.1", Ports: []corev1.ServicePort{{Name: "grpc", Port: 8887}, {Name: "http", Port: 80}}},
+	}
+}
+
+func slice(ns, svc string, ready ...bool) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: ns, Name: svc + "-abc", Labels: map[string]string{discoveryv1.LabelServiceName: svc}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+	}
+	for _, r := range ready {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{Addresses: []string{"10.1.0.1"}, Conditions: discoveryv1.EndpointConditions{Ready: &r}})
+	}
+	return s
+}
+
+// apiServer is the ml-pipeline Deployment as the manifests write it:
+// MULTIUSER through a configMapKeyRef, the audience as a literal.
+func apiServer(ns string, env ...corev1.EnvVar) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: APIDeployment},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "sidecar", Env: []corev1.EnvVar{{Name: "MULTIUSER", Value: "false"}}},
+			{Name: APIContainer, Env: env},
+		}}}},
+	}
+}
+
+var multiUserEnv = []corev1.EnvVar{
+	{Name: "MULTIUSER", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "pipeline-api-server-config"}, Key: "MULTIUSER"}}},
+	{Name: "TOKEN_REVIEW_AUDIENCE", Value: "example.org/kfp"},
+}
+
+func configMap(ns string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "pipeline-api-server-config"}, Data: map[string]string{"MULTIUSER": "true"}}
+}
+
+func withPodDefaults(c *fake.Clientset) {
+	c.Discovery().(*fakediscovery.FakeDiscovery).Resources = []*metav1.APIResourceList{
+		{GroupVersion: PodDefaultGroupVersion, APIResources: []metav1.APIResource{{Name: "poddefaults", Namespaced: true, Kind: "PodDefault"}}},
+	}
+}
+
+func forbid(c *fake.Clientset, verb, resource string) {
+	c.PrependReactor(verb, resource, func(a k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: resource}, "", errors.New("RBAC"))
+	})
+}
+
+func find(t *testing.T, c *fake.Clientset, opts Options) *Install {
+	t.Helper()
+	in, err := Find(context.Background(), c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestFindMultiUser(t *testing.T) {
+	c := fake.NewClientset(
+		service("kubeflow", UIService), service("kubeflow", APIService), service("other", "unrelated"),
+		slice("kubeflow", UIService, true), slice("kubeflow", APIService, true, false),
+		apiServer("kubeflow", multiUserEnv...), configMap("kubeflow"),
+	)
+	withPodDefaults(c)
+	in := find(t, c, Options{})
+	if !in.Found || in.Namespace != "kubeflow" || !strings.Contains(in.HowFound, "holding service ml-pipeline-ui") {
+		t.Fatalf("found %v in %q (%s)", in.Found, in.Namespace, in.HowFound)
+	}
+	if !in.ModeKnown || !in.MultiUser || in.Audience != "example.org/kfp" {
+		t.Fatalf("mode known %v multi %v audience %q: the configMapKeyRef must resolve", in.ModeKnown, in.MultiUser, in.Audience)
+	}
+	if in.UI.Port != 80 || in.UI.Ready != 1 || in.API.Ready != 1 || in.API.NotReady != 1 || !in.API.EndpointsKnown {
+		t.Fatalf("services: %+v %+v", in.UI, in.API)
+	}
+	if !in.PodDefaultKnown || !in.PodDefaultCRD {
+		t.Fatalf("PodDefault CRD not seen")
+	}
+	if len(in.Problems) != 0 {
+		t.Fatalf("problems: %v", in.Problems)
+	}
+}
+
+func TestFindStandaloneElsewhere(t *testing.T) {
+	c := fake.NewClientset(
+		service("kfp", UIService), service("kfp", APIService),
+		apiServer("kfp"), // no MULTIUSER: KFP's default, standalone
+	)
+	in := find(t, c, Options{})
+	if !in.Found || in.Namespace != "kfp" || !in.ModeKnown || in.MultiUser || in.Audience != "" {
+		t.Fatalf("%+v", in)
+	}
+	// No EndpointSlices at all: known, and zero.
+	if !in.UI.EndpointsKnown || in.UI.Ready != 0 {
+		t.Fatalf("UI endpoints %+v", in.UI)
+	}
+	if !in.PodDefaultKnown || in.PodDefaultCRD {
+		t.Fatalf("no PodDefault CRD in this cluster, got known %v crd %v", in.PodDefaultKnown, in.PodDefaultCRD)
+	}
+}
+
+func TestFindPrefersKubeflowAmongSeveral(t *testing.T) {
+	c := fake.NewClientset(service("a-kfp", UIService), service("kubeflow", UIService), service("z-kfp", UIService))
+	in := find(t, c, Options{})
+	if in.Namespace != "kubeflow" || !strings.Contains(in.HowFound, "a-kfp, z-kfp") {
+		t.Fatalf("%q: %s", in.Namespace, in.HowFound)
+	}
+	c = fake.NewClientset(service("b-kfp", UIService), service("a-kfp", UIService))
+	if in := find(t, c, Options{}); in.Namespace != "a-kfp" || !strings.Contains(in.HowFound, "also in b-kfp") {
+		t.Fatalf("%q: %s", in.Namespace, in.HowFound)
+	}
+}
+
+func TestFindNamespaceFlag(t *testing.T) {
+	c := fake.NewClientset(service("kubeflow", UIService), service("mine", UIService))
+	if in := find(t, c, Options{Namespace: "mine"}); !in.Found || in.Namespace != "mine" || in.HowFound != "from --kfp-namespace" {
+		t.Fatalf("%+v", in)
+	}
+	in := find(t, c, Options{Namespace: "absent"})
+	if in.Found || !slices.Contains(in.Problems, "no Service ml-pipeline-ui in namespace absent") {
+		t.Fatalf("%+v", in)
+	}
+}
+
+func TestFindNothing(t *testing.T) {
+	in := find(t, fake.NewClientset(service("default", "kubernetes")), Options{})
+	if in.Found || !slices.Contains(in.Problems, "no Service ml-pipeline-ui in any namespace") {
+		t.Fatalf("%+v", in)
+	}
+}
+
+// A profile user may not list services cluster-wide nor read the
+// Deployment: each refusal is reported, none stops discovery.
+func TestFindForbidden(t *testing.T) {
+	c := fake.NewClientset(
+		service("kubeflow", UIService), service("kubeflow", APIService),
+		apiServer("kubeflow", multiUserEnv...), configMap("kubeflow"),
+	)
+	c.PrependReactor("list", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "" {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "services"}, "", errors.New("RBAC"))
+		}
+		return false, nil, nil
+	})
+	forbid(c, "get", "deployments")
+	forbid(c, "list", "endpointslices")
+	in := find(t, c, Options{})
+	if in.Hidden {
+		t.Fatal("found, yet marked hidden")
+	}
+	if !in.Found || in.Namespace != "kubeflow" || !strings.Contains(in.HowFound, "the default") {
+		t.Fatalf("%+v", in)
+	}
+	if in.ModeKnown || in.UI.EndpointsKnown {
+		t.Fatalf("mode or endpoints claimed known: %+v", in)
+	}
+	for _, want := range []string{
+		"cannot list services in all namespaces: forbidden",
+		"cannot get deployment kubeflow/ml-pipeline: forbidden",
+		"cannot list endpointslices in kubeflow: forbidden",
+	} {
+		if !slices.Contains(in.Problems, want) {
+			t.Errorf("problems %q lack %q", in.Problems, want)
+		}
+	}
+}
+
+// A user who may read nothing in kubeflow: not found, but hidden rather
+// than absent, so a pod can still try the Service's name.
+func TestFindHidden(t *testing.T) {
+	c := fake.NewClientset(service("kubeflow", UIService))
+	forbid(c, "list", "services")
+	forbid(c, "get", "services")
+	in := find(t, c, Options{})
+	if in.Found || !in.Hidden || in.Namespace != "kubeflow" {
+		t.Fatalf("%+v", in)
+	}
+	if !slices.Contains(in.Problems, "cannot get service kubeflow/ml-pipeline-ui: forbidden") {
+		t.Fatalf("problems %q", in.Problems)
+	}
+	// Absent is not hidden.
+	if in := find(t, fake.NewClientset(), Options{Namespace: "kubeflow"}); in.Hidden {
+		t.Fatalf("absent reported hidden: %+v", in)
+	}
+}
+
+// A config map the Deployment needs but the user may not read leaves the
+// mode unknown, with the reason.
+func TestFindConfigMapForbidden(t *testing.T) {
+	c := fake.NewClientset(service("kubeflow", UIService), apiServer("kubeflow", multiUserEnv...), configMap("kubeflow"))
+	forbid(c, "get", "configmaps")
+	in := find(t, c, Options{})
+	if in.ModeKnown {
+		t.Fatalf("mode known without the config map: %+v", in)
+	}
+	if len(in.Problems) == 0 || !strings.Contains(strings.Join(in.Problems, ";"), "forbidden") {
+		t.Fatalf("problems %q", in.Problems)
+	}
+}
+
+// Discovery's call has no context parameter: an ended context is checked
+// before it, and reported.
+func TestFindEndedContext(t *testing.T) {
+	c := fake.NewClientset(service("kubeflow", UIService))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	in, err := Find(ctx, c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(in.Problems, "cannot tell whether PodDefaults are served: context canceled") {
+		t.Fatalf("problems %q", in.Problems)
+	}
+}
+
+func TestInPod(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"KUBERNETES_SERVICE_HOST": "10.0.0.1", "HOSTNAME": "nb-0"}
+	getenv := func(k string) string { return env[k] }
+	if _, ok := InPod(getenv, os.ReadFile, dir); ok {
+		t.Fatal("in a pod without the ServiceAccount mount")
+	}
+	for name, v := range map[string]string{"token": "t", "namespace": "ns-1\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, ok := InPod(getenv, os.ReadFile, dir)
+	if !ok || p.Namespace != "ns-1" || p.Name != "nb-0" {
+		t.Fatalf("%v %+v", ok, p)
+	}
+	env["KUBERNETES_SERVICE_HOST"] = ""
+	if _, ok := InPod(getenv, os.ReadFile, dir); ok {
+		t.Fatal("in a pod without KUBERNETES_SERVICE_HOST")
+	}
+}
+
+func TestKubeconfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	const kc = `apiVersion: v1
+kind: Config
+clusters:
+- name: a
+  cluster: {server: "https://127.0.0.1:6443"}
+- name: b
+  cluster: {server: "https://127.0.0.2:6443"}
+users:
+- name: u
+  user: {}
+contexts:
+- name: ca
+  context: {cluster: a, user: u, namespace: ns-a}
+- name: cb
+  context: {cluster: b, user: u}
+current-context: ca
+`
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, ns, err := Kubeconfig(path, "", 2*time.Second)
+	if err != nil || cfg.Host != "https://127.0.0.1:6443" || ns != "ns-a" || cfg.Timeout != 2*time.Second {
+		t.Fatalf("%v %v %q", err, cfg, ns)
+	}
+	cfg, _, err = Kubeconfig(path, "cb", time.Second)
+	if err != nil || cfg.Host != "https://127.0.0.2:6443" {
+		t.Fatalf("--context: %v %v", err, cfg)
+	}
+	if _, _, err := Kubeconfig(path, "nope", time.Second); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("unknown context: %v", err)
+	}
+	// $KUBECONFIG is honoured when no path is given.
+	t.Setenv("KUBECONFIG", path)
+	if cfg, _, err := Kubeconfig("", "", time.Second); err != nil || cfg.Host != "https://127.0.0.1:6443" {
+		t.Fatalf("$KUBECONFIG: %v %v", err, cfg)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", empty)
+	if _, _, err := Kubeconfig("", "", time.Second); !errors.Is(err, ErrNoKubeconfig) {
+		t.Fatalf("empty config: %v", err)
+	}
+	if _, _, err := Kubeconfig(filepath.Join(dir, "missing"), "", time.Second); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing explicit file: %v", err)
+	}
+}
