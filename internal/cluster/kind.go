@@ -122,6 +122,9 @@ func (k *Kind) LoadFixtures(ctx context.Context, fsys fs.FS) error {
 
 // Destroy implements Provider.
 func (k *Kind) Destroy(ctx context.Context) error {
+	// As for kwok: a cancelled ctx (Ctrl-C) must not skip the clean-up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	var err error
 	if k.RESTConfig() != nil {
 		if derr := k.provider.Destroy(ctx); derr != nil {

@@ -342,8 +342,13 @@ func (k *Kwok) Destroy(ctx context.Context) error {
 	kubecfg := k.kubecfg
 	k.mu.Unlock()
 
-	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	// Clean-up often runs because ctx was cancelled (Ctrl-C): it must still
+	// happen, within a bound of its own.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	// Remembered before kwokctl stops them, to wait until their sockets are
+	// closed: a returned Destroy means the ports are free.
+	before, _ := ProcessesMentioning(k.workdir)
 	var deleteErr error
 	if _, err := os.Stat(filepath.Join(k.workdir, "kwok", "clusters", k.name)); err == nil {
 		if err := k.provider.Destroy(dctx); err != nil {
@@ -353,6 +358,9 @@ func (k *Kwok) Destroy(ctx context.Context) error {
 	var errs []error
 	if err := KillProcessesMentioning(dctx, k.workdir, 5*time.Second); err != nil {
 		errs = append(errs, err)
+	}
+	if err := WaitExited(dctx, before, 10*time.Second); err != nil {
+		errs = append(errs, fmt.Errorf("kwok cluster %s: %w", k.name, err))
 	}
 	for _, p := range []string{kubecfg, k.workdir} {
 		if p == "" {

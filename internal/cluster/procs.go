@@ -100,19 +100,69 @@ func KillProcessesMentioning(ctx context.Context, s string, grace time.Duration)
 		return err
 	}
 	signalAll(procs, syscall.SIGTERM)
-	if waitGone(ctx, s, grace) == nil {
+	if WaitExited(ctx, procs, grace) == nil {
 		return nil
 	}
-	procs, err = ProcessesMentioning(s)
-	if err != nil {
-		return err
-	}
 	signalAll(procs, syscall.SIGKILL)
-	if err := waitGone(ctx, s, 5*time.Second); err != nil {
-		left, _ := ProcessesMentioning(s)
-		return fmt.Errorf("processes of %s still running after SIGKILL: %v: %w", s, left, err)
+	if err := WaitExited(ctx, procs, 5*time.Second); err != nil {
+		return fmt.Errorf("processes of %s still running after SIGKILL: %w", s, err)
 	}
 	return nil
+}
+
+// WaitExited polls until every process of procs has exited: it is gone, or
+// a zombie, whose files and sockets the kernel has closed. Matching command
+// lines is not enough for this: an exiting process's command line reads
+// empty while it still holds its listening sockets (measured: the apiserver
+// port stayed open after its process no longer "mentioned" anything).
+func WaitExited(ctx context.Context, procs []Process, timeout time.Duration) error {
+	var alive []int
+	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
+		alive = alive[:0]
+		for _, p := range procs {
+			if running(p.PID) {
+				alive = append(alive, p.PID)
+			}
+		}
+		return len(alive) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("pids %v have not exited: %w", alive, err)
+	}
+	return nil
+}
+
+// running reports whether any thread of pid is still alive, that is neither
+// a zombie ("Z") nor dead ("X"). The thread-group leader alone is not enough:
+// it turns zombie while the other threads of a Go program are still exiting,
+// and the sockets they share stay open until the last one is done (measured:
+// a LISTEN socket with no owner after the leader was already "Z").
+func running(pid int) bool {
+	taskDir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	tasks, err := os.ReadDir(taskDir)
+	if err != nil {
+		return false // gone, and reaped
+	}
+	for _, t := range tasks {
+		raw, err := os.ReadFile(filepath.Join(taskDir, t.Name(), "stat"))
+		if err != nil {
+			continue // that thread is gone
+		}
+		if state, ok := procState(string(raw)); ok && state != 'Z' && state != 'X' {
+			return true
+		}
+	}
+	return false
+}
+
+// procState extracts the state letter of a /proc/<pid>/stat line; the
+// command name before it is in parentheses and may itself contain ") ".
+func procState(stat string) (byte, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 || i+2 >= len(stat) {
+		return 0, false
+	}
+	return stat[i+2], true
 }
 
 func signalAll(procs []Process, sig syscall.Signal) {
@@ -120,14 +170,4 @@ func signalAll(procs []Process, sig syscall.Signal) {
 		// ESRCH (already gone) is the outcome we want anyway.
 		_ = syscall.Kill(p.PID, sig)
 	}
-}
-
-func waitGone(ctx context.Context, s string, timeout time.Duration) error {
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
-		procs, err := ProcessesMentioning(s)
-		if err != nil {
-			return false, err
-		}
-		return len(procs) == 0, nil
-	})
 }

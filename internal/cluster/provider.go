@@ -28,6 +28,7 @@ type Provider interface {
 	// lexical path order, each possibly holding several documents.
 	LoadFixtures(ctx context.Context, fsys fs.FS) error
 	// Destroy removes what Create started: processes, files, containers.
-	// It is idempotent, and safe after a failed or interrupted Create.
+	// It is idempotent, safe after a failed or interrupted Create, and runs
+	// even when ctx is already cancelled (it bounds its own time).
 	Destroy(ctx context.Context) error
 }

@@ -133,4 +133,22 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 		Entry("Ctrl-C", syscall.SIGINT, SpecTimeout(4*time.Minute)),
 		Entry("SIGTERM", syscall.SIGTERM, SpecTimeout(4*time.Minute)),
 	)
+
+	It("destroys even through an already-cancelled context, as after Ctrl-C", func(ctx SpecContext) {
+		k, err := cluster.NewKwok(cluster.KwokOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = k.Destroy(context.Background()) })
+		Expect(k.Create(ctx)).To(Succeed())
+		addr, err := k.APIServerAddress()
+		Expect(err).NotTo(HaveOccurred())
+
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		Expect(k.Destroy(cancelled)).To(Succeed())
+		Expect(cluster.ProcessesMentioning(k.Workdir())).To(BeEmpty())
+		// Destroy returning means the ports are free, not merely closing.
+		Expect(cluster.PortOpen(ctx, addr)).To(BeFalse())
+		Expect(k.Workdir()).NotTo(BeAnExistingFile())
+		Expect(k.KubeconfigPath()).NotTo(BeAnExistingFile())
+	}, SpecTimeout(3*time.Minute))
 })
