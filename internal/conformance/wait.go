@@ -8,6 +8,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -71,6 +72,11 @@ func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
 		if current != want {
 			last = fmt.Sprintf("%d current pods, want %d", current, want)
 			return false, nil
+		}
+		// A Service left out of the install (or deleted by a fault) has
+		// no endpoints to wait for.
+		if _, err := e.Client.CoreV1().Services(KFPNamespace).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			return true, nil
 		}
 		ready, err := e.readyEndpoints(ctx, name)
 		if err != nil {
