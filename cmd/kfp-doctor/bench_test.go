@@ -26,7 +26,7 @@ func BenchmarkDoctorHealthy(b *testing.B) {
 // A host that accepts TCP and never answers: the doctor must stop at
 // --timeout (here 1s) where kfp.Client() would hang forever.
 func BenchmarkDoctorBlackholed(b *testing.B) {
-	benchDoctor(b, 1, "--host", silentServer(b), "-n", "ns-1", "--timeout", "1s", "-o", "json")
+	benchDoctor(b, 1, "--host", kfptest.SilentServer(b), "-n", "ns-1", "--timeout", "1s", "-o", "json")
 }
 
 func benchDoctor(b *testing.B, wantCode int, args ...string) {

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -146,7 +145,7 @@ func TestDoctorTransportFailures(t *testing.T) {
 		name, url, want string
 	}{
 		{"refused", refused, "KFD025"},
-		{"never answers", silentServer(t), "KFD024"},
+		{"never answers", kfptest.SilentServer(t), "KFD024"},
 		{"50 MB body", big.URL, "KFD026"},
 		{"redirect loop", loop.URL, "KFD027"},
 	}
@@ -309,36 +308,3 @@ func TestReportFormats(t *testing.T) {
 	}
 }
 
-// silentServer accepts connections and never answers.
-func silentServer(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-stopped
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -250,7 +249,7 @@ func TestTransportFailures(t *testing.T) {
 	l.Close()
 
 	// A server that accepts and never answers.
-	silent := silentListener(t)
+	silent := kfptest.SilentServer(t)
 
 	// A server that sends 50 MB.
 	big := kfptest.Server(t, kfptest.Routes{kfptest.HealthzV2: func(w http.ResponseWriter, _ *http.Request) {
@@ -354,38 +353,6 @@ func TestParseHost(t *testing.T) {
 	}
 }
 
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c) // held open, never answered
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-stopped
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
 
 func itoa(i int) string { return strconv.Itoa(i) }
 

@@ -8,10 +8,12 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 //go:embed testdata/recorded.txt
@@ -122,3 +124,42 @@ const (
 	ExperimentsV2 = "/apis/v2beta1/experiments"
 	ExperimentsV1 = "/apis/v1beta1/experiments"
 )
+
+// SilentServer accepts connections and never answers: a wrong port on a proxy,
+// a stuck sidecar. It returns the URL; connections close when the test ends.
+func SilentServer(t interface {
+	Helper()
+	Fatal(...any)
+	Cleanup(func())
+}) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
