@@ -307,4 +307,3 @@ func TestReportFormats(t *testing.T) {
 		}
 	}
 }
-

@@ -353,7 +353,6 @@ func TestParseHost(t *testing.T) {
 	}
 }
 
-
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func jsonQuote(s string) string {
