@@ -23,3 +23,9 @@ echo "══ 2. the same with a ServiceAccount token (kubectl create token defau
 KFP_DOCTOR_TOKEN=$("$KFP_LAB_KUBECTL" --kubeconfig "$KFP_LAB_KUBECONFIG" -n "$KFP_LAB_PROFILE" \
 	create token default-editor --audience pipelines.kubeflow.org) \
 	"$doctor" --host "$KFP_LAB_URL" -n "$KFP_LAB_PROFILE"
+
+echo
+echo "══ 3. no --host: the doctor finds KFP through the kubeconfig, port-forwards itself, and adds the cluster's checks"
+KFP_DOCTOR_TOKEN=$("$KFP_LAB_KUBECTL" --kubeconfig "$KFP_LAB_KUBECONFIG" -n "$KFP_LAB_PROFILE" \
+	create token default-editor --audience pipelines.kubeflow.org) \
+	"$doctor" --kubeconfig "$KFP_LAB_KUBECONFIG" -n namespace-2 || echo "(exit $? — expected: default-editor of $KFP_LAB_PROFILE has no RoleBinding in namespace-2)"
