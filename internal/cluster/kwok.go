@@ -284,10 +284,20 @@ func (k *Kwok) Create(ctx context.Context) error {
 	return nil
 }
 
-// logTails returns the last n lines of each component's log, for errors:
-// Destroy removes the work directory, so pointing at the files would not do.
-func (k *Kwok) logTails(n int) string {
-	logs, _ := filepath.Glob(filepath.Join(k.workdir, "kwok", "clusters", k.name, "logs", "*.log"))
+// LogsDir is where the cluster's components write their logs, valid until
+// Destroy.
+func (k *Kwok) LogsDir() string {
+	return filepath.Join(k.workdir, "kwok", "clusters", k.name, "logs")
+}
+
+// logTails is LogTails of this cluster, for errors: Destroy removes the
+// work directory, so pointing at the files would not do.
+func (k *Kwok) logTails(n int) string { return LogTails(k.LogsDir(), n) }
+
+// LogTails returns the last n lines of every *.log file in dir, each under a
+// header naming the file; empty when there are none.
+func LogTails(dir string, n int) string {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
 	var b strings.Builder
 	for _, f := range logs {
 		data, err := os.ReadFile(f)

@@ -6,6 +6,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 // What every spec shares, set on every parallel process from the kubeconfig
 // process 1 hands over.
 var (
+	clusterLogs      string // the components' log directory
 	restConfigSource string // the kubeconfig file restConfig was built from
 	restConfig       *rest.Config
 	clientset        kubernetes.Interface
@@ -70,16 +72,32 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(k.Create(ctx)).To(Succeed())
 	Expect(k.LoadFixtures(ctx, fixtures.RBAC)).To(Succeed())
 	GinkgoWriter.Printf("kwok cluster %s ready, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
-	return []byte(k.KubeconfigPath())
-}, func(ctx SpecContext, kubeconfig []byte) {
+	shared, err := json.Marshal(sharedCluster{Kubeconfig: k.KubeconfigPath(), LogsDir: k.LogsDir()})
+	Expect(err).NotTo(HaveOccurred())
+	return shared
+}, func(ctx SpecContext, data []byte) {
+	var shared sharedCluster
+	Expect(json.Unmarshal(data, &shared)).To(Succeed())
+	clusterLogs = shared.LogsDir
+	restConfigSource = shared.Kubeconfig
 	var err error
-	restConfigSource = string(kubeconfig)
 	restConfig, err = clientcmd.BuildConfigFromFlags("", restConfigSource)
 	Expect(err).NotTo(HaveOccurred())
 	restConfig.QPS, restConfig.Burst, restConfig.Timeout = 100, 200, 30*time.Second
 	clientset = kubernetes.NewForConfigOrDie(restConfig)
 	dyn = dynamic.NewForConfigOrDie(restConfig)
 }, NodeTimeout(3*time.Minute))
+
+// sharedCluster is what process 1 hands every parallel process.
+type sharedCluster struct{ Kubeconfig, LogsDir string }
+
+// A failed spec carries the end of each component's log in its report: the
+// cluster, and its logs, are gone once the suite ends.
+var _ = AfterEach(func() {
+	if CurrentSpecReport().Failed() && clusterLogs != "" {
+		AddReportEntry("cluster component logs", cluster.LogTails(clusterLogs, 40))
+	}
+})
 
 // Reports land in the repository's reports/ directory, JUnit for CI and JSON
 // for tools.
