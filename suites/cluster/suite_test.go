@@ -7,20 +7,17 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
@@ -48,30 +45,15 @@ func TestClusterSuite(t *testing.T) {
 	RegisterFailHandler(Fail)
 	// client-go reports each failed port-forward attempt through klog; the
 	// specs retry those on purpose, so keep the noise with the spec's output.
-	klog.LogToStderr(false)
-	klog.SetOutput(GinkgoWriter)
+	suitekit.QuietClientGo()
 	SetDefaultEventuallyTimeout(30 * time.Second)
 	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	RunSpecs(t, "kwok cluster suite")
 }
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
-	if errors.Is(err, cluster.ErrToolsMissing) {
-		// CI builds the tools first; a missing binary is a broken set-up,
-		// never a reason to pass quietly.
-		Fail("the kwok cluster cannot start: " + err.Error())
-	}
-	Expect(err).NotTo(HaveOccurred())
-	// Registered before Create so an interrupted or failed Create is cleaned
-	// up too; Ginkgo runs it on SIGINT/SIGTERM as well.
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(k.Destroy(ctx)).To(Succeed())
-	}, NodeTimeout(time.Minute))
-
-	Expect(k.Create(ctx)).To(Succeed())
+	k := suitekit.Kwok(ctx)
 	Expect(k.LoadFixtures(ctx, fixtures.RBAC)).To(Succeed())
-	GinkgoWriter.Printf("kwok cluster %s ready, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
 	shared, err := json.Marshal(sharedCluster{Kubeconfig: k.KubeconfigPath(), LogsDir: k.LogsDir()})
 	Expect(err).NotTo(HaveOccurred())
 	return shared
@@ -99,14 +81,7 @@ var _ = AfterEach(func() {
 	}
 })
 
-// Reports land in the repository's reports/ directory, JUnit for CI and JSON
-// for tools.
-var _ = ReportAfterSuite("reports", func(r Report) {
-	dir := filepath.Join("..", "..", "reports")
-	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "cluster-suite.junit.xml"))).To(Succeed())
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "cluster-suite.json"))).To(Succeed())
-})
+var _ = ReportAfterSuite("reports", suitekit.Reports("cluster-suite"))
 
 // withTimeout is for clean-up funcs that run after the spec's context ended.
 func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {

@@ -9,20 +9,17 @@ package conformance_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
@@ -32,28 +29,17 @@ import (
 
 func TestConformance(t *testing.T) {
 	RegisterFailHandler(Fail)
-	klog.LogToStderr(false)
-	klog.SetOutput(GinkgoWriter)
+	suitekit.QuietClientGo()
 	RunSpecs(t, "kfp-connect conformance")
 }
 
-var _ = ReportAfterSuite("reports", func(r Report) {
-	dir := filepath.Join("..", "..", "reports")
-	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "conformance.junit.xml"))).To(Succeed())
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "conformance.json"))).To(Succeed())
-})
+var _ = ReportAfterSuite("reports", suitekit.Reports("conformance"))
 
 // provider returns the cluster for one scenario, or a reason to skip.
 func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 	switch p := os.Getenv("PROVIDER"); p {
 	case "", "kwok":
-		k, err := cluster.NewKwok(cluster.KwokOptions{})
-		if errors.Is(err, cluster.ErrToolsMissing) {
-			Fail("the kwok cluster cannot start: " + err.Error()) // CI builds the tools first: never pass quietly
-		}
-		Expect(err).NotTo(HaveOccurred())
-		return k, ""
+		return suitekit.NewKwok(), ""
 	case "kind":
 		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
 			return nil, "skipped: no container runtime (" + why + ")"

@@ -3,8 +3,8 @@ package doctor_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"log/slog"
 	"net"
 	"os"
@@ -21,7 +21,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
@@ -50,17 +49,7 @@ type kfpLab struct {
 func startLab(ctx SpecContext, mode install.Mode) *kfpLab {
 	objs, err := install.Fixtures(mode)
 	Expect(err).NotTo(HaveOccurred())
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
-	if errors.Is(err, cluster.ErrToolsMissing) {
-		// A missing binary is a broken set-up, never a reason to pass quietly.
-		Fail("the kwok cluster cannot start: " + err.Error())
-	}
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(k.Destroy(ctx)).To(Succeed())
-	}, NodeTimeout(time.Minute))
-	Expect(k.Create(ctx)).To(Succeed())
-	GinkgoWriter.Printf("kwok cluster %s, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
+	k := suitekit.Kwok(ctx)
 	rc := k.RESTConfig()
 	By(fmt.Sprintf("installing KFP %s (%d objects)", mode, len(objs)))
 	_, err = install.Apply(ctx, rc, objs)

@@ -7,33 +7,22 @@
 package doctor_test
 
 import (
-	"os"
-	"path/filepath"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
-	"k8s.io/klog/v2"
 )
 
 func TestDoctorSuite(t *testing.T) {
 	RegisterFailHandler(Fail)
 	// client-go logs each failed port-forward attempt through klog; the
 	// specs retry those on purpose, so keep the noise with the spec.
-	klog.LogToStderr(false)
-	klog.SetOutput(GinkgoWriter)
+	suitekit.QuietClientGo()
 	SetDefaultEventuallyTimeout(time.Minute)
 	SetDefaultEventuallyPollingInterval(200 * time.Millisecond)
 	RunSpecs(t, "kfp-doctor on a cluster")
 }
 
-// Reports land in the repository's reports/ directory, JUnit for CI and JSON
-// for tools.
-var _ = ReportAfterSuite("reports", func(r Report) {
-	dir := filepath.Join("..", "..", "reports")
-	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "doctor-suite.junit.xml"))).To(Succeed())
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "doctor-suite.json"))).To(Succeed())
-})
+var _ = ReportAfterSuite("reports", suitekit.Reports("doctor-suite"))

@@ -9,14 +9,11 @@ package fidelity_test
 import (
 	"context"
 	"embed"
-	"errors"
-	"os"
-	"path/filepath"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 	authnv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -54,18 +51,7 @@ func TestFidelitySuite(t *testing.T) {
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
-	if errors.Is(err, cluster.ErrToolsMissing) {
-		// A missing binary is a broken set-up, never a reason to pass quietly.
-		Fail("the kwok cluster cannot start: " + err.Error())
-	}
-	Expect(err).NotTo(HaveOccurred())
-	// Registered before Create so a failed or interrupted Create is cleaned
-	// up too; Ginkgo runs it on SIGINT/SIGTERM as well.
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(k.Destroy(ctx)).To(Succeed())
-	}, NodeTimeout(time.Minute))
-	Expect(k.Create(ctx)).To(Succeed())
+	k := suitekit.Kwok(ctx)
 	admin = k.RESTConfig()
 	Expect(cluster.ApplyFS(ctx, admin, testdata)).To(Succeed())
 	clientset = kubernetes.NewForConfigOrDie(admin)
@@ -80,7 +66,6 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	sa.BearerToken = mintToken(ctx, "kubeflow", "ml-pipeline")
 	sa.Timeout = 15 * time.Second
 	standinKube = kubernetes.NewForConfigOrDie(sa)
-	GinkgoWriter.Printf("kwok cluster %s ready, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
 }, NodeTimeout(3*time.Minute))
 
 // mintToken asks for a ServiceAccount token as the kubelet would for a
@@ -103,11 +88,4 @@ func mintToken(ctx context.Context, namespace, sa string, audiences ...string) s
 	return token
 }
 
-// Reports land in the repository's reports/ directory, JUnit for CI and JSON
-// for tools.
-var _ = ReportAfterSuite("reports", func(r Report) {
-	dir := filepath.Join("..", "..", "reports")
-	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "fidelity-suite.junit.xml"))).To(Succeed())
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "fidelity-suite.json"))).To(Succeed())
-})
+var _ = ReportAfterSuite("reports", suitekit.Reports("fidelity-suite"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +20,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 )
 
@@ -39,28 +39,12 @@ func objects(source install.Source, mode install.Mode) []*unstructured.Unstructu
 	return objs
 }
 
-// freshCluster starts a kwok cluster for one spec and registers its
-// destruction, which Ginkgo also runs on failure and interrupt. The installs
-// use fixed namespaces, so each gets a cluster of its own.
-func freshCluster(ctx SpecContext) *cluster.Kwok {
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
-	if errors.Is(err, cluster.ErrToolsMissing) {
-		// A missing binary is a broken set-up, never a reason to pass quietly.
-		Fail("the kwok cluster cannot start: " + err.Error())
-	}
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(k.Destroy(ctx)).To(Succeed())
-	}, NodeTimeout(time.Minute))
-	Expect(k.Create(ctx)).To(Succeed())
-	return k
-}
-
 var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 	DescribeTable("on a fresh kwok cluster",
 		func(ctx SpecContext, source install.Source, mode install.Mode) {
 			objs := objects(source, mode)
-			k := freshCluster(ctx)
+			// The installs use fixed namespaces: each gets a cluster of its own.
+			k := suitekit.Kwok(ctx)
 			rc := k.RESTConfig()
 			cs := kubernetes.NewForConfigOrDie(rc)
 			dyn := dynamic.NewForConfigOrDie(rc)

@@ -5,13 +5,11 @@
 package install_test
 
 import (
-	"os"
-	"path/filepath"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 )
 
@@ -22,11 +20,4 @@ func TestInstallSuite(t *testing.T) {
 	RunSpecs(t, "KFP install suite")
 }
 
-// Reports land in the repository's reports/ directory, JUnit for CI and JSON
-// for tools; each spec's report entries carry what the lab could not honour.
-var _ = ReportAfterSuite("reports", func(r Report) {
-	dir := filepath.Join("..", "..", "reports")
-	Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-	Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, "install-suite.junit.xml"))).To(Succeed())
-	Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, "install-suite.json"))).To(Succeed())
-})
+var _ = ReportAfterSuite("reports", suitekit.Reports("install-suite"))
