@@ -77,6 +77,7 @@ type jsonResult struct {
 type jsonReport struct {
 	OK        bool         `json:"ok"`
 	Target    string       `json:"target"`
+	Details   string       `json:"details,omitempty"` // scenario, how the host was found, credentials used (no secrets)
 	Summary   Counts       `json:"summary"`
 	ElapsedMS int64        `json:"elapsed_ms"`
 	Results   []jsonResult `json:"results"`
@@ -84,7 +85,7 @@ type jsonReport struct {
 
 // JSON writes the machine-readable report.
 func (r *Report) JSON(w io.Writer) error {
-	out := jsonReport{OK: r.OK(), Target: r.clean(r.Target), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
+	out := jsonReport{OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
 	for _, res := range r.Results {
 		jr := jsonResult{
 			Probe: res.Probe, Title: res.Title, Status: res.Status, Message: r.clean(res.Message),
