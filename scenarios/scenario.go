@@ -141,6 +141,12 @@ type ClientFault struct {
 	NoToken         bool    // send no credential at all
 	Host            string  // connect to this host instead (in-cluster names)
 	Suffix          string  // appended to the URL (a wrong path)
+	// NoPrefix drops the path's Host (such as /pipeline) from an
+	// out-of-cluster URL: the port-forward's root instead.
+	NoPrefix bool
+	// ForeignIssuer sends, out of cluster, a token signed by another key
+	// with another iss, instead of one minted by the cluster.
+	ForeignIssuer bool
 }
 
 // Expect is what a case must yield.

@@ -104,6 +104,9 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 // under a private root, its env, and its view of cluster DNS.
 func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctor.Config, step func(string, ...any)) (func(), error) {
 	noop := func() {}
+	if cf.NoPrefix || cf.ForeignIssuer {
+		return noop, fmt.Errorf("path %s: the NoPrefix and ForeignIssuer faults are for out-of-cluster paths", p.Name)
+	}
 	spec := p.Pod
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-", Namespace: spec.Namespace, Labels: spec.Labels},
@@ -252,6 +255,10 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 	cleanup := func() { stop(); <-done; dialer.Close() }
 	step("port-forward svc/%s %s:%d", p.PortForward.Service, ln.Addr(), p.PortForward.Port)
 	cfg.Host = "http://" + ln.Addr().String() + p.Host
+	if cf.NoPrefix {
+		cfg.Host = "http://" + ln.Addr().String()
+		step("host without the path's %q (fault)", p.Host)
+	}
 	if cf.Port != 0 {
 		cfg.Host = withPort(cfg.Host, cf.Port)
 	}
@@ -262,7 +269,16 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 		if cf.Audience != "" {
 			aud = cf.Audience
 		}
-		tok, err := e.mint(ctx, ns, name, aud)
+		var tok string
+		if cf.ForeignIssuer {
+			// Shaped like the cluster's tokens, but from an issuer (and a
+			// key) the cluster's gateway knows nothing of.
+			tok, err = jwttest.Mint(jwttest.Token{Namespace: ns, ServiceAccount: name, Audience: audiences(aud),
+				Expires: time.Now().Add(time.Hour), Extra: map[string]any{"iss": foreignIssuer}})
+			step("token for %s signed by another key, issuer %s (fault)", p.Token.ServiceAccount, foreignIssuer)
+		} else {
+			tok, err = e.mint(ctx, ns, name, aud)
+		}
 		if err != nil {
 			return cleanup, err
 		}
@@ -358,8 +374,20 @@ func (e *Env) mintBound(ctx context.Context, pod *corev1.Pod, audience string, e
 	return tr.Status.Token, nil
 }
 
+// foreignIssuer is the iss of the ForeignIssuer fault's token.
+const foreignIssuer = "https://issuer.example.com"
+
+// audiences is a TokenRequest's audiences: none for "", which makes the
+// apiserver use its own, as `kubectl create token` without --audience does.
+func audiences(audience string) []string {
+	if audience == "" {
+		return nil
+	}
+	return []string{audience}
+}
+
 func (e *Env) mint(ctx context.Context, ns, sa, audience string) (string, error) {
-	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{audience}}}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: audiences(audience)}}
 	tr, err := e.Client.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, req, metav1.CreateOptions{})
 	if err != nil {
 		return "", fmt.Errorf("minting a token for %s/%s: %w", ns, sa, err)

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -85,17 +87,29 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 	return env, nil
 }
 
-// waitKFP waits until both KFP Deployments run and their stand-ins serve.
+// waitKFP waits until both KFP Deployments run and their stand-ins serve,
+// and so does the ingress gateway where the install has one (multi-user).
 func (e *Env) waitKFP(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	for _, d := range []string{"ml-pipeline", "ml-pipeline-ui"} {
+	deployments := []string{"ml-pipeline", "ml-pipeline-ui"}
+	_, err := e.Client.AppsV1().Deployments(KFPNamespace).Get(ctx, gatewayDeployment, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		deployments = append(deployments, gatewayDeployment)
+	case !apierrors.IsNotFound(err):
+		return fmt.Errorf("looking for the ingress gateway: %w", err)
+	}
+	for _, d := range deployments {
 		if err := e.waitDeployment(ctx, d, true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// gatewayDeployment is the Istio ingress gateway of the multi-user fixtures.
+const gatewayDeployment = "istio-ingressgateway"
 
 // Close stops the stand-ins. The cluster belongs to the caller.
 func (e *Env) Close() {

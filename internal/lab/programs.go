@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/standin/apiserver"
+	"github.com/kfp-connect/kfp-connect/internal/standin/gateway"
 	"github.com/kfp-connect/kfp-connect/internal/standin/ui"
 )
 
@@ -39,7 +40,23 @@ var (
 			return ui.New(cfg), nil
 		},
 	}
+	// Gateway is Kubeflow's Istio ingress gateway (image istio/proxyv2),
+	// reduced to the /pipeline route and the m2m policies. It reads the
+	// cluster's OIDC discovery and JWKS as the pod's ServiceAccount, which
+	// the default system:service-account-issuer-discovery binding allows, and
+	// reaches ml-pipeline-ui as the pod would. No ext_authz: an unsecured
+	// gateway until the Dex and oauth2-proxy work lands.
+	Gateway = Program{
+		Name:  "istio-ingressgateway",
+		Match: func(image string) bool { return strings.Contains(image, "istio/proxyv2") },
+		Handler: func(_ context.Context, in Inputs) (http.Handler, error) {
+			cfg := gateway.ConfigFromEnv(in.Lookup)
+			cfg.Transport = in.Dialer.Transport()
+			cfg.Cluster = in.Identity
+			return gateway.New(cfg)
+		},
+	}
 )
 
 // KFP is every program the lab runs for a KFP install.
-func KFP() []Program { return []Program{APIServer, UIServer} }
+func KFP() []Program { return []Program{APIServer, UIServer, Gateway} }
