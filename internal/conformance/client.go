@@ -24,8 +24,8 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
+	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/report"
 	"github.com/kfp-connect/kfp-connect/scenarios"
@@ -184,7 +184,7 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 		}
 	}
 
-	env, err := lab.ContainerEnv(ctx, e.Client, created, &created.Spec.Containers[0])
+	env, err := podenv.ContainerEnv(ctx, e.Client, created, &created.Spec.Containers[0])
 	if err != nil {
 		return deletePod, err
 	}

@@ -25,7 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
 // The names a KFP install uses, in every distribution we know.
@@ -279,7 +279,7 @@ func servicePort(svc *corev1.Service) int32 {
 }
 
 // deployment resolves the API server container's env as the kubelet would
-// for a pod of the Deployment's template, through lab.ContainerEnv, so a
+// for a pod of the Deployment's template, through podenv.ContainerEnv, so a
 // configMapKeyRef (how the manifests set MULTIUSER) counts like a literal.
 func (d *finder) deployment(ctx context.Context, ns string) {
 	cctx, cancel := d.call(ctx)
@@ -305,7 +305,7 @@ func (d *finder) deployment(ctx context.Context, ns string) {
 	noLinks := false
 	pod.Spec.EnableServiceLinks = &noLinks
 	cctx, cancel = d.call(ctx)
-	env, err := lab.ContainerEnv(cctx, d.client, pod, c)
+	env, err := podenv.ContainerEnv(cctx, d.client, pod, c)
 	cancel()
 	if err != nil {
 		d.in.problem("cannot resolve the env of %s/%s container %s: %s", ns, APIDeployment, c.Name, reason(err))

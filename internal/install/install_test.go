@@ -1,6 +1,7 @@
 package install
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,9 +14,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
 func find(objs []*unstructured.Unstructured, kind, namespace, name string) *unstructured.Unstructured {
@@ -45,43 +48,35 @@ func typed[T any](t *testing.T, o *unstructured.Unstructured) *T {
 	return &v
 }
 
-// resolveEnv resolves a container's env from the install's own objects, the
-// way the kubelet would from the cluster: literal values, config map keys
-// (optional ones may be absent), envFrom config maps, and fieldRefs to the
-// pod's namespace.
+// resolveEnv resolves a container's env from the install's own ConfigMaps and Secrets
+// with podenv.ContainerEnv, the kubelet's rules, as if the pod ran in namespace.
 func resolveEnv(t *testing.T, objs []*unstructured.Unstructured, namespace string, c corev1.Container) map[string]string {
 	t.Helper()
-	cmData := func(name string) map[string]string {
-		o := find(objs, "ConfigMap", namespace, name)
-		if o == nil {
-			return nil
+	var cms []runtime.Object
+	for _, o := range objs {
+		if o.GetNamespace() != namespace {
+			continue
 		}
-		return typed[corev1.ConfigMap](t, o).Data
+		switch o.GetKind() {
+		case "ConfigMap":
+			cms = append(cms, typed[corev1.ConfigMap](t, o))
+		case "Secret":
+			s := typed[corev1.Secret](t, o)
+			for k, v := range s.StringData { // the apiserver would merge these
+				if s.Data == nil {
+					s.Data = map[string][]byte{}
+				}
+				s.Data[k] = []byte(v)
+			}
+			cms = append(cms, s)
+		}
 	}
-	env := map[string]string{}
-	for _, ef := range c.EnvFrom {
-		if ef.ConfigMapRef != nil {
-			for k, v := range cmData(ef.ConfigMapRef.Name) {
-				env[ef.Prefix+k] = v
-			}
-		}
-	}
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom == nil:
-			env[e.Name] = e.Value
-		case e.ValueFrom.ConfigMapKeyRef != nil:
-			ref := e.ValueFrom.ConfigMapKeyRef
-			v, ok := cmData(ref.Name)[ref.Key]
-			if !ok && (ref.Optional == nil || !*ref.Optional) {
-				t.Fatalf("env %s: config map %s/%s has no key %s", e.Name, namespace, ref.Name, ref.Key)
-			}
-			if ok {
-				env[e.Name] = v
-			}
-		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
-			env[e.Name] = namespace
-		}
+	noLinks := false
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "resolve", Namespace: namespace},
+		Spec: corev1.PodSpec{EnableServiceLinks: &noLinks, Containers: []corev1.Container{c}}}
+	env, err := podenv.ContainerEnv(context.Background(), fake.NewClientset(cms...), pod, &pod.Spec.Containers[0])
+	if err != nil {
+		t.Fatalf("resolving the env of %s: %v", c.Name, err)
 	}
 	return env
 }

@@ -34,6 +34,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
 
@@ -205,7 +206,7 @@ func (r *Runtime) reconcile(ctx context.Context, key string) error {
 }
 
 func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *Program, c *corev1.Container) error {
-	env, err := ContainerEnv(ctx, r.client, pod, c)
+	env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
 	if err != nil {
 		return err
 	}

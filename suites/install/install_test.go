@@ -13,7 +13,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
 var (
@@ -187,41 +187,12 @@ func runningPod(ctx context.Context, cs kubernetes.Interface, namespace, image s
 }
 
 // podEnv resolves the env of the pod's container running image from the
-// cluster, as the kubelet would: envFrom config maps, then env entries with
-// literal values, config map keys and fieldRef metadata.namespace.
+// cluster, with the kubelet's rules.
 func podEnv(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, image string) map[string]string {
 	i := slices.IndexFunc(pod.Spec.Containers, func(c corev1.Container) bool { return strings.Contains(c.Image, image) })
 	Expect(i).To(BeNumerically(">=", 0))
-	c := pod.Spec.Containers[i]
-	cm := func(name string, optional *bool) map[string]string {
-		m, err := cs.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && optional != nil && *optional {
-			return nil
-		}
-		Expect(err).NotTo(HaveOccurred(), "config map %s/%s named by pod %s", pod.Namespace, name, pod.Name)
-		return m.Data
-	}
-	env := map[string]string{}
-	for _, ef := range c.EnvFrom {
-		if ef.ConfigMapRef != nil {
-			for k, v := range cm(ef.ConfigMapRef.Name, ef.ConfigMapRef.Optional) {
-				env[ef.Prefix+k] = v
-			}
-		}
-	}
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom == nil:
-			env[e.Name] = e.Value
-		case e.ValueFrom.ConfigMapKeyRef != nil:
-			ref := e.ValueFrom.ConfigMapKeyRef
-			if v, ok := cm(ref.Name, ref.Optional)[ref.Key]; ok {
-				env[e.Name] = v
-			}
-		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
-			env[e.Name] = pod.Namespace
-		}
-	}
+	env, err := podenv.ContainerEnv(ctx, cs, pod, &pod.Spec.Containers[i])
+	Expect(err).NotTo(HaveOccurred(), "resolving the env of pod %s", pod.Name)
 	return env
 }
 

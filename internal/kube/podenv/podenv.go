@@ -1,4 +1,8 @@
-package lab
+// Package podenv computes a container's environment the way the kubelet does,
+// from the pod and the cluster's objects: the lab configures its stand-ins
+// with it, the doctor reads KFP's settings with it, and the tests check the
+// installs with it.
+package podenv
 
 import (
 	"context"
@@ -14,8 +18,8 @@ import (
 )
 
 // ContainerEnv computes a container's environment the way the kubelet does,
-// so that a stand-in is configured exactly as the real program in that pod
-// would be: Service link variables of the pod's namespace, then envFrom, then
+// so that a program is configured exactly as it would be in that pod:
+// Service link variables of the pod's namespace, then envFrom, then
 // env with $(VAR) references expanded and valueFrom resolved from ConfigMaps,
 // Secrets and the pod's own fields.
 func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, error) {
