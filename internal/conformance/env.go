@@ -68,16 +68,13 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 		}
 		kept = append(kept, o)
 	}
-	if _, err := install.Apply(ctx, cfg, kept); err != nil {
-		return nil, err
-	}
 	if env.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	if env.Dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
-	if env.Runtime, err = lab.Start(ctx, cfg, lab.KFP(), log); err != nil {
+	if env.Runtime, _, err = lab.InstallAndRun(ctx, cfg, kept, log); err != nil {
 		return nil, err
 	}
 	if err := env.waitKFP(ctx); err != nil {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
@@ -132,21 +133,11 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	cfg := kw.RESTConfig()
 	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
-	res, err := install.Apply(upCtx, cfg, objs)
-	if err != nil {
-		return err
-	}
-	rt, err := Start(upCtx, cfg, KFP(), log)
+	rt, res, err := InstallAndRun(upCtx, cfg, objs, log)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	if err := install.WaitReady(upCtx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
-		return err
-	}
-	if err := rt.WaitFor(upCtx, hasPrograms(APIServer.Name, UIServer.Name)); err != nil {
-		return err
-	}
 
 	dialer, err := svcdial.New(cfg, "kubeflow")
 	if err != nil {
@@ -191,6 +182,29 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	<-ctx.Done()
 	log.Info("stopping lab")
 	return nil
+}
+
+// InstallAndRun applies an install to the cluster of cfg, starts the runtime
+// for it, and returns once KFP's Deployments run and their stand-ins serve.
+// The caller closes the runtime; on error nothing of it is left running.
+func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, log *slog.Logger) (*Runtime, *install.Result, error) {
+	res, err := install.Apply(ctx, cfg, objs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := Start(ctx, cfg, KFP(), log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := install.WaitReady(ctx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	if err := rt.WaitFor(ctx, hasPrograms(APIServer.Name, UIServer.Name)); err != nil {
+		rt.Close()
+		return nil, nil, err
+	}
+	return rt, res, nil
 }
 
 func hasPrograms(names ...string) func([]Instance) bool {

@@ -52,21 +52,11 @@ func startLab(ctx SpecContext, mode install.Mode) *kfpLab {
 	k := suitekit.Kwok(ctx)
 	rc := k.RESTConfig()
 	By(fmt.Sprintf("installing KFP %s (%d objects)", mode, len(objs)))
-	_, err = install.Apply(ctx, rc, objs)
-	Expect(err).NotTo(HaveOccurred())
-	rt, err := lab.Start(ctx, rc, lab.KFP(), slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(rt.Close)
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	Expect(install.WaitReady(wctx, rc, "kubeflow", "ml-pipeline", "ml-pipeline-ui")).To(Succeed())
-	Expect(rt.WaitFor(wctx, func(list []lab.Instance) bool {
-		var names []string
-		for _, in := range list {
-			names = append(names, in.Program)
-		}
-		return slices.Contains(names, lab.APIServer.Name) && slices.Contains(names, lab.UIServer.Name)
-	})).To(Succeed())
+	rt, _, err := lab.InstallAndRun(wctx, rc, objs, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(rt.Close)
 	return &kfpLab{kubeconfig: k.KubeconfigPath(), rc: rc, cs: kubernetes.NewForConfigOrDie(rc)}
 }
 
