@@ -9,9 +9,9 @@ import (
 	"path/filepath"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2" //nolint:revive // Ginkgo's DSL reads best unqualified
+	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
-	. "github.com/onsi/gomega" //nolint:revive
+	"github.com/onsi/gomega"
 	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
@@ -22,22 +22,22 @@ import (
 func NewKwok() *cluster.Kwok {
 	k, err := cluster.NewKwok(cluster.KwokOptions{})
 	if errors.Is(err, cluster.ErrToolsMissing) {
-		Fail("the kwok cluster cannot start: " + err.Error())
+		ginkgo.Fail("the kwok cluster cannot start: " + err.Error())
 	}
-	Expect(err).NotTo(HaveOccurred())
+	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	return k
 }
 
 // Kwok creates a kwok cluster for the current node. Its destruction is
 // registered before Create, so a failed or interrupted Create is cleaned up
 // too; Ginkgo runs it on SIGINT/SIGTERM as well.
-func Kwok(ctx SpecContext) *cluster.Kwok {
+func Kwok(ctx ginkgo.SpecContext) *cluster.Kwok {
 	k := NewKwok()
-	DeferCleanup(func(ctx SpecContext) {
-		Expect(k.Destroy(ctx)).To(Succeed())
-	}, NodeTimeout(time.Minute))
-	Expect(k.Create(ctx)).To(Succeed())
-	GinkgoWriter.Printf("kwok cluster %s ready, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
+	ginkgo.DeferCleanup(func(ctx ginkgo.SpecContext) {
+		gomega.Expect(k.Destroy(ctx)).To(gomega.Succeed())
+	}, ginkgo.NodeTimeout(time.Minute))
+	gomega.Expect(k.Create(ctx)).To(gomega.Succeed())
+	ginkgo.GinkgoWriter.Printf("kwok cluster %s ready, kubeconfig %s\n", k.Name(), k.KubeconfigPath())
 	return k
 }
 
@@ -45,12 +45,12 @@ func Kwok(ctx SpecContext) *cluster.Kwok {
 // the repository's reports/ directory:
 //
 //	var _ = ReportAfterSuite("reports", suitekit.Reports("cluster-suite"))
-func Reports(name string) func(Report) {
-	return func(r Report) {
+func Reports(name string) func(ginkgo.Report) {
+	return func(r ginkgo.Report) {
 		dir := filepath.Join("..", "..", "reports")
-		Expect(os.MkdirAll(dir, 0o755)).To(Succeed())
-		Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, name+".junit.xml"))).To(Succeed())
-		Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, name+".json"))).To(Succeed())
+		gomega.Expect(os.MkdirAll(dir, 0o755)).To(gomega.Succeed())
+		gomega.Expect(reporters.GenerateJUnitReport(r, filepath.Join(dir, name+".junit.xml"))).To(gomega.Succeed())
+		gomega.Expect(reporters.GenerateJSONReport(r, filepath.Join(dir, name+".json"))).To(gomega.Succeed())
 	}
 }
 
@@ -58,5 +58,5 @@ func Reports(name string) func(Report) {
 // the specs provoke on purpose) with the spec's output instead of stderr.
 func QuietClientGo() {
 	klog.LogToStderr(false)
-	klog.SetOutput(GinkgoWriter)
+	klog.SetOutput(ginkgo.GinkgoWriter)
 }

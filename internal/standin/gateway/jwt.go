@@ -265,15 +265,23 @@ func parseJWK(raw json.RawMessage) (jwk, error) {
 		default:
 			return jwk{}, fmt.Errorf("unsupported curve %q", k.Crv)
 		}
-		x, err := num(k.X)
-		if err != nil {
-			return jwk{}, err
+		// The uncompressed point 0x04‖X‖Y, each coordinate padded to the
+		// field size, is what ecdsa parses and validates (on the curve).
+		size := (curve.Params().BitSize + 7) / 8
+		point := []byte{4}
+		for _, c := range []string{k.X, k.Y} {
+			b, err := base64.RawURLEncoding.DecodeString(c)
+			if err != nil || len(b) > size {
+				return jwk{}, fmt.Errorf("bad EC coordinate in key %q", k.Kid)
+			}
+			point = append(point, make([]byte, size-len(b))...)
+			point = append(point, b...)
 		}
-		y, err := num(k.Y)
+		pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
 		if err != nil {
-			return jwk{}, err
+			return jwk{}, fmt.Errorf("EC key %q: %w", k.Kid, err)
 		}
-		return jwk{kid: k.Kid, key: &ecdsa.PublicKey{Curve: curve, X: x, Y: y}}, nil
+		return jwk{kid: k.Kid, key: pub}, nil
 	}
 	return jwk{}, fmt.Errorf("unsupported key type %q", k.Kty)
 }
