@@ -40,10 +40,16 @@ func main() {
 
 // run is main without the process: tests call it.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runWithInput(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runWithInput is run with its stdin given (--password-stdin reads it).
+func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var red redact.Redactor
 	code := exitOK
 	cmd := newRootCommand(&red, stdout, stderr, &code)
 	cmd.SetArgs(args)
+	cmd.SetIn(stdin)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
@@ -68,8 +74,14 @@ pod's ServiceAccount), port-forwards to ml-pipeline-ui itself (or, in a pod, use
 http://ml-pipeline-ui.<namespace>), and adds the cluster's checks: the install,
 its endpoints, the token's audience, KFP's RBAC check, and the PodDefault.
 
+With --username it first logs in through Kubeflow's gateway (--host, the
+port-forwarded istio-ingressgateway) as a browser would — oauth2-proxy or
+oidc-authservice, Dex's connector, its login form and approval page, the callback —
+reports each stage, and then checks KFP at the gateway's /pipeline with the session.
+
 Secrets are never taken as bare flag values: a static token comes from --token-file
-or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
+or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file, the
+login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 		Example: `  # Standalone KFP through a port-forward
   kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80 &
   kfp-doctor --host http://localhost:3000
@@ -77,6 +89,10 @@ or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
   # Multi-user KFP with a ServiceAccount token
   kubectl -n my-profile create token default-editor --audience pipelines.kubeflow.org > /tmp/t
   kfp-doctor --host http://localhost:3000 --namespace my-profile --token-file /tmp/t -o json
+
+  # Multi-user Kubeflow through the gateway, logging in with Dex
+  kubectl -n istio-system port-forward svc/istio-ingressgateway 8080:80 &
+  KFP_DOCTOR_PASSWORD=12341234 kfp-doctor --host http://localhost:8080 --username user@example.com -n kubeflow-user-example-com
 
   # Let the doctor find KFP in the cluster and port-forward to it itself
   kfp-doctor --kubeconfig ~/.kube/config --namespace my-profile --token-file /tmp/t`,
@@ -88,6 +104,7 @@ or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
 			if err != nil {
 				return err
 			}
+			cfg.Stdin = cmd.InOrStdin()
 			rep, err := doctor.Run(cmd.Context(), cfg, red)
 			if err != nil {
 				return err
@@ -124,6 +141,9 @@ or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file.`,
 	f.StringVar(&cfg.KubeContext, "context", "", "kubeconfig context to use (default the current one)")
 	f.StringVar(&cfg.KFPNamespace, "kfp-namespace", "", "namespace KFP is installed in (default: the one holding svc/ml-pipeline-ui)")
 	f.StringVar(&cfg.Scenario, "scenario", doctor.ScenarioAuto, "auto|standalone-in-cluster|standalone-out-of-cluster|multi-user-in-cluster|multi-user-out-of-cluster (auto guesses from the install and whether this runs in a pod)")
+	f.StringVar(&cfg.Username, "username", "", "log in through Kubeflow's gateway (--host) as this Dex user before the other checks; password from $"+doctor.EnvPassword+" or --password-stdin")
+	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
+	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
 	cmd.AddCommand(newLabCommand(stdout, stderr))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",

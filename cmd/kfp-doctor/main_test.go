@@ -16,6 +16,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
+	"github.com/kfp-connect/kfp-connect/internal/login/logintest"
 )
 
 type jsonOut struct {
@@ -304,6 +305,186 @@ func TestReportFormats(t *testing.T) {
 	for _, tc := range su.Cases {
 		if strings.HasPrefix(tc.Name, "list-experiments") && (tc.Failure == nil || tc.Failure.Type != "KFD001") {
 			t.Fatalf("list-experiments case: %+v", tc)
+		}
+	}
+}
+
+// kfpBehindGateway answers as ml-pipeline-ui behind the gateway: recorded
+// replies, experiments only for the identity the gateway sets from a session.
+func kfpBehindGateway(echo bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == kfptest.HealthzV2:
+			kfptest.UIHealthz(true, true)(w, r)
+		case r.URL.Path == kfptest.ExperimentsV2 && echo:
+			// Echo every credential back, as a careless proxy might.
+			// The bare values come first: "Cookie: …" is masked by shape
+			// anyway, the values only because the login registered them.
+			var values []string
+			for _, c := range r.Cookies() {
+				values = append(values, c.Value)
+			}
+			b, _ := json.Marshal(map[string]any{"code": 7, "message": "denied " + strings.Join(values, " ") + "; Cookie: " + r.Header.Get("Cookie")})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write(b)
+		case r.URL.Path == kfptest.ExperimentsV2 && r.Header.Get("kubeflow-userid") == logintest.DefaultUser:
+			kfptest.Reply(w, kfptest.Get("kubeflow-userid: user@example.com, ns=ns-1"))
+		case r.URL.Path == kfptest.ExperimentsV2:
+			kfptest.Reply(w, kfptest.Get("no auth, ns=ns-1"))
+		default:
+			kfptest.Reply(w, kfptest.Get("observed: unknown path"))
+		}
+	})
+}
+
+// The doctor logs in through a replay of each measured login chain, then
+// lists experiments through /pipeline with the session.
+func TestDoctorLogin(t *testing.T) {
+	type want struct{ status, kfd string }
+	pass, skip := want{"pass", ""}, want{"skip", ""}
+	cases := []struct {
+		name     string
+		opts     logintest.Options
+		hostPath string // appended to the gateway URL for --host
+		args     []string
+		password string
+		wantCode int
+		want     map[string]want
+	}{
+		{"oauth2-proxy, one connector", logintest.Options{}, "", nil, "", 0,
+			map[string]want{"login-secured": pass, "login-connector": pass, "login-credentials": pass, "login-session": pass, "healthz": pass, "mode": pass, "list-experiments": pass}},
+		{"oauth2-proxy, approval page, 401 first, host with /pipeline", logintest.Options{Approval: true, Unauthorized: true}, "/pipeline", nil, "", 0,
+			map[string]want{"login-credentials": pass, "login-session": pass, "list-experiments": pass}},
+		{"oidc-authservice, LDAP from a choice of connectors", logintest.Options{Generation: logintest.AuthService, Connectors: []string{"local", "ldap"}}, "", []string{"--login-connector", "ldap"}, "", 0,
+			map[string]want{"login-connector": pass, "login-session": pass, "list-experiments": pass}},
+		{"wrong password", logintest.Options{}, "", nil, "not-the-password", 1,
+			map[string]want{"login-secured": pass, "login-connector": pass, "login-credentials": {"fail", "KFD029"}, "login-session": skip, "healthz": skip, "mode": skip, "list-experiments": skip}},
+		{"unknown connector", logintest.Options{}, "", []string{"--login-connector", "ldap"}, "", 1,
+			map[string]want{"login-connector": {"fail", "KFD030"}, "login-credentials": skip, "list-experiments": skip}},
+		{"unsecured gateway", logintest.Options{Unsecured: true}, "", nil, "", 1,
+			map[string]want{"login-secured": {"warn", "KFD031"}, "login-session": skip, "healthz": pass, "list-experiments": {"fail", "KFD001"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.opts.Upstream = kfpBehindGateway(false)
+			g := logintest.New(t, c.opts)
+			pw := c.password
+			if pw == "" {
+				pw = logintest.DefaultPassword
+			}
+			args := append([]string{"--host", g.URL + c.hostPath, "--username", logintest.DefaultUser, "-n", "ns-1"}, c.args...)
+			code, out := doctorJSON(t, map[string]string{"KFP_DOCTOR_PASSWORD": pw}, args...)
+			if code != c.wantCode {
+				t.Fatalf("exit %d, want %d: %+v", code, c.wantCode, out)
+			}
+			for id, w := range c.want {
+				if st, kfd := out.probe(id); st != w.status || kfd != w.kfd {
+					t.Errorf("%s = %s %q, want %s %q: %+v", id, st, kfd, w.status, w.kfd, out)
+				}
+			}
+		})
+	}
+}
+
+// A wrong password names the failed step in the text report, with its id,
+// and says why the rest was skipped.
+func TestDoctorLoginWrongPasswordText(t *testing.T) {
+	g := logintest.New(t, logintest.Options{Upstream: kfpBehindGateway(false)})
+	code, text, _ := runDoctor(t, map[string]string{"KFP_DOCTOR_PASSWORD": "wrong-password"}, "--host", g.URL, "--username", logintest.DefaultUser, "-n", "ns-1")
+	for _, want := range []string{
+		"✔ login-secured", "✔ login-connector",
+		"✖ login-credentials [KFD029] Dex answered its login form again",
+		"docs: https://github.com/kfp-connect/kfp-connect/blob/main/docs/failures.md#kfd029",
+		"skipped: login-credentials did not pass",
+		"login as user@example.com through Dex connector local",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text lacks %q:\n%s", want, text)
+		}
+	}
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+}
+
+func TestDoctorLoginPasswordStdin(t *testing.T) {
+	g := logintest.New(t, logintest.Options{Upstream: kfpBehindGateway(false)})
+	var out, errb bytes.Buffer
+	t.Setenv("KFP_DOCTOR_PASSWORD", "")
+	code := runWithInput(context.Background(), []string{"--host", g.URL, "--username", logintest.DefaultUser, "-n", "ns-1", "--password-stdin", "-o", "json"},
+		strings.NewReader(logintest.DefaultPassword+"\n"), &out, &errb)
+	var o jsonOut
+	if err := json.Unmarshal(out.Bytes(), &o); err != nil || code != 0 {
+		t.Fatalf("exit %d (%v): %s %s", code, err, out.String(), errb.String())
+	}
+	if st, _ := o.probe("list-experiments"); st != "pass" {
+		t.Fatalf("list-experiments %s", st)
+	}
+}
+
+func TestDoctorLoginUsageErrors(t *testing.T) {
+	g := logintest.New(t, logintest.Options{})
+	cases := []struct {
+		name, stdin string
+		env         map[string]string
+		args        []string
+		want        string
+	}{
+		{"no password", "", nil, []string{"--host", g.URL, "--username", "u@example.com"}, "KFP_DOCTOR_PASSWORD"},
+		{"empty stdin", "", nil, []string{"--host", g.URL, "--username", "u@example.com", "--password-stdin"}, "stdin held no password"},
+		{"stdin without a user", "pw\n", nil, []string{"--host", g.URL, "--password-stdin"}, "pass --username too"},
+		{"no host", "", map[string]string{"KFP_DOCTOR_PASSWORD": "pw12"}, []string{"--username", "u@example.com"}, "pass --host"},
+		{"login and cookies", "", map[string]string{"KFP_DOCTOR_PASSWORD": "pw12", "KFP_DOCTOR_COOKIES": "a=b"}, []string{"--host", g.URL, "--username", "u@example.com"}, "pass one of them"},
+		{"bad connector", "", map[string]string{"KFP_DOCTOR_PASSWORD": "pw12"}, []string{"--host", g.URL, "--username", "u@example.com", "--login-connector", "a/b"}, "--login-connector"},
+		{"password as a flag", "", nil, []string{"--host", g.URL, "--username", "u@example.com", "--password", "pw"}, "unknown flag"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := map[string]string{"KFP_DOCTOR_PASSWORD": "", "KF_PIPELINES_ENDPOINT": "", "KFP_DOCTOR_COOKIES": ""}
+			for k, v := range c.env {
+				env[k] = v
+			}
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			var out, errb bytes.Buffer
+			code := runWithInput(context.Background(), c.args, strings.NewReader(c.stdin), &out, &errb)
+			if code != 2 || out.String() != "" || !strings.Contains(errb.String(), c.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want 2 and %q", code, out.String(), errb.String(), c.want)
+			}
+			if g.Hits("/pipeline/") != 0 {
+				t.Fatal("a usage error still reached the gateway")
+			}
+		})
+	}
+}
+
+// A canary password and session cookie are absent from every output format,
+// whether the login succeeds (and KFP echoes the cookies back) or fails.
+func TestLoginSecretsNeverPrinted(t *testing.T) {
+	const canaryPW = "CANARYpw-l0gin-0x5EC"
+	const canarySession = "CANARYsession-l0gin-0x5EC"
+	users := map[string]string{logintest.DefaultUser: canaryPW}
+	ok := logintest.New(t, logintest.Options{Users: users, SessionValue: canarySession, Upstream: kfpBehindGateway(true), Approval: true})
+	authsvc := logintest.New(t, logintest.Options{Generation: logintest.AuthService, Users: users, SessionValue: canarySession, Upstream: kfpBehindGateway(true)})
+	for _, host := range []string{ok.URL, authsvc.URL} {
+		for _, pw := range []string{canaryPW, canaryPW + "-wrong"} {
+			for _, format := range []string{"text", "json", "junit"} {
+				code, stdout, stderr := runDoctor(t, map[string]string{"KFP_DOCTOR_PASSWORD": pw},
+					"--host", host, "--username", logintest.DefaultUser, "-n", "ns-1", "-o", format)
+				if code != 1 {
+					t.Fatalf("%s: exit %d\n%s", format, code, stdout)
+				}
+				for _, secret := range []string{"CANARY", canaryPW, canarySession} {
+					if strings.Contains(stdout+stderr, secret) {
+						t.Fatalf("%s leaked %q:\n%s%s", format, secret, stdout, stderr)
+					}
+				}
+				if pw == canaryPW && !strings.Contains(stdout, "login-session") {
+					t.Fatalf("%s: no login-session in the report:\n%s", format, stdout)
+				}
+			}
 		}
 	}
 }

@@ -4,10 +4,15 @@
 package doctor
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -20,6 +25,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/probes"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
@@ -31,6 +37,9 @@ const (
 	EnvHost    = "KF_PIPELINES_ENDPOINT" // as the SDK
 	EnvToken   = "KFP_DOCTOR_TOKEN"
 	EnvCookies = "KFP_DOCTOR_COOKIES"
+	// EnvPassword is the Dex password for --username; the other source is
+	// stdin (--password-stdin). Never a flag: flag values show in ps.
+	EnvPassword = "KFP_DOCTOR_PASSWORD"
 )
 
 // Config is everything the user told the doctor.
@@ -70,6 +79,16 @@ type Config struct {
 	InClusterConfig   func() (*rest.Config, error)
 	ServiceAccountDir string
 	ReadFile          func(string) ([]byte, error)
+
+	// Username is --username: log in through the gateway's Dex before the
+	// other probes, and send the session the login gets.
+	Username string
+	// LoginConnector is --login-connector, the Dex connector id ("" means local).
+	LoginConnector string
+	// PasswordStdin is --password-stdin: read the password from Stdin
+	// instead of $KFP_DOCTOR_PASSWORD.
+	PasswordStdin bool
+	Stdin         io.Reader
 }
 
 // UsageError is a problem with what the user asked for (exit code 2).
@@ -98,6 +117,15 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	if cfg.InClusterConfig == nil {
 		cfg.InClusterConfig = rest.InClusterConfig
 	}
+	// The login decides the host (the gateway's /pipeline), so it comes
+	// before the cluster is consulted; and before the clock starts, since a
+	// password typed into --password-stdin takes as long as it takes.
+	lg, loginDetails, closeLogin, err := setUpLogin(&cfg, red)
+	if err != nil {
+		return nil, err
+	}
+	defer closeLogin()
+
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
@@ -114,11 +142,14 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		defer site.close()
 	}
 
-	target, details, err := buildTarget(cfg, red)
+	target, details, err := buildTarget(cfg, red, lg)
 	if err != nil {
 		return nil, err
 	}
 	defer target.Client.CloseIdle()
+	if loginDetails != "" {
+		details = strings.Join([]string{details, loginDetails}, " · ")
+	}
 
 	set := probes.Doctor()
 	shown := ""
@@ -135,6 +166,9 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		if in := site.cluster.Install; site.hostFromInstall && !in.Found && !(in.Hidden && site.scenario.inside) {
 			shown = "(no KFP install found in the cluster)"
 		}
+	}
+	if lg != nil {
+		set = probes.WithLogin(lg, set)
 	}
 	runner, err := probe.NewRunner(set)
 	if err != nil {
@@ -153,7 +187,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	}, nil
 }
 
-func buildTarget(cfg Config, red *redact.Redactor) (*probes.Target, string, error) {
+func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Target, string, error) {
 	host := cfg.Host
 	if host == "" {
 		host = cfg.Getenv(EnvHost)
@@ -212,6 +246,11 @@ func buildTarget(cfg Config, red *redact.Redactor) (*probes.Target, string, erro
 		t.Cookies = c
 		chain = append(chain, c)
 		details = append(details, c.String())
+	}
+	if lg != nil {
+		// Sends nothing until login-session has a session.
+		chain = append(chain, lg)
+		details = append(details, lg.String())
 	}
 	if len(chain) == 0 {
 		details = append(details, "no credentials")
@@ -488,4 +527,130 @@ func portForward(ctx context.Context, rc *rest.Config, in *discover.Install) (st
 		d.Close()
 	}
 	return ln.Addr().String(), stop, nil
+}
+
+// maxPassword bounds what --password-stdin reads: a password, not a file.
+const maxPassword = 4 << 10
+
+// setUpLogin prepares the login when --username is given: the password from
+// $KFP_DOCTOR_PASSWORD or stdin, the gateway from --host, and cfg.Host turned
+// into the gateway's /pipeline, where a kfp.Client behind the gateway points.
+// It returns no login (and no error) without --username.
+func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(), error) {
+	noop := func() {}
+	if cfg.Username == "" {
+		if cfg.PasswordStdin {
+			return nil, "", noop, usage("--password-stdin reads the password for --username: pass --username too")
+		}
+		return nil, "", noop, nil
+	}
+	host := cfg.Host
+	if host == "" {
+		host = cfg.Getenv(EnvHost)
+	}
+	if host == "" {
+		return nil, "", noop, usage("--username logs in through Kubeflow's gateway: pass --host with its address (for example http://localhost:8080 after `kubectl -n istio-system port-forward svc/istio-ingressgateway 8080:80`)")
+	}
+	if cfg.Cookies != "" || cfg.Getenv(EnvCookies) != "" {
+		return nil, "", noop, usage("--username gets a session by logging in, and --cookies/$%s give one: pass one of them", EnvCookies)
+	}
+	password, err := readPassword(cfg)
+	if err != nil {
+		return nil, "", noop, err
+	}
+	red.Add(password)
+	base, err := kfp.ParseHost(host)
+	if err != nil {
+		return nil, "", noop, usage("--host: %w", err)
+	}
+	// --host may name the gateway or, as kfp.Client is given it, the
+	// gateway's /pipeline: the login starts at the gateway either way.
+	gateway := *base
+	gateway.Path = strings.TrimSuffix(gateway.Path, "/pipeline")
+	cfg.Host = strings.TrimRight(gateway.String(), "/") + "/pipeline"
+	details := []string{"gateway " + gateway.Redacted() + " (KFP at its /pipeline)"}
+	if !strings.Contains(host, "://") {
+		details = append(details, "no scheme in host: using https:// as kfp.Client does")
+	}
+	client, closeIdle, err := loginHTTPClient(*cfg)
+	if err != nil {
+		return nil, "", noop, err
+	}
+	flow, err := login.New(login.Config{
+		Gateway: &gateway, Username: cfg.Username, Password: password, Connector: cfg.LoginConnector,
+		HTTPClient: client, RequestTimeout: min(3*time.Second, cfg.Timeout), Redactor: red,
+	})
+	if err != nil {
+		closeIdle()
+		return nil, "", noop, usage("--username/--login-connector: %w", err)
+	}
+	return &probes.Login{Flow: flow, Redactor: red}, strings.Join(details, " · "), closeIdle, nil
+}
+
+// readPassword takes the first line of stdin with --password-stdin, else
+// $KFP_DOCTOR_PASSWORD. Only the line ending is trimmed: spaces may belong to
+// the password.
+func readPassword(cfg *Config) (string, error) {
+	if !cfg.PasswordStdin {
+		pw := cfg.Getenv(EnvPassword)
+		if pw == "" {
+			return "", usage("--username %s needs a password: set $%s, or pipe it in with --password-stdin (never a flag: flag values show in ps)", cfg.Username, EnvPassword)
+		}
+		return pw, nil
+	}
+	in := cfg.Stdin
+	if in == nil {
+		in = os.Stdin
+	}
+	line, err := bufio.NewReader(io.LimitReader(in, maxPassword+1)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", usage("--password-stdin: reading stdin: %w", err)
+	}
+	if len(line) > maxPassword {
+		return "", usage("--password-stdin: the first line of stdin is longer than %d bytes: not a password", maxPassword)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", usage("--password-stdin: stdin held no password (printf '%%s\\n' \"$PASSWORD\" | kfp-doctor … --password-stdin)")
+	}
+	return pw, nil
+}
+
+// loginHTTPClient is the login's HTTP side, with the same TLS settings,
+// dialer and deadlines as the KFP client: the gateway is the same host.
+func loginHTTPClient(cfg Config) (func() *http.Client, func(), error) {
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // the user asked for it
+	if cfg.CACert != "" {
+		pem, err := os.ReadFile(cfg.CACert)
+		if err != nil {
+			return nil, nil, usage("reading --ca-cert: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, nil, usage("--ca-cert %s holds no PEM certificate", cfg.CACert)
+		}
+		tlsConf.RootCAs = pool
+	}
+	dial := min(2*time.Second, cfg.Timeout)
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: dial}).DialContext,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: dial,
+		MaxIdleConns:        4,
+		IdleConnTimeout:     10 * time.Second,
+	}
+	if cfg.Dial != nil {
+		tr.Proxy = nil // the dialer is the route
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, dial)
+			defer cancel()
+			return cfg.Dial(ctx, network, addr)
+		}
+	}
+	perRequest := min(3*time.Second, cfg.Timeout)
+	return func() *http.Client { return &http.Client{Transport: tr, Timeout: perRequest} }, tr.CloseIdleConnections, nil
 }

@@ -63,6 +63,9 @@ const (
 	NotKFP              ID = "KFD026"
 	RedirectLoop        ID = "KFD027"
 	ReviewUnavailable   ID = "KFD028"
+	WrongCredentials    ID = "KFD029"
+	UnknownConnector    ID = "KFD030"
+	UnsecuredGateway    ID = "KFD031"
 
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
@@ -153,6 +156,15 @@ var catalogue = map[ID]Entry{
 	ReviewUnavailable: {Title: "KFP cannot ask Kubernetes to review the request",
 		Cause: "the KFP API server failed to create a TokenReview or SubjectAccessReview: kube-apiserver unreachable or the server's ServiceAccount lacks RBAC",
 		Hint:  "check ml-pipeline's logs and that its ServiceAccount may create tokenreviews and subjectaccessreviews"},
+	WrongCredentials: {Title: "Dex refused the user name or password",
+		Cause: "Dex answered its login form again (HTTP 200, no redirect): a wrong password, a user unknown to that connector, or a user name in the wrong form (static users log in with their email)",
+		Hint:  "check the user and $KFP_DOCTOR_PASSWORD (Kubeflow's example user is user@example.com), and that --login-connector names the connector that holds the user (local or ldap)"},
+	UnknownConnector: {Title: "Dex has no such connector",
+		Cause: "the connector asked for is not on Dex's choice page, or Dex answers 404/400 for /dex/auth/<connector>: it is not in Dex's configuration",
+		Hint:  "pass --login-connector with a connector Dex offers (local for static passwords, ldap for LDAP); the message lists what Dex showed"},
+	UnsecuredGateway: {Title: "the gateway lets /pipeline through without a login",
+		Cause: "GET /pipeline/ answered without redirecting into Dex: no oauth2-proxy or oidc-authservice guards KFP there, so there is no session to get and requests reach KFP with no identity",
+		Hint:  "put Kubeflow's oauth2-proxy and Dex in front of the gateway (or check you port-forwarded istio-ingressgateway, not ml-pipeline-ui); without a login, send a ServiceAccount token instead"},
 }
 
 func init() {

@@ -1,0 +1,216 @@
+package probes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/login"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+)
+
+// Login is the doctor's login through Kubeflow's gateway: the login probes
+// walk its stages, and the KFP client sends its session once it exists (it
+// is one of the client's credentials).
+type Login struct {
+	Flow     *login.Flow
+	Redactor *redact.Redactor
+
+	mu      sync.Mutex
+	cookies *credentials.Cookies
+}
+
+// Apply puts the session cookies on a request once the login has them;
+// before that (or without a login) it sends nothing.
+func (l *Login) Apply(req *http.Request) error {
+	l.mu.Lock()
+	c := l.cookies
+	l.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c.Apply(req)
+}
+
+func (l *Login) String() string {
+	return fmt.Sprintf("login as %s through Dex connector %s", l.Flow.Username(), l.Flow.ConnectorID())
+}
+
+func (l *Login) setCookies(c *credentials.Cookies) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cookies = c
+}
+
+// Ids of the login probes; the KFP probes wait for the last.
+const (
+	LoginSecured     = "login-secured"
+	LoginConnector   = "login-connector"
+	LoginCredentials = "login-credentials"
+	LoginSession     = "login-session"
+)
+
+// WithLogin is set with the login in front: the four stages of the login,
+// then set, whose probes that reach KFP (healthz and, after it, everything
+// that needs a reply from KFP) wait for the session. Through oauth2-proxy
+// even healthz needs it: /apis/ paths get 401 without a session.
+func WithLogin(l *Login, set []probe.Probe[*Target]) []probe.Probe[*Target] {
+	out := []probe.Probe[*Target]{
+		loginProbe(l, LoginSecured, "login: GET /pipeline/ on the gateway leads into Dex", "", login.StageSecured),
+		loginProbe(l, LoginConnector, "login: Dex's connector and its login form", LoginSecured, login.StageConnector),
+		loginProbe(l, LoginCredentials, "login: user and password posted to Dex (and its approval page)", LoginConnector, login.StageCredentials),
+		loginProbe(l, LoginSession, "login: the gateway's callback sets the session cookie", LoginCredentials, login.StageSession),
+	}
+	for _, p := range set {
+		if p.ID == "healthz" || p.ID == "list-experiments" {
+			p.DependsOn = append(append([]string(nil), p.DependsOn...), LoginSession)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Probe[*Target] {
+	p := probe.Probe[*Target]{ID: id, Title: title}
+	if after != "" {
+		p.DependsOn = []string{after}
+	}
+	p.Run = func(ctx context.Context, _ *Target) probe.Result {
+		if stage != login.StageSecured && l.Flow.Unsecured() {
+			return probe.Skipped("no login on this gateway: " + LoginSecured + " found /pipeline/ unsecured")
+		}
+		var (
+			res  probe.Result
+			err  error
+			sess *login.Session
+		)
+		switch stage {
+		case login.StageSecured:
+			var secured bool
+			secured, err = l.Flow.Secured(ctx)
+			switch {
+			case err == nil && !secured:
+				res = probe.Warned(kfd.UnsecuredGateway, fmt.Sprintf("%s answered without any login: nothing guards KFP on this gateway, so there is no session to get; the probes below go on without one", l.Flow.Start()))
+			case err == nil:
+				res = probe.Passf(fmt.Sprintf("%s leads into Dex (%s)", l.Flow.Start(), generation(l.Flow.Generation())))
+			}
+		case login.StageConnector:
+			if err = l.Flow.Connector(ctx); err == nil {
+				how := "Dex has only this one and sent the browser straight to it"
+				if cs := l.Flow.Connectors(); cs != nil {
+					how = "picked from Dex's choice of " + strings.Join(cs, ", ")
+				}
+				res = probe.Passf(fmt.Sprintf("connector %q served its login form (%s)", l.Flow.ConnectorID(), how))
+			}
+		case login.StageCredentials:
+			if err = l.Flow.Credentials(ctx); err == nil {
+				approval := "no approval page"
+				if l.Flow.Approved() {
+					approval = "its approval page approved"
+				}
+				res = probe.Passf(fmt.Sprintf("Dex accepted %s (%s) and sent the browser back to the gateway", l.Flow.Username(), approval))
+			}
+		case login.StageSession:
+			if sess, err = l.Flow.Session(ctx); err == nil {
+				c, cerr := credentials.NewCookies(sess.Cookie, l.Redactor)
+				if cerr != nil {
+					err = fmt.Errorf("the session cookies cannot be sent: %w", cerr)
+					res = probe.Failed(kfd.LoginScript, err.Error())
+					break
+				}
+				l.setCookies(c)
+				res = probe.Passf(fmt.Sprintf("session cookie %s set (%s); %s answered with it; the probes below send cookies %s",
+					sess.SessionCookie, generation(sess.Generation), l.Flow.Start(), strings.Join(c.Names(), ", ")))
+			}
+		}
+		if err != nil && res.Status == "" {
+			res = loginFailure(stage, err)
+		}
+		steps := l.Flow.Steps(stage)
+		res.Message += stepsNote(steps)
+		if len(steps) > 0 {
+			last := steps[len(steps)-1]
+			// No body: a login page may echo what was posted.
+			res.Evidence = &probe.Evidence{Request: last.Method + " " + last.URL, StatusCode: last.Status}
+		}
+		return res
+	}
+	return p
+}
+
+// loginFailure names a failed stage with its catalogue id.
+func loginFailure(stage login.Stage, err error) probe.Result {
+	var le *login.Error
+	if !errors.As(err, &le) {
+		return probe.Failed(kfd.LoginScript, err.Error())
+	}
+	switch le.Kind {
+	case login.KindWrongCredentials:
+		return probe.Failed(kfd.WrongCredentials, le.Error())
+	case login.KindUnknownConnector:
+		return probe.Failed(kfd.UnknownConnector, le.Error())
+	case login.KindRedirectLoop:
+		return probe.Failed(kfd.RedirectLoop, le.Error())
+	case login.KindNoSession:
+		return probe.Failed(kfd.LoginScript, le.Error())
+	case login.KindTransport:
+		d := kfp.Classify(nil, le.Err)
+		return probe.Failed(d.KFD, le.Msg+": "+d.Summary)
+	}
+	res := probe.Failed("", le.Error())
+	if stage == login.StageSecured && strings.Contains(le.Msg, "HTTP 404") {
+		res.KFD = kfd.NotKFP
+		return res
+	}
+	res.Hint = "the login went somewhere this doctor does not know: open the gateway's /pipeline/ in a browser and compare; report it with the evidence of -o json"
+	return res
+}
+
+// stepsNote lists a stage's requests, for the one-line message.
+func stepsNote(steps []login.Step) string {
+	if len(steps) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(steps))
+	for _, s := range steps {
+		st := "no answer"
+		if s.Status != 0 {
+			st = fmt.Sprint(s.Status)
+		}
+		took := "<1ms"
+		if s.Duration >= time.Millisecond {
+			took = s.Duration.Round(time.Millisecond).String()
+		}
+		parts = append(parts, fmt.Sprintf("%s %s → %s (%s)", s.Method, shortURL(s.URL), st, took))
+	}
+	return " [" + strings.Join(parts, "; ") + "]"
+}
+
+// shortURL drops scheme and host (the target line names them) and the query
+// keys (the JSON evidence keeps them).
+func shortURL(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.Index(u[i+3:], "/"); j >= 0 {
+			u = u[i+3+j:]
+		}
+	}
+	if i := strings.Index(u, "?"); i >= 0 {
+		u = u[:i] + "?…"
+	}
+	return u
+}
+
+func generation(g login.Generation) string {
+	if g == "" {
+		return "login program not told yet"
+	}
+	return g.Describe()
+}
