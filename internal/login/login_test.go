@@ -238,8 +238,7 @@ func TestErrorsIsByKind(t *testing.T) {
 
 // A gateway that never ends its chain, or loops, fails clearly and soon.
 func TestRedirectLoops(t *testing.T) {
-	var loop *httptest.Server
-	loop = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/pipeline/":
 			http.Redirect(w, r, "/oauth2/start?rd=/pipeline/", http.StatusFound)
