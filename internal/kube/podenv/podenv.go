@@ -81,71 +81,75 @@ func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, e
 }
 
 func sourceData(ctx context.Context, client kubernetes.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
+	var data map[string]string
+	var err error
 	switch {
 	case from.ConfigMapRef != nil:
-		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, from.ConfigMapRef.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && from.ConfigMapRef.Optional != nil && *from.ConfigMapRef.Optional {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("envFrom configmap %s: %w", from.ConfigMapRef.Name, err)
-		}
-		return cm.Data, nil
+		data, _, err = objectData(ctx, client, ns, "configmap", from.ConfigMapRef.Name, from.ConfigMapRef.Optional)
 	case from.SecretRef != nil:
-		s, err := client.CoreV1().Secrets(ns).Get(ctx, from.SecretRef.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && from.SecretRef.Optional != nil && *from.SecretRef.Optional {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("envFrom secret %s: %w", from.SecretRef.Name, err)
-		}
-		out := map[string]string{}
-		for k, v := range s.Data {
-			out[k] = string(v)
-		}
-		return out, nil
+		data, _, err = objectData(ctx, client, ns, "secret", from.SecretRef.Name, from.SecretRef.Optional)
 	}
-	return nil, nil
+	if err != nil {
+		return nil, fmt.Errorf("envFrom %w", err)
+	}
+	return data, nil
 }
 
 func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, src *corev1.EnvVarSource) (string, bool, error) {
+	var kind, name, key string
+	var optional *bool
 	switch {
 	case src.FieldRef != nil:
 		return fieldValue(pod, src.FieldRef.FieldPath)
 	case src.ConfigMapKeyRef != nil:
-		ref := src.ConfigMapKeyRef
-		optional := ref.Optional != nil && *ref.Optional
-		cm, err := client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && optional {
-			return "", false, nil
-		}
-		if err != nil {
-			return "", false, fmt.Errorf("configmap %s: %w", ref.Name, err)
-		}
-		v, ok := cm.Data[ref.Key]
-		if !ok && !optional {
-			return "", false, fmt.Errorf("configmap %s has no key %s", ref.Name, ref.Key)
-		}
-		return v, ok, nil
+		kind, name, key, optional = "configmap", src.ConfigMapKeyRef.Name, src.ConfigMapKeyRef.Key, src.ConfigMapKeyRef.Optional
 	case src.SecretKeyRef != nil:
-		ref := src.SecretKeyRef
-		optional := ref.Optional != nil && *ref.Optional
-		s, err := client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) && optional {
-			return "", false, nil
-		}
-		if err != nil {
-			return "", false, fmt.Errorf("secret %s: %w", ref.Name, err)
-		}
-		v, ok := s.Data[ref.Key]
-		if !ok && !optional {
-			return "", false, fmt.Errorf("secret %s has no key %s", ref.Name, ref.Key)
-		}
-		return string(v), ok, nil
+		kind, name, key, optional = "secret", src.SecretKeyRef.Name, src.SecretKeyRef.Key, src.SecretKeyRef.Optional
+	default:
+		// resourceFieldRef: limits mean nothing to a stand-in.
+		return "", false, nil
 	}
-	// resourceFieldRef: limits mean nothing to a stand-in.
-	return "", false, nil
+	data, found, err := objectData(ctx, client, pod.Namespace, kind, name, optional)
+	if err != nil || !found {
+		return "", false, err
+	}
+	v, ok := data[key]
+	if !ok && !isTrue(optional) {
+		return "", false, fmt.Errorf("%s %s has no key %s", kind, name, key)
+	}
+	return v, ok, nil
 }
+
+// objectData reads a ConfigMap's or Secret's data as strings. An optional
+// object that does not exist is not found, without an error, as the kubelet
+// treats it.
+func objectData(ctx context.Context, client kubernetes.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
+	var data map[string]string
+	var err error
+	if kind == "secret" {
+		var s *corev1.Secret
+		if s, err = client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			data = make(map[string]string, len(s.Data))
+			for k, v := range s.Data {
+				data[k] = string(v)
+			}
+		}
+	} else {
+		var cm *corev1.ConfigMap
+		if cm, err = client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+			data = cm.Data
+		}
+	}
+	switch {
+	case apierrors.IsNotFound(err) && isTrue(optional):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("%s %s: %w", kind, name, err)
+	}
+	return data, true, nil
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
 
 func fieldValue(pod *corev1.Pod, path string) (string, bool, error) {
 	switch path {

@@ -23,12 +23,17 @@ func TestContainerEnv(t *testing.T) {
 		Spec:       corev1.PodSpec{ServiceAccountName: "ml-pipeline"},
 	}
 	c := &corev1.Container{
-		EnvFrom: []corev1.EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "pipeline-api-server-config"}}}},
+		EnvFrom: []corev1.EnvFromSource{
+			{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "pipeline-api-server-config"}}},
+			{Prefix: "DB_", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "mysql-secret"}}},
+			{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "absent"}, Optional: &optional}},
+		},
 		Env: []corev1.EnvVar{
 			{Name: "MULTIUSER", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "pipeline-api-server-config"}, Key: "MULTIUSER"}}},
 			{Name: "POD_NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
 			{Name: "APP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
 			{Name: "DB_USER", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "mysql-secret"}, Key: "username"}}},
+			{Name: "MISSING_OPTIONAL_SECRET", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "absent"}, Key: "k", Optional: &optional}}},
 			{Name: "MISSING_OPTIONAL", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "nope"}, Key: "k", Optional: &optional}}},
 			{Name: "KUBEFLOW_USERID_PREFIX", Value: ""},
 			{Name: "URL", Value: "http://$(ML_PIPELINE_SERVICE_HOST):$(ML_PIPELINE_SERVICE_PORT)/$(UNKNOWN)$$(KEEP)"},
@@ -39,7 +44,7 @@ func TestContainerEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"MULTIUSER": "true", "POD_NAMESPACE": "kubeflow", "APP": "ml-pipeline", "DB_USER": "root", "CFG_A": "1",
+		"MULTIUSER": "true", "POD_NAMESPACE": "kubeflow", "APP": "ml-pipeline", "DB_USER": "root", "CFG_A": "1", "DB_username": "root",
 		"ML_PIPELINE_SERVICE_HOST": "10.0.0.8", "ML_PIPELINE_SERVICE_PORT": "8888", "ML_PIPELINE_SERVICE_PORT_GRPC": "8887",
 		"KUBEFLOW_USERID_PREFIX": "", "URL": "http://10.0.0.8:8888/$(UNKNOWN)$(KEEP)",
 	}
@@ -48,7 +53,7 @@ func TestContainerEnv(t *testing.T) {
 			t.Errorf("%s = %q (set %t), want %q", k, got, ok, v)
 		}
 	}
-	for _, absent := range []string{"MISSING_OPTIONAL", "HEADLESS_SERVICE_HOST"} {
+	for _, absent := range []string{"MISSING_OPTIONAL", "MISSING_OPTIONAL_SECRET", "HEADLESS_SERVICE_HOST"} {
 		if _, ok := env[absent]; ok {
 			t.Errorf("%s must not be set", absent)
 		}
