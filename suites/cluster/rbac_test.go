@@ -2,27 +2,15 @@ package cluster_test
 
 import (
 	"fmt"
-	"slices"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	authzv1 "k8s.io/api/authorization/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 const editorUser = "system:serviceaccount:namespace-2:default-editor"
-
-// grants reports whether rules allow verb on group/resource, wildcards included.
-func grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
-	has := func(list []string, v string) bool { return slices.Contains(list, v) || slices.Contains(list, "*") }
-	for _, r := range rules {
-		if has(r.APIGroups, group) && has(r.Resources, resource) && has(r.Verbs, verb) {
-			return true
-		}
-	}
-	return false
-}
 
 var _ = Describe("Kubeflow RBAC", Label("rbac"), func() {
 	It("aggregates the pipelines rules into kubeflow-edit (the controller-manager's work)", Label("aggregation"), func(ctx SpecContext) {
@@ -40,7 +28,7 @@ var _ = Describe("Kubeflow RBAC", Label("rbac"), func() {
 			role, err := clientset.RbacV1().ClusterRoles().Get(ctx, "kubeflow-edit", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
 			for _, w := range want {
-				g.Expect(grants(role.Rules, w.group, w.resource, w.verb)).To(BeTrue(),
+				g.Expect(suitekit.Grants(role.Rules, w.group, w.resource, w.verb)).To(BeTrue(),
 					"kubeflow-edit lacks %s %s/%s; rules: %v", w.verb, w.group, w.resource, role.Rules)
 			}
 		}).Should(Succeed())

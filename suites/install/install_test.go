@@ -12,7 +12,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -104,7 +103,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 					{"argoproj.io", "workflows", "delete"},
 					{"kubeflow.org", "viewers", "get"},
 				} {
-					g.Expect(grants(role.Rules, w[0], w[1], w[2])).To(BeTrue(), "kubeflow-edit lacks %s %s/%s", w[2], w[0], w[1])
+					g.Expect(suitekit.Grants(role.Rules, w[0], w[1], w[2])).To(BeTrue(), "kubeflow-edit lacks %s %s/%s", w[2], w[0], w[1])
 				}
 			}).Should(Succeed())
 
@@ -194,15 +193,4 @@ func podEnv(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, image
 	env, err := podenv.ContainerEnv(ctx, cs, pod, &pod.Spec.Containers[i])
 	Expect(err).NotTo(HaveOccurred(), "resolving the env of pod %s", pod.Name)
 	return env
-}
-
-// grants reports whether rules allow verb on group/resource, wildcards included.
-func grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
-	has := func(list []string, v string) bool { return slices.Contains(list, v) || slices.Contains(list, "*") }
-	for _, r := range rules {
-		if has(r.APIGroups, group) && has(r.Resources, resource) && has(r.Verbs, verb) {
-			return true
-		}
-	}
-	return false
 }

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
 	"github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
@@ -59,4 +61,16 @@ func Reports(name string) func(ginkgo.Report) {
 func QuietClientGo() {
 	klog.LogToStderr(false)
 	klog.SetOutput(ginkgo.GinkgoWriter)
+}
+
+// Grants reports whether rules allow verb on group/resource, wildcards
+// included: what the suites check of aggregated ClusterRoles.
+func Grants(rules []rbacv1.PolicyRule, group, resource, verb string) bool {
+	has := func(list []string, v string) bool { return slices.Contains(list, v) || slices.Contains(list, "*") }
+	for _, r := range rules {
+		if has(r.APIGroups, group) && has(r.Resources, resource) && has(r.Verbs, verb) {
+			return true
+		}
+	}
+	return false
 }
