@@ -119,3 +119,13 @@ type listReply[T any] struct {
 	TotalSize     int32  `json:"total_size,omitempty"`
 	NextPageToken string `json:"next_page_token,omitempty"`
 }
+
+// newListReply renders experiments in one API version's shape.
+func newListReply[T any](list []experiment, render func(experiment) T) listReply[T] {
+	var out listReply[T]
+	for _, e := range list {
+		out.Experiments = append(out.Experiments, render(e))
+	}
+	out.TotalSize = int32(len(out.Experiments))
+	return out
+}

@@ -153,12 +153,7 @@ func (s *Server) listV2(w http.ResponseWriter, r *http.Request) {
 		writeUserError(w, err)
 		return
 	}
-	var out listReply[experimentV2]
-	for _, e := range s.store.list(ns) {
-		out.Experiments = append(out.Experiments, e.v2())
-	}
-	out.TotalSize = int32(len(out.Experiments))
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, newListReply(s.store.list(ns), experiment.v2))
 }
 
 func (s *Server) listV1(w http.ResponseWriter, r *http.Request) {
@@ -179,12 +174,7 @@ func (s *Server) listV1(w http.ResponseWriter, r *http.Request) {
 		writeUserError(w, err)
 		return
 	}
-	var out listReply[experimentV1]
-	for _, e := range s.store.list(ns) {
-		out.Experiments = append(out.Experiments, e.v1())
-	}
-	out.TotalSize = int32(len(out.Experiments))
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, newListReply(s.store.list(ns), experiment.v1))
 }
 
 // decodeBody reads a bounded JSON body; a failure is grpc-gateway's 400.
