@@ -163,18 +163,12 @@ func endpointsProbe() probe.Probe[*Target] {
 // tokenInfo reads the claims of the token the client sends; ok is false
 // with a reason when there is none to read.
 func (t *Target) tokenInfo() (*credentials.TokenInfo, string) {
-	var raw string
+	raw, _, ok, err := t.rawToken()
 	switch {
-	case t.TokenFile != nil:
-		tok, err := t.TokenFile.Read()
-		if err != nil {
-			return nil, "the token file cannot be read"
-		}
-		raw = tok
-	case t.Bearer != nil:
-		raw = t.Bearer.Token()
-	default:
+	case !ok:
 		return nil, "no token configured"
+	case err != nil:
+		return nil, "the token file cannot be read"
 	}
 	info, err := credentials.InspectToken(raw)
 	if err != nil {

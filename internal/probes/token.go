@@ -18,23 +18,31 @@ const nearExpiry = 10 * time.Minute
 
 const predicted = "predicted from the token's claims, not verified"
 
+// rawToken is the token the client sends now (the file is read again, as the
+// SDK does per request) and where it comes from; ok is false when the client
+// is configured with no token at all.
+func (t *Target) rawToken() (raw, source string, ok bool, err error) {
+	switch {
+	case t.TokenFile != nil:
+		raw, err = t.TokenFile.Read()
+		return raw, t.TokenFile.Path, true, err
+	case t.Bearer != nil:
+		return t.Bearer.Token(), t.Bearer.String(), true, nil
+	}
+	return "", "", false, nil
+}
+
 func tokenProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
 		ID:    "token",
 		Title: "credentials: the token the client sends",
 		Run: func(_ context.Context, t *Target) probe.Result {
-			var raw, source string
+			raw, source, ok, err := t.rawToken()
 			switch {
-			case t.TokenFile != nil:
-				tok, err := t.TokenFile.Read()
-				if err != nil {
-					return probe.Failed(kfd.NoTokenFile, err.Error()+" (path from --token-path, $"+credentials.TokenPathEnv+", or the default "+credentials.DefaultTokenPath+")")
-				}
-				raw, source = tok, t.TokenFile.Path
-			case t.Bearer != nil:
-				raw, source = t.Bearer.Token(), t.Bearer.String()
-			default:
+			case !ok:
 				return probe.Skipped("no token configured: the client sends none (right for standalone KFP and for gateway sessions)")
+			case err != nil:
+				return probe.Failed(kfd.NoTokenFile, err.Error()+" (path from --token-path, $"+credentials.TokenPathEnv+", or the default "+credentials.DefaultTokenPath+")")
 			}
 			info, err := credentials.InspectToken(raw)
 			if errors.Is(err, credentials.ErrNotJWT) {
