@@ -130,7 +130,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 			}
 			// A redirect into a login flow is an answer in itself: stop
 			// there and let the classifier name it.
-			if isLoginPath(req.URL.Path) {
+			if looksLikeLoginURL(req.URL.Path) {
 				return http.ErrUseLastResponse
 			}
 			return nil
@@ -217,12 +217,3 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 
 // UserIDHeader is the identity header Kubeflow's gateway sets.
 const UserIDHeader = "kubeflow-userid"
-
-func isLoginPath(p string) bool {
-	for _, prefix := range []string{"/dex/", "/oauth2/", "/authservice/"} {
-		if strings.HasPrefix(p, prefix) {
-			return true
-		}
-	}
-	return false
-}
