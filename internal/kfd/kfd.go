@@ -157,7 +157,7 @@ var catalogue = map[ID]Entry{
 		Cause: "the KFP API server failed to create a TokenReview or SubjectAccessReview: kube-apiserver unreachable or the server's ServiceAccount lacks RBAC",
 		Hint:  "check ml-pipeline's logs and that its ServiceAccount may create tokenreviews and subjectaccessreviews"},
 	WrongCredentials: {Title: "Dex refused the user name or password",
-		Cause: "Dex answered its login form again (HTTP 200, no redirect): a wrong password, a user unknown to that connector, or a user name in the wrong form (static users log in with their email)",
+		Cause: "Dex answered its login form again, with no redirect (HTTP 401 since Dex v2.36.0, HTTP 200 before): a wrong password, a user unknown to that connector, or a user name in the wrong form (static users log in with their email)",
 		Hint:  "check the user and $KFP_DOCTOR_PASSWORD (Kubeflow's example user is user@example.com), and that --login-connector names the connector that holds the user (local or ldap)"},
 	UnknownConnector: {Title: "Dex has no such connector",
 		Cause: "the connector asked for is not on Dex's choice page, or Dex answers 404/400 for /dex/auth/<connector>: it is not in Dex's configuration",

@@ -125,13 +125,22 @@ func TestLoginChains(t *testing.T) {
 			wantGen: login.OAuth2Proxy,
 		},
 		{
-			name:     "wrong password: Dex answers its login form again",
+			name:     "wrong password: Dex ≥ 2.36 answers its login form again with 401",
 			opts:     logintest.Options{},
+			password: canaryPassword + "-wrong",
+			wantSteps: cat(oauth2, straightLocal[:2], []string{
+				"credentials POST /dex/auth/local/login?back&state 401",
+			}),
+			wantErr: login.KindWrongCredentials, wantStage: login.StageCredentials, wantMsg: `(HTTP 401, no redirect): connector "local" refused user "user@example.com"`,
+		},
+		{
+			name:     "wrong password: Dex < 2.36 answers its login form again with 200",
+			opts:     logintest.Options{LegacyRefusal: true},
 			password: canaryPassword + "-wrong",
 			wantSteps: cat(oauth2, straightLocal[:2], []string{
 				"credentials POST /dex/auth/local/login?back&state 200",
 			}),
-			wantErr: login.KindWrongCredentials, wantStage: login.StageCredentials, wantMsg: `refused user "user@example.com"`,
+			wantErr: login.KindWrongCredentials, wantStage: login.StageCredentials, wantMsg: `(HTTP 200, no redirect): connector "local" refused user "user@example.com"`,
 		},
 		{
 			name:      "unknown connector, one connector: Dex refuses the path",

@@ -172,11 +172,14 @@ func (f *Flow) Credentials(ctx context.Context) error {
 				f.generation = g
 			}
 			return nil
-		case p.status == http.StatusOK:
+		case p.status == http.StatusOK || (p.status == http.StatusUnauthorized && wasLoginPost):
+			// Dex answers refused credentials (a wrong password or an
+			// unknown user alike) with its login form again: HTTP 401 since
+			// v2.36.0 (dexidp/dex#2796), HTTP 200 before.
 			pg := parsePage(p.body, u)
 			if pg.loginForm() != nil {
 				if wasLoginPost {
-					return f.fail(StageCredentials, KindWrongCredentials, fmt.Sprintf("Dex answered its login form again (HTTP 200, no redirect): connector %q refused user %q with this password", f.cfg.Connector, f.cfg.Username), nil)
+					return f.fail(StageCredentials, KindWrongCredentials, fmt.Sprintf("Dex answered its login form again (HTTP %d, no redirect): connector %q refused user %q with this password", p.status, f.cfg.Connector, f.cfg.Username), nil)
 				}
 				return f.fail(StageCredentials, KindUnexpected, fmt.Sprintf("Dex showed its login form again at %s after accepting it", SafeURL(u)), nil)
 			}

@@ -57,6 +57,9 @@ type Options struct {
 	// Kubeflow's own login test meets behind Kubeflow ≥ 1.9 and answers by
 	// starting again at /oauth2/start (derived from that test, not measured).
 	RefuseFirstPost bool
+	// LegacyRefusal answers refused credentials with HTTP 200 and the login
+	// form, as Dex did before v2.36.0; newer Dex answers 401 with the form.
+	LegacyRefusal bool
 	// Unsecured leaves the gateway without any login: everything reaches the
 	// upstream.
 	Unsecured bool
@@ -387,6 +390,9 @@ func (g *Gateway) dexLogin(w http.ResponseWriter, r *http.Request, connector str
 		invalid = true
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if invalid && !g.opts.LegacyRefusal {
+		w.WriteHeader(http.StatusUnauthorized)
+	}
 	action := "/dex/auth/" + connector + "/login?" + url.Values{"back": {""}, "state": {id}}.Encode()
 	fmt.Fprintf(w, `<!DOCTYPE html><html><head><title>dex</title></head><body><div class="theme-panel"><h2 class="theme-heading">Log in to Your Account</h2>
 <form method="post" action="%s">
