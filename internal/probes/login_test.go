@@ -90,7 +90,7 @@ func TestLoginProbes(t *testing.T) {
 			map[string]string{LoginSession: "authservice_session", LoginConnector: "choice of local, ldap"}},
 		{"wrong password", logintest.Options{}, "", "", "nope-nope",
 			map[string]want{LoginCredentials: {probe.Fail, kfd.WrongCredentials}, LoginSession: skip, "healthz": skip, "mode": skip, "list-experiments": skip},
-			map[string]string{LoginCredentials: "POST /dex/auth/local/login?… → 200"}},
+			map[string]string{LoginCredentials: "POST /dex/auth/local/login?… → 401"}},
 		{"unknown connector", logintest.Options{}, "", "ldap", "",
 			map[string]want{LoginConnector: {probe.Fail, kfd.UnknownConnector}, LoginCredentials: skip, "list-experiments": skip},
 			map[string]string{LoginConnector: `its only connector is "local"`}},
