@@ -1,18 +1,29 @@
 // Package gateway is a stand-in for Kubeflow's Istio ingress gateway
 // (istio-ingressgateway in istio-system), which cannot run here, as a client
-// reaching /pipeline through it sees it:
+// reaching Kubeflow through it sees it. Its filters run in Envoy's order as
+// Istio configures them for Kubeflow (common/oauth2-proxy, common/dex,
+// KFP's istio config):
 //
-//   - the route of Kubeflow's ml-pipeline-ui VirtualService: the URI prefix
-//     /pipeline to ml-pipeline-ui.kubeflow:80, prefix kept (the UI strips it);
-//     anything else gets Envoy's "no route" answer, 404 with an empty body;
-//   - the RequestAuthentication of the m2m overlay: a Bearer JWT must come
-//     from an accepted issuer (by default the cluster's ServiceAccount issuer)
-//     and verify against the cluster's JWKS; its sub becomes kubeflow-userid
-//     and the Authorization header is not forwarded;
-//   - the AuthorizationPolicy that refuses a client setting kubeflow-userid
-//     itself (403 "RBAC: access denied");
-//   - the ext_authz hook (oauth2-proxy in Kubeflow ≥ 1.9) for requests with
-//     no Authorization, left to the caller: nil means an unsecured gateway.
+//   - ext_authz (the CUSTOM AuthorizationPolicy istio-ingressgateway-oauth2-proxy):
+//     a request with no Authorization header, to any path but /dex/* and
+//     /oauth2/*, is checked by oauth2-proxy as Envoy's envoyExtAuthzHttp
+//     provider does it (method, path, Host, Authorization and Cookie
+//     sent; on 2xx the Authorization, path and x-auth-request-* answers go
+//     upstream; otherwise oauth2-proxy's answer goes back with its
+//     Content-Type, Set-Cookie and Location). Kubeflow ≤ 1.8's
+//     oidc-authservice is the other generation (authservice.go);
+//   - jwt_authn (RequestAuthentications dex-jwt and m2m-token-issuer): a
+//     Bearer JWT must come from an accepted issuer — Dex, whose email
+//     becomes kubeflow-userid, or the cluster's ServiceAccount issuer,
+//     whose sub does — and verify against that issuer's JWKS; the token is
+//     forwarded upstream (forwardOriginalToken: true);
+//   - rbac: a client setting kubeflow-userid itself is refused, and with a
+//     login in front (istio-ingressgateway-require-jwt) so is any request
+//     without a verified JWT, outside /dex/* and /oauth2/*: 403
+//     "RBAC: access denied";
+//   - the routes of the VirtualServices: /dex/ to Dex, /oauth2/ to
+//     oauth2-proxy, /pipeline to ml-pipeline-ui (prefix kept, the UI strips
+//     it); anything else gets Envoy's "no route", 404 with an empty body.
 //
 // Every answer carries "server: istio-envoy", as Envoy overwrites it.
 package gateway
@@ -35,28 +46,35 @@ import (
 // that carry no Authorization header. It either allows the request and
 // returns the headers to add upstream, or writes its own refusal (a redirect
 // to the login, or 401 for /apis/) and returns false.
-//
-// In Kubeflow ≥ 1.9 this is oauth2-proxy in front of Dex; it belongs to the
-// login work (Dex is not served by the module proxy here), so the lab runs the
-// gateway with none: an unsecured gateway.
 type ExtAuthz func(w http.ResponseWriter, r *http.Request) (upstream http.Header, ok bool)
 
 // Config is the gateway's routes and policies.
 type Config struct {
 	// Upstream is the ml-pipeline-ui Service; default http://ml-pipeline-ui.kubeflow:80.
 	Upstream string
-	// Transport reaches Upstream; nil is http.DefaultTransport.
+	// Dex and OAuth2Proxy are the Services behind /dex/ and /oauth2/; empty
+	// means no such route.
+	Dex, OAuth2Proxy string
+	// Transport reaches the routes' Services; nil is http.DefaultTransport.
 	Transport http.RoundTripper
-	// Issuers are the jwtRules' issuers. Empty: the cluster's ServiceAccount
-	// issuer, read from its OIDC discovery, as the m2m overlay configures it.
+	// Issuers are the m2m jwtRule's issuers. Empty: the cluster's
+	// ServiceAccount issuer, read from its OIDC discovery, as the m2m
+	// overlay configures it.
 	Issuers []string
+	// DexIssuer is the dex-jwt jwtRule's issuer (keys from its discovery's
+	// jwks_uri, reached through Transport); empty means no such rule.
+	DexIssuer string
 	// Cluster reaches the kube-apiserver whose OIDC discovery
 	// (/.well-known/openid-configuration) and JWKS (/openid/v1/jwks) give the
-	// issuer and the keys. Nil: every Bearer token fails as Istio's does when
-	// it cannot fetch the JWKS.
+	// issuer and the keys. Nil: every cluster token fails as Istio's does
+	// when it cannot fetch the JWKS.
 	Cluster *rest.Config
-	// ExtAuthz decides requests without Authorization; nil lets them through
-	// with no identity (KFP then answers that there is no identity header).
+	// Login is the ext_authz in front: LoginOAuth2Proxy (the default when
+	// OAuth2Proxy is set), LoginAuthService, or LoginNone.
+	Login string
+	// AuthService configures the authservice generation.
+	AuthService AuthServiceConfig
+	// ExtAuthz, when set, replaces the ext_authz that Login names (tests).
 	ExtAuthz ExtAuthz
 	// UpstreamTimeout bounds a proxied call; default 300 s, the timeout of
 	// Kubeflow's ml-pipeline-ui VirtualService.
@@ -65,54 +83,69 @@ type Config struct {
 	Now func() time.Time
 }
 
+// The login programs the gateway can have in front.
+const (
+	LoginOAuth2Proxy = "oauth2-proxy" // Kubeflow ≥ 1.9
+	LoginAuthService = "authservice"  // Kubeflow ≤ 1.8 (oidc-authservice)
+	LoginNone        = "none"         // an unsecured gateway
+)
+
 const (
 	defaultUpstream = "http://ml-pipeline-ui.kubeflow:80"
-	// routePrefix is the VirtualService's uri prefix match: a plain string
-	// prefix, as Envoy matches it (so /pipelines matches too).
+	// routePrefix is the KFP VirtualService's uri prefix match: a plain
+	// string prefix, as Envoy matches it (so /pipelines matches too).
 	routePrefix            = "/pipeline"
 	defaultUpstreamTimeout = 300 * time.Second
-	// UserIDHeader is where the m2m overlay puts the token's sub.
+	// UserIDHeader is where the jwtRules put the user; GroupsHeader the groups.
 	UserIDHeader = "kubeflow-userid"
+	GroupsHeader = "kubeflow-groups"
 	// Caps: Envoy buffers no body, but a stand-in must bound what it passes.
 	maxRequestBody  = 32 << 20
 	maxResponseBody = 64 << 20
+	extAuthzTimeout = 10 * time.Second
 )
 
 // ConfigFromEnv reads the stand-in's settings from the gateway pod's env
 // (the real gateway gets them from istiod; the fixture declares them there):
-// JWT_ISSUERS, a comma-separated list of accepted issuers (empty: the
-// cluster's own), and KFP_UI_URL, the ml-pipeline-ui Service URL.
+// KFP_UI_URL, DEX_URL and OAUTH2_PROXY_URL, the routes' Services; JWT_ISSUERS,
+// the m2m rule's accepted issuers (comma-separated; empty: the cluster's
+// own); DEX_ISSUER, the dex-jwt rule's issuer; LOGIN, the ext_authz in front
+// (oauth2-proxy, authservice or none); and for authservice its Dex client,
+// AUTHSERVICE_CLIENT_ID and AUTHSERVICE_CLIENT_SECRET.
 func ConfigFromEnv(lookup func(string) (string, bool)) Config {
-	cfg := Config{Upstream: defaultUpstream}
-	if v, ok := lookup("KFP_UI_URL"); ok && strings.TrimSpace(v) != "" {
-		cfg.Upstream = strings.TrimSpace(v)
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	cfg := Config{Upstream: defaultUpstream, Dex: get("DEX_URL"), OAuth2Proxy: get("OAUTH2_PROXY_URL"),
+		DexIssuer: get("DEX_ISSUER"), Login: get("LOGIN"),
+		AuthService: AuthServiceConfig{ClientID: get("AUTHSERVICE_CLIENT_ID"), ClientSecret: get("AUTHSERVICE_CLIENT_SECRET")}}
+	if v := get("KFP_UI_URL"); v != "" {
+		cfg.Upstream = v
 	}
-	if v, ok := lookup("JWT_ISSUERS"); ok {
-		for _, iss := range strings.Split(v, ",") {
-			if iss = strings.TrimSpace(iss); iss != "" {
-				cfg.Issuers = append(cfg.Issuers, iss)
-			}
+	for _, iss := range strings.Split(get("JWT_ISSUERS"), ",") {
+		if iss = strings.TrimSpace(iss); iss != "" {
+			cfg.Issuers = append(cfg.Issuers, iss)
 		}
 	}
 	return cfg
 }
 
+type route struct {
+	prefix string
+	proxy  *httputil.ReverseProxy
+}
+
 type gateway struct {
-	upstream *url.URL
-	proxy    *httputil.ReverseProxy
-	jwt      *verifier
-	extAuthz ExtAuthz
-	timeout  time.Duration
+	routes     []route // longest prefix first
+	jwt        *verifier
+	extAuthz   ExtAuthz
+	requireJWT bool
+	timeout    time.Duration
+	authsvc    *authService
 }
 
 // New returns the gateway's handler.
 func New(cfg Config) (http.Handler, error) {
 	if cfg.Upstream == "" {
 		cfg.Upstream = defaultUpstream
-	}
-	up, err := url.Parse(strings.TrimSuffix(cfg.Upstream, "/"))
-	if err != nil || up.Host == "" || (up.Scheme != "http" && up.Scheme != "https") {
-		return nil, fmt.Errorf("gateway upstream %q: want an http(s) URL", cfg.Upstream)
 	}
 	if cfg.Transport == nil {
 		cfg.Transport = http.DefaultTransport
@@ -123,29 +156,75 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	jv, err := newVerifier(cfg.Cluster, cfg.Issuers, cfg.Now)
+	if cfg.Login == "" {
+		cfg.Login = LoginNone
+		if cfg.OAuth2Proxy != "" {
+			cfg.Login = LoginOAuth2Proxy
+		}
+	}
+	rules, err := clusterRules(cfg.Cluster, cfg.Issuers, cfg.Now)
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{upstream: up, jwt: jv, extAuthz: cfg.ExtAuthz, timeout: cfg.UpstreamTimeout}
-	g.proxy = &httputil.ReverseProxy{
+	if cfg.DexIssuer != "" {
+		rules = append([]jwtRule{oidcRule(cfg.DexIssuer, "email", cfg.Transport, cfg.Now)}, rules...)
+	}
+	g := &gateway{jwt: &verifier{rules: rules, now: cfg.Now}, timeout: cfg.UpstreamTimeout}
+	for _, rt := range []struct{ prefix, target string }{{"/oauth2/", cfg.OAuth2Proxy}, {"/dex/", cfg.Dex}, {routePrefix, cfg.Upstream}} {
+		if rt.target == "" {
+			continue
+		}
+		p, err := newProxy(rt.target, cfg.Transport)
+		if err != nil {
+			return nil, err
+		}
+		g.routes = append(g.routes, route{rt.prefix, p})
+	}
+	switch cfg.Login {
+	case LoginNone:
+	case LoginOAuth2Proxy:
+		if cfg.OAuth2Proxy == "" {
+			return nil, errors.New("gateway: LOGIN=oauth2-proxy needs OAUTH2_PROXY_URL")
+		}
+		g.extAuthz, g.requireJWT = oauth2ProxyExtAuthz(cfg.OAuth2Proxy, cfg.Transport), true
+	case LoginAuthService:
+		if cfg.Dex == "" || cfg.DexIssuer == "" {
+			return nil, errors.New("gateway: LOGIN=authservice needs DEX_URL and DEX_ISSUER")
+		}
+		g.authsvc = newAuthService(cfg.AuthService, cfg.Dex, g.jwt, cfg.Transport)
+		g.extAuthz = g.authsvc.check
+	default:
+		return nil, fmt.Errorf("gateway: LOGIN %q: want oauth2-proxy, authservice or none", cfg.Login)
+	}
+	if cfg.ExtAuthz != nil {
+		g.extAuthz = cfg.ExtAuthz
+	}
+	return g, nil
+}
+
+// newProxy is one VirtualService route's destination.
+func newProxy(target string, transport http.RoundTripper) (*httputil.ReverseProxy, error) {
+	up, err := url.Parse(strings.TrimSuffix(target, "/"))
+	if err != nil || up.Host == "" || (up.Scheme != "http" && up.Scheme != "https") {
+		return nil, fmt.Errorf("gateway route to %q: want an http(s) URL", target)
+	}
+	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(g.upstream)
+			pr.SetURL(up)
 			// The route keeps the path as the client sent it (/pipeline
 			// included) and the client's authority, as Envoy does.
-			pr.Out.URL.Path, pr.Out.URL.RawPath = g.upstream.Path+pr.In.URL.Path, g.upstream.EscapedPath()+pr.In.URL.EscapedPath()
+			pr.Out.URL.Path, pr.Out.URL.RawPath = up.Path+pr.In.URL.Path, up.EscapedPath()+pr.In.URL.EscapedPath()
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 		},
-		Transport: cfg.Transport,
+		Transport: transport,
 		ModifyResponse: func(resp *http.Response) error {
 			resp.Header.Set("Server", "istio-envoy")
 			resp.Body = limitedBody{io.LimitReader(resp.Body, maxResponseBody), resp.Body}
 			return nil
 		},
 		ErrorHandler: upstreamError,
-	}
-	return g, nil
+	}, nil
 }
 
 type limitedBody struct {
@@ -153,39 +232,67 @@ type limitedBody struct {
 	io.Closer
 }
 
-// ServeHTTP runs Envoy's filters in their order: jwt_authn
-// (RequestAuthentication), ext_authz (CUSTOM), rbac (DENY), then the router.
+// isLoginPath is what the login policies leave alone: /dex/* and /oauth2/*
+// (notPaths /dex/*, /dex/**, /oauth2/*), and authservice's own callback.
+func isLoginPath(p string) bool {
+	return strings.HasPrefix(p, "/dex/") || strings.HasPrefix(p, "/oauth2/") || strings.HasPrefix(p, authServicePrefix)
+}
+
+// ServeHTTP runs Envoy's filters in Istio's order: ext_authz (CUSTOM),
+// jwt_authn (RequestAuthentication), rbac (DENY), then the router.
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Whether the client itself set the identity: the deny policy looks at
 	// what the client sent, not at what the gateway adds.
 	selfSet := r.Header.Values(UserIDHeader) != nil
-	var identity string
-	var extra http.Header
-	authz := r.Header.Get("Authorization")
-	switch token, ok := bearer(authz); {
-	case ok:
-		claims, failure := g.jwt.verify(r.Context(), token)
+	out := r.Clone(r.Context())
+	if g.authsvc != nil && strings.HasPrefix(r.URL.Path, authServicePrefix) {
+		g.authsvc.serveCallback(w, r)
+		return
+	}
+	if r.Header.Get("Authorization") == "" && g.extAuthz != nil && !isLoginPath(r.URL.Path) {
+		// Envoy stamps the external authorizer's refusal as its own too.
+		w.Header().Set("Server", "istio-envoy")
+		extra, allowed := g.extAuthz(w, r)
+		if !allowed {
+			return
+		}
+		w.Header().Del("Server") // the proxied reply sets it
+		for k, vs := range extra {
+			out.Header[http.CanonicalHeaderKey(k)] = vs
+		}
+	}
+	principal := false
+	authz := out.Header.Get("Authorization")
+	if token, ok := bearer(authz); ok {
+		c, rule, failure := g.jwt.verify(r.Context(), token)
 		if failure != "" {
 			// Envoy's jwt_authn refusal: plain text and a Bearer challenge.
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s%s", error="invalid_token"`, r.Host, r.URL.Path))
 			plain(w, http.StatusUnauthorized, failure)
 			return
 		}
-		identity = claims.Subject
-	case authz == "" && g.extAuthz != nil:
-		// Envoy stamps the external authorizer's refusal as its own too.
-		w.Header().Set("Server", "istio-envoy")
-		var allowed bool
-		if extra, allowed = g.extAuthz(w, r); !allowed {
-			return
+		principal = true
+		// outputClaimToHeaders; the token itself goes on
+		// (forwardOriginalToken: true in both of Kubeflow's rules).
+		if v := c.claim(rule.userClaim); v != "" {
+			out.Header.Set(UserIDHeader, v)
 		}
-		w.Header().Del("Server") // the proxied reply sets it
+		if v := c.claim("groups"); v != "" {
+			out.Header.Set(GroupsHeader, v)
+		}
 	}
-	if selfSet {
+	if selfSet || (g.requireJWT && !principal && !isLoginPath(r.URL.Path)) {
 		plain(w, http.StatusForbidden, "RBAC: access denied")
 		return
 	}
-	if !strings.HasPrefix(r.URL.Path, routePrefix) {
+	var proxy *httputil.ReverseProxy
+	for _, rt := range g.routes {
+		if strings.HasPrefix(r.URL.Path, rt.prefix) {
+			proxy = rt.proxy
+			break
+		}
+	}
+	if proxy == nil {
 		// Envoy's "no route": 404, empty body.
 		w.Header().Set("Server", "istio-envoy")
 		w.Header().Set("Content-Length", "0")
@@ -194,22 +301,11 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.timeout)
 	defer cancel()
-	out := r.Clone(ctx)
-	if ok := isBearer(authz); ok {
-		// The m2m overlay does not set forwardOriginalToken: the verified
-		// token stops at the gateway; KFP sees the header identity.
-		out.Header.Del("Authorization")
-	}
-	if identity != "" {
-		out.Header.Set(UserIDHeader, identity)
-	}
-	for k, vs := range extra {
-		out.Header[http.CanonicalHeaderKey(k)] = vs
-	}
+	out = out.WithContext(ctx)
 	if r.Body != nil {
 		out.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 	}
-	g.proxy.ServeHTTP(w, out)
+	proxy.ServeHTTP(w, out)
 }
 
 // bearer extracts the token as Istio's default JWT location does:
@@ -222,10 +318,6 @@ func bearer(authz string) (string, bool) {
 	return strings.TrimSpace(authz[len(prefix):]), true
 }
 
-func isBearer(authz string) bool {
-	_, ok := bearer(authz)
-	return ok
-}
 
 // plain writes one of Envoy's local replies: plain text, server istio-envoy.
 func plain(w http.ResponseWriter, status int, text string) {

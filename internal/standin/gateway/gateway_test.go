@@ -125,7 +125,7 @@ func TestGatewayPolicies(t *testing.T) {
 		proxied    bool
 		wantUserID string
 	}{
-		{name: "valid token: sub becomes kubeflow-userid, Authorization dropped", path: experiments,
+		{name: "valid token: sub becomes kubeflow-userid, Authorization forwarded", path: experiments,
 			header: map[string]string{"Authorization": "Bearer " + mint(t, cl.key, clusterIssuer, now.Add(time.Hour))},
 			status: 200, proxied: true, wantUserID: "system:serviceaccount:kubeflow-user-example-com:default-editor"},
 		{name: "foreign issuer", path: experiments,
@@ -188,8 +188,9 @@ func TestGatewayPolicies(t *testing.T) {
 			if got.userID != tc.wantUserID {
 				t.Errorf("upstream kubeflow-userid %q, want %q", got.userID, tc.wantUserID)
 			}
-			if got.authz != "" {
-				t.Error("the verified token was forwarded upstream")
+			// forwardOriginalToken: true, as Kubeflow's m2m rule sets it.
+			if want := tc.header["Authorization"]; got.authz != want {
+				t.Errorf("upstream Authorization %q, want the client's %q", got.authz, want)
 			}
 			if got.host != "localhost:8080" {
 				t.Errorf("upstream host %q, want the client's authority", got.host)

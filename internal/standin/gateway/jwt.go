@@ -13,7 +13,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,23 +41,57 @@ const (
 
 // claims is what the gateway reads of a token.
 type claims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	ExpiresAt *float64 `json:"exp"`
-	NotBefore *float64 `json:"nbf"`
+	Issuer    string          `json:"iss"`
+	Subject   string          `json:"sub"`
+	Email     string          `json:"email"`
+	Groups    json.RawMessage `json:"groups"`
+	ExpiresAt *float64        `json:"exp"`
+	NotBefore *float64        `json:"nbf"`
 }
 
-// verifier is the RequestAuthentication: issuers, and the cluster's keys,
-// fetched on first use and cached as Envoy caches a remote JWKS.
-type verifier struct {
-	cluster *http.Client
-	host    string
-	issuers []string // configured; empty means the cluster's
-	now     func() time.Time
+// claim is a claim's value as outputClaimToHeaders writes it: a string as
+// it is, a list joined with commas.
+func (c *claims) claim(name string) string {
+	switch name {
+	case "sub":
+		return c.Subject
+	case "email":
+		return c.Email
+	case "groups":
+		var list []string
+		if json.Unmarshal(c.Groups, &list) == nil {
+			return strings.Join(list, ",")
+		}
+		var one string
+		_ = json.Unmarshal(c.Groups, &one)
+		return one
+	}
+	return ""
+}
+
+// jwtRule is one of a RequestAuthentication's jwtRules: an issuer, where
+// its keys are, and which claim becomes kubeflow-userid.
+type jwtRule struct {
+	// issuer is fixed, or "" for the cluster's own (the m2m overlay's),
+	// known once its discovery has been read.
+	issuer string
+	// userClaim is the claim output to kubeflow-userid: sub for the m2m
+	// overlay, email for Kubeflow's dex-jwt.
+	userClaim string
+	keys      *keySet
+}
+
+// keySet is a remote JWKS, fetched on first use and cached as Envoy caches
+// it. A failed fetch is not cached, so the next request tries again (Envoy
+// retries a failed remote JWKS too).
+type keySet struct {
+	// fetch returns the issuer its discovery names and the raw keys.
+	fetch func(ctx context.Context) (string, []json.RawMessage, error)
+	now   func() time.Time
 
 	mu      sync.Mutex
 	fetched time.Time
-	issuer  string // the cluster's, from discovery
+	issuer  string
 	keys    []jwk
 }
 
@@ -67,72 +100,138 @@ type jwk struct {
 	key crypto.PublicKey
 }
 
-func newVerifier(cfg *rest.Config, issuers []string, now func() time.Time) (*verifier, error) {
-	v := &verifier{issuers: issuers, now: now}
-	if cfg == nil {
-		return v, nil
+// verifier is the gateway's RequestAuthentications.
+type verifier struct {
+	rules []jwtRule
+	now   func() time.Time
+}
+
+// clusterRules is the m2m overlay's rule: issuers as configured, or the
+// cluster's own; keys from the cluster's /openid/v1/jwks.
+func clusterRules(cfg *rest.Config, issuers []string, now func() time.Time) ([]jwtRule, error) {
+	ks := &keySet{now: now, fetch: func(context.Context) (string, []json.RawMessage, error) {
+		return "", nil, errors.New("no cluster to fetch the JWKS from")
+	}}
+	if cfg != nil {
+		c, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("client for the cluster's OIDC discovery at %s: %w", cfg.Host, err)
+		}
+		host := strings.TrimSuffix(cfg.Host, "/")
+		ks.fetch = func(ctx context.Context) (string, []json.RawMessage, error) {
+			var disc struct {
+				Issuer string `json:"issuer"`
+			}
+			if err := getJSON(ctx, c, host+"/.well-known/openid-configuration", &disc); err != nil {
+				return "", nil, err
+			}
+			// The apiserver's own JWKS path: discovery's jwks_uri is under
+			// the issuer's host, which need not resolve from here (the
+			// overlay's jwksUri points at the apiserver in the same way).
+			var set struct {
+				Keys []json.RawMessage `json:"keys"`
+			}
+			if err := getJSON(ctx, c, host+"/openid/v1/jwks", &set); err != nil {
+				return "", nil, err
+			}
+			return disc.Issuer, set.Keys, nil
+		}
 	}
-	c, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("client for the cluster's OIDC discovery at %s: %w", cfg.Host, err)
+	if len(issuers) == 0 {
+		return []jwtRule{{userClaim: "sub", keys: ks}}, nil
 	}
-	v.cluster, v.host = c, strings.TrimSuffix(cfg.Host, "/")
-	return v, nil
+	rules := make([]jwtRule, 0, len(issuers))
+	for _, iss := range issuers {
+		rules = append(rules, jwtRule{issuer: iss, userClaim: "sub", keys: ks})
+	}
+	return rules, nil
+}
+
+// oidcRule is a jwtRule for an OIDC issuer (Dex): its keys are at the
+// jwks_uri of its discovery, reached through transport.
+func oidcRule(issuer, userClaim string, transport http.RoundTripper, now func() time.Time) jwtRule {
+	c := &http.Client{Transport: transport, Timeout: fetchTimeout}
+	return jwtRule{issuer: issuer, userClaim: userClaim, keys: &keySet{now: now, fetch: func(ctx context.Context) (string, []json.RawMessage, error) {
+		var disc struct {
+			Issuer  string `json:"issuer"`
+			JWKSURI string `json:"jwks_uri"`
+		}
+		if err := getJSON(ctx, c, strings.TrimSuffix(issuer, "/")+"/.well-known/openid-configuration", &disc); err != nil {
+			return "", nil, err
+		}
+		if disc.JWKSURI == "" {
+			return "", nil, errors.New("OIDC discovery names no jwks_uri")
+		}
+		var set struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		if err := getJSON(ctx, c, disc.JWKSURI, &set); err != nil {
+			return "", nil, err
+		}
+		return disc.Issuer, set.Keys, nil
+	}}}
 }
 
 // verify checks a token in jwt_authn's order: form, issuer, time, then the
-// signature against the JWKS. It returns Envoy's failure text, or "".
-func (v *verifier) verify(ctx context.Context, token string) (*claims, string) {
+// signature against the issuer's JWKS. It returns the claims and the rule
+// that accepted them, or Envoy's failure text.
+func (v *verifier) verify(ctx context.Context, token string) (*claims, *jwtRule, string) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, failForm
+		return nil, nil, failForm
 	}
 	var header struct {
 		Alg string `json:"alg"`
 		Kid string `json:"kid"`
 	}
 	if !decodeJSON(parts[0], &header) || header.Alg == "" {
-		return nil, failHeader
+		return nil, nil, failHeader
 	}
 	var c claims
 	if !decodeJSON(parts[1], &c) {
-		return nil, failPayload
+		return nil, nil, failPayload
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil {
-		return nil, failSignature
+		return nil, nil, failSignature
 	}
 
-	issuers := v.issuers
-	if len(issuers) == 0 {
-		// The m2m overlay's issuer is the cluster's own: discovery is
-		// needed before a token's issuer can be judged.
-		iss, _, err := v.clusterKeys(ctx)
-		if err != nil {
-			return nil, failJWKSFetch
+	var rule *jwtRule
+	for i := range v.rules {
+		r := &v.rules[i]
+		iss := r.issuer
+		if iss == "" {
+			// The cluster's issuer: discovery is needed before a token's
+			// issuer can be judged.
+			if iss, _, err = r.keys.get(ctx); err != nil {
+				return nil, nil, failJWKSFetch
+			}
 		}
-		issuers = []string{iss}
+		if c.Issuer != "" && c.Issuer == iss {
+			rule = r
+			break
+		}
 	}
-	if c.Issuer == "" || !slices.Contains(issuers, c.Issuer) {
-		return nil, failIssuer
+	if rule == nil {
+		return nil, nil, failIssuer
 	}
 
 	now := v.now()
 	if c.ExpiresAt != nil && now.After(unix(*c.ExpiresAt).Add(clockSkew)) {
-		return nil, failExpired
+		return nil, nil, failExpired
 	}
 	if c.NotBefore != nil && now.Add(clockSkew).Before(unix(*c.NotBefore)) {
-		return nil, failNotYet
+		return nil, nil, failNotYet
 	}
 
-	_, keys, err := v.clusterKeys(ctx)
+	_, keys, err := rule.keys.get(ctx)
 	if err != nil {
-		return nil, failJWKSFetch
+		return nil, nil, failJWKSFetch
 	}
 	method := jwt.GetSigningMethod(header.Alg)
 	if method == nil || strings.HasPrefix(header.Alg, "HS") || header.Alg == "none" {
 		// A JWKS of public keys verifies no symmetric or unsigned token.
-		return nil, failVerify
+		return nil, nil, failVerify
 	}
 	signed := parts[0] + "." + parts[1]
 	for _, k := range keys {
@@ -140,10 +239,10 @@ func (v *verifier) verify(ctx context.Context, token string) (*claims, string) {
 			continue
 		}
 		if method.Verify(signed, sig, k.key) == nil {
-			return &c, ""
+			return &c, rule, ""
 		}
 	}
-	return nil, failVerify
+	return nil, nil, failVerify
 }
 
 func unix(f float64) time.Time { return time.Unix(int64(f), 0) }
@@ -156,72 +255,57 @@ func decodeJSON(part string, into any) bool {
 	return json.Unmarshal(raw, into) == nil
 }
 
-// clusterKeys returns the cluster's ServiceAccount issuer and keys, fetched
-// at most once per cache period. A failed fetch is not cached, so the next
-// request tries again (Envoy retries a failed remote JWKS too).
-func (v *verifier) clusterKeys(ctx context.Context) (string, []jwk, error) {
-	if v.cluster == nil {
-		return "", nil, errors.New("no cluster to fetch the JWKS from")
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if !v.fetched.IsZero() && v.now().Sub(v.fetched) < jwksCacheFor {
-		return v.issuer, v.keys, nil
+// get returns the set's issuer and keys, fetched at most once per cache
+// period.
+func (ks *keySet) get(ctx context.Context) (string, []jwk, error) {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if !ks.fetched.IsZero() && ks.now().Sub(ks.fetched) < jwksCacheFor {
+		return ks.issuer, ks.keys, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
-	var disc struct {
-		Issuer string `json:"issuer"`
-	}
-	if err := v.get(ctx, "/.well-known/openid-configuration", &disc); err != nil {
+	issuer, raw, err := ks.fetch(ctx)
+	if err != nil {
 		return "", nil, err
 	}
-	if disc.Issuer == "" {
+	if issuer == "" {
 		return "", nil, errors.New("OIDC discovery names no issuer")
 	}
-	// The apiserver's own JWKS path: discovery's jwks_uri is under the
-	// issuer's host, which need not resolve from here (the overlay's jwksUri
-	// points at the apiserver in the same way).
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := v.get(ctx, "/openid/v1/jwks", &set); err != nil {
-		return "", nil, err
-	}
-	keys := make([]jwk, 0, len(set.Keys))
-	for _, raw := range set.Keys {
-		if k, err := parseJWK(raw); err == nil {
+	keys := make([]jwk, 0, len(raw))
+	for _, r := range raw {
+		if k, err := parseJWK(r); err == nil {
 			keys = append(keys, k)
 		}
 	}
 	if len(keys) == 0 {
 		return "", nil, errors.New("the JWKS holds no usable key")
 	}
-	v.issuer, v.keys, v.fetched = disc.Issuer, keys, v.now()
-	return v.issuer, v.keys, nil
+	ks.issuer, ks.keys, ks.fetched = issuer, keys, ks.now()
+	return ks.issuer, ks.keys, nil
 }
 
-func (v *verifier) get(ctx context.Context, path string, into any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.host+path, nil)
+func getJSON(ctx context.Context, c *http.Client, url string, into any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	// The apiserver answers 406 to the JWKS asked as application/json only.
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
-	resp, err := v.cluster.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetching %s: %w", path, err)
+		return fmt.Errorf("fetching %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchedBody))
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", path, err)
+		return fmt.Errorf("reading %s: %w", url, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("fetching %s: HTTP %d", path, resp.StatusCode)
+		return fmt.Errorf("fetching %s: HTTP %d", url, resp.StatusCode)
 	}
 	if err := json.Unmarshal(body, into); err != nil {
-		return fmt.Errorf("decoding %s: %w", path, err)
+		return fmt.Errorf("decoding %s: %w", url, err)
 	}
 	return nil
 }
