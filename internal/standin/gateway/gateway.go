@@ -318,7 +318,6 @@ func bearer(authz string) (string, bool) {
 	return strings.TrimSpace(authz[len(prefix):]), true
 }
 
-
 // plain writes one of Envoy's local replies: plain text, server istio-envoy.
 func plain(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Server", "istio-envoy")
