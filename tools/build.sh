@@ -10,6 +10,11 @@ set -euo pipefail
 K8S_VERSION=v1.37.2
 ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
+# Kubeflow's login stack, run by the lab as the pods' processes. Dex by the
+# pseudo-version of tag v2.45.1's commit: the module proxy refuses Dex's tags
+# but serves that exact version (tools/dex/go.mod says why).
+DEX_VERSION=v2.45.1
+OAUTH2_PROXY_VERSION=v7.15.6
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kfp-connect"
@@ -86,5 +91,29 @@ for name in kwok kwokctl; do
 		"sigs.k8s.io/kwok/cmd/$name@$KWOK_VERSION"
 	log "$name: built"
 done
+
+# versioned NAME VERSION: true when $bin/NAME exists and was built at VERSION
+# (these two share the cache directory with Kubernetes, so a version bump of
+# either must not reuse the old binary).
+versioned() { [[ -x "$bin/$1" && "$(cat "$bin/.$1.version" 2>/dev/null)" == "$2" ]]; }
+
+# Dex: one `go build` in tools/dex, whose go.mod pins the pseudo-version.
+if versioned dex "$DEX_VERSION"; then log "dex: cached"; else
+	log "building dex $DEX_VERSION (about 4 minutes cold on 2 cores)"
+	tmp=$(mktemp -d "$bin/.build.XXXXXX")
+	(cd "$here/dex" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$tmp/dex" github.com/dexidp/dex/cmd/dex)
+	mv "$tmp/dex" "$bin/dex" && rm -rf "$tmp" && echo "$DEX_VERSION" >"$bin/.dex.version"
+	log "dex: built"
+fi
+
+# oauth2-proxy has no replace directives: `go install` builds it in its module.
+if versioned oauth2-proxy "$OAUTH2_PROXY_VERSION"; then log "oauth2-proxy: cached"; else
+	log "building oauth2-proxy $OAUTH2_PROXY_VERSION (about 3 minutes cold)"
+	tmp=$(mktemp -d "$bin/.build.XXXXXX")
+	GOBIN="$tmp" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+		"github.com/oauth2-proxy/oauth2-proxy/v7@$OAUTH2_PROXY_VERSION"
+	mv "$tmp/oauth2-proxy" "$bin/oauth2-proxy" && rm -rf "$tmp" && echo "$OAUTH2_PROXY_VERSION" >"$bin/.oauth2-proxy.version"
+	log "oauth2-proxy: built"
+fi
 
 log "all tools in $bin"

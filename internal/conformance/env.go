@@ -74,7 +74,11 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 	if env.Dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
-	if env.Runtime, _, err = lab.InstallAndRun(ctx, cfg, kept, log); err != nil {
+	bins, err := lab.DefaultBinaries()
+	if err != nil {
+		return nil, err
+	}
+	if env.Runtime, _, err = lab.InstallAndRun(ctx, cfg, kept, lab.Programs(bins), log); err != nil {
 		return nil, err
 	}
 	if err := env.waitKFP(ctx); err != nil {

@@ -57,6 +57,3 @@ var (
 		},
 	}
 )
-
-// KFP is every program the lab runs for a KFP install.
-func KFP() []Program { return []Program{APIServer, UIServer, Gateway} }

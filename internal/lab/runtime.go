@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,12 +40,15 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
 
-// Program is a KFP program the lab can run in place of a container.
+// Program is a program the lab can run in place of a container: a stand-in
+// served in-process (Handler), or a real binary run as a process (Exec).
 type Program struct {
 	Name  string
 	Match func(image string) bool
 	// Handler builds the program's server from what the container would get.
 	Handler func(ctx context.Context, in Inputs) (http.Handler, error)
+	// Exec runs a real binary as the container's process.
+	Exec *Exec
 }
 
 // Inputs is what a container would see.
@@ -76,7 +81,9 @@ type Instance struct {
 	Addr      string // local listen address
 	Rule      string // ClusterPortForward name
 
-	server *http.Server
+	server *http.Server // a stand-in's
+	proc   *Proc        // a real program's process
+	egress *egress      // how that process reaches the cluster
 	dialer *svcdial.Dialer
 }
 
@@ -96,6 +103,8 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	instances map[string]*Instance // by namespace/name
+	exited    map[string]string    // log tails of stopped processes, by pod
+	root      string               // the processes' directories
 	changed   chan struct{}        // closed and replaced on every change
 }
 
@@ -113,14 +122,20 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	root, err := os.MkdirTemp("", "kfp-lab-programs-")
+	if err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithCancel(context.Background())
 	r := &Runtime{
+		root:   root,
 		config: cfg, client: client, dyn: dyn, programs: programs, log: log,
 		queue:     workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		factory:   informers.NewSharedInformerFactory(client, 0),
 		cancel:    cancel,
 		done:      make(chan struct{}),
 		instances: map[string]*Instance{},
+		exited:    map[string]string{},
 		changed:   make(chan struct{}),
 	}
 	podInformer := r.factory.Core().V1().Pods().Informer()
@@ -133,6 +148,7 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 		AddFunc: enqueue, UpdateFunc: func(_, o any) { enqueue(o) }, DeleteFunc: enqueue,
 	}); err != nil {
 		cancel()
+		_ = os.RemoveAll(root)
 		return nil, err
 	}
 	r.pods = podInformer.GetIndexer()
@@ -140,6 +156,7 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
 		cancel()
 		r.factory.Shutdown()
+		_ = os.RemoveAll(root)
 		return nil, fmt.Errorf("watching pods of %s: %w", cfg.Host, errors.Join(ctx.Err(), errors.New("cache did not sync")))
 	}
 	go r.work(rctx)
@@ -195,7 +212,11 @@ func (r *Runtime) reconcile(ctx context.Context, key string) error {
 		prog, container = r.program(pod)
 		wanted = prog != nil
 	}
-	if inst != nil && (!wanted || inst.UID != pod.UID) {
+	exited := false
+	if inst != nil && inst.proc != nil {
+		exited, _ = inst.proc.Exited()
+	}
+	if inst != nil && (!wanted || inst.UID != pod.UID || exited) {
 		r.stop(ctx, key, inst)
 		inst = nil
 	}
@@ -206,11 +227,10 @@ func (r *Runtime) reconcile(ctx context.Context, key string) error {
 }
 
 func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *Program, c *corev1.Container) error {
-	env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
-	if err != nil {
-		return err
+	if len(c.Ports) == 0 {
+		return fmt.Errorf("container %s of %s declares no port to forward", c.Name, key)
 	}
-	identity, err := r.podIdentity(ctx, pod)
+	identity, err := r.podIdentity(ctx, pod, "", 24*3600)
 	if err != nil {
 		return err
 	}
@@ -218,40 +238,75 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	if err != nil {
 		return err
 	}
-	handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: identity, Dialer: dialer})
-	if err != nil {
-		dialer.Close()
-		return fmt.Errorf("configuring %s for %s: %w", prog.Name, key, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		dialer.Close()
-		return err
-	}
 	inst := &Instance{
-		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID, Addr: ln.Addr().String(),
-		Rule:   "kfp-lab-" + string(pod.UID),
-		server: &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second},
-		dialer: dialer,
+		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID,
+		Rule: "kfp-lab-" + string(pod.UID), dialer: dialer,
 	}
-	go func() { _ = inst.server.Serve(ln) }()
-	if err := r.applyRule(ctx, inst, c); err != nil {
-		_ = inst.server.Close()
-		dialer.Close()
+	addrs := map[int32]string{}
+	if prog.Exec != nil {
+		if err := r.startProcess(ctx, inst, pod, prog, c); err != nil {
+			dialer.Close()
+			return fmt.Errorf("running %s for %s: %w", prog.Name, key, err)
+		}
+		addrs = inst.proc.Addrs
+		inst.Addr = addrs[c.Ports[0].ContainerPort]
+	} else {
+		env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+		if err != nil {
+			dialer.Close()
+			return err
+		}
+		handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: dialer})
+		if err != nil {
+			dialer.Close()
+			return fmt.Errorf("configuring %s for %s: %w", prog.Name, key, err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			dialer.Close()
+			return err
+		}
+		inst.Addr = ln.Addr().String()
+		inst.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = inst.server.Serve(ln) }()
+		// A stand-in serves every port of its container.
+		for _, p := range c.Ports {
+			addrs[p.ContainerPort] = inst.Addr
+		}
+	}
+	if err := r.applyRule(ctx, inst, addrs); err != nil {
+		r.release(inst)
 		return err
 	}
-	// Only a stand-in reachable through a port-forward counts as running:
+	// Only a program reachable through a port-forward counts as running:
 	// kwok picks up a new rule a moment after it is created.
-	if err := waitReachable(ctx, dialer, pod, int(c.Ports[0].ContainerPort)); err != nil {
+	if err := waitReady(ctx, dialer, pod, c, inst.proc); err != nil {
 		r.stop(ctx, key, inst)
-		return fmt.Errorf("stand-in for %s not reachable through a port-forward: %w", key, err)
+		return fmt.Errorf("%s for %s not ready through a port-forward: %w%s", prog.Name, key, err, logNote(inst.proc))
+	}
+	if inst.proc != nil {
+		go r.watchExit(key, inst)
 	}
 	r.mu.Lock()
 	r.instances[key] = inst
 	r.notifyLocked()
 	r.mu.Unlock()
-	r.log.Info("started stand-in", "program", prog.Name, "pod", key, "addr", inst.Addr)
+	r.log.Info("started program", "program", prog.Name, "pod", key, "addr", inst.Addr)
 	return nil
+}
+
+// watchExit requeues the pod when its process ends on its own, so it is
+// started again with the queue's backoff (the kubelet restarts a container
+// that exits, with CrashLoopBackOff).
+func (r *Runtime) watchExit(key string, inst *Instance) {
+	<-inst.proc.done
+	r.mu.Lock()
+	current := r.instances[key] == inst
+	r.mu.Unlock()
+	if current {
+		r.log.Warn("program exited; restarting", "program", inst.Program, "pod", key, "err", inst.proc.err, "log", lastLines(inst.proc.LogTail(), 10))
+		r.queue.AddRateLimited(key)
+	}
 }
 
 func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
@@ -260,28 +315,53 @@ func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	if err := r.dyn.Resource(ClusterPortForwards).Delete(sctx, inst.Rule, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		r.log.Warn("removing port-forward rule", "rule", inst.Rule, "err", err)
 	}
-	_ = inst.server.Shutdown(sctx)
-	inst.dialer.Close()
+	r.release(inst)
 	r.mu.Lock()
 	if r.instances[key] == inst {
 		delete(r.instances, key)
 	}
 	r.notifyLocked()
 	r.mu.Unlock()
-	r.log.Info("stopped stand-in", "program", inst.Program, "pod", key)
+	r.log.Info("stopped program", "program", inst.Program, "pod", key)
 }
 
-// applyRule forwards every container port of the pod to the stand-in.
-func (r *Runtime) applyRule(ctx context.Context, inst *Instance, c *corev1.Container) error {
-	_, portStr, _ := net.SplitHostPort(inst.Addr)
-	var local int64
-	_, _ = fmt.Sscan(portStr, &local)
-	var ports []any
-	for _, p := range c.Ports {
-		ports = append(ports, int64(p.ContainerPort))
+// release stops what an instance runs: its server or process, then the
+// forwards that served it.
+func (r *Runtime) release(inst *Instance) {
+	if inst.server != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = inst.server.Shutdown(sctx)
+		cancel()
 	}
-	if len(ports) == 0 {
-		return fmt.Errorf("container %s of %s/%s declares no port to forward", c.Name, inst.Namespace, inst.Pod)
+	if inst.proc != nil {
+		inst.proc.stop(5 * time.Second)
+		r.mu.Lock()
+		r.exited[inst.Namespace+"/"+inst.Pod] = inst.proc.LogTail()
+		r.mu.Unlock()
+	}
+	if inst.egress != nil {
+		inst.egress.close()
+	}
+	inst.dialer.Close()
+}
+
+// applyRule forwards each container port of the pod to its local address.
+func (r *Runtime) applyRule(ctx context.Context, inst *Instance, addrs map[int32]string) error {
+	byTarget := map[string][]any{}
+	var targets []string
+	for port, addr := range addrs {
+		if _, ok := byTarget[addr]; !ok {
+			targets = append(targets, addr)
+		}
+		byTarget[addr] = append(byTarget[addr], int64(port))
+	}
+	sort.Strings(targets)
+	var forwards []any
+	for _, addr := range targets {
+		_, portStr, _ := net.SplitHostPort(addr)
+		var local int64
+		_, _ = fmt.Sscan(portStr, &local)
+		forwards = append(forwards, map[string]any{"ports": byTarget[addr], "target": map[string]any{"address": "127.0.0.1", "port": local}})
 	}
 	rule := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kwok.x-k8s.io/v1alpha1",
@@ -289,7 +369,7 @@ func (r *Runtime) applyRule(ctx context.Context, inst *Instance, c *corev1.Conta
 		"metadata":   map[string]any{"name": inst.Rule, "labels": map[string]any{"app.kubernetes.io/managed-by": "kfp-connect-lab"}},
 		"spec": map[string]any{
 			"selector": map[string]any{"matchNamespaces": []any{inst.Namespace}, "matchNames": []any{inst.Pod}},
-			"forwards": []any{map[string]any{"ports": ports, "target": map[string]any{"address": "127.0.0.1", "port": local}}},
+			"forwards": forwards,
 		},
 	}}
 	_, err := r.dyn.Resource(ClusterPortForwards).Create(ctx, rule, metav1.CreateOptions{})
@@ -306,44 +386,143 @@ func (r *Runtime) applyRule(ctx context.Context, inst *Instance, c *corev1.Conta
 }
 
 // podIdentity mints what the kubelet would mount for the pod's
-// ServiceAccount: a token bound to the pod, so it dies with it.
-func (r *Runtime) podIdentity(ctx context.Context, pod *corev1.Pod) (*rest.Config, error) {
+// ServiceAccount: a token bound to the pod, so it dies with it, for the
+// audience given ("" is the API server's own).
+func (r *Runtime) podIdentity(ctx context.Context, pod *corev1.Pod, audience string, seconds int64) (string, error) {
 	sa := pod.Spec.ServiceAccountName
 	if sa == "" {
 		sa = "default"
 	}
-	expiry := int64(24 * 3600)
-	tr, err := r.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{
-			ExpirationSeconds: &expiry,
-			BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("minting a token for %s/%s (pod %s): %w", pod.Namespace, sa, pod.Name, err)
+	spec := authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: &seconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
 	}
-	cfg := rest.AnonymousClientConfig(r.config)
-	cfg.BearerToken = tr.Status.Token
-	cfg.Timeout = 10 * time.Second
-	return cfg, nil
+	if audience != "" {
+		spec.Audiences = []string{audience}
+	}
+	tr, err := r.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("minting a token for %s/%s (pod %s): %w", pod.Namespace, sa, pod.Name, err)
+	}
+	return tr.Status.Token, nil
 }
 
-// waitReachable polls an HTTP request through a port-forward to the pod until
-// the stand-in answers (any status will do).
-func waitReachable(ctx context.Context, d *svcdial.Dialer, pod *corev1.Pod, port int) error {
+// bearerConfig is a client config acting with token alone.
+func bearerConfig(base *rest.Config, token string) *rest.Config {
+	cfg := rest.AnonymousClientConfig(base)
+	cfg.BearerToken = token
+	cfg.Timeout = 10 * time.Second
+	return cfg
+}
+
+// waitReady polls the pod through a port-forward until its program is
+// ready: the container's HTTP readiness probe when it declares one (2xx or
+// 3xx, as the kubelet judges it), else any HTTP answer on its first port. A
+// process that exits meanwhile ends the wait.
+func waitReady(ctx context.Context, d *svcdial.Dialer, pod *corev1.Pod, c *corev1.Container, proc *Proc) error {
+	port, path, strict := int(c.Ports[0].ContainerPort), "/apis/v1beta1/healthz", false
+	if proc != nil && (c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil) {
+		// A real program without an HTTP probe (an LDAP server): ready once
+		// it accepts connections, as a tcpSocket probe judges it.
+		return waitListening(ctx, proc, c.Ports[0].ContainerPort)
+	}
+	if rp := c.ReadinessProbe; rp != nil && rp.HTTPGet != nil {
+		path, strict = rp.HTTPGet.Path, true
+		if p := rp.HTTPGet.Port; p.IntValue() != 0 {
+			port = p.IntValue()
+		} else {
+			for _, cp := range c.Ports {
+				if cp.Name == p.String() {
+					port = int(cp.ContainerPort)
+				}
+			}
+		}
+	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return d.DialPod(ctx, pod, port) },
-	}}
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer client.CloseIdleConnections()
-	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://stand-in/apis/v1beta1/healthz", nil)
+	var last string
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		if proc != nil {
+			if done, err := proc.Exited(); done {
+				return false, fmt.Errorf("%w (%v)", errExited, err)
+			}
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://pod"+path, nil)
 		resp, err := client.Do(req)
 		if err != nil {
+			last = err.Error()
 			return false, nil
 		}
 		resp.Body.Close()
+		last = fmt.Sprintf("GET %s: HTTP %d", path, resp.StatusCode)
+		return !strict || (resp.StatusCode >= 200 && resp.StatusCode < 400), nil
+	})
+	if err != nil && last != "" && !errors.Is(err, errExited) {
+		return fmt.Errorf("%w (last: %s)", err, last)
+	}
+	return err
+}
+
+// waitListening polls until the process accepts connections on its
+// loopback address for port.
+func waitListening(ctx context.Context, proc *Proc, port int32) error {
+	addr := proc.Addrs[port]
+	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		if done, err := proc.Exited(); done {
+			return false, fmt.Errorf("%w (%v)", errExited, err)
+		}
+		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false, nil
+		}
+		conn.Close()
 		return true, nil
 	})
+}
+
+// logNote is a process's log tail for an error message.
+func logNote(p *Proc) string {
+	if p == nil {
+		return ""
+	}
+	return "\n--- its log, last lines ---\n" + lastLines(p.LogTail(), 20)
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LogTails is the end of every program process's log, running or stopped,
+// each under a header: what a failed spec shows next to the cluster's logs.
+func (r *Runtime) LogTails(n int) string {
+	r.mu.Lock()
+	logs := map[string]string{}
+	for k, v := range r.exited {
+		logs[k+" (stopped)"] = v
+	}
+	for k, inst := range r.instances {
+		if inst.proc != nil {
+			logs[k] = inst.proc.LogTail()
+		}
+	}
+	r.mu.Unlock()
+	keys := make([]string, 0, len(logs))
+	for k := range logs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "--- %s ---\n%s\n", k, lastLines(logs[k], n))
+	}
+	return b.String()
 }
 
 func (r *Runtime) notifyLocked() {
@@ -395,4 +574,5 @@ func (r *Runtime) Close() {
 	for k, inst := range all {
 		r.stop(context.Background(), k, inst)
 	}
+	_ = os.RemoveAll(r.root)
 }

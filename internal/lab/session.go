@@ -33,6 +33,8 @@ type Options struct {
 	Port int
 	// ReadyTimeout bounds the whole bring-up.
 	ReadyTimeout time.Duration
+	// Programs are the user's --program IMAGE=PATH binaries.
+	Programs map[string]string
 }
 
 // exampleProfile is the profile namespace of Kubeflow's example user.
@@ -133,7 +135,12 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	cfg := kw.RESTConfig()
 	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
-	rt, res, err := InstallAndRun(upCtx, cfg, objs, log)
+	bins, err := DefaultBinaries()
+	if err != nil {
+		return err
+	}
+	bins.ByImage = opts.Programs
+	rt, res, err := InstallAndRun(upCtx, cfg, objs, Programs(bins), log)
 	if err != nil {
 		return err
 	}
@@ -185,26 +192,66 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 }
 
 // InstallAndRun applies an install to the cluster of cfg, starts the runtime
-// for it, and returns once KFP's Deployments run and their stand-ins serve.
-// The caller closes the runtime; on error nothing of it is left running.
-func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, log *slog.Logger) (*Runtime, *install.Result, error) {
+// with programs for it, and returns once KFP's Deployments run and their
+// programs serve — and, where the install has them, the login stack's (Dex,
+// oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
+// runtime; on error nothing of it is left running.
+func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
 	res, err := install.Apply(ctx, cfg, objs)
 	if err != nil {
 		return nil, nil, err
 	}
-	rt, err := Start(ctx, cfg, KFP(), log)
+	rt, err := Start(ctx, cfg, programs, log)
 	if err != nil {
 		return nil, nil, err
 	}
+	want := []string{APIServer.Name, UIServer.Name}
 	if err := install.WaitReady(ctx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
 		rt.Close()
 		return nil, nil, err
 	}
-	if err := rt.WaitFor(ctx, hasPrograms(APIServer.Name, UIServer.Name)); err != nil {
+	for _, d := range loginDeployments {
+		if !declares(objs, d.namespace, d.name) {
+			continue
+		}
+		if err := install.WaitReady(ctx, cfg, d.namespace, d.name); err != nil {
+			rt.Close()
+			return nil, nil, err
+		}
+		want = append(want, d.program)
+	}
+	if err := rt.WaitFor(ctx, hasPrograms(want...)); err != nil {
 		rt.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w\n%s", err, rt.LogTails(20))
 	}
 	return rt, res, nil
+}
+
+// loginDeployments are the Deployments of Kubeflow's login stack and the
+// gateway, as our multi-user fixtures declare them.
+var loginDeployments = []struct{ namespace, name, program string }{
+	{"auth", "openldap", "openldap"},
+	{"auth", "dex", "dex"},
+	{"oauth2-proxy", "oauth2-proxy", "oauth2-proxy"},
+	{"istio-system", "istio-ingressgateway", "istio-ingressgateway"},
+}
+
+func declares(objs []*unstructured.Unstructured, namespace, name string) bool {
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetNamespace() == namespace && o.GetName() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultBinaries finds the real programs in the tools cache.
+func DefaultBinaries() (Binaries, error) {
+	dir, err := cluster.ToolsBinDir(os.Getenv)
+	if err != nil {
+		return Binaries{}, err
+	}
+	return Binaries{Dir: dir}, nil
 }
 
 func hasPrograms(names ...string) func([]Instance) bool {

@@ -54,7 +54,9 @@ func startLab(ctx SpecContext, mode install.Mode) *kfpLab {
 	By(fmt.Sprintf("installing KFP %s (%d objects)", mode, len(objs)))
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	rt, _, err := lab.InstallAndRun(wctx, rc, objs, slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
+	bins, err := lab.DefaultBinaries()
+	Expect(err).NotTo(HaveOccurred())
+	rt, _, err := lab.InstallAndRun(wctx, rc, objs, lab.Programs(bins), slog.New(slog.NewTextHandler(GinkgoWriter, nil)))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(rt.Close)
 	return &kfpLab{kubeconfig: k.KubeconfigPath(), rc: rc, cs: kubernetes.NewForConfigOrDie(rc)}

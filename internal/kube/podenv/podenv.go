@@ -23,9 +23,21 @@ import (
 // env with $(VAR) references expanded and valueFrom resolved from ConfigMaps,
 // Secrets and the pod's own fields.
 func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, error) {
+	return ContainerEnvVia(ctx, client, pod, c, nil)
+}
+
+// LinkMapper says where a Service port is for the process being configured:
+// a host and port in place of the ClusterIP and the Service's port.
+type LinkMapper func(svc *corev1.Service, port corev1.ServicePort) (host string, hostPort int32, err error)
+
+// ContainerEnvVia is ContainerEnv for a process that reaches Services
+// elsewhere than at their ClusterIPs (the lab's processes reach them through
+// loopback forwarders): via maps each service-link address before env
+// values that reference it are expanded. Nil keeps the ClusterIPs.
+func ContainerEnvVia(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, via LinkMapper) (map[string]string, error) {
 	env := map[string]string{}
 	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
-		if err := serviceLinks(ctx, client, pod.Namespace, env); err != nil {
+		if err := serviceLinks(ctx, client, pod.Namespace, env, via); err != nil {
 			return nil, err
 		}
 	}
@@ -40,7 +52,7 @@ func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			env[e.Name] = expand(e.Value, env)
+			env[e.Name] = Expand(e.Value, env)
 			continue
 		}
 		v, ok, err := valueFrom(ctx, client, pod, e.ValueFrom)
@@ -57,7 +69,7 @@ func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.
 // serviceLinks adds NAME_SERVICE_HOST / _PORT / _PORT_<PORTNAME> for every
 // Service with a cluster IP in the namespace (the UI server finds the API
 // server through ML_PIPELINE_SERVICE_HOST and _PORT).
-func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, env map[string]string) error {
+func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, env map[string]string, via LinkMapper) error {
 	list, err := client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing services of %s for service links: %w", ns, err)
@@ -69,11 +81,22 @@ func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, e
 			continue
 		}
 		prefix := strings.ToUpper(strings.ReplaceAll(svc.Name, "-", "_"))
-		env[prefix+"_SERVICE_HOST"] = ip
-		env[prefix+"_SERVICE_PORT"] = strconv.Itoa(int(svc.Spec.Ports[0].Port))
-		for _, p := range svc.Spec.Ports {
+		host, ports := ip, make([]int32, len(svc.Spec.Ports))
+		for i, p := range svc.Spec.Ports {
+			ports[i] = p.Port
+			if via != nil {
+				h, hp, err := via(&svc, p)
+				if err != nil {
+					return err
+				}
+				host, ports[i] = h, hp
+			}
+		}
+		env[prefix+"_SERVICE_HOST"] = host
+		env[prefix+"_SERVICE_PORT"] = strconv.Itoa(int(ports[0]))
+		for i, p := range svc.Spec.Ports {
 			if p.Name != "" {
-				env[prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))] = strconv.Itoa(int(p.Port))
+				env[prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))] = strconv.Itoa(int(ports[i]))
 			}
 		}
 	}
@@ -85,9 +108,9 @@ func sourceData(ctx context.Context, client kubernetes.Interface, ns string, fro
 	var err error
 	switch {
 	case from.ConfigMapRef != nil:
-		data, _, err = objectData(ctx, client, ns, "configmap", from.ConfigMapRef.Name, from.ConfigMapRef.Optional)
+		data, _, err = ObjectData(ctx, client, ns, "configmap", from.ConfigMapRef.Name, from.ConfigMapRef.Optional)
 	case from.SecretRef != nil:
-		data, _, err = objectData(ctx, client, ns, "secret", from.SecretRef.Name, from.SecretRef.Optional)
+		data, _, err = ObjectData(ctx, client, ns, "secret", from.SecretRef.Name, from.SecretRef.Optional)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("envFrom %w", err)
@@ -109,7 +132,7 @@ func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod
 		// resourceFieldRef: limits mean nothing to a stand-in.
 		return "", false, nil
 	}
-	data, found, err := objectData(ctx, client, pod.Namespace, kind, name, optional)
+	data, found, err := ObjectData(ctx, client, pod.Namespace, kind, name, optional)
 	if err != nil || !found {
 		return "", false, err
 	}
@@ -120,10 +143,10 @@ func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod
 	return v, ok, nil
 }
 
-// objectData reads a ConfigMap's or Secret's data as strings. An optional
-// object that does not exist is not found, without an error, as the kubelet
-// treats it.
-func objectData(ctx context.Context, client kubernetes.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
+// ObjectData reads a ConfigMap's ("configmap") or Secret's ("secret") data
+// as strings (a ConfigMap's data only, as env reads it). An optional object that does not exist is not found, without an error, as the
+// kubelet treats it.
+func ObjectData(ctx context.Context, client kubernetes.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
 	var data map[string]string
 	var err error
 	if kind == "secret" {
@@ -180,9 +203,9 @@ func fieldValue(pod *corev1.Pod, path string) (string, bool, error) {
 	return "", false, fmt.Errorf("unsupported fieldRef %q", path)
 }
 
-// expand replaces $(VAR) with earlier variables; $$( escapes, and unknown
-// references stay as written, as in the kubelet.
-func expand(s string, env map[string]string) string {
+// Expand replaces $(VAR) with earlier variables; $$( escapes, and unknown
+// references stay as written, as in the kubelet (also for command and args).
+func Expand(s string, env map[string]string) string {
 	if !strings.Contains(s, "$(") {
 		return s
 	}
