@@ -48,12 +48,28 @@ type Path struct {
 	Namespace string
 	// Token is the credential the client sends.
 	Token Token
+	// Login, for out-of-cluster paths through the gateway, logs in through
+	// Dex as a browser would before the calls (the doctor's --username).
+	Login *Login
+	// Install, when set, is a variant of the install this path needs (the
+	// gateway's authservice generation, Dex's approval page), applied and
+	// reverted around each of its cases like a cluster-side fault.
+	Install *Fault
+}
+
+// Login is a Dex user of the lab's login stack.
+type Login struct {
+	Username, Password string
+	// Connector is Dex's connector id: local (static passwords) or ldap.
+	Connector string
 }
 
 // PortForward is a kubectl port-forward to a Service.
 type PortForward struct {
-	Service string
-	Port    int
+	// Namespace is the Service's; empty means KFP's.
+	Namespace string
+	Service   string
+	Port      int
 }
 
 // Pod is the client's pod. The suite creates it, applies the PodDefaults
@@ -104,9 +120,10 @@ type Fault struct {
 	Name string
 	Doc  string
 	// Cluster-side faults, reverted after the case.
-	Delete *ObjectRef
-	Scale  *Scale
-	SetEnv *SetEnv
+	Delete     *ObjectRef
+	Scale      *Scale
+	SetEnv     *SetEnv
+	EditConfig *EditConfig
 	// Client-side faults.
 	Client *ClientFault
 }
@@ -130,6 +147,15 @@ type SetEnv struct {
 	Name, Value           string
 }
 
+// EditConfig replaces text in a ConfigMap's key, then restarts the
+// Deployment that reads it (as `kubectl rollout restart` would), so its
+// program starts with the new configuration.
+type EditConfig struct {
+	Namespace, ConfigMap, Key string
+	Old, New                  string
+	Restart                   string // the Deployment, in Namespace
+}
+
 // ClientFault changes only what the client does.
 type ClientFault struct {
 	Namespace       *string // pass this namespace instead ("" for none)
@@ -147,6 +173,9 @@ type ClientFault struct {
 	// ForeignIssuer sends, out of cluster, a token signed by another key
 	// with another iss, instead of one minted by the cluster.
 	ForeignIssuer bool
+	// Login changes the path's login: another password, user or connector
+	// (empty fields keep the path's).
+	Login *Login
 }
 
 // Expect is what a case must yield.
@@ -218,13 +247,8 @@ func (s *Scenario) Fault(name string) (Fault, bool) {
 func (s *Scenario) Validate() error {
 	for _, f := range s.Faults {
 		n := 0
-		for _, set := range []bool{f.Delete != nil, f.Scale != nil, f.SetEnv != nil, f.Client != nil} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
-			return fmt.Errorf("%s: fault %q must set exactly one of Delete, Scale, SetEnv, Client", s.Name, f.Name)
+		if n = f.parts(); n != 1 {
+			return fmt.Errorf("%s: fault %q must set exactly one of Delete, Scale, SetEnv, EditConfig, Client", s.Name, f.Name)
 		}
 	}
 	seen := map[string]bool{}
@@ -247,6 +271,12 @@ func (s *Scenario) Validate() error {
 		seen[c.Name()] = true
 	}
 	for _, p := range s.Paths {
+		if p.Install != nil && (p.Install.parts() != 1 || p.Install.Client != nil || p.Install.Delete != nil) {
+			return fmt.Errorf("%s: path %q: its install variant must set exactly one of Scale, SetEnv, EditConfig", s.Name, p.Name)
+		}
+		if p.Login != nil && (p.Login.Username == "" || p.PortForward == nil) {
+			return fmt.Errorf("%s: path %q: a login names its user and goes through a port-forward to the gateway", s.Name, p.Name)
+		}
 		if (s.Location == InCluster) != (p.Pod != nil) {
 			return fmt.Errorf("%s: path %q: in-cluster paths need a Pod, out-of-cluster ones none", s.Name, p.Name)
 		}
@@ -255,6 +285,17 @@ func (s *Scenario) Validate() error {
 		}
 	}
 	return nil
+}
+
+// parts counts the parts of a fault that are set.
+func (f *Fault) parts() int {
+	n := 0
+	for _, set := range []bool{f.Delete != nil, f.Scale != nil, f.SetEnv != nil, f.EditConfig != nil, f.Client != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
 }
 
 // Str is a pointer to s, for ClientFault.Namespace.

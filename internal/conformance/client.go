@@ -58,6 +58,20 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 	res = &Result{}
 	step := func(format string, args ...any) { res.Steps = append(res.Steps, fmt.Sprintf(format, args...)) }
 
+	if p.Install != nil {
+		undo, err := e.inject(ctx, *p.Install)
+		if err != nil {
+			return nil, fmt.Errorf("installing the path's variant %s: %w", p.Install.Name, err)
+		}
+		defer func() {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			if rerr := undo(rctx); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("reverting the path's variant %s: %w", p.Install.Name, rerr))
+			}
+		}()
+		step("install variant %s: %s", p.Install.Name, p.Install.Doc)
+	}
 	revert, err := e.inject(ctx, f)
 	if err != nil {
 		return nil, fmt.Errorf("injecting fault %s: %w", c.Fault, err)
@@ -246,14 +260,39 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 		dialer.Close()
 		return func() {}, err
 	}
+	ns := p.PortForward.Namespace
+	if ns == "" {
+		ns = KFPNamespace
+	}
 	fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = dialer.Forward(fctx, ln, fmt.Sprintf("%s.%s:%d", p.PortForward.Service, KFPNamespace, p.PortForward.Port))
+		_ = dialer.Forward(fctx, ln, fmt.Sprintf("%s.%s:%d", p.PortForward.Service, ns, p.PortForward.Port))
 	}()
 	cleanup := func() { stop(); <-done; dialer.Close() }
-	step("port-forward svc/%s %s:%d", p.PortForward.Service, ln.Addr(), p.PortForward.Port)
+	step("port-forward -n %s svc/%s %s:%d", ns, p.PortForward.Service, ln.Addr(), p.PortForward.Port)
+	if p.Login != nil {
+		lg := *p.Login
+		if o := cf.Login; o != nil {
+			for _, f := range []struct {
+				to   *string
+				from string
+			}{{&lg.Username, o.Username}, {&lg.Password, o.Password}, {&lg.Connector, o.Connector}} {
+				if f.from != "" {
+					*f.to = f.from
+				}
+			}
+		}
+		cfg.Username, cfg.LoginConnector = lg.Username, lg.Connector
+		cfg.Getenv = func(k string) string {
+			if k == doctor.EnvPassword {
+				return lg.Password
+			}
+			return ""
+		}
+		step("log in through Dex as %s (connector %q)", lg.Username, lg.Connector)
+	}
 	cfg.Host = "http://" + ln.Addr().String() + p.Host
 	if cf.NoPrefix {
 		cfg.Host = "http://" + ln.Addr().String()

@@ -93,24 +93,28 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 func (e *Env) waitKFP(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	deployments := []string{"ml-pipeline", "ml-pipeline-ui"}
-	_, err := e.Client.AppsV1().Deployments(KFPNamespace).Get(ctx, gatewayDeployment, metav1.GetOptions{})
-	switch {
-	case err == nil:
-		deployments = append(deployments, gatewayDeployment)
-	case !apierrors.IsNotFound(err):
-		return fmt.Errorf("looking for the ingress gateway: %w", err)
+	deployments := [][2]string{{KFPNamespace, "ml-pipeline"}, {KFPNamespace, "ml-pipeline-ui"}}
+	for _, d := range optionalDeployments {
+		_, err := e.Client.AppsV1().Deployments(d[0]).Get(ctx, d[1], metav1.GetOptions{})
+		switch {
+		case err == nil:
+			deployments = append(deployments, d)
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("looking for deployment %s/%s: %w", d[0], d[1], err)
+		}
 	}
 	for _, d := range deployments {
-		if err := e.waitDeployment(ctx, d, true); err != nil {
+		if err := e.waitDeployment(ctx, d[0], d[1], true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// gatewayDeployment is the Istio ingress gateway of the multi-user fixtures.
-const gatewayDeployment = "istio-ingressgateway"
+// optionalDeployments are the multi-user fixtures' gateway and login stack.
+var optionalDeployments = [][2]string{
+	{"istio-system", "istio-ingressgateway"}, {"auth", "openldap"}, {"auth", "dex"}, {"oauth2-proxy", "oauth2-proxy"},
+}
 
 // Close stops the stand-ins. The cluster belongs to the caller.
 func (e *Env) Close() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -35,6 +36,8 @@ func (e *Env) inject(ctx context.Context, f scenarios.Fault) (revert func(contex
 		return e.scale(ctx, *f.Scale)
 	case f.SetEnv != nil:
 		return e.setEnv(ctx, *f.SetEnv)
+	case f.EditConfig != nil:
+		return e.editConfig(ctx, *f.EditConfig)
 	}
 	return func(context.Context) error { return nil }, nil
 }
@@ -78,7 +81,7 @@ func (e *Env) settle(ctx context.Context, ref scenarios.ObjectRef, present bool)
 			return e.bindingEffective(ctx, ref, present)
 		case "Service":
 			if present {
-				_, err := e.readyEndpoints(ctx, ref.Name)
+				_, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name)
 				return err == nil, nil
 			}
 		}
@@ -159,7 +162,7 @@ func (e *Env) scale(ctx context.Context, s scenarios.Scale) (func(context.Contex
 		if _, err := deps.Patch(ctx, s.Deployment, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 			return err
 		}
-		return e.waitDeployment(ctx, s.Deployment, n > 0)
+		return e.waitDeployment(ctx, s.Namespace, s.Deployment, n > 0)
 	}
 	if err := set(ctx, s.Replicas); err != nil {
 		return nil, err
@@ -184,7 +187,7 @@ func (e *Env) setEnv(ctx context.Context, s scenarios.SetEnv) (func(context.Cont
 		if _, err := deps.Patch(ctx, s.Deployment, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			return err
 		}
-		return e.waitDeployment(ctx, s.Deployment, true)
+		return e.waitDeployment(ctx, s.Namespace, s.Deployment, true)
 	}
 	env := append(c.Env[:0:0], c.Env...)
 	replaced := false
@@ -212,3 +215,38 @@ func (e *Env) setEnv(ctx context.Context, s scenarios.SetEnv) (func(context.Cont
 }
 
 func corev1EnvVar(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+
+// editConfig replaces text in a ConfigMap key and restarts the Deployment
+// that reads it; reverting puts the text back and restarts it again.
+func (e *Env) editConfig(ctx context.Context, c scenarios.EditConfig) (func(context.Context) error, error) {
+	cms := e.Client.CoreV1().ConfigMaps(c.Namespace)
+	set := func(ctx context.Context, from, to string) error {
+		cm, err := cms.Get(ctx, c.ConfigMap, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		old, ok := cm.Data[c.Key]
+		if !ok || !strings.Contains(old, from) {
+			return fmt.Errorf("configmap %s/%s key %s does not hold %q", c.Namespace, c.ConfigMap, c.Key, from)
+		}
+		cm.Data[c.Key] = strings.Replace(old, from, to, 1)
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		return e.restart(ctx, c.Namespace, c.Restart)
+	}
+	if err := set(ctx, c.Old, c.New); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context) error { return set(ctx, c.New, c.Old) }, nil
+}
+
+// restart rolls a Deployment's pods as `kubectl rollout restart` does and
+// waits for the new pod's program.
+func (e *Env) restart(ctx context.Context, ns, name string) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339Nano))
+	if _, err := e.Client.AppsV1().Deployments(ns).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("restarting deployment %s/%s: %w", ns, name, err)
+	}
+	return e.waitDeployment(ctx, ns, name, true)
+}

@@ -20,10 +20,10 @@ const poll = 100 * time.Millisecond
 // Running pod of its current spec, a stand-in serving it, and a ready
 // endpoint in its Service; without, no pod, no stand-in, no ready endpoint.
 // A case must never see the previous case's transition.
-func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
+func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, poll, 90*time.Second, true, func(ctx context.Context) (bool, error) {
-		d, err := e.Client.AppsV1().Deployments(KFPNamespace).Get(ctx, name, metav1.GetOptions{})
+		d, err := e.Client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			last = err.Error()
 			return false, nil
@@ -36,7 +36,7 @@ func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
 		if err != nil {
 			return false, err
 		}
-		pods, err := e.Client.CoreV1().Pods(KFPNamespace).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
 		if err != nil {
 			last = err.Error()
 			return false, nil
@@ -48,7 +48,7 @@ func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
 		}
 		serving := map[string]bool{}
 		for _, i := range e.Runtime.Instances() {
-			if i.Namespace == KFPNamespace {
+			if i.Namespace == ns {
 				serving[i.Pod] = true
 			}
 		}
@@ -75,10 +75,10 @@ func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
 		}
 		// A Service left out of the install (or deleted by a fault) has
 		// no endpoints to wait for.
-		if _, err := e.Client.CoreV1().Services(KFPNamespace).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := e.Client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return true, nil
 		}
-		ready, err := e.readyEndpoints(ctx, name)
+		ready, err := e.readyEndpoints(ctx, ns, name)
 		if err != nil {
 			last = err.Error()
 			return false, nil
@@ -90,13 +90,13 @@ func (e *Env) waitDeployment(ctx context.Context, name string, up bool) error {
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("deployment %s/%s did not settle (up=%t): %s: %w", KFPNamespace, name, up, last, err)
+		return fmt.Errorf("deployment %s/%s did not settle (up=%t): %s: %w", ns, name, up, last, err)
 	}
 	return nil
 }
 
-func (e *Env) readyEndpoints(ctx context.Context, service string) (int, error) {
-	slices, err := e.Client.DiscoveryV1().EndpointSlices(KFPNamespace).List(ctx, metav1.ListOptions{
+func (e *Env) readyEndpoints(ctx context.Context, ns, service string) (int, error) {
+	slices, err := e.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.Set{discoveryv1.LabelServiceName: service}.String(),
 	})
 	if err != nil {

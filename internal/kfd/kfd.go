@@ -66,6 +66,9 @@ const (
 	WrongCredentials    ID = "KFD029"
 	UnknownConnector    ID = "KFD030"
 	UnsecuredGateway    ID = "KFD031"
+	LoginHelper         ID = "KFD032"
+	LoginProviderDown   ID = "KFD033"
+	LoginProxyDown      ID = "KFD034"
 
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
@@ -162,6 +165,15 @@ var catalogue = map[ID]Entry{
 	UnknownConnector: {Title: "Dex has no such connector",
 		Cause: "the connector asked for is not on Dex's choice page, or Dex answers 404/400 for /dex/auth/<connector>: it is not in Dex's configuration",
 		Hint:  "pass --login-connector with a connector Dex offers (local for static passwords, ldap for LDAP); the message lists what Dex showed"},
+	LoginHelper: {Title: "the documented Python login helper would fail on this gateway",
+		Cause: "the login works, but Kubeflow's get_istio_auth_session() demands HTTP 200 from its first GET (Kubeflow ≥ 1.9 answers oauth2-proxy's sign-in page with 403), always posts to Dex's local connector, and does not approve Dex's approval page",
+		Hint:  "log in with a client that starts at /oauth2/start?rd=/pipeline/, follows every redirect, picks the connector and approves the approval page (the doctor's login does), or use a ServiceAccount token through the gateway"},
+	LoginProviderDown: {Title: "Dex does not answer behind the gateway",
+		Cause: "the gateway's /dex/ route has no ready backend: Envoy answers 503 \"upstream connect error\" for Dex's pages (Dex down, scaled to zero, crash-looping on a bad config, or its Service missing)",
+		Hint:  "check Dex: kubectl -n auth get pods,endpoints dex and kubectl -n auth logs deploy/dex (a config error shows at start)"},
+	LoginProxyDown: {Title: "oauth2-proxy does not answer behind the gateway",
+		Cause: "the gateway's ext_authz provider and its /oauth2/ route have no ready backend: Envoy refuses every request with an empty 403 and answers /oauth2/* with 503 \"upstream connect error\"",
+		Hint:  "check oauth2-proxy: kubectl -n oauth2-proxy get pods,endpoints oauth2-proxy and its logs (it exits when it cannot reach Dex's keys at start)"},
 	UnsecuredGateway: {Title: "the gateway lets /pipeline through without a login",
 		Cause: "GET /pipeline/ answered without redirecting into Dex: no oauth2-proxy or oidc-authservice guards KFP there, so there is no session to get and requests reach KFP with no identity",
 		Hint:  "put Kubeflow's oauth2-proxy and Dex in front of the gateway (or check you port-forwarded istio-ingressgateway, not ml-pipeline-ui); without a login, send a ServiceAccount token instead"},

@@ -109,9 +109,11 @@ func prepareSlapd(ctx context.Context, p *Proc) error {
 // customLDIFs are the *.ldif files of the mounted LDIF directory, in name
 // order, as the image's entrypoint loads them.
 func customLDIFs(p *Proc, dir string) ([]string, error) {
+	// The env was re-rooted already; a path not under the pod's directory
+	// is not mounted, and must not be read from this machine.
 	host := p.HostPath(dir)
-	if host == dir {
-		return nil, nil // not mounted
+	if !strings.HasPrefix(host, p.Dir+string(filepath.Separator)) {
+		return nil, nil
 	}
 	entries, err := os.ReadDir(host)
 	if err != nil {

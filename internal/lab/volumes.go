@@ -12,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
 // serviceAccountDir is where the kubelet mounts the pod's own API token.
@@ -80,6 +82,8 @@ func (v volumeFiles) files(ctx context.Context, vol *corev1.Volume) (map[string]
 		return v.objectFiles(ctx, "secret", vol.Secret.SecretName, vol.Secret.Items, vol.Secret.Optional)
 	case vol.EmptyDir != nil:
 		return map[string]string{}, nil
+	case vol.DownwardAPI != nil:
+		return v.downwardFiles(vol.DownwardAPI.Items)
 	case vol.Projected != nil:
 		out := map[string]string{}
 		for _, src := range vol.Projected.Sources {
@@ -98,6 +102,8 @@ func (v volumeFiles) files(ctx context.Context, vol *corev1.Volume) (map[string]
 				part, err = v.objectFiles(ctx, "configmap", src.ConfigMap.Name, src.ConfigMap.Items, src.ConfigMap.Optional)
 			case src.Secret != nil:
 				part, err = v.objectFiles(ctx, "secret", src.Secret.Name, src.Secret.Items, src.Secret.Optional)
+			case src.DownwardAPI != nil:
+				part, err = v.downwardFiles(src.DownwardAPI.Items)
 			default:
 				err = fmt.Errorf("projected source %+v is not supported by the lab", src)
 			}
@@ -152,6 +158,23 @@ func (v volumeFiles) objectFiles(ctx context.Context, kind, name string, items [
 			return nil, fmt.Errorf("%s %s has no key %q", kind, name, it.Key)
 		}
 		out[it.Path] = s
+	}
+	return out, nil
+}
+
+// downwardFiles are the pod's fields as files (resource fields are not
+// supported: nothing the lab runs reads them).
+func (v volumeFiles) downwardFiles(items []corev1.DownwardAPIVolumeFile) (map[string]string, error) {
+	out := map[string]string{}
+	for _, it := range items {
+		if it.FieldRef == nil {
+			return nil, fmt.Errorf("downwardAPI item %q: only fieldRef is supported by the lab", it.Path)
+		}
+		val, _, err := podenv.FieldValue(v.pod, it.FieldRef.FieldPath)
+		if err != nil {
+			return nil, err
+		}
+		out[it.Path] = val
 	}
 	return out, nil
 }

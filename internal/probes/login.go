@@ -56,6 +56,7 @@ const (
 	LoginConnector   = "login-connector"
 	LoginCredentials = "login-credentials"
 	LoginSession     = "login-session"
+	LoginHelper      = "login-helper"
 )
 
 // WithLogin is set with the login in front: the four stages of the login,
@@ -68,6 +69,8 @@ func WithLogin(l *Login, set []probe.Probe[*Target]) []probe.Probe[*Target] {
 		loginProbe(l, LoginConnector, "login: Dex's connector and its login form", LoginSecured, login.StageConnector),
 		loginProbe(l, LoginCredentials, "login: user and password posted to Dex (and its approval page)", LoginConnector, login.StageCredentials),
 		loginProbe(l, LoginSession, "login: the gateway's callback sets the session cookie", LoginCredentials, login.StageSession),
+		{ID: LoginHelper, Title: "login: would the documentation's get_istio_auth_session() get this session too", DependsOn: []string{LoginSession},
+			Run: func(context.Context, *Target) probe.Result { return helperVerdict(l.Flow) }},
 	}
 	for _, p := range set {
 		if p.ID == "healthz" || p.ID == "list-experiments" {
@@ -131,10 +134,13 @@ func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Prob
 					sess.SessionCookie, generation(sess.Generation), l.Flow.Start(), strings.Join(c.Names(), ", ")))
 			}
 		}
+		steps := l.Flow.Steps(stage)
 		if err != nil && res.Status == "" {
 			res = loginFailure(stage, err)
+			if id := backendDown(steps); id != "" && res.KFD == "" {
+				res.KFD = id
+			}
 		}
-		steps := l.Flow.Steps(stage)
 		res.Message += stepsNote(steps)
 		if len(steps) > 0 {
 			last := steps[len(steps)-1]
@@ -144,6 +150,54 @@ func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Prob
 		return res
 	}
 	return p
+}
+
+// backendDown tells, from the last request of a failed stage, that a login
+// program behind the gateway is not there: Envoy's 503 for Dex's pages, or
+// for oauth2-proxy's /oauth2/ routes; an empty 403 for everything is the
+// ext_authz provider failing, which shows in the stage as the sign-in start
+// that then gets a 503.
+func backendDown(steps []login.Step) kfd.ID {
+	if len(steps) == 0 {
+		return ""
+	}
+	last := steps[len(steps)-1]
+	if last.Status != http.StatusServiceUnavailable && last.Status != http.StatusBadGateway {
+		return ""
+	}
+	path := last.URL
+	if i := strings.Index(path, "://"); i >= 0 {
+		if j := strings.Index(path[i+3:], "/"); j >= 0 {
+			path = path[i+3+j:]
+		}
+	}
+	switch {
+	case strings.HasPrefix(path, "/dex/"):
+		return kfd.LoginProviderDown
+	case strings.HasPrefix(path, "/oauth2/"):
+		return kfd.LoginProxyDown
+	}
+	return ""
+}
+
+// helperVerdict says whether Kubeflow's documented login helper,
+// get_istio_auth_session(), would have got a session where the doctor did,
+// and where it would stop. Its behaviour was measured against the real
+// programs (kfp-facts.md, "The doctor's login and the seed's helper"): it
+// needs 200 from its first GET (after redirects), rewrites Dex's connector
+// choice to /dex/auth/local, and stops at Dex's approval page.
+func helperVerdict(f *login.Flow) probe.Result {
+	secured := f.Steps(login.StageSecured)
+	if len(secured) > 0 && (secured[0].Status == http.StatusForbidden || secured[0].Status == http.StatusUnauthorized) {
+		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("get_istio_auth_session() would stop at its first step: GET /pipeline/ answers oauth2-proxy's sign-in page with HTTP %d (Kubeflow ≥ 1.9), and it raises RuntimeError: HTTP status code '%d' for GET; the session has to be started at /oauth2/start?rd=/pipeline/", secured[0].Status, secured[0].Status))
+	}
+	if c := f.ConnectorID(); c != "" && c != "local" {
+		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("get_istio_auth_session() always posts to Dex's local connector: a %s user cannot log in with it (Dex answers its login form again)", c))
+	}
+	if f.Approved() {
+		return probe.Warned(kfd.LoginHelper, `get_istio_auth_session() would stop at Dex's approval page holding only the _csrf cookie (oauth2-proxy asks with approval_prompt=force unless its config sets prompt = "none"), and the calls after it answer 401`)
+	}
+	return probe.Passf("get_istio_auth_session() would log in here too (" + generation(f.Generation()) + ")")
 }
 
 // loginFailure names a failed stage with its catalogue id.

@@ -28,7 +28,7 @@ func TestWithLoginOrdersTheSet(t *testing.T) {
 		ids = append(ids, p.ID)
 		deps[p.ID] = p.DependsOn
 	}
-	if got := strings.Join(ids, " "); got != "login-secured login-connector login-credentials login-session token healthz mode list-experiments" {
+	if got := strings.Join(ids, " "); got != "login-secured login-connector login-credentials login-session login-helper token healthz mode list-experiments" {
 		t.Fatalf("order: %s", got)
 	}
 	for _, id := range []string{"healthz", "list-experiments"} {
@@ -83,11 +83,17 @@ func TestLoginProbes(t *testing.T) {
 		words     map[string]string
 	}{
 		{"oauth2-proxy with approval", logintest.Options{Approval: true}, "", "", "",
-			map[string]want{LoginSecured: pass, LoginConnector: pass, LoginCredentials: pass, LoginSession: pass, "healthz": pass, "list-experiments": pass},
-			map[string]string{LoginSecured: "oauth2-proxy, Kubeflow ≥ 1.9", LoginCredentials: "approval page approved", LoginSession: "session cookie oauth2_proxy_kubeflow set", LoginConnector: "straight to it"}},
+			map[string]want{LoginSecured: pass, LoginConnector: pass, LoginCredentials: pass, LoginSession: pass, LoginHelper: {probe.Warn, kfd.LoginHelper}, "healthz": pass, "list-experiments": pass},
+			map[string]string{LoginSecured: "oauth2-proxy, Kubeflow ≥ 1.9", LoginCredentials: "approval page approved", LoginSession: "session cookie oauth2_proxy_kubeflow set", LoginConnector: "straight to it", LoginHelper: "would stop at Dex's approval page"}},
+		{"oauth2-proxy's sign-in page first (Kubeflow ≥ 1.9 behind Istio)", logintest.Options{Unauthorized: true}, "", "", "",
+			map[string]want{LoginSession: pass, LoginHelper: {probe.Warn, kfd.LoginHelper}, "list-experiments": pass},
+			map[string]string{LoginHelper: "RuntimeError: HTTP status code '401' for GET"}},
+		{"authservice, static password: the helper works", logintest.Options{Generation: logintest.AuthService}, "", "", "",
+			map[string]want{LoginSession: pass, LoginHelper: pass, "list-experiments": pass},
+			map[string]string{LoginHelper: "would log in here too"}},
 		{"authservice with a choice of connectors", logintest.Options{Generation: logintest.AuthService, Connectors: []string{"local", "ldap"}}, "", "ldap", "",
-			map[string]want{LoginSecured: pass, LoginConnector: pass, LoginCredentials: pass, LoginSession: pass, "list-experiments": pass},
-			map[string]string{LoginSession: "authservice_session", LoginConnector: "choice of local, ldap"}},
+			map[string]want{LoginSecured: pass, LoginConnector: pass, LoginCredentials: pass, LoginSession: pass, LoginHelper: {probe.Warn, kfd.LoginHelper}, "list-experiments": pass},
+			map[string]string{LoginSession: "authservice_session", LoginConnector: "choice of local, ldap", LoginHelper: "a ldap user cannot log in with it"}},
 		{"wrong password", logintest.Options{}, "", "", "nope-nope",
 			map[string]want{LoginCredentials: {probe.Fail, kfd.WrongCredentials}, LoginSession: skip, "healthz": skip, "mode": skip, "list-experiments": skip},
 			map[string]string{LoginCredentials: "POST /dex/auth/local/login?… → 401"}},
@@ -166,4 +172,27 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A login program missing behind the gateway shows as Envoy's 503 on its
+// route: Dex's for /dex/, oauth2-proxy's for /oauth2/; other 503s and other
+// statuses are not theirs.
+func TestBackendDown(t *testing.T) {
+	for _, c := range []struct {
+		url    string
+		status int
+		want   kfd.ID
+	}{
+		{"http://gw/dex/auth?client_id=x", 503, kfd.LoginProviderDown},
+		{"http://gw/oauth2/start?rd=/pipeline/", 503, kfd.LoginProxyDown},
+		{"http://gw/pipeline/", 503, ""},
+		{"http://gw/dex/auth", 404, ""},
+	} {
+		if got := backendDown([]login.Step{{Method: "GET", URL: "http://gw/pipeline/", Status: 403}, {Method: "GET", URL: c.url, Status: c.status}}); got != c.want {
+			t.Errorf("%s → %d: %q, want %q", c.url, c.status, got, c.want)
+		}
+	}
+	if got := backendDown(nil); got != "" {
+		t.Errorf("no steps: %q", got)
+	}
 }

@@ -123,7 +123,7 @@ func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod
 	var optional *bool
 	switch {
 	case src.FieldRef != nil:
-		return fieldValue(pod, src.FieldRef.FieldPath)
+		return FieldValue(pod, src.FieldRef.FieldPath)
 	case src.ConfigMapKeyRef != nil:
 		kind, name, key, optional = "configmap", src.ConfigMapKeyRef.Name, src.ConfigMapKeyRef.Key, src.ConfigMapKeyRef.Optional
 	case src.SecretKeyRef != nil:
@@ -174,7 +174,8 @@ func ObjectData(ctx context.Context, client kubernetes.Interface, ns, kind, name
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-func fieldValue(pod *corev1.Pod, path string) (string, bool, error) {
+// FieldValue is a fieldRef of the pod (env valueFrom, downwardAPI volumes).
+func FieldValue(pod *corev1.Pod, path string) (string, bool, error) {
 	switch path {
 	case "metadata.name":
 		return pod.Name, true, nil

@@ -1,9 +1,10 @@
 // Package outcluster is multi-user Kubeflow reached from a laptop: a
 // ServiceAccount token minted by TokenRequest (kubectl create token) sent as
 // a Bearer through a port-forward to ml-pipeline-ui, or through the Istio
-// ingress gateway with the m2m overlay. The login paths (Dex, oauth2-proxy
-// and authservice sessions) are declared pending: Dex is not served by the
-// Go module proxy, so the lab has no login stack.
+// ingress gateway with the m2m overlay, or through the gateway after a
+// login through Dex as a browser would — static passwords or LDAP, behind
+// oauth2-proxy (Kubeflow ≥ 1.9) or oidc-authservice (≤ 1.8) — with the
+// session cookies. The login stack is the real Dex, oauth2-proxy and slapd.
 package outcluster
 
 import (
@@ -16,7 +17,7 @@ const profile = "kubeflow-user-example-com"
 
 var (
 	uiForward      = &s.PortForward{Service: "ml-pipeline-ui", Port: 80}
-	gatewayForward = &s.PortForward{Service: "istio-ingressgateway", Port: 80}
+	gatewayForward = &s.PortForward{Namespace: "istio-system", Service: "istio-ingressgateway", Port: 80}
 	minted         = s.Token{Kind: s.MintedToken, ServiceAccount: profile + "/default-editor", Audience: "pipelines.kubeflow.org"}
 	// Through the gateway the token is checked by Istio against the
 	// cluster's issuer and keys, not by TokenReview: no audience is needed,
@@ -24,7 +25,28 @@ var (
 	mintedNoAudience = s.Token{Kind: s.MintedToken, ServiceAccount: profile + "/default-editor"}
 )
 
-const loginPending = "Dex is not served by the Go module proxy, so the lab has no login stack (Dex, oauth2-proxy) in front of the gateway"
+// The lab's Dex users (fixtures/kfp/multi-user/80-dex.yaml, 81-openldap.yaml).
+var (
+	staticUser = &s.Login{Username: "user@example.com", Password: "12341234", Connector: "local"}
+	ldapUser   = &s.Login{Username: "ldap-user@example.com", Password: "12341234", Connector: "ldap"}
+)
+
+// Install variants and faults of the login stack.
+var (
+	authservice = &s.Fault{Name: "authservice", Doc: "Kubeflow ≤ 1.8: oidc-authservice in front of Dex instead of oauth2-proxy",
+		SetEnv: &s.SetEnv{Namespace: "istio-system", Deployment: "istio-ingressgateway", Name: "LOGIN", Value: "authservice"}}
+	// Without prompt = "none", oauth2-proxy sends approval_prompt=force and
+	// Dex shows its approval page despite skipApprovalScreen.
+	approvalPage = &s.Fault{Name: "approval-page", Doc: `oauth2-proxy without prompt = "none": Dex asks for approval`,
+		EditConfig: &s.EditConfig{Namespace: "oauth2-proxy", ConfigMap: "oauth2-proxy", Key: "oauth2_proxy.cfg",
+			Old: `prompt = "none"`, New: `# prompt = "none"`, Restart: "oauth2-proxy"}}
+	// Dex with one connector redirects straight to it: no choice page. The
+	// ldap connector goes under a key Dex ignores (its config is read
+	// leniently), leaving only its password database.
+	oneConnector = &s.Fault{Name: "one-connector", Doc: "Dex with static passwords only (Kubeflow's default)",
+		EditConfig: &s.EditConfig{Namespace: "auth", ConfigMap: "dex", Key: "config.yaml",
+			Old: "    connectors:\n    - type: ldap", New: "    disabledConnectors:\n    - type: ldap", Restart: "dex"}}
+)
 
 // Scenario is multi-user KFP, client outside the cluster.
 var Scenario = s.Scenario{
@@ -37,10 +59,16 @@ var Scenario = s.Scenario{
 			PortForward: uiForward, Namespace: profile, Token: minted},
 		{Name: "port-forward-bearer-pipeline-prefix", Doc: "the same under /pipeline",
 			PortForward: uiForward, Host: "/pipeline", Namespace: profile, Token: minted},
-		{Name: "gateway-dex-static-password", Doc: "port-forward the Istio gateway, log in through Dex with a static password, cookies",
-			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile},
-		{Name: "gateway-dex-ldap", Doc: "the same with Dex's LDAP connector",
-			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile},
+		{Name: "gateway-dex-static-password", Doc: "kubectl -n istio-system port-forward svc/istio-ingressgateway 8080:80; log in through Dex (oauth2-proxy, Dex's connector choice, static password); kfp.Client(host=\"http://localhost:8080/pipeline\", cookies=…)",
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser},
+		{Name: "gateway-dex-ldap", Doc: "the same with Dex's LDAP connector (a real slapd directory)",
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: ldapUser},
+		{Name: "gateway-dex-one-connector", Doc: "Dex with only static passwords redirects straight to its form",
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser, Install: oneConnector},
+		{Name: "gateway-dex-approval-page", Doc: `oauth2-proxy without prompt = "none": the login passes Dex's approval page`,
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser, Install: approvalPage},
+		{Name: "gateway-authservice", Doc: "Kubeflow ≤ 1.8: oidc-authservice in front of Dex, cookie authservice_session",
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser, Install: authservice},
 		{Name: "gateway-m2m-bearer", Doc: "kubectl port-forward svc/istio-ingressgateway 8080:80; kfp.Client(host=\"http://localhost:8080/pipeline\", existing_token=$(kubectl create token default-editor)) (m2m overlay: the gateway verifies the token and maps sub to kubeflow-userid)",
 			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Token: mintedNoAudience},
 	},
@@ -51,6 +79,14 @@ var Scenario = s.Scenario{
 		{Name: "empty-namespace", Doc: "no namespace", Client: &s.ClientFault{Namespace: s.Str("")}},
 		{Name: "foreign-issuer", Doc: "a token from an issuer the gateway's RequestAuthentication does not list", Client: &s.ClientFault{ForeignIssuer: true}},
 		{Name: "missing-pipeline-prefix", Doc: "the gateway's URL without /pipeline: no route", Client: &s.ClientFault{NoPrefix: true}},
+		{Name: "wrong-password", Doc: "Dex refuses the password", Client: &s.ClientFault{Login: &s.Login{Password: "not-the-password"}}},
+		{Name: "unknown-user", Doc: "a user the connector does not know", Client: &s.ClientFault{Login: &s.Login{Username: "nobody@example.com"}}},
+		{Name: "unknown-connector", Doc: "a connector Dex does not have", Client: &s.ClientFault{Login: &s.Login{Connector: "github"}}},
+		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: &s.ClientFault{Login: &s.Login{Username: "no-access@example.com"}}},
+		{Name: "unsecured-gateway", Doc: "no login in front of the gateway (neither oauth2-proxy nor authservice)",
+			SetEnv: &s.SetEnv{Namespace: "istio-system", Deployment: "istio-ingressgateway", Name: "LOGIN", Value: "none"}},
+		{Name: "dex-down", Doc: "Dex scaled to zero", Scale: &s.Scale{Namespace: "auth", Deployment: "dex", Replicas: 0}},
+		{Name: "oauth2-proxy-down", Doc: "oauth2-proxy scaled to zero", Scale: &s.Scale{Namespace: "oauth2-proxy", Deployment: "oauth2-proxy", Replicas: 0}},
 	},
 	Cases: []s.Case{
 		{Path: "port-forward-bearer", Expect: s.Succeeds},
@@ -60,13 +96,34 @@ var Scenario = s.Scenario{
 		{Path: "port-forward-bearer", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
 		{Path: "port-forward-bearer", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
 		{Path: "port-forward-bearer", Fault: "empty-namespace", Expect: s.Fails(kfd.EmptyNamespace)},
-		{Path: "gateway-dex-static-password", Expect: s.Succeeds, Pending: loginPending},
-		{Path: "gateway-dex-ldap", Expect: s.Succeeds, Pending: loginPending},
+		// Kubeflow ≥ 1.9's gateway answers the first GET with oauth2-proxy's
+		// sign-in page (403): the login works, and the doctor warns that the
+		// documentation's Python helper would stop there.
+		{Path: "gateway-dex-static-password", Expect: s.Warns(kfd.LoginHelper)},
+		{Path: "gateway-dex-ldap", Expect: s.Warns(kfd.LoginHelper)},
+		{Path: "gateway-dex-one-connector", Expect: s.Warns(kfd.LoginHelper)},
+		{Path: "gateway-dex-approval-page", Expect: s.Warns(kfd.LoginHelper)},
+		// oidc-authservice redirects straight into Dex: the helper works.
+		{Path: "gateway-authservice", Expect: s.Succeeds},
+		{Path: "gateway-dex-static-password", Fault: "wrong-password", Expect: s.Fails(kfd.WrongCredentials)},
+		{Path: "gateway-dex-ldap", Fault: "wrong-password", Expect: s.Fails(kfd.WrongCredentials)},
+		{Path: "gateway-dex-static-password", Fault: "unknown-user", Expect: s.Fails(kfd.WrongCredentials)},
+		{Path: "gateway-dex-static-password", Fault: "unknown-connector", Expect: s.Fails(kfd.UnknownConnector)},
+		{Path: "gateway-dex-one-connector", Fault: "unknown-connector", Expect: s.Fails(kfd.UnknownConnector)},
+		{Path: "gateway-dex-ldap", Fault: "user-without-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "gateway-dex-static-password", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "gateway-dex-static-password", Fault: "unsecured-gateway", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "gateway-dex-static-password", Fault: "missing-pipeline-prefix", Expect: s.Fails(kfd.NotKFP)},
+		{Path: "gateway-dex-static-password", Fault: "dex-down", Expect: s.Fails(kfd.LoginProviderDown)},
+		{Path: "gateway-dex-static-password", Fault: "oauth2-proxy-down", Expect: s.Fails(kfd.LoginProxyDown)},
+		{Path: "gateway-authservice", Fault: "wrong-password", Expect: s.Fails(kfd.WrongCredentials)},
 		{Path: "gateway-m2m-bearer", Expect: s.Succeeds},
 		{Path: "gateway-m2m-bearer", Fault: "foreign-issuer", Expect: s.Fails(kfd.JWTIssuer)},
 		{Path: "gateway-m2m-bearer", Fault: "missing-pipeline-prefix", Expect: s.Fails(kfd.NotKFP)},
-		// An unsecured gateway (no oauth2-proxy): the request reaches KFP
-		// with no identity.
-		{Path: "gateway-m2m-bearer", Fault: "no-token", Expect: s.Fails(kfd.NoIdentity)},
+		// oauth2-proxy answers an API path without a session with 401: a
+		// proxy that wants a login, not KFP.
+		{Path: "gateway-m2m-bearer", Fault: "no-token", Expect: s.Fails(kfd.LoginPage)},
+		// With no login in front, the request reaches KFP with no identity.
+		{Path: "gateway-m2m-bearer", Fault: "unsecured-gateway", Expect: s.Fails(kfd.NoIdentity)},
 	},
 }
