@@ -315,11 +315,15 @@ func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	if err := r.dyn.Resource(ClusterPortForwards).Delete(sctx, inst.Rule, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		r.log.Warn("removing port-forward rule", "rule", inst.Rule, "err", err)
 	}
-	r.release(inst)
+	// Out of the table first: a process that exits because it is being
+	// stopped is not one to restart.
 	r.mu.Lock()
 	if r.instances[key] == inst {
 		delete(r.instances, key)
 	}
+	r.mu.Unlock()
+	r.release(inst)
+	r.mu.Lock()
 	r.notifyLocked()
 	r.mu.Unlock()
 	r.log.Info("stopped program", "program", inst.Program, "pod", key)
