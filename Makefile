@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools suites conformance bench-cluster demo clean
+.PHONY: all build test unit lint fuzz tools suites conformance bench-cluster bench-login demo clean
 
 all: build
 
@@ -32,6 +32,11 @@ conformance:
 # Median of 5 kwok clusters: create-to-ready, delete, RSS of its processes.
 bench-cluster:
 	$(GO) run ./hack/bench-cluster -n 5
+
+# The doctor's login through the lab's real Dex, oauth2-proxy and slapd:
+# login stages and the whole diagnosis, median of 5 per connector.
+bench-login: tools
+	$(GO) run ./hack/bench-login -n 5
 
 # Fuzz each target briefly; FUZZTIME=1m for a longer run.
 FUZZTIME ?= 15s

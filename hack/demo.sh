@@ -29,3 +29,11 @@ echo "══ 3. no --host: the doctor finds KFP through the kubeconfig, port-for
 KFP_DOCTOR_TOKEN=$("$KFP_LAB_KUBECTL" --kubeconfig "$KFP_LAB_KUBECONFIG" -n "$KFP_LAB_PROFILE" \
 	create token default-editor --audience pipelines.kubeflow.org) \
 	"$doctor" --kubeconfig "$KFP_LAB_KUBECONFIG" -n namespace-2 || echo "(exit $? — expected: default-editor of $KFP_LAB_PROFILE has no RoleBinding in namespace-2)"
+
+echo
+echo "══ 4. log in through the gateway as a browser would: oauth2-proxy, Dex (static password), session cookies"
+KFP_DOCTOR_PASSWORD=12341234 "$doctor" --host "$KFP_LAB_GATEWAY_URL" --username "$KFP_LAB_LOGIN_USER" -n "$KFP_LAB_PROFILE"
+
+echo
+echo "══ 5. the same with a wrong password"
+KFP_DOCTOR_PASSWORD=not-the-password "$doctor" --host "$KFP_LAB_GATEWAY_URL" --username "$KFP_LAB_LOGIN_USER" -n "$KFP_LAB_PROFILE" || echo "(exit $? — expected: Dex refuses the password, KFD029)"

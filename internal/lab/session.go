@@ -37,8 +37,14 @@ type Options struct {
 	Programs map[string]string
 }
 
-// exampleProfile is the profile namespace of Kubeflow's example user.
-const exampleProfile = "kubeflow-user-example-com"
+// exampleProfile is the profile namespace of Kubeflow's example user, and
+// exampleUser and examplePassword that user's Dex login (Kubeflow's example,
+// in fixtures/kfp/multi-user/80-dex.yaml).
+const (
+	exampleProfile  = "kubeflow-user-example-com"
+	exampleUser     = "user@example.com"
+	examplePassword = "12341234"
+)
 
 // DefaultName is the lab's cluster name when none is given.
 const DefaultName = "kfp-lab"
@@ -52,8 +58,10 @@ type State struct {
 	PID        int      `json:"pid"`
 	Kubeconfig string   `json:"kubeconfig"`
 	Kubectl    string   `json:"kubectl"`
-	URL        string   `json:"url"`     // port-forwarded ml-pipeline-ui
-	Profile    string   `json:"profile"` // a profile namespace, multi-user only
+	URL        string   `json:"url"`                   // port-forwarded ml-pipeline-ui
+	GatewayURL string   `json:"gateway_url,omitempty"` // port-forwarded istio-ingressgateway, where the login stack is
+	LoginUser  string   `json:"login_user,omitempty"`  // a Dex user of the fixtures (its password is in the README, not here)
+	Profile    string   `json:"profile"`               // a profile namespace, multi-user only
 	Workdir    string   `json:"workdir"`
 	NotHonored []string `json:"not_honored,omitempty"`
 }
@@ -166,6 +174,19 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	state := State{
 		Name: opts.Name, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
 		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(),
+	}
+	if declares(objs, "istio-system", "istio-ingressgateway") {
+		// The gateway as a user reaches it: kubectl -n istio-system
+		// port-forward svc/istio-ingressgateway 8080:80.
+		gln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return fmt.Errorf("listening for the gateway's port-forward: %w", err)
+		}
+		go func() { _ = dialer.Forward(fwdCtx, gln, "istio-ingressgateway.istio-system:80") }()
+		state.GatewayURL = "http://" + gln.Addr().String()
+		if declares(objs, "auth", "dex") {
+			state.LoginUser = exampleUser
+		}
 	}
 	if bin, err := cluster.ToolsBin(os.Getenv, "kubectl"); err == nil {
 		state.Kubectl = filepath.Join(bin, "kubectl")
@@ -332,6 +353,7 @@ func (s State) Env() string {
 	for _, kv := range [][2]string{
 		{"KFP_LAB_URL", s.URL}, {"KFP_LAB_KUBECONFIG", s.Kubeconfig}, {"KFP_LAB_KUBECTL", s.Kubectl},
 		{"KFP_LAB_PROFILE", s.Profile}, {"KFP_LAB_MODE", s.Mode},
+		{"KFP_LAB_GATEWAY_URL", s.GatewayURL}, {"KFP_LAB_LOGIN_USER", s.LoginUser},
 	} {
 		fmt.Fprintf(&b, "%s=%s\n", kv[0], shellQuote(kv[1]))
 	}
@@ -353,6 +375,13 @@ func (s State) Summary() string {
 		fmt.Fprintf(&b, "  no profile namespace: create one with a ServiceAccount bound to kubeflow-edit, then mint its token\n")
 	} else {
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s\n", s.URL)
+	}
+	if s.GatewayURL != "" {
+		fmt.Fprintf(&b, "  gateway (istio-ingressgateway, port-forwarded): %s  (KFP at %s/pipeline)\n", s.GatewayURL, s.GatewayURL)
+	}
+	if s.LoginUser != "" {
+		fmt.Fprintf(&b, "  log in:      %s / %s through Dex (static password; the LDAP directory has ldap-user@example.com, the same password)\n", s.LoginUser, examplePassword)
+		fmt.Fprintf(&b, "  try:         KFP_DOCTOR_PASSWORD=%s kfp-doctor --host %s --username %s -n %s\n", examplePassword, s.GatewayURL, s.LoginUser, s.Profile)
 	}
 	if len(s.NotHonored) > 0 {
 		fmt.Fprintf(&b, "  not honoured by the lab (%d objects): see %s\n", len(s.NotHonored), "state.json")

@@ -1,0 +1,146 @@
+// Command bench-login measures the doctor's login through the lab's real
+// login stack — Kubeflow's gateway (stand-in), real oauth2-proxy, real Dex
+// with the example user's bcrypt cost-12 hash, real slapd — next to the whole
+// diagnosis: the login stages alone, and the whole run, each the median of
+// -n runs, for the static-password and the LDAP connector.
+//
+//	go run ./hack/bench-login [-n 5]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+)
+
+func main() {
+	n := flag.Int("n", 5, "runs per connector")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-login:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, n int) (err error) {
+	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: fmt.Sprintf("bench-login-%d", os.Getpid())})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if derr := kw.Destroy(dctx); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := kw.Create(upCtx); err != nil {
+		return err
+	}
+	objs, err := install.Fixtures(install.MultiUser)
+	if err != nil {
+		return err
+	}
+	bins, err := lab.DefaultBinaries()
+	if err != nil {
+		return err
+	}
+	rt, _, err := lab.InstallAndRun(upCtx, kw.RESTConfig(), objs, lab.Programs(bins), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	dialer, err := svcdial.New(kw.RESTConfig(), "istio-system")
+	if err != nil {
+		return err
+	}
+	defer dialer.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fctx, stopFwd := context.WithCancel(ctx)
+	defer stopFwd()
+	go func() { _ = dialer.Forward(fctx, ln, "istio-ingressgateway.istio-system:80") }()
+	gateway := "http://" + ln.Addr().String()
+
+	for _, user := range []struct{ name, connector string }{{"user@example.com", "local"}, {"ldap-user@example.com", "ldap"}} {
+		var login, whole []time.Duration
+		// One unmeasured run first: the first forwards of a fresh
+		// cluster are slower than any later one.
+		for i := range n + 1 {
+			l, w, err := once(ctx, gateway, user.name, user.connector)
+			if err != nil {
+				return fmt.Errorf("%s: %w", user.name, err)
+			}
+			if i > 0 {
+				login, whole = append(login, l), append(whole, w)
+			}
+		}
+		fmt.Printf("%-22s connector %-5s login %v, whole diagnosis %v (median of %d; login stages %s of the run)\n",
+			user.name, user.connector, median(login).Round(time.Millisecond), median(whole).Round(time.Millisecond), n,
+			percent(median(login), median(whole)))
+	}
+	return nil
+}
+
+// once runs the doctor with a login and returns the login stages' time and
+// the whole run's.
+func once(ctx context.Context, gateway, user, connector string) (time.Duration, time.Duration, error) {
+	cfg := doctor.Config{Host: gateway, Username: user, LoginConnector: connector, Namespace: "kubeflow-user-example-com",
+		Timeout: 30 * time.Second, Getenv: func(k string) string {
+			if k == doctor.EnvPassword {
+				return "12341234"
+			}
+			return ""
+		}}
+	var red redact.Redactor
+	start := time.Now()
+	rep, err := doctor.Run(ctx, cfg, &red)
+	whole := time.Since(start)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !rep.OK() {
+		return 0, 0, fmt.Errorf("the diagnosis failed:\n%s", rep.Details)
+	}
+	var login time.Duration
+	for _, r := range rep.Results {
+		if strings.HasPrefix(r.Probe, "login-") {
+			login += r.Duration
+		}
+	}
+	return login, whole, nil
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func percent(part, whole time.Duration) string {
+	if whole == 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%d%%", int(100*part/whole))
+}
