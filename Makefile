@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools suites conformance bench-cluster bench-login demo clean
+.PHONY: all build test unit lint fuzz tools system-deps suites conformance bench-cluster bench-login demo clean
 
 all: build
 
@@ -35,7 +35,7 @@ bench-cluster:
 
 # The doctor's login through the lab's real Dex, oauth2-proxy and slapd:
 # login stages and the whole diagnosis, median of 5 per connector.
-bench-login: tools
+bench-login: system-deps tools
 	$(GO) run ./hack/bench-login -n 5
 
 # Fuzz each target briefly; FUZZTIME=1m for a longer run.
@@ -45,14 +45,18 @@ fuzz:
 	$(GO) test ./internal/credentials -run '^$$' -fuzz '^FuzzInspectToken$$' -fuzztime $(FUZZTIME)
 
 # The README's test command: lint, unit tests with the race detector, and the suites.
-test: tools lint unit suites
+test: system-deps tools lint unit suites
 
 tools:
 	tools/build.sh
 
+# Debian packages the lab needs (slapd for its LDAP directory).
+system-deps:
+	hack/system-deps.sh
+
 # A multi-user KFP lab without Docker, the doctor run against it without and
 # with a token, then everything removed.
-demo: tools build
+demo: system-deps tools build
 	hack/demo.sh
 
 clean:

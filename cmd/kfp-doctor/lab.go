@@ -32,6 +32,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	var opts lab.Options
 	var mode, source string
+	var programs []string
 	var timeout time.Duration
 	addFlags := func(c *cobra.Command) {
 		c.Flags().StringVar(&opts.Name, "name", lab.DefaultName, "lab (cluster) name")
@@ -41,7 +42,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Bring up the lab in the background and print how to reach it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := parseLabFlags(&opts, mode, source); err != nil {
+			if err := parseLabFlags(&opts, mode, source, programs); err != nil {
 				return err
 			}
 			return labUp(cmd.Context(), opts, timeout, stdout, stderr)
@@ -52,6 +53,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 	up.Flags().StringVar(&source, "install", string(install.FromFixtures), "fixtures (our minimal install) or upstream (the real kustomizations under shared/upstream)")
 	up.Flags().IntVar(&opts.Port, "port", 0, "local port forwarded to svc/ml-pipeline-ui:80 (0 picks a free one)")
 	up.Flags().DurationVar(&timeout, "timeout", 4*time.Minute, "how long to wait for the lab to be ready")
+	up.Flags().StringArrayVar(&programs, "program", nil, "IMAGE=PATH: run this binary as the process of the pods of IMAGE (repeatable), in place of the lab's own")
 
 	down := &cobra.Command{
 		Use:   "down",
@@ -87,7 +89,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := parseLabFlags(&opts, mode, source); err != nil {
+			if err := parseLabFlags(&opts, mode, source, programs); err != nil {
 				return err
 			}
 			dir := lab.StateDir(opts.Name)
@@ -101,11 +103,12 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 	serve.Flags().StringVar(&source, "install", string(install.FromFixtures), "")
 	serve.Flags().IntVar(&opts.Port, "port", 0, "")
 	serve.Flags().DurationVar(&opts.ReadyTimeout, "ready-timeout", 4*time.Minute, "")
+	serve.Flags().StringArrayVar(&programs, "program", nil, "")
 	cmd.AddCommand(up, down, env, serve)
 	return cmd
 }
 
-func parseLabFlags(opts *lab.Options, mode, source string) error {
+func parseLabFlags(opts *lab.Options, mode, source string, programs []string) error {
 	opts.Mode, opts.Source = install.Mode(mode), install.Source(source)
 	if !opts.Mode.Valid() {
 		return usageErr("--mode %q: want standalone or multi-user", mode)
@@ -116,6 +119,16 @@ func parseLabFlags(opts *lab.Options, mode, source string) error {
 	if opts.Port < 0 || opts.Port > 65535 {
 		return usageErr("--port %d is not a port", opts.Port)
 	}
+	progs, err := lab.ParsePrograms(programs)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	for image, path := range progs {
+		if fi, err := os.Stat(path); err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return usageErr("--program %s=%s: not an executable file", image, path)
+		}
+	}
+	opts.Programs = progs
 	return nil
 }
 
@@ -146,8 +159,12 @@ func labUp(ctx context.Context, opts lab.Options, timeout time.Duration, stdout,
 	if err != nil {
 		return err
 	}
-	child := exec.Command(self, "lab", "serve", "--name", opts.Name, "--mode", string(opts.Mode),
-		"--install", string(opts.Source), "--port", strconv.Itoa(opts.Port), "--ready-timeout", timeout.String())
+	args := []string{"lab", "serve", "--name", opts.Name, "--mode", string(opts.Mode),
+		"--install", string(opts.Source), "--port", strconv.Itoa(opts.Port), "--ready-timeout", timeout.String()}
+	for image, path := range opts.Programs {
+		args = append(args, "--program", image+"="+path)
+	}
+	child := exec.Command(self, args...)
 	child.Stdout, child.Stderr = logFile, logFile
 	// Its own session: the lab outlives this command and the terminal's ^C.
 	child.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
