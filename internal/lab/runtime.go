@@ -534,6 +534,9 @@ func (r *Runtime) notifyLocked() {
 	r.changed = make(chan struct{})
 }
 
+// Dir is where the runtime keeps its processes' files.
+func (r *Runtime) Dir() string { return r.root }
+
 // Instances lists the running stand-ins, sorted by namespace and pod.
 func (r *Runtime) Instances() []Instance {
 	r.mu.Lock()

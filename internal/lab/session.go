@@ -52,18 +52,21 @@ const DefaultName = "kfp-lab"
 // State is what a running lab tells its users; it is written as JSON to the
 // state directory once the lab is ready.
 type State struct {
-	Name       string   `json:"name"`
-	Mode       string   `json:"mode"`
-	Source     string   `json:"source"`
-	PID        int      `json:"pid"`
-	Kubeconfig string   `json:"kubeconfig"`
-	Kubectl    string   `json:"kubectl"`
-	URL        string   `json:"url"`                   // port-forwarded ml-pipeline-ui
-	GatewayURL string   `json:"gateway_url,omitempty"` // port-forwarded istio-ingressgateway, where the login stack is
-	LoginUser  string   `json:"login_user,omitempty"`  // a Dex user of the fixtures (its password is in the README, not here)
-	Profile    string   `json:"profile"`               // a profile namespace, multi-user only
-	Workdir    string   `json:"workdir"`
-	NotHonored []string `json:"not_honored,omitempty"`
+	Name       string `json:"name"`
+	Mode       string `json:"mode"`
+	Source     string `json:"source"`
+	PID        int    `json:"pid"`
+	Kubeconfig string `json:"kubeconfig"`
+	Kubectl    string `json:"kubectl"`
+	URL        string `json:"url"`                   // port-forwarded ml-pipeline-ui
+	GatewayURL string `json:"gateway_url,omitempty"` // port-forwarded istio-ingressgateway, where the login stack is
+	LoginUser  string `json:"login_user,omitempty"`  // a Dex user of the fixtures (its password is in the README, not here)
+	Profile    string `json:"profile"`               // a profile namespace, multi-user only
+	Workdir    string `json:"workdir"`
+	// ProgramsDir holds the real programs' files (volumes, logs); Serve
+	// removes it with them.
+	ProgramsDir string   `json:"programs_dir"`
+	NotHonored  []string `json:"not_honored,omitempty"`
 }
 
 // TokenCommand mints a token the way the docs tell a user to.
@@ -173,7 +176,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 
 	state := State{
 		Name: opts.Name, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
-		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(),
+		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(), ProgramsDir: rt.Dir(),
 	}
 	if declares(objs, "istio-system", "istio-ingressgateway") {
 		// The gateway as a user reaches it: kubectl -n istio-system

@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(cleanupChildEnv) != "" {
 		os.Exit(cleanupChild())
 	}
+	if os.Getenv(labChildEnv) != "" {
+		os.Exit(labChild())
+	}
 	os.Exit(m.Run())
 }
 
