@@ -189,12 +189,14 @@ func (rs resolvers) FindDescriptorByName(n protoreflect.FullName) (protoreflect.
 }
 
 // unmarshalProto parses protojson into a fresh message of md. protojson
-// deliberately renders its "proto: " prefix with non-breaking spaces in some
-// builds; the recorded server's used plain ones, so the stand-in does too.
+// deliberately writes its "proto: " prefix with a no-break space (U+00A0)
+// in some builds and a plain space in others; the recorded 2.17.0 build
+// wrote the no-break space, so the stand-in always does.
 func unmarshalProto(md protoreflect.MessageDescriptor, b []byte) (protoreflect.Message, error) {
 	m := dynamicpb.NewMessage(md)
 	if err := protojson.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("%s", strings.ReplaceAll(err.Error(), "\u00a0", " "))
+		msg := strings.Replace(strings.ReplaceAll(err.Error(), "\u00a0", " "), "proto: ", "proto:\u00a0", 1)
+		return nil, fmt.Errorf("%s", msg)
 	}
 	return m, nil
 }
