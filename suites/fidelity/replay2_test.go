@@ -70,7 +70,7 @@ func grantWorkflows(ctx context.Context) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		sar, err := clientset.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{Spec: authzv1.SubjectAccessReviewSpec{
-			User: "system:serviceaccount:kubeflow:ml-pipeline",
+			User:               "system:serviceaccount:kubeflow:ml-pipeline",
 			ResourceAttributes: &authzv1.ResourceAttributes{Namespace: userNS, Verb: "create", Group: "argoproj.io", Resource: "workflows"},
 		}}, metav1.CreateOptions{})
 		if err == nil && sar.Status.Allowed {
