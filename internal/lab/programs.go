@@ -24,6 +24,10 @@ var (
 			if err != nil {
 				return nil, err
 			}
+			if _, set := in.Lookup("TAG_NAME"); !set {
+				// What the image's own ENV would have said.
+				cfg.TagName = apiserver.TagFromImage(in.Container.Image)
+			}
 			kube, err := kubernetes.NewForConfig(in.Identity)
 			if err != nil {
 				return nil, fmt.Errorf("client for the API server's ServiceAccount: %w", err)

@@ -13,13 +13,21 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// RBAC attributes KFP asks about.
+// RBAC attributes KFP asks about (the verbs and resources of its
+// resource manager; kfp-facts.md has the table).
 const (
 	rbacGroup            = "pipelines.kubeflow.org"
 	rbacVersion          = "v1beta1"
 	rbacExperiments      = "experiments"
+	rbacPipelines        = "pipelines"
+	rbacRuns             = "runs"
+	rbacJobs             = "jobs" // v2's recurring runs
 	verbList             = "list"
+	verbGet              = "get"
 	verbCreate           = "create"
+	verbDelete           = "delete"
+	verbArchive          = "archive"
+	verbUnarchive        = "unarchive"
 	authorizationHeader  = "Authorization"
 	bearerPrefix         = "Bearer "
 	defaultReviewTimeout = 10 * time.Second

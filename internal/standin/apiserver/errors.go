@@ -1,7 +1,6 @@
 package apiserver
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -82,6 +81,10 @@ func unavailable(cause, internal string) *userError {
 	return &userError{codeUnavailable, "Service unavailable", joinCause("ServiceUnavailable: "+internal, cause)}
 }
 
+func notFound(msg string) *userError {
+	return &userError{codeNotFound, msg, "ResourceNotFoundError: " + msg}
+}
+
 func alreadyExists(msg string) *userError {
 	return &userError{codeAlreadyExists, msg, "Already exist error: " + msg}
 }
@@ -140,16 +143,4 @@ func writeGatewayError(w http.ResponseWriter, code int, msg string) {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	}{code, msg})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		// Only our own types reach here; a failure is a bug worth a 500.
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }
