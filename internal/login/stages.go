@@ -280,15 +280,15 @@ func (f *Flow) session(final *url.URL) (*Session, error) {
 	for _, c := range cookies {
 		parts = append(parts, c.Name+"="+c.Value)
 		s.Names = append(s.Names, c.Name)
-		switch {
-		case strings.HasPrefix(c.Name, "oauth2_proxy") && !strings.HasSuffix(c.Name, "_csrf"):
+		switch g := SessionCookieOf(c.Name); g {
+		case OAuth2Proxy:
 			if s.SessionCookie == "" {
 				s.SessionCookie = c.Name
 			}
-			s.Generation = OAuth2Proxy
-		case c.Name == "authservice_session":
+			s.Generation = g
+		case AuthService:
 			s.SessionCookie = c.Name
-			s.Generation = AuthService
+			s.Generation = g
 		}
 	}
 	if len(parts) == 0 {
@@ -354,4 +354,18 @@ func firstStatus(steps []Step) int {
 		return 0
 	}
 	return steps[0].Status
+}
+
+// SessionCookieOf says which login program a cookie name is the session of:
+// oauth2-proxy's (oauth2_proxy_kubeflow in Kubeflow, oauth2_proxy by
+// default; not its _csrf cookie) or oidc-authservice's authservice_session;
+// "" for any other cookie.
+func SessionCookieOf(name string) Generation {
+	switch {
+	case strings.HasPrefix(name, "oauth2_proxy") && !strings.HasSuffix(name, "_csrf"):
+		return OAuth2Proxy
+	case name == "authservice_session":
+		return AuthService
+	}
+	return ""
 }

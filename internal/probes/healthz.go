@@ -8,6 +8,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 )
 
@@ -52,6 +53,17 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 	}
 	if reply != nil && reply.StatusCode >= 400 && (id == kfd.HealthzHTTPError || id == kfd.BackendNotReady) {
 		msg += " (kfp.Client() would retry this 5 × 5 s, then say only \"Failed getting healthz endpoint after 5 attempts\")"
+	}
+	if id == kfd.LoginPage && t.Cookies != nil {
+		// The client sent a gateway session and the gateway wants a login
+		// all the same: the session is over.
+		for _, n := range t.Cookies.Names() {
+			if g := login.SessionCookieOf(n); g != "" {
+				id = kfd.Expired
+				msg = fmt.Sprintf("%s; the client sent the session cookie %s (%s) and the gateway refused it: the session expired (Kubeflow's oauth2-proxy keeps it 24 h, cookie_expire) or was made by another login or cookie secret", msg, n, g.Describe())
+				break
+			}
+		}
 	}
 	if id == kfd.NoAnswer {
 		msg = fmt.Sprintf("%s accepted the connection but sent no answer; kfp.Client() would hang here forever", t.Client.Base().Host)

@@ -3,10 +3,14 @@ package probes
 import (
 	"context"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
 // A refused connection is a missing port-forward outside a cluster, and a
@@ -30,6 +34,43 @@ func TestRefusedDependsOnWhereTheDoctorRuns(t *testing.T) {
 		res := healthzProbe().Run(context.Background(), &Target{Client: client, InPod: c.inPod})
 		if res.KFD != c.want {
 			t.Errorf("in pod %t: %s %q, want %s", c.inPod, res.KFD, res.Message, c.want)
+		}
+	}
+}
+
+// A gateway that wants a login although the client sent its session cookie
+// means the session is over (KFD020); without one it is a login page to go
+// through (KFD013).
+func TestRefusedSessionIsExpired(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		// oauth2-proxy's answer to an API path without a valid session.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte("Unauthorized"))
+	}))
+	defer srv.Close()
+	for _, c := range []struct {
+		cookies string
+		want    kfd.ID
+	}{{"", kfd.LoginPage}, {"other=1", kfd.LoginPage}, {"oauth2_proxy_kubeflow=s3ss10n", kfd.Expired}, {"authservice_session=s3ss10n", kfd.Expired}} {
+		var red redact.Redactor
+		var jar *credentials.Cookies
+		var auth kfp.Credentials
+		if c.cookies != "" {
+			var err error
+			if jar, err = credentials.NewCookies(c.cookies, &red); err != nil {
+				t.Fatal(err)
+			}
+			auth = jar
+		}
+		base, _ := kfp.ParseHost(srv.URL)
+		client, err := kfp.NewClient(base, auth, kfp.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := healthzProbe().Run(context.Background(), &Target{Client: client, Cookies: jar})
+		if res.KFD != c.want {
+			t.Errorf("cookies %q: %s %q, want %s", c.cookies, res.KFD, res.Message, c.want)
 		}
 	}
 }
