@@ -117,10 +117,12 @@ var Scenario = s.Scenario{
 		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
 		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
 		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
-		// No namespace in a pod: the SDK fills in the pod's own (its
-		// profile here; namespace-2, where it has no RoleBinding, there).
+		// No namespace in a pod: the SDK fills in the pod's own — its
+		// profile, and for the cross-namespace pod namespace-2 (its own
+		// profile), not namespace-1. Without the RoleBinding there it is
+		// KFD009 (sdk-default × no-rolebinding below).
 		{Path: "poddefault", Fault: "empty-namespace", Expect: s.Succeeds},
-		{Path: "cross-namespace", Fault: "empty-namespace", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "empty-namespace", Expect: s.Succeeds},
 		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails(kfd.TokenAudience)},
 		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
 		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
