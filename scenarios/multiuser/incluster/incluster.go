@@ -106,9 +106,12 @@ var Scenario = s.Scenario{
 		{Path: "explicit-path", Expect: s.Succeeds},
 		{Path: "cross-namespace", Expect: s.Succeeds},
 		{Path: "through-the-ui", Expect: s.Succeeds},
-		{Path: "unlabelled-pod", Expect: s.Fails(kfd.NoIdentity)},
+		// credentials=ServiceAccountTokenVolumeCredentials() with no file:
+		// the SDK's first request raises FileNotFoundError for the path
+		// (set_volume_credentials.py _get_token), so KFD004, not a 401.
+		{Path: "unlabelled-pod", Expect: s.Fails(kfd.NoTokenFile)},
 		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails(kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails(kfd.NoTokenFile)},
 		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
 		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
 		{Path: "poddefault", Fault: "expired-token", Expect: s.Fails(kfd.Expired)},
