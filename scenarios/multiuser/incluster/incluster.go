@@ -71,6 +71,10 @@ var Scenario = s.Scenario{
 		{Name: "ui-host-without-credentials", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") in a PodDefault pod, no credentials=: the mounted token is not sent",
 			Host: "http://ml-pipeline-ui.kubeflow",
 			Pod:  &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		// … and the fix KFD036 names: credentials= with the mounted path.
+		{Name: "ui-host-with-token-path", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\", credentials=ServiceAccountTokenVolumeCredentials(path=\"/var/run/secrets/kubeflow/pipelines/token\")) in a PodDefault pod",
+			Host: "http://ml-pipeline-ui.kubeflow", Token: s.Token{Kind: s.VolumeToken, Path: "/var/run/secrets/kubeflow/pipelines/token"},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
 	},
 	Faults: []s.Fault{
 		{Name: "no-token-file", Doc: "KF_PIPELINES_SA_TOKEN_PATH set, but no volume mounted there",
@@ -136,5 +140,6 @@ var Scenario = s.Scenario{
 		{Path: "sdk-default", Fault: "no-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
 		{Path: "sdk-default", Fault: "stale-context-namespace", Expect: s.Fails(kfd.RBACDenied).AndNames(kfd.ContextFile)},
 		{Path: "ui-host-without-credentials", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
+		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
 	},
 }
