@@ -120,6 +120,9 @@ func TestResolve(t *testing.T) {
 		// _load_config: load_kube_config, then host + '/' + _KUBE_PROXY_PATH.format(namespace).
 		{"no host outside: the kube-apiserver's service proxy", Inputs{Kubeconfig: Kubeconfig{Loaded: true, Server: "https://127.0.0.1:6443/"}},
 			want{url: "https://127.0.0.1:6443/api/v1/namespaces/kubeflow/services/ml-pipeline:http/proxy/", hostKind: HostKubeProxy, auth: AuthKubeconfig, nsKind: NamespaceNone, healthz: true}},
+		// load_kube_config(client_configuration=config, context=kube_context).
+		{"no host outside with kube_context=", Inputs{KubeContext: "dev", Kubeconfig: Kubeconfig{Loaded: true, Server: "https://dev:6443"}},
+			want{url: "https://dev:6443/api/v1/namespaces/kubeflow/services/ml-pipeline:http/proxy/", hostKind: HostKubeProxy, auth: AuthKubeconfig, nsKind: NamespaceNone, healthz: true}},
 		{"no host outside with credentials=: they replace the kubeconfig's bearer", Inputs{Credentials: &Credentials{Path: "/t"}, Kubeconfig: Kubeconfig{Loaded: true, Server: "https://k:6443"}},
 			want{url: "https://k:6443/api/v1/namespaces/kubeflow/services/ml-pipeline:http/proxy/", hostKind: HostKubeProxy, auth: AuthVolumeToken, tokenPath: "/t", nsKind: NamespaceNone, healthz: true, note: "replaces the kubeconfig's bearer"}},
 		// _load_config: `except Exception: logging.warning('Failed to load kube config…'); return config`.
@@ -181,6 +184,9 @@ func TestResolve(t *testing.T) {
 			}
 			if c.Version != Version {
 				t.Errorf("version %q", c.Version)
+			}
+			if r.in.KubeContext != "" && !strings.Contains(c.Auth.String(), "context "+r.in.KubeContext) {
+				t.Errorf("auth %q does not name the context", c.Auth.String())
 			}
 		})
 	}
