@@ -353,9 +353,13 @@ func sdkInputs(cfg Config, red *redact.Redactor, site *clusterSite) (sdkmodel.In
 	if saDir == "" {
 		saDir = discover.ServiceAccountDir
 	}
-	// The constructor opens Client._NAMESPACE_PATH in or out of a pod.
-	if b, err := cfg.ReadFile(filepath.Join(saDir, "namespace")); err == nil && len(b) <= maxNamespaceFile {
-		in.PodNamespace, in.HasNamespaceFile = strings.TrimSpace(string(b)), true
+	// The constructor opens Client._NAMESPACE_PATH in or out of a pod. It
+	// holds a namespace name: anything larger is not read.
+	nsFile := filepath.Join(saDir, "namespace")
+	if fi, err := cfg.Stat(nsFile); err == nil && !fi.IsDir() && fi.Size() <= maxNamespaceFile {
+		if b, err := cfg.ReadFile(nsFile); err == nil && len(b) <= maxNamespaceFile {
+			in.PodNamespace, in.HasNamespaceFile = strings.TrimSpace(string(b)), true
+		}
 	}
 	in.Readable = func(p string) bool { return fileThere(cfg, localPath(cfg, p)) }
 	if site != nil && site.kubeServer != "" {
