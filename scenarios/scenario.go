@@ -38,6 +38,9 @@ type Path struct {
 	Doc  string // what the documentation says to do
 	// Host is the kfp.Client host. For out-of-cluster paths it is relative to
 	// the port-forward: "/pipeline" becomes http://localhost:PORT/pipeline.
+	// "" in a pod is kfp.Client() with no host: the SDK's in-cluster default
+	// (internal/sdkmodel), ml-pipeline.<namespace>.svc.cluster.local:8888
+	// with the default credentials.
 	Host string
 	// PortForward, when set, is `kubectl port-forward svc/<Service> PORT:<Port>`
 	// in the KFP namespace, and Host is appended to its local URL.
@@ -46,7 +49,7 @@ type Path struct {
 	Pod *Pod
 	// Namespace is the user namespace the client passes (kfp namespace=).
 	Namespace string
-	// Token is the credential the client sends.
+	// Token is the credential the client passes.
 	Token Token
 	// Login, for out-of-cluster paths through the gateway, logs in through
 	// Dex as a browser would before the calls (the doctor's --username).
@@ -55,6 +58,11 @@ type Path struct {
 	// gateway's authservice generation, Dex's approval page), applied and
 	// reverted around each of its cases like a cluster-side fault.
 	Install *Fault
+	// ServiceProxy is kfp.Client() with no host outside a pod: the
+	// kube-apiserver's service proxy to ml-pipeline, with the kubeconfig's
+	// credentials. The apiserver then dials a pod IP itself, so it runs
+	// only where pod IPs are real (NeedsPodNetwork).
+	ServiceProxy bool
 }
 
 // Login is a Dex user of the lab's login stack.
@@ -63,6 +71,11 @@ type Login struct {
 	// Connector is Dex's connector id: local (static passwords) or ldap.
 	Connector string
 }
+
+// NeedsPodNetwork reports whether the path makes the kube-apiserver dial a
+// pod: kwok's pods have fake IPs on no machine, so such paths do not run
+// there (a provider with real pod networking, `node`, does not exist yet).
+func (p Path) NeedsPodNetwork() bool { return p.ServiceProxy }
 
 // PortForward is a kubectl port-forward to a Service.
 type PortForward struct {
@@ -97,9 +110,12 @@ type TokenVolume struct {
 type TokenKind string
 
 const (
+	// NoToken passes no credentials: kfp.Client(host=…) then sends none,
+	// and kfp.Client() with no host in a pod uses the default ones.
 	NoToken TokenKind = ""
-	// VolumeToken is ServiceAccountTokenVolumeCredentials: the pod's token file,
-	// found by path (Token.Path), KF_PIPELINES_SA_TOKEN_PATH or the default.
+	// VolumeToken is credentials=ServiceAccountTokenVolumeCredentials(…):
+	// the pod's token file, found by path (Token.Path),
+	// KF_PIPELINES_SA_TOKEN_PATH or the default.
 	VolumeToken TokenKind = "volume"
 	// MintedToken is `kubectl create token` passed as existing_token.
 	MintedToken TokenKind = "minted"
@@ -176,6 +192,10 @@ type ClientFault struct {
 	// Login changes the path's login: another password, user or connector
 	// (empty fields keep the path's).
 	Login *Login
+	// ContextNamespace, in a pod, leaves ~/.config/kfp/context.json holding
+	// this namespace, as an earlier set_user_namespace (or a kfp.Client()
+	// in another pod sharing the home volume) would.
+	ContextNamespace string
 }
 
 // Expect is what a case must yield.
@@ -184,6 +204,9 @@ type Expect struct {
 	// too, it passes with a warning naming KFD.
 	OK  bool
 	KFD kfd.ID
+	// Also is a second id the report must name (a warning or failure of
+	// any probe): the doctor saying why, beside what the call gets.
+	Also kfd.ID
 }
 
 // Succeeds is the expectation of a working path.
@@ -195,14 +218,21 @@ func Fails(id kfd.ID) Expect { return Expect{KFD: id} }
 // Warns expects a passing run with a warning naming id.
 func Warns(id kfd.ID) Expect { return Expect{OK: true, KFD: id} }
 
+// AndNames adds the second id the report must name.
+func (e Expect) AndNames(id kfd.ID) Expect { e.Also = id; return e }
+
 func (e Expect) String() string {
+	also := ""
+	if e.Also != "" {
+		also = ", naming " + string(e.Also)
+	}
 	switch {
 	case e.OK && e.KFD != "":
-		return "succeeds with a warning " + string(e.KFD)
+		return "succeeds with a warning " + string(e.KFD) + also
 	case e.OK:
-		return "succeeds"
+		return "succeeds" + also
 	}
-	return "fails with " + string(e.KFD)
+	return "fails with " + string(e.KFD) + also
 }
 
 // Case is one path under one fault ("" for none).
@@ -262,8 +292,10 @@ func (s *Scenario) Validate() error {
 		if !c.Expect.OK && c.Expect.KFD == "" && c.Pending == "" {
 			return fmt.Errorf("%s: case %q expects a failure without naming its id", s.Name, c.Name())
 		}
-		if _, ok := kfd.Lookup(c.Expect.KFD); c.Expect.KFD != "" && !ok {
-			return fmt.Errorf("%s: case %q names unknown id %s", s.Name, c.Name(), c.Expect.KFD)
+		for _, id := range []kfd.ID{c.Expect.KFD, c.Expect.Also} {
+			if _, ok := kfd.Lookup(id); id != "" && !ok {
+				return fmt.Errorf("%s: case %q names unknown id %s", s.Name, c.Name(), id)
+			}
 		}
 		if seen[c.Name()] {
 			return fmt.Errorf("%s: case %q declared twice", s.Name, c.Name())
@@ -280,8 +312,11 @@ func (s *Scenario) Validate() error {
 		if (s.Location == InCluster) != (p.Pod != nil) {
 			return fmt.Errorf("%s: path %q: in-cluster paths need a Pod, out-of-cluster ones none", s.Name, p.Name)
 		}
-		if (s.Location == OutOfCluster) != (p.PortForward != nil) {
-			return fmt.Errorf("%s: path %q: out-of-cluster paths go through a port-forward", s.Name, p.Name)
+		if s.Location == OutOfCluster && (p.PortForward != nil) == p.ServiceProxy {
+			return fmt.Errorf("%s: path %q: out-of-cluster paths go through a port-forward or the service proxy", s.Name, p.Name)
+		}
+		if s.Location == InCluster && (p.PortForward != nil || p.ServiceProxy) {
+			return fmt.Errorf("%s: path %q: in-cluster paths need no port-forward", s.Name, p.Name)
 		}
 	}
 	return nil

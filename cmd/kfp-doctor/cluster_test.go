@@ -85,7 +85,7 @@ func TestClusterUnreachable(t *testing.T) {
 func TestHostAloneIgnoresKubeconfig(t *testing.T) {
 	kc := writeKubeconfig(t, "http://127.0.0.1:1")
 	_, out := doctorJSON(t, map[string]string{"KUBECONFIG": kc, "KUBERNETES_SERVICE_HOST": ""}, "--host", "http://127.0.0.1:1", "--timeout", "2s")
-	if status, _ := out.probe("install"); status != "absent" || len(out.Results) != 4 {
+	if status, _ := out.probe("install"); status != "absent" || len(out.Results) != 5 {
 		t.Fatalf("results %+v", out.Results)
 	}
 	// --scenario brings the cluster in, and forces the mode.

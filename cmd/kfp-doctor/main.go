@@ -69,10 +69,20 @@ func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *
 the deployment mode, listing experiments — and names the first broken one with a
 stable id from the failure catalogue (KFD001…), a hint and a doc link.
 
+It diagnoses one kfp.Client(...) call and follows the SDK's own rules (SDK 2.17.0,
+kfp.client): the flags are the call's arguments (--host ≙ host=, -n ≙ namespace=,
+--token-file ≙ existing_token=, --token-path ≙ credentials=ServiceAccountTokenVolumeCredentials(path=…),
+--volume-credentials ≙ credentials=ServiceAccountTokenVolumeCredentials(), --cookies ≙ cookies=),
+and like the SDK it reads KF_PIPELINES_ENDPOINT, KF_PIPELINES_SA_TOKEN_PATH and
+~/.config/kfp/context.json. With --host and no credential flag it sends nothing,
+as kfp.Client(host=…) does, and says so when a token is mounted it could send.
+
 With no --host it finds KFP through the cluster (--kubeconfig, --context, or the
-pod's ServiceAccount), port-forwards to ml-pipeline-ui itself (or, in a pod, uses
-http://ml-pipeline-ui.<namespace>), and adds the cluster's checks: the install,
-its endpoints, the token's audience, KFP's RBAC check, and the PodDefault.
+pod's ServiceAccount) and adds the cluster's checks: the install, its endpoints,
+the token's audience, KFP's RBAC check, and the PodDefault. In a pod it checks what
+kfp.Client() does there (ml-pipeline.kubeflow.svc.cluster.local:8888 with the
+pod's KFP token); outside one it port-forwards to ml-pipeline-ui (with
+--sdk-default-host: the SDK's own path through the kube-apiserver's service proxy).
 
 With --username it first logs in through Kubeflow's gateway (--host, the
 port-forwarded istio-ingressgateway) as a browser would — oauth2-proxy or
@@ -127,11 +137,13 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Host, "host", "", "KFP endpoint as passed to kfp.Client(host=…); default $"+doctor.EnvHost)
-	f.StringVarP(&cfg.Namespace, "namespace", "n", "", "user (profile) namespace, for multi-user KFP")
-	f.StringVar(&cfg.TokenPath, "token-path", "", "ServiceAccount token file, re-read per request (default $KF_PIPELINES_SA_TOKEN_PATH, then /var/run/secrets/kubeflow/pipelines/token if present)")
-	f.StringVar(&cfg.TokenFile, "token-file", "", "file holding a static bearer token (kfp existing_token); or set $"+doctor.EnvToken)
-	f.StringVar(&cfg.Cookies, "cookies", "", "session cookies as kfp cookies=, or @file; prefer $"+doctor.EnvCookies+" (flag values show in ps)")
+	f.StringVar(&cfg.Host, "host", "", "host=: the KFP endpoint; default $"+doctor.EnvHost+"; none in a pod means kfp.Client()'s in-cluster default")
+	f.StringVarP(&cfg.Namespace, "namespace", "n", "", "namespace=: the user (profile) namespace for multi-user KFP; in a pod with no --host it also names the API server's Service, as in the SDK")
+	f.StringVar(&cfg.TokenPath, "token-path", "", "credentials=kfp.client.ServiceAccountTokenVolumeCredentials(path=…): a token file, re-read per request")
+	f.BoolVar(&cfg.VolumeCredentials, "volume-credentials", false, "credentials=kfp.client.ServiceAccountTokenVolumeCredentials(): the token at $KF_PIPELINES_SA_TOKEN_PATH, else /var/run/secrets/kubeflow/pipelines/token")
+	f.StringVar(&cfg.TokenFile, "token-file", "", "existing_token=: a file holding a static bearer token; or set $"+doctor.EnvToken)
+	f.StringVar(&cfg.Cookies, "cookies", "", "cookies=: session cookies, or @file; prefer $"+doctor.EnvCookies+" (flag values show in ps)")
+	f.BoolVar(&cfg.SDKDefaultHost, "sdk-default-host", false, "with no --host outside a pod, check kfp.Client()'s own default (the kube-apiserver's service proxy to ml-pipeline) instead of port-forwarding to ml-pipeline-ui")
 	f.StringVar(&cfg.CACert, "ca-cert", "", "PEM file of a CA to trust (kfp ssl_ca_cert)")
 	f.BoolVar(&cfg.InsecureSkipVerify, "insecure-skip-tls-verify", false, "do not verify the server's certificate")
 	f.StringVarP(&output, "output", "o", "text", "output format: text|json|junit")

@@ -43,6 +43,8 @@ func (o jsonOut) probe(id string) (status, kfd string) {
 
 func runDoctor(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	// The SDK reads ~/.config/kfp/context.json: none unless a test puts one.
+	t.Setenv("HOME", t.TempDir())
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
@@ -180,10 +182,24 @@ func TestDoctorTokenFile(t *testing.T) {
 	if st, _ := out.probe("list-experiments"); st != "skip" {
 		t.Fatalf("list-experiments must be skipped after the token failed, got %s", st)
 	}
-	// The SDK's env variable works the same way.
-	code, out = doctorJSON(t, map[string]string{"KF_PIPELINES_SA_TOKEN_PATH": missing}, "--host", s.URL, "-n", "ns-1")
+	// ServiceAccountTokenVolumeCredentials() takes its path from the SDK's
+	// env variable.
+	code, out = doctorJSON(t, map[string]string{"KF_PIPELINES_SA_TOKEN_PATH": missing}, "--host", s.URL, "-n", "ns-1", "--volume-credentials")
 	if _, id := out.probe("token"); code != 1 || id != "KFD004" {
 		t.Fatalf("KF_PIPELINES_SA_TOKEN_PATH: exit %d, token %s", code, id)
+	}
+	// Without credentials= the SDK sends nothing, whatever the variable
+	// says; the doctor names the token left behind.
+	tok := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tok, []byte("not-a-jwt-but-a-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, out = doctorJSON(t, map[string]string{"KF_PIPELINES_SA_TOKEN_PATH": tok}, "--host", s.URL, "-n", "ns-1")
+	if st, _ := out.probe("token"); st != "skip" {
+		t.Fatalf("kfp.Client(host=…) sends no token, the doctor sent one: token %s", st)
+	}
+	if st, id := out.probe("unsent-token"); st != "warn" || id != "KFD036" {
+		t.Fatalf("unsent-token: %s %s", st, id)
 	}
 }
 
@@ -273,7 +289,7 @@ func TestReportFormats(t *testing.T) {
 		kfptest.ExperimentsV2: kfptest.Fixed("no auth, ns=ns-1"),
 	})
 	code, text, _ := runDoctor(t, nil, "--host", s.URL, "-n", "ns-1")
-	for _, want := range []string{"✔ healthz", "✖ list-experiments [KFD001]", "hint:", "docs: https://", "FAILED: 2 passed, 0 warnings, 1 failed, 1 skipped"} {
+	for _, want := range []string{"✔ healthz", "✖ list-experiments [KFD001]", "hint:", "docs: https://", "FAILED: 3 passed, 0 warnings, 1 failed, 1 skipped"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("text report lacks %q:\n%s", want, text)
 		}
@@ -299,7 +315,7 @@ func TestReportFormats(t *testing.T) {
 		t.Fatalf("junit is not XML: %v\n%s", err, junit)
 	}
 	su := suites.Suites[0]
-	if su.Tests != 4 || su.Failures != 1 || su.Skipped != 1 {
+	if su.Tests != 5 || su.Failures != 1 || su.Skipped != 1 {
 		t.Fatalf("junit counts: %+v", su)
 	}
 	for _, tc := range su.Cases {

@@ -11,12 +11,17 @@ import (
 
 // Check compares the doctor's report with the expectation: a success must
 // pass (and list experiments); a failure must be named, with the expected
-// id, by the first failing probe — the first broken link.
+// id, by the first failing probe — the first broken link; and Also, when
+// set, by some warning or failure of the report.
 func Check(rep *report.Report, want scenarios.Expect) error {
 	var first *probe.Result
 	listed := false
 	warned := false
+	named := want.Also == ""
 	for i, r := range rep.Results {
+		if want.Also != "" && r.KFD == want.Also && (r.Status == probe.Warn || r.Status == probe.Fail) {
+			named = true
+		}
 		if r.Status == probe.Fail && first == nil {
 			first = &rep.Results[i]
 		}
@@ -36,6 +41,8 @@ func Check(rep *report.Report, want scenarios.Expect) error {
 		return fmt.Errorf("expected a failure %s, but every probe passed\n%s", want.KFD, Summary(rep))
 	case !want.OK && first.KFD != want.KFD:
 		return fmt.Errorf("expected %s, got %s\n%s", want.KFD, describe(first, ""), Summary(rep))
+	case !named:
+		return fmt.Errorf("expected the report to name %s too, but no probe warned or failed with it\n%s", want.Also, Summary(rep))
 	}
 	return nil
 }

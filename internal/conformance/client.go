@@ -20,8 +20,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
@@ -203,20 +205,41 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 		return deletePod, err
 	}
 	env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"] = "10.0.0.1", "443"
+	env["HOSTNAME"] = created.Name
 	if v, ok := env[credentials.TokenPathEnv]; ok {
 		env[credentials.TokenPathEnv] = filepath.Join(root, v)
 	}
+	// The kubelet's ServiceAccount mount: kfp.Client() reads its namespace
+	// file, and load_incluster_config() needs it to count as in a pod. The
+	// in-cluster client config is the suite's own: the cases check what
+	// the doctor concludes in a pod, not the pod's RBAC on kubeflow.
+	saDir := filepath.Join(root, discover.ServiceAccountDir)
+	if err := writeFiles(saDir, map[string]string{"token": "kubelet-mounted-placeholder", "namespace": created.Namespace}); err != nil {
+		return deletePod, err
+	}
+	cfg.ServiceAccountDir = saDir
+	cfg.InClusterConfig = func() (*rest.Config, error) { return rest.CopyConfig(e.Config), nil }
+	// The SDK's ~/.config/kfp/context.json lives under the pod's HOME.
+	env["HOME"] = filepath.Join(root, "home")
+	if cf.ContextNamespace != "" {
+		body := fmt.Sprintf("{\"namespace\": %q}", cf.ContextNamespace)
+		if err := writeFiles(filepath.Join(env["HOME"], ".config", "kfp"), map[string]string{"context.json": body}); err != nil {
+			return deletePod, err
+		}
+		step("~/.config/kfp/context.json holds namespace %q (fault)", cf.ContextNamespace)
+	}
 	cfg.Getenv = func(k string) string { return env[k] }
 	cfg.DefaultTokenPath = filepath.Join(root, credentials.DefaultTokenPath)
-	if p.Token.Path != "" {
+	// The credentials the call passes, in the SDK's terms.
+	switch {
+	case cf.NoToken || p.Token.Kind == scenarios.NoToken:
+		step("no credentials= passed")
+	case p.Token.Path != "":
 		cfg.TokenPath = filepath.Join(root, p.Token.Path)
-	}
-	if cf.NoToken || p.Token.Kind == scenarios.NoToken {
-		// kfp.Client(host=…) with no credentials sends nothing, whatever
-		// the pod has mounted.
-		delete(env, credentials.TokenPathEnv)
-		cfg.TokenPath = ""
-		cfg.DefaultTokenPath = filepath.Join(root, "no-credentials-configured")
+		step("credentials=ServiceAccountTokenVolumeCredentials(path=%q)", p.Token.Path)
+	default:
+		cfg.VolumeCredentials = true
+		step("credentials=ServiceAccountTokenVolumeCredentials()")
 	}
 	dialer, err := svcdial.New(e.Config, created.Namespace)
 	if err != nil {
@@ -227,10 +250,17 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 	if cf.Host != "" {
 		cfg.Host = cf.Host
 	}
+	if cfg.Host == "" && (cf.Port != 0 || cf.Suffix != "") {
+		dialer.Close()
+		return deletePod, fmt.Errorf("path %s: the Port and Suffix faults change a host, and kfp.Client() is given none", p.Name)
+	}
 	if cf.Port != 0 {
 		cfg.Host = withPort(cfg.Host, cf.Port)
 	}
 	cfg.Host += cf.Suffix
+	if cfg.Host == "" {
+		step("kfp.Client() with no host: the SDK's in-cluster default")
+	}
 	cleanup := func() { dialer.Close(); deletePod() }
 
 	if cf.InvalidateToken {
@@ -251,6 +281,14 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 // fromOutside builds the client of an out-of-cluster path: a port-forward
 // to the Service, and a token minted by TokenRequest.
 func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctor.Config, step func(string, ...any)) (func(), error) {
+	if p.NeedsPodNetwork() {
+		// The kube-apiserver would dial the pod's IP itself; on kwok that
+		// IP is on no machine. The doctor refuses it too (--sdk-default-host).
+		return func() {}, fmt.Errorf("path %s goes through the kube-apiserver's service proxy, which dials a pod IP: it needs a provider with real pod networking (the `node` provider, which does not exist yet), not kwok", p.Name)
+	}
+	if cf.ContextNamespace != "" {
+		return func() {}, fmt.Errorf("path %s: the ContextNamespace fault is for in-cluster paths", p.Name)
+	}
 	dialer, err := svcdial.New(e.Config, KFPNamespace)
 	if err != nil {
 		return func() {}, err
@@ -329,6 +367,19 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 		step("token minted for %s, audience %q", p.Token.ServiceAccount, aud)
 	}
 	return cleanup, nil
+}
+
+// writeFiles writes name → content into dir, as a volume mount would.
+func writeFiles(dir string, files map[string]string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func withPort(host string, port int) string {

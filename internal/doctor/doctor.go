@@ -5,6 +5,7 @@ package doctor
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,9 +15,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -30,6 +33,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/probes"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 )
 
 // Environment variables the doctor reads.
@@ -46,9 +50,13 @@ const (
 type Config struct {
 	Host      string
 	Namespace string
-	// TokenPath is --token-path; "" means $KF_PIPELINES_SA_TOKEN_PATH, then
-	// the default path if a file is there.
+	// TokenPath is --token-path: the call passes
+	// credentials=ServiceAccountTokenVolumeCredentials(path=TokenPath).
 	TokenPath string
+	// VolumeCredentials is --volume-credentials: the call passes
+	// credentials=ServiceAccountTokenVolumeCredentials(), whose path is
+	// $KF_PIPELINES_SA_TOKEN_PATH, then the default.
+	VolumeCredentials bool
 	// TokenFile is --token-file: a static token (existing_token).
 	TokenFile          string
 	Cookies            string // raw, or @file
@@ -74,6 +82,10 @@ type Config struct {
 	KFPNamespace string
 	// Scenario is --scenario: "" or "auto" guesses from discovery and env.
 	Scenario string
+	// SDKDefaultHost is --sdk-default-host: with no host outside a pod,
+	// check what kfp.Client() does there (the kube-apiserver's service
+	// proxy) instead of port-forwarding to ml-pipeline-ui.
+	SDKDefaultHost bool
 	// InClusterConfig replaces rest.InClusterConfig, ServiceAccountDir the
 	// kubelet's mount and ReadFile os.ReadFile: tests that act as a pod.
 	InClusterConfig   func() (*rest.Config, error)
@@ -142,7 +154,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		defer site.close()
 	}
 
-	target, details, err := buildTarget(cfg, red, lg)
+	target, details, err := buildTarget(cfg, red, lg, site)
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +182,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	if lg != nil {
 		set = probes.WithLogin(lg, set)
 	}
+	set = probes.WithSDK(target, set)
 	runner, err := probe.NewRunner(set)
 	if err != nil {
 		return nil, fmt.Errorf("internal: %w", err)
@@ -187,65 +200,102 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	}, nil
 }
 
-func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Target, string, error) {
-	host := cfg.Host
-	if host == "" {
-		host = cfg.Getenv(EnvHost)
-	}
-	if host == "" {
+func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login, site *clusterSite) (*probes.Target, string, error) {
+	if cfg.Host == "" && cfg.Getenv(EnvHost) == "" && site == nil {
 		return nil, "", usage("no host: pass --host (for example http://localhost:3000 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80`) or set %s", EnvHost)
 	}
-	base, err := kfp.ParseHost(host)
-	if err != nil {
-		return nil, "", usage("--host: %w", err)
-	}
-	t := &probes.Target{Namespace: cfg.Namespace, InPod: cfg.Getenv("KUBERNETES_SERVICE_HOST") != ""}
-	var details []string
-	if cfg.Namespace != "" {
-		details = append(details, "namespace "+cfg.Namespace)
-	}
-	if !strings.Contains(host, "://") {
-		details = append(details, "no scheme in host: using https:// as kfp.Client does")
-	}
-
 	// A static token and a token file are two answers to one question.
 	static, err := staticToken(cfg, red)
 	if err != nil {
 		return nil, "", err
 	}
-	tokenPath := credentials.ResolveTokenPath(cfg.TokenPath, cfg.Getenv)
-	if cfg.TokenPath == "" && cfg.Getenv(credentials.TokenPathEnv) == "" && cfg.DefaultTokenPath != "" {
-		tokenPath = cfg.DefaultTokenPath
+	if static != nil && (cfg.TokenPath != "" || cfg.VolumeCredentials) {
+		return nil, "", usage("--token-path/--volume-credentials and --token-file/%s both name a token (credentials= and existing_token=): pass one", EnvToken)
 	}
-	explicitPath := cfg.TokenPath != "" || cfg.Getenv(credentials.TokenPathEnv) != ""
-	switch {
-	case static != nil && cfg.TokenPath != "":
-		return nil, "", usage("--token-path and --token-file/%s both name a token: pass one", EnvToken)
-	case static != nil:
-		t.Bearer = static
-	case explicitPath:
-		t.TokenFile = &credentials.TokenFile{Path: tokenPath, Redactor: red}
-	default:
-		// The SDK's in-cluster default: use the PodDefault's token if present.
-		if _, err := cfg.Stat(tokenPath); err == nil {
-			t.TokenFile = &credentials.TokenFile{Path: tokenPath, Redactor: red}
+	cookieCreds, err := cookies(cfg, red)
+	if err != nil {
+		return nil, "", err
+	}
+	// A host as given must be one: the SDK would prepend https:// to
+	// ftp://x and fail later, less clearly.
+	if given := cmp.Or(cfg.Host, cfg.Getenv(EnvHost)); given != "" {
+		if _, err := kfp.ParseHost(given); err != nil {
+			return nil, "", usage("--host: %w", err)
 		}
 	}
+	in, sdkCtx, err := sdkInputs(cfg, red, site)
+	if err != nil {
+		return nil, "", err
+	}
+	in.ExistingToken = static != nil
+	in.Cookies = cookieCreds != nil || lg != nil
+	call := sdkmodel.Resolve(in)
+	if site != nil && site.portForward != "" {
+		call.Host.Source = sdkmodel.Source("the doctor's port-forward to svc/ml-pipeline-ui: kfp.Client(host=…) after kubectl port-forward")
+	}
+
+	base, err := kfp.ParseHost(call.URL)
+	if err != nil {
+		return nil, "", usage("--host: %w", err)
+	}
+	t := &probes.Target{InPod: cfg.Getenv("KUBERNETES_SERVICE_HOST") != "", SDK: &probes.SDK{Call: call}}
+	if site != nil && site.cluster.Install != nil && site.cluster.Install.Found {
+		t.SDK.KFPNamespace = site.cluster.Install.Namespace
+	}
+	switch call.NamespaceKind {
+	case sdkmodel.NamespaceExplicit, sdkmodel.NamespaceContext:
+		t.Namespace = call.Namespace.Value
+	case sdkmodel.NamespacePod:
+		t.FillNamespace = call.Namespace.Value
+	}
+	var details []string
+	switch call.NamespaceKind {
+	case sdkmodel.NamespaceExplicit:
+		details = append(details, "namespace "+t.Namespace)
+	case sdkmodel.NamespaceContext:
+		details = append(details, "namespace "+t.Namespace+" from "+string(call.Namespace.Source))
+	case sdkmodel.NamespacePod:
+		details = append(details, "namespace "+t.FillNamespace+" from the pod, if multi-user")
+	}
+	if call.HostKind == sdkmodel.HostGiven && !strings.Contains(call.Host.Value, "://") {
+		details = append(details, "host without a scheme: http://, as urllib3 takes it")
+	} else if strings.Contains(strings.Join(call.Notes, " "), "defaults to \"https\"") {
+		details = append(details, "no scheme in host: using https:// as kfp.Client does")
+	}
+
 	var chain credentials.Chain
-	switch {
-	case t.TokenFile != nil:
-		chain = append(chain, t.TokenFile)
-		details = append(details, t.TokenFile.String())
-	case t.Bearer != nil:
+	switch call.AuthKind {
+	case sdkmodel.AuthExistingToken:
+		t.Bearer = static
 		chain = append(chain, t.Bearer)
 		details = append(details, t.Bearer.String())
+	case sdkmodel.AuthVolumeToken, sdkmodel.AuthDefaultVolumeToken:
+		t.TokenFile = &credentials.TokenFile{Path: localPath(cfg, call.TokenPath), Redactor: red}
+		chain = append(chain, t.TokenFile)
+		details = append(details, t.TokenFile.String())
+		if call.AuthKind == sdkmodel.AuthDefaultVolumeToken {
+			details[len(details)-1] += " (the SDK's default credentials in a pod)"
+		}
 	}
-	if c, err := cookies(cfg, red); err != nil {
-		return nil, "", err
-	} else if c != nil {
+	if cookieCreds != nil {
+		t.Cookies = cookieCreds
+		chain = append(chain, cookieCreds)
+		details = append(details, cookieCreds.String())
+	} else if lg == nil && sdkCtx != nil && sdkCtx.Cookie != "" && call.Cookie.Value != "" {
+		c, err := credentials.NewCookies(sdkCtx.Cookie, red)
+		if err != nil {
+			return nil, "", usage("%s client_authentication_cookie: %w", sdkCtx.Path, err)
+		}
 		t.Cookies = c
 		chain = append(chain, c)
-		details = append(details, c.String())
+		details = append(details, c.String()+" from "+sdkCtx.Path)
+	}
+	if call.HeaderName.Value != "" && sdkCtx != nil {
+		if !validHeaderName(sdkCtx.HeaderName) {
+			return nil, "", usage("%s client_authentication_header_name %q is not an HTTP header name", sdkCtx.Path, sdkCtx.HeaderName)
+		}
+		chain = append(chain, storedHeader{name: sdkCtx.HeaderName, value: sdkCtx.HeaderValue})
+		details = append(details, "header "+sdkCtx.HeaderName+" from "+sdkCtx.Path)
 	}
 	if lg != nil {
 		// Sends nothing until login-session has a session.
@@ -259,12 +309,113 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Ta
 	if len(chain) > 0 {
 		creds = chain
 	}
-	client, err := kfp.NewClient(base, creds, kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial})
+	opts := kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial}
+	if call.HostKind == sdkmodel.HostKubeProxy && site != nil && site.proxyTransport != nil {
+		opts.Transport = site.proxyTransport
+	}
+	client, err := kfp.NewClient(base, creds, opts)
 	if err != nil {
 		return nil, "", usage("%w", err)
 	}
 	t.Client = client
+
+	// kfp.Client(host=…) without credentials leaves a mounted token
+	// behind (_load_config returns at `if host:`): find it, and keep a
+	// client that sends it, to say whether it would have worked.
+	if call.HostKind == sdkmodel.HostGiven && call.AuthKind == sdkmodel.AuthNone && t.Cookies == nil && call.HeaderName.Value == "" && lg == nil {
+		mounted := localPath(cfg, credentials.ResolveTokenPath("", cfg.Getenv))
+		if fileThere(cfg, mounted) {
+			tf := &credentials.TokenFile{Path: mounted, Redactor: red}
+			alt, err := kfp.NewClient(base, tf, opts)
+			if err != nil {
+				return nil, "", usage("%w", err)
+			}
+			t.SDK.Unsent, t.SDK.UnsentClient = tf, alt
+			details = append(details, "a token is mounted at "+mounted+", not sent by kfp.Client(host=…)")
+		}
+	}
 	return t, strings.Join(details, " · "), nil
+}
+
+// sdkInputs gathers what kfp.Client looks at besides its arguments: the
+// environment, whether it runs in a pod, the pod's namespace file and
+// ~/.config/kfp/context.json (whose secrets are registered at once).
+func sdkInputs(cfg Config, red *redact.Redactor, site *clusterSite) (sdkmodel.Inputs, *sdkmodel.Context, error) {
+	in := sdkmodel.Inputs{Host: cfg.Host, Namespace: cfg.Namespace, Getenv: cfg.Getenv}
+	switch {
+	case cfg.TokenPath != "":
+		in.Credentials = &sdkmodel.Credentials{Path: cfg.TokenPath}
+	case cfg.VolumeCredentials:
+		in.Credentials = &sdkmodel.Credentials{}
+	}
+	_, in.InCluster = discover.InPod(cfg.Getenv, cfg.ReadFile, cfg.ServiceAccountDir)
+	saDir := cfg.ServiceAccountDir
+	if saDir == "" {
+		saDir = discover.ServiceAccountDir
+	}
+	// The constructor opens Client._NAMESPACE_PATH in or out of a pod. It
+	// holds a namespace name: anything larger is not read.
+	nsFile := filepath.Join(saDir, "namespace")
+	if fi, err := cfg.Stat(nsFile); err == nil && !fi.IsDir() && fi.Size() <= maxNamespaceFile {
+		if b, err := cfg.ReadFile(nsFile); err == nil && len(b) <= maxNamespaceFile {
+			in.PodNamespace, in.HasNamespaceFile = strings.TrimSpace(string(b)), true
+		}
+	}
+	in.Readable = func(p string) bool { return fileThere(cfg, localPath(cfg, p)) }
+	if site != nil && site.kubeServer != "" {
+		in.Kubeconfig = sdkmodel.Kubeconfig{Loaded: true, Server: site.kubeServer}
+		in.KubeContext = cfg.KubeContext
+	}
+	path := sdkmodel.ContextPath(cfg.Getenv("HOME"))
+	sctx, err := sdkmodel.ReadContext(path)
+	if err != nil {
+		// The SDK's open() would raise as well: the call fails there.
+		sctx = &sdkmodel.Context{Path: path, Err: err}
+	}
+	if sctx != nil {
+		red.AddCookies(sctx.Cookie)
+		red.Add(sctx.HeaderValue)
+	}
+	in.Context = sctx
+	return in, sctx, nil
+}
+
+// maxNamespaceFile bounds the ServiceAccount's namespace file: a name.
+const maxNamespaceFile = 253
+
+// localPath maps the SDK's default token path to the one this run uses
+// (the suites mount a pod's volume under a temporary directory).
+func localPath(cfg Config, p string) string {
+	if p == sdkmodel.DefaultTokenPath && cfg.DefaultTokenPath != "" {
+		return cfg.DefaultTokenPath
+	}
+	return p
+}
+
+func fileThere(cfg Config, p string) bool {
+	fi, err := cfg.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+// storedHeader is context.json's client_authentication_header_name/_value,
+// which the SDK's ApiClient sends on every request.
+type storedHeader struct{ name, value string }
+
+func (h storedHeader) Apply(req *http.Request) error {
+	req.Header.Set(h.name, h.value)
+	return nil
+}
+
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
+			return false
+		}
+	}
+	return true
 }
 
 func staticToken(cfg Config, red *redact.Redactor) (*credentials.Bearer, error) {
@@ -362,7 +513,7 @@ func parseScenario(v string) (s scenario, forced bool, err error) {
 // at all the doctor looks for one; with only --host it stays off the cluster,
 // as before these flags existed.
 func wantsCluster(cfg Config) bool {
-	if cfg.Kubeconfig != "" || cfg.KubeContext != "" || cfg.KFPNamespace != "" || (cfg.Scenario != "" && cfg.Scenario != ScenarioAuto) {
+	if cfg.Kubeconfig != "" || cfg.KubeContext != "" || cfg.KFPNamespace != "" || cfg.SDKDefaultHost || (cfg.Scenario != "" && cfg.Scenario != ScenarioAuto) {
 		return true
 	}
 	return cfg.Host == "" && cfg.Getenv(EnvHost) == ""
@@ -376,6 +527,12 @@ type clusterSite struct {
 	hostFromInstall bool
 	details         []string
 	stop            func()
+	// portForward is the local address of the doctor's port-forward ("" for
+	// none); kubeServer and proxyTransport are the kubeconfig's server and
+	// transport when the SDK's no-host default outside a pod is checked.
+	portForward    string
+	kubeServer     string
+	proxyTransport http.RoundTripper
 }
 
 func (s *clusterSite) close() {
@@ -465,34 +622,72 @@ func openCluster(ctx context.Context, cfg *Config) (*clusterSite, error) {
 		ns = discover.DefaultNamespace
 	}
 	svcAddr := discover.UIService + "." + ns
-	if p := in.UI.Port; p != 0 && p != 80 {
-		svcAddr += fmt.Sprintf(":%d", p)
-	}
 	switch {
-	case !in.Found && in.Hidden && sc.inside:
-		// The lookups were refused, but a pod needs none of them to use
-		// the Service's name: try the namespace that was refused.
-		cfg.Host = "http://" + svcAddr
-		site.details = append(site.details, "host: the Service's in-cluster name, namespace assumed (found via "+source+")")
+	case inPod:
+		// kfp.Client() with no host in a pod: _load_config's in-cluster
+		// default, the API server's Service in namespace= (sdkmodel), with
+		// the default credentials. buildTarget asks the model for it.
+		how := "host: kfp.Client()'s in-cluster default (found via " + source + ")"
+		if !in.Found && in.Hidden {
+			how = "host: kfp.Client()'s in-cluster default; KFP's namespace could not be looked up (via " + source + ")"
+		}
+		site.details = append(site.details, how)
 	case !in.Found:
 		// Nothing to reach: the install probe fails and the probes that
 		// need the host are skipped, so this host is never dialled.
 		cfg.Host = "http://" + svcAddr
 		site.details = append(site.details, "cluster via "+source)
-	case sc.inside:
-		// What the docs tell a notebook to use.
-		cfg.Host = "http://" + svcAddr
-		site.details = append(site.details, "host: the Service's in-cluster name (found via "+source+")")
+	case cfg.SDKDefaultHost:
+		// kfp.Client() with no host outside a pod: the kube-apiserver's
+		// service proxy to ml-pipeline:http, with the kubeconfig's
+		// credentials. The apiserver then dials a pod IP itself: refuse
+		// where those IPs are fake (kwok), before any request is made.
+		if why := refuseServiceProxy(ctx, kube); why != "" {
+			proxied := sdkmodel.Resolve(sdkmodel.Inputs{Namespace: cfg.Namespace, Kubeconfig: sdkmodel.Kubeconfig{Loaded: true, Server: rc.Host}})
+			return nil, usage("--sdk-default-host: kfp.Client() with no host outside a pod goes through the kube-apiserver's service proxy (%s); not checked on this cluster: %s", proxied.URL, why)
+		}
+		tr, err := rest.TransportFor(rc)
+		if err != nil {
+			return nil, usage("--sdk-default-host: the kubeconfig's transport: %w", err)
+		}
+		site.kubeServer, site.proxyTransport = rc.Host, tr
+		site.details = append(site.details, "host: kfp.Client()'s default outside a pod, the kube-apiserver's service proxy (via "+source+")")
 	default:
 		local, stop, err := portForward(ctx, rc, in)
 		if err != nil {
 			return nil, err
 		}
 		site.stop = stop
+		site.portForward = local
 		cfg.Host = "http://" + local
-		site.details = append(site.details, fmt.Sprintf("host: port-forward %s → svc/%s:%d (found via %s)", local, svcAddr, uiPort(in), source))
+		site.details = append(site.details, fmt.Sprintf("host: port-forward %s → svc/%s:%d (found via %s); kfp.Client() with no host would use the kube-apiserver's service proxy instead (--sdk-default-host)", local, svcAddr, uiPort(in), source))
 	}
 	return site, nil
+}
+
+// kwokNodeAnnotation marks the nodes kwok fakes: their pods' IPs are on
+// no machine.
+const kwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+// refuseServiceProxy says why the kube-apiserver must not be asked to proxy
+// to KFP's pods here, or "" when it may: every node must be a real one,
+// which needs the nodes to be readable.
+func refuseServiceProxy(ctx context.Context, kube kubernetes.Interface) string {
+	ctx, cancel := context.WithTimeout(ctx, discover.DefaultCallTimeout)
+	defer cancel()
+	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 500})
+	switch {
+	case err != nil:
+		return fmt.Sprintf("cannot tell whether the nodes are real (listing nodes: %v); the proxy would make the kube-apiserver dial a pod IP", err)
+	case len(nodes.Items) == 0:
+		return "the cluster has no nodes, so no pod IP behind ml-pipeline to proxy to"
+	}
+	for _, n := range nodes.Items {
+		if _, ok := n.Annotations[kwokNodeAnnotation]; ok {
+			return fmt.Sprintf("node %s is one of kwok's fake nodes (annotation %s): the pods' IPs are on no machine, and the kube-apiserver would dial them off this one; the service-proxy path needs a provider with real pod networking (a `node` provider does not exist yet)", n.Name, kwokNodeAnnotation)
+		}
+	}
+	return ""
 }
 
 func uiPort(in *discover.Install) int32 {

@@ -69,6 +69,12 @@ const (
 	LoginHelper         ID = "KFD032"
 	LoginProviderDown   ID = "KFD033"
 	LoginProxyDown      ID = "KFD034"
+	// KFD036–KFD039: where kfp.Client's own rules (internal/sdkmodel)
+	// decide the outcome.
+	HostWithoutCredentials ID = "KFD036"
+	ContextFile            ID = "KFD037"
+	NamespaceNamesService  ID = "KFD038"
+	SDKTokenNotReproduced  ID = "KFD039"
 
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
@@ -177,6 +183,18 @@ var catalogue = map[ID]Entry{
 	UnsecuredGateway: {Title: "the gateway lets /pipeline through without a login",
 		Cause: "GET /pipeline/ answered without redirecting into Dex: no oauth2-proxy or oidc-authservice guards KFP there, so there is no session to get and requests reach KFP with no identity",
 		Hint:  "put Kubeflow's oauth2-proxy and Dex in front of the gateway (or check you port-forwarded istio-ingressgateway, not ml-pipeline-ui); without a login, send a ServiceAccount token instead"},
+	HostWithoutCredentials: {Title: "kfp.Client(host=…) does not send the mounted token",
+		Cause: "given a host and none of existing_token, client_id or credentials, the SDK's _load_config returns without credentials: the token the PodDefault mounted at $KF_PIPELINES_SA_TOKEN_PATH (or /var/run/secrets/kubeflow/pipelines/token) is never read; only kfp.Client() with no host uses it by default",
+		Hint:  "pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() (the doctor: --volume-credentials or --token-path), or omit host in the pod"},
+	ContextFile: {Title: "~/.config/kfp/context.json overrides or breaks the call",
+		Cause: "kfp.Client() reads ~/.config/kfp/context.json first: a namespace stored there (by an earlier set_user_namespace or kfp.Client() in another pod) wins over the pod's own and skips the constructor's healthz; a file that is not a JSON object, or lacks the namespace key, makes the constructor raise",
+		Hint:  "fix or delete ~/.config/kfp/context.json (client.set_user_namespace(\"my-profile\") writes the right one), or pass namespace= explicitly"},
+	NamespaceNamesService: {Title: "namespace= with no host points kfp.Client() at a Service that is not KFP's",
+		Cause: "with no host in a pod, the SDK connects to ml-pipeline.<namespace>.svc.cluster.local:8888 with the Client's namespace= argument: namespace=\"my-profile\" both names the user namespace and moves the API server's address into the profile, where no ml-pipeline Service is",
+		Hint:  "omit namespace= (the pod's own namespace fills in) and pass the profile to the calls (list_experiments(namespace=…)), or give host=\"http://ml-pipeline.kubeflow:8888\" with credentials"},
+	SDKTokenNotReproduced: {Title: "the SDK's Google token is not reproduced",
+		Cause: "client_id= / $KF_PIPELINES_IAP_OAUTH2_CLIENT_ID (IAP) or a *.googleusercontent.com host makes kfp.Client fetch a Google token; the doctor cannot get one, so it checks the endpoint without it",
+		Hint:  "pass the token the SDK would get as --token-file (for example `gcloud auth print-identity-token`) to check the rest of the chain"},
 }
 
 func init() {

@@ -41,6 +41,11 @@ type Options struct {
 	// DialContext replaces the network dialer, for example with one that
 	// reaches cluster Services as a pod would (svcdial).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Transport, when set, replaces the whole HTTP transport (TLS and dialer
+	// options above are then ignored): the kube-apiserver's service proxy is
+	// reached with the kubeconfig's own transport, as the SDK's
+	// load_kube_config does.
+	Transport http.RoundTripper
 }
 
 // Client talks to one KFP endpoint: the API server, the UI server, or the
@@ -122,8 +127,12 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 		IdleConnTimeout:     10 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
+	var rt http.RoundTripper = tr
+	if opts.Transport != nil {
+		rt = opts.Transport
+	}
 	hc := &http.Client{
-		Transport: tr,
+		Transport: rt,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= maxRedirects {
 				return &RedirectLoopError{URL: req.URL.Redacted(), Hops: len(via)}

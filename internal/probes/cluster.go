@@ -233,7 +233,8 @@ func rbacProbe() probe.Probe[*Target] {
 			if ok, why := t.Cluster.multiUser(); !ok {
 				return probe.Skipped(why)
 			}
-			if t.Namespace == "" {
+			ns := t.namespace()
+			if ns == "" {
 				return probe.Skipped("no --namespace: nothing to authorize in")
 			}
 			info, why := t.tokenInfo()
@@ -248,9 +249,9 @@ func rbacProbe() probe.Probe[*Target] {
 			}
 			user := info.Who()
 			attrs := &authorizationv1.ResourceAttributes{
-				Namespace: t.Namespace, Verb: sarVerb, Group: sarGroup, Version: sarVersion, Resource: sarResource,
+				Namespace: ns, Verb: sarVerb, Group: sarGroup, Version: sarVersion, Resource: sarResource,
 			}
-			what := fmt.Sprintf("%s %s.%s/%s in namespace %s for %s", sarVerb, sarResource, sarGroup, sarVersion, t.Namespace, user)
+			what := fmt.Sprintf("%s %s.%s/%s in namespace %s for %s", sarVerb, sarResource, sarGroup, sarVersion, ns, user)
 			// Exactly what KFP sends: the user and the resource, no groups,
 			// so RoleBindings to groups do not count here either.
 			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: attrs}}

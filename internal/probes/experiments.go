@@ -22,15 +22,18 @@ func modeProbe() probe.Probe[*Target] {
 				return probe.Skipped("healthz did not say the deployment mode")
 			}
 			multi, known := h.IsMultiUser()
+			ns := t.namespace()
 			switch {
 			case !known:
 				return probe.Skipped("healthz did not say the deployment mode")
+			case multi && ns == "":
+				return probe.Failed(kfd.EmptyNamespace, "multi-user KFP, but no --namespace (and no pod or context.json to fill one in, as kfp.Client() would): every experiment and run call will get 400 \"cannot have an empty namespace\"")
+			case !multi && ns != "":
+				return probe.Warned(kfd.NamespaceSingleUser, fmt.Sprintf("standalone KFP ignores namespace %q for lists, and refuses writes that carry it", ns))
 			case multi && t.Namespace == "":
-				return probe.Failed(kfd.EmptyNamespace, "multi-user KFP, but no --namespace: every experiment and run call will get 400 \"cannot have an empty namespace\"")
-			case !multi && t.Namespace != "":
-				return probe.Warned(kfd.NamespaceSingleUser, fmt.Sprintf("standalone KFP ignores namespace %q for lists, and refuses writes that carry it", t.Namespace))
+				return probe.Passf(fmt.Sprintf("multi-user KFP, namespace %q: the pod's own, which kfp.Client() reads from its ServiceAccount and stores in context.json", ns))
 			case multi:
-				return probe.Passf(fmt.Sprintf("multi-user KFP, namespace %q", t.Namespace))
+				return probe.Passf(fmt.Sprintf("multi-user KFP, namespace %q", ns))
 			}
 			return probe.Passf("standalone KFP, no namespace needed")
 		},
@@ -43,11 +46,12 @@ func listExperimentsProbe() probe.Probe[*Target] {
 		Title:     "list experiments (GET /apis/v2beta1/experiments)",
 		DependsOn: []string{"token", "healthz"},
 		Run: func(ctx context.Context, t *Target) probe.Result {
-			list, reply, err := t.Client.ListExperiments(ctx, kfp.V2beta1, t.Namespace)
+			ns := t.namespace()
+			list, reply, err := t.Client.ListExperiments(ctx, kfp.V2beta1, ns)
 			if list != nil {
 				where := "(no namespace)"
-				if t.Namespace != "" {
-					where = "in namespace " + t.Namespace
+				if ns != "" {
+					where = "in namespace " + ns
 				}
 				n := list.TotalSize
 				if n < len(list.Experiments) {
@@ -59,13 +63,16 @@ func listExperimentsProbe() probe.Probe[*Target] {
 			}
 			d := kfp.Classify(reply, err)
 			if d.KFD == kfd.NotKFP && reply != nil && reply.StatusCode == http.StatusNotFound {
-				if l1, _, err1 := t.Client.ListExperiments(ctx, kfp.V1beta1, t.Namespace); err1 == nil && l1 != nil {
+				if l1, _, err1 := t.Client.ListExperiments(ctx, kfp.V1beta1, ns); err1 == nil && l1 != nil {
 					d = kfp.Diagnosis{KFD: kfd.VersionMismatch, Summary: "v1beta1 lists experiments but v2beta1 is unknown: a KFP 1.x backend, which the v2 SDK cannot use"}
 				}
 			}
 			// Inside a pod, the usual reason for sending nothing is a token
 			// volume that is not there: say where to look.
-			if d.KFD == kfd.NoIdentity && !t.hasCredentials() && t.InPod {
+			switch {
+			case d.KFD == kfd.NoIdentity && t.SDK != nil && t.SDK.Unsent != nil:
+				d.Summary += "; kfp.Client(host=…) without credentials= sends no token, though one is mounted (see unsent-token)"
+			case d.KFD == kfd.NoIdentity && !t.hasCredentials() && t.InPod:
 				d.Summary += "; this pod sends no token: no file at $KF_PIPELINES_SA_TOKEN_PATH or " + credentials.DefaultTokenPath +
 					" (is the pod labelled access-ml-pipeline: \"true\", with a PodDefault in its namespace?)"
 			}

@@ -21,6 +21,12 @@ const DefaultAudience = "pipelines.kubeflow.org"
 type Target struct {
 	Client    *kfp.Client
 	Namespace string // the user namespace (multi-user); "" for none
+	// FillNamespace is the namespace kfp.Client() fills in when Namespace
+	// is "" and the server says multi-user: the pod's ServiceAccount
+	// namespace (sdkmodel.NamespacePod). "" outside a pod.
+	FillNamespace string
+	// SDK is what kfp.Client(...) chooses, per sdkmodel; nil when unknown.
+	SDK *SDK
 
 	// At most one of these is set: the token the client sends.
 	TokenFile *credentials.TokenFile
@@ -66,6 +72,25 @@ func (t *Target) healthz() *kfp.Health {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.health
+}
+
+// namespace is the namespace the calls send, as kfp.Client's
+// get_user_namespace would have it: the given one, else the pod's once
+// healthz (or, before it, the cluster) says multi-user.
+func (t *Target) namespace() string {
+	if t.Namespace != "" || t.FillNamespace == "" {
+		return t.Namespace
+	}
+	if h := t.healthz(); h != nil {
+		if multi, known := h.IsMultiUser(); known && multi {
+			return t.FillNamespace
+		}
+		return ""
+	}
+	if t.Cluster != nil && t.Cluster.ModeKnown && t.Cluster.MultiUser {
+		return t.FillNamespace
+	}
+	return ""
 }
 
 func (t *Target) hasCredentials() bool {

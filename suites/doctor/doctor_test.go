@@ -213,6 +213,18 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 			Expect(d.status("rbac")).To(Equal("pass"), "the identity itself is allowed")
 		}, SpecTimeout(2*time.Minute))
 
+		// kfp.Client() with no host outside a pod goes through the
+		// kube-apiserver's service proxy, which would dial a kwok pod's
+		// fake IP: the doctor computes the path and refuses before any
+		// request reaches the proxy.
+		It("refuses kfp.Client()'s service-proxy default on kwok's fake nodes", Label("out-of-cluster"), func(ctx SpecContext) {
+			var red redact.Redactor
+			_, err := doctor.Run(ctx, l.outside(func(c *doctor.Config) { c.SDKDefaultHost = true }), &red)
+			Expect(doctor.IsUsage(err)).To(BeTrue(), "want a refusal, got %v", err)
+			Expect(err.Error()).To(ContainSubstring("/api/v1/namespaces/kubeflow/services/ml-pipeline:http/proxy/"))
+			Expect(err.Error()).To(ContainSubstring("kwok's fake nodes"))
+		}, SpecTimeout(time.Minute))
+
 		It("finds KFP in --kfp-namespace and refuses to look where it is not", Label("out-of-cluster", "fault"), func(ctx SpecContext) {
 			d := diagnose(ctx, l.outside(func(c *doctor.Config) { c.KFPNamespace = "namespace-1" }))
 			Expect(d.status("install")).To(Equal("fail KFD018"))
@@ -257,8 +269,11 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 				dialer, err := svcdial.New(l.rc, p.Namespace)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(dialer.Close)
+				// No namespace: kfp.Client() in a pod fills in the pod's
+				// own (and with no host, namespace= would also move the
+				// API server's Service into the profile).
 				return doctor.Config{
-					Namespace: profile, Timeout: 20 * time.Second,
+					Timeout:           20 * time.Second,
 					Getenv:            func(k string) string { return env[k] },
 					ServiceAccountDir: sa,
 					InClusterConfig:   func() (*rest.Config, error) { return rest.CopyConfig(l.rc), nil },
@@ -267,14 +282,15 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 				}
 			}
 
-			It("reaches http://ml-pipeline-ui.kubeflow with the pod's projected token", func(ctx SpecContext) {
+			It("reaches kfp.Client()'s in-cluster default with the pod's projected token", func(ctx SpecContext) {
 				p := pod(ctx, "nb-labelled", map[string]string{"access-ml-pipeline": "true"})
 				cfg := inPod(p, l.token(ctx, profile, editor, "pipelines.kubeflow.org", p))
 				d := eventually(ctx, cfg, func(g Gomega, d diagnosis) {
 					g.Expect(d.rep.OK()).To(BeTrue())
 				})
-				Expect(d.rep.Target).To(Equal("http://ml-pipeline-ui.kubeflow"))
+				Expect(d.rep.Target).To(Equal("http://ml-pipeline.kubeflow.svc.cluster.local:8888"))
 				Expect(d.text).To(ContainSubstring("scenario multi-user-in-cluster"))
+				Expect(d.by["mode"].Message).To(ContainSubstring(profile))
 				Expect(d.status("poddefault")).To(Equal("pass"))
 				Expect(d.status("rbac")).To(Equal("pass"))
 			}, SpecTimeout(2*time.Minute))
@@ -295,7 +311,7 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 				Expect(d.status("install")).To(Equal("warn KFD017"))
 				Expect(d.by["install"].Message).To(ContainSubstring("cannot get service kubeflow/ml-pipeline-ui: forbidden"))
 				Expect(d.by["install"].Message).To(ContainSubstring("cannot list services in all namespaces: forbidden"))
-				Expect(d.rep.Target).To(Equal("http://ml-pipeline-ui.kubeflow"))
+				Expect(d.rep.Target).To(Equal("http://ml-pipeline.kubeflow.svc.cluster.local:8888"))
 				Expect(d.status("list-experiments")).To(Equal("pass"))
 				Expect(d.text).To(ContainSubstring("scenario multi-user-in-cluster (from --scenario)"))
 			}, SpecTimeout(2*time.Minute))

@@ -3,7 +3,10 @@
 // by ServiceAccountTokenVolumeCredentials at its default path, through
 // KF_PIPELINES_SA_TOKEN_PATH, or at an explicit path; injected by the
 // access-ml-pipeline PodDefault or declared on the pod; and the documented
-// cross-namespace RoleBinding.
+// cross-namespace RoleBinding. The paths follow the SDK's rules
+// (internal/sdkmodel): kfp.Client() with no host uses the token by default,
+// kfp.Client(host=…) only with credentials=, and a call without namespace
+// gets the pod's own.
 package incluster
 
 import (
@@ -59,6 +62,19 @@ var Scenario = s.Scenario{
 		{Name: "unlabelled-pod", Doc: "a pod without the access-ml-pipeline label: the PodDefault gives it nothing",
 			Host: host, Namespace: profile, Token: volumeToken,
 			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor"}},
+		// client.py _load_config: no host in a pod → the API server's
+		// Service and _get_config_with_default_credentials; __init__: no
+		// namespace and healthz multi_user → the ServiceAccount's namespace.
+		{Name: "sdk-default", Doc: "kfp.Client() with no host in a PodDefault pod: ml-pipeline.kubeflow.svc.cluster.local:8888, the default credentials, the pod's namespace",
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		// _load_config: `if host: return config` before any credentials.
+		{Name: "ui-host-without-credentials", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") in a PodDefault pod, no credentials=: the mounted token is not sent",
+			Host: "http://ml-pipeline-ui.kubeflow",
+			Pod:  &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		// … and the fix KFD036 names: credentials= with the mounted path.
+		{Name: "ui-host-with-token-path", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\", credentials=ServiceAccountTokenVolumeCredentials(path=\"/var/run/secrets/kubeflow/pipelines/token\")) in a PodDefault pod",
+			Host: "http://ml-pipeline-ui.kubeflow", Token: s.Token{Kind: s.VolumeToken, Path: "/var/run/secrets/kubeflow/pipelines/token"},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
 	},
 	Faults: []s.Fault{
 		{Name: "no-token-file", Doc: "KF_PIPELINES_SA_TOKEN_PATH set, but no volume mounted there",
@@ -83,6 +99,8 @@ var Scenario = s.Scenario{
 			SetEnv: &s.SetEnv{Namespace: "kubeflow", Deployment: "ml-pipeline", Name: "TOKEN_REVIEW_AUDIENCE", Value: "other.example.com"}},
 		{Name: "no-identity", Doc: "the client sends no credential",
 			Client: &s.ClientFault{NoToken: true}},
+		{Name: "stale-context-namespace", Doc: "~/.config/kfp/context.json holds namespace-3, left by an earlier set_user_namespace: it wins over the pod's own",
+			Client: &s.ClientFault{ContextNamespace: "namespace-3"}},
 	},
 	Cases: []s.Case{
 		{Path: "poddefault", Expect: s.Succeeds},
@@ -92,9 +110,12 @@ var Scenario = s.Scenario{
 		{Path: "explicit-path", Expect: s.Succeeds},
 		{Path: "cross-namespace", Expect: s.Succeeds},
 		{Path: "through-the-ui", Expect: s.Succeeds},
-		{Path: "unlabelled-pod", Expect: s.Fails(kfd.NoIdentity)},
+		// credentials=ServiceAccountTokenVolumeCredentials() with no file:
+		// the SDK's first request raises FileNotFoundError for the path
+		// (set_volume_credentials.py _get_token), so KFD004, not a 401.
+		{Path: "unlabelled-pod", Expect: s.Fails(kfd.NoTokenFile)},
 		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails(kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails(kfd.NoTokenFile)},
 		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
 		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
 		{Path: "poddefault", Fault: "expired-token", Expect: s.Fails(kfd.Expired)},
@@ -103,9 +124,22 @@ var Scenario = s.Scenario{
 		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
 		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
 		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
-		{Path: "poddefault", Fault: "empty-namespace", Expect: s.Fails(kfd.EmptyNamespace)},
+		// No namespace in a pod: the SDK fills in the pod's own — its
+		// profile, and for the cross-namespace pod namespace-2 (its own
+		// profile), not namespace-1. Without the RoleBinding there it is
+		// KFD009 (sdk-default × no-rolebinding below).
+		{Path: "poddefault", Fault: "empty-namespace", Expect: s.Succeeds},
+		{Path: "cross-namespace", Fault: "empty-namespace", Expect: s.Succeeds},
 		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails(kfd.TokenAudience)},
-		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity)},
-		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity)},
+		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
+		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
+		{Path: "sdk-default", Expect: s.Succeeds},
+		// The SDK proceeds without credentials and gets 401 (KFD001); the
+		// doctor, in the cluster, first names the missing PodDefault.
+		{Path: "sdk-default", Fault: "no-poddefault", Expect: s.Fails(kfd.NoTokenFile).AndNames(kfd.NoIdentity)},
+		{Path: "sdk-default", Fault: "no-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "sdk-default", Fault: "stale-context-namespace", Expect: s.Fails(kfd.RBACDenied).AndNames(kfd.ContextFile)},
+		{Path: "ui-host-without-credentials", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
+		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
 	},
 }

@@ -1,5 +1,7 @@
 // Package incluster is standalone KFP reached from a pod: http://ml-pipeline-ui:80
-// from the kubeflow namespace, http://ml-pipeline-ui.kubeflow from another; no
+// from the kubeflow namespace, http://ml-pipeline-ui.kubeflow from another, or
+// kfp.Client() with no host, which the SDK points at the API server's Service
+// (ml-pipeline.kubeflow.svc.cluster.local:8888; internal/sdkmodel); no
 // authentication.
 package incluster
 
@@ -22,6 +24,14 @@ var Scenario = s.Scenario{
 			Host: "http://ml-pipeline-ui.kubeflow", Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
 		{Name: "cluster-domain", Doc: "the fully qualified Service name",
 			Host: "http://ml-pipeline-ui.kubeflow.svc.cluster.local", Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
+		// client.py _load_config: no host and load_incluster_config() →
+		// _IN_CLUSTER_DNS_NAME.format(namespace), namespace= defaulting to
+		// kubeflow.
+		{Name: "sdk-default", Doc: "kfp.Client() with no host from a pod: ml-pipeline.kubeflow.svc.cluster.local:8888",
+			Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
+		// The same format with namespace="namespace-1": the Service moves.
+		{Name: "sdk-default-namespace-arg", Doc: "kfp.Client(namespace=\"namespace-1\") with no host: ml-pipeline.namespace-1.svc.cluster.local:8888, which does not exist",
+			Namespace: "namespace-1", Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
 	},
 	Faults: []s.Fault{
 		{Name: "service-missing", Doc: "the ml-pipeline-ui Service does not exist",
@@ -32,6 +42,8 @@ var Scenario = s.Scenario{
 			Client: &s.ClientFault{Port: 8888}},
 		{Name: "wrong-namespace", Doc: "a bare Service name from a namespace KFP is not in",
 			Client: &s.ClientFault{Host: "http://ml-pipeline-ui.namespace-2"}},
+		{Name: "api-service-missing", Doc: "the ml-pipeline Service (the API server's) does not exist",
+			Delete: &s.ObjectRef{Kind: "Service", Namespace: "kubeflow", Name: "ml-pipeline"}},
 	},
 	Cases: []s.Case{
 		{Path: "same-namespace", Expect: s.Succeeds},
@@ -43,5 +55,10 @@ var Scenario = s.Scenario{
 		{Path: "other-namespace", Fault: "no-ready-endpoints", Expect: s.Fails(kfd.BackendNotReady)},
 		{Path: "same-namespace", Fault: "wrong-port", Expect: s.Fails(kfd.NothingListening)},
 		{Path: "other-namespace", Fault: "wrong-namespace", Expect: s.Fails(kfd.DNS)},
+		{Path: "sdk-default", Expect: s.Succeeds},
+		// Without the API server's Service the no-host default has nothing
+		// to resolve, while the UI paths above do not care.
+		{Path: "sdk-default", Fault: "api-service-missing", Expect: s.Fails(kfd.DNS)},
+		{Path: "sdk-default-namespace-arg", Expect: s.Fails(kfd.DNS).AndNames(kfd.NamespaceNamesService)},
 	},
 }

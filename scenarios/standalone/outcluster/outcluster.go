@@ -1,5 +1,7 @@
 // Package outcluster is standalone KFP reached from a laptop:
-// `kubectl port-forward svc/ml-pipeline-ui 3000:80`, then http://localhost:3000.
+// `kubectl port-forward svc/ml-pipeline-ui 3000:80`, then http://localhost:3000;
+// or kfp.Client() with no host, which the SDK sends through the kube-apiserver's
+// service proxy (a path that runs only where pod IPs are real).
 package outcluster
 
 import (
@@ -20,6 +22,10 @@ var Scenario = s.Scenario{
 			PortForward: uiForward},
 		{Name: "port-forward-pipeline-prefix", Doc: "the same with the gateway's /pipeline prefix, which the UI server strips",
 			PortForward: uiForward, Host: "/pipeline"},
+		// client.py _load_config: no host, not in a pod → load_kube_config,
+		// then host + '/' + _KUBE_PROXY_PATH.format(namespace).
+		{Name: "service-proxy", Doc: "kfp.Client() with no host outside a pod: the kubeconfig's server + /api/v1/namespaces/kubeflow/services/ml-pipeline:http/proxy/",
+			ServiceProxy: true},
 	},
 	Faults: []s.Fault{
 		{Name: "ui-scaled-to-zero", Doc: "the UI Deployment has no replicas; the port-forward has no pod to reach",
@@ -42,5 +48,6 @@ var Scenario = s.Scenario{
 		{Path: "port-forward", Fault: "namespace-sent", Expect: s.Warns(kfd.NamespaceSingleUser)},
 		{Path: "port-forward", Fault: "port-forward-not-running", Expect: s.Fails(kfd.NothingListening)},
 		{Path: "port-forward", Fault: "prefix-typo", Expect: s.Fails(kfd.NotKFP)},
+		{Path: "service-proxy", Expect: s.Succeeds},
 	},
 }
