@@ -54,6 +54,11 @@ type Path struct {
 	// Login, for out-of-cluster paths through the gateway, logs in through
 	// Dex as a browser would before the calls (the doctor's --username).
 	Login *Login
+	// Session, for out-of-cluster paths through the gateway, is a login the
+	// user's own script made: the suite logs in as this user and the client
+	// sends the session's cookies (kfp.Client(cookies=…), the doctor's
+	// --cookies).
+	Session *Login
 	// Install, when set, is a variant of the install this path needs (the
 	// gateway's authservice generation, Dex's approval page), applied and
 	// reverted around each of its cases like a cluster-side fault.
@@ -192,6 +197,9 @@ type ClientFault struct {
 	// Login changes the path's login: another password, user or connector
 	// (empty fields keep the path's).
 	Login *Login
+	// ExpireSession waits, after the path's Session login, until the
+	// gateway refuses its cookie (the path's install shortens the session).
+	ExpireSession bool
 	// ContextNamespace, in a pod, leaves ~/.config/kfp/context.json holding
 	// this namespace, as an earlier set_user_namespace (or a kfp.Client()
 	// in another pod sharing the home volume) would.
@@ -306,8 +314,13 @@ func (s *Scenario) Validate() error {
 		if p.Install != nil && (p.Install.parts() != 1 || p.Install.Client != nil || p.Install.Delete != nil) {
 			return fmt.Errorf("%s: path %q: its install variant must set exactly one of Scale, SetEnv, EditConfig", s.Name, p.Name)
 		}
-		if p.Login != nil && (p.Login.Username == "" || p.PortForward == nil) {
-			return fmt.Errorf("%s: path %q: a login names its user and goes through a port-forward to the gateway", s.Name, p.Name)
+		for _, l := range []*Login{p.Login, p.Session} {
+			if l != nil && (l.Username == "" || p.PortForward == nil) {
+				return fmt.Errorf("%s: path %q: a login names its user and goes through a port-forward to the gateway", s.Name, p.Name)
+			}
+		}
+		if p.Login != nil && p.Session != nil {
+			return fmt.Errorf("%s: path %q: the doctor logs in (Login) or is given a session (Session), not both", s.Name, p.Name)
 		}
 		if (s.Location == InCluster) != (p.Pod != nil) {
 			return fmt.Errorf("%s: path %q: in-cluster paths need a Pod, out-of-cluster ones none", s.Name, p.Name)

@@ -310,6 +310,11 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 	}()
 	cleanup := func() { stop(); <-done; dialer.Close() }
 	step("port-forward -n %s svc/%s %s:%d", ns, p.PortForward.Service, ln.Addr(), p.PortForward.Port)
+	if p.Session != nil {
+		if err := e.sessionCookies(ctx, p, cf, "http://"+ln.Addr().String(), cfg, step); err != nil {
+			return cleanup, err
+		}
+	}
 	if p.Login != nil {
 		lg := *p.Login
 		if o := cf.Login; o != nil {

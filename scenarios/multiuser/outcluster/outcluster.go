@@ -43,6 +43,11 @@ var (
 	// Dex with one connector redirects straight to it: no choice page. The
 	// ldap connector goes under a key Dex ignores (its config is read
 	// leniently), leaving only its password database.
+	// Kubeflow keeps a session 24 h (cookie_expire); two seconds let a case
+	// see one end.
+	shortSession = &s.Fault{Name: "short-session", Doc: `oauth2-proxy with cookie_expire = "2s"`,
+		EditConfig: &s.EditConfig{Namespace: "oauth2-proxy", ConfigMap: "oauth2-proxy", Key: "oauth2_proxy.cfg",
+			Old: `cookie_expire = "24h"`, New: `cookie_expire = "2s"`, Restart: "oauth2-proxy"}}
 	oneConnector = &s.Fault{Name: "one-connector", Doc: "Dex with static passwords only (Kubeflow's default)",
 		EditConfig: &s.EditConfig{Namespace: "auth", ConfigMap: "dex", Key: "config.yaml",
 			Old: "connectors:\n- type: ldap", New: "unusedConnectors:\n- type: ldap", Restart: "dex"}}
@@ -67,6 +72,10 @@ var Scenario = s.Scenario{
 			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser, Install: oneConnector},
 		{Name: "gateway-dex-approval-page", Doc: `oauth2-proxy without prompt = "none": the login passes Dex's approval page`,
 			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser, Install: approvalPage},
+		{Name: "gateway-session-cookies", Doc: "log in with a script of one's own, then kfp.Client(host=\"http://localhost:8080/pipeline\", cookies=\"oauth2_proxy_kubeflow=…\")",
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Session: staticUser},
+		{Name: "gateway-session-cookies-short-lived", Doc: "the same, with sessions that last two seconds",
+			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Session: staticUser, Install: shortSession},
 		{Name: "gateway-authservice", Doc: "Kubeflow ≤ 1.8: oidc-authservice in front of Dex, cookie authservice_session",
 			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Login: staticUser, Install: authservice},
 		{Name: "gateway-m2m-bearer", Doc: "kubectl port-forward svc/istio-ingressgateway 8080:80; kfp.Client(host=\"http://localhost:8080/pipeline\", existing_token=$(kubectl create token default-editor)) (m2m overlay: the gateway verifies the token and maps sub to kubeflow-userid)",
@@ -85,6 +94,7 @@ var Scenario = s.Scenario{
 		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: &s.ClientFault{Login: &s.Login{Username: "no-access@example.com"}}},
 		{Name: "unsecured-gateway", Doc: "no login in front of the gateway (neither oauth2-proxy nor authservice)",
 			SetEnv: &s.SetEnv{Namespace: "istio-system", Deployment: "istio-ingressgateway", Name: "LOGIN", Value: "none"}},
+		{Name: "expired-session", Doc: "the session cookie is sent after the session ended", Client: &s.ClientFault{ExpireSession: true}},
 		{Name: "dex-down", Doc: "Dex scaled to zero", Scale: &s.Scale{Namespace: "auth", Deployment: "dex", Replicas: 0}},
 		{Name: "oauth2-proxy-down", Doc: "oauth2-proxy scaled to zero", Scale: &s.Scale{Namespace: "oauth2-proxy", Deployment: "oauth2-proxy", Replicas: 0}},
 	},
@@ -103,6 +113,8 @@ var Scenario = s.Scenario{
 		{Path: "gateway-dex-ldap", Expect: s.Warns(kfd.LoginHelper)},
 		{Path: "gateway-dex-one-connector", Expect: s.Warns(kfd.LoginHelper)},
 		{Path: "gateway-dex-approval-page", Expect: s.Warns(kfd.LoginHelper)},
+		{Path: "gateway-session-cookies", Expect: s.Succeeds},
+		{Path: "gateway-session-cookies-short-lived", Fault: "expired-session", Expect: s.Fails(kfd.Expired)},
 		// oidc-authservice redirects straight into Dex: the helper works.
 		{Path: "gateway-authservice", Expect: s.Succeeds},
 		{Path: "gateway-dex-static-password", Fault: "wrong-password", Expect: s.Fails(kfd.WrongCredentials)},
