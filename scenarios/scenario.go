@@ -204,6 +204,10 @@ type ClientFault struct {
 	// this namespace, as an earlier set_user_namespace (or a kfp.Client()
 	// in another pod sharing the home volume) would.
 	ContextNamespace string
+	// ContextHeader, out of a pod, leaves ~/.config/kfp/context.json holding
+	// client_authentication_header_name/_value: a header the SDK then sends
+	// on every call (Name: Value).
+	ContextHeader [2]string
 }
 
 // Expect is what a case must yield.

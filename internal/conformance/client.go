@@ -289,6 +289,21 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 	if cf.ContextNamespace != "" {
 		return func() {}, fmt.Errorf("path %s: the ContextNamespace fault is for in-cluster paths", p.Name)
 	}
+	home := ""
+	if cf.ContextHeader[0] != "" {
+		home = filepath.Join(workdir, "home")
+		body := fmt.Sprintf("{\"client_authentication_header_name\": %q, \"client_authentication_header_value\": %q}", cf.ContextHeader[0], cf.ContextHeader[1])
+		if err := writeFiles(filepath.Join(home, ".config", "kfp"), map[string]string{"context.json": body}); err != nil {
+			return func() {}, err
+		}
+		cfg.Getenv = func(k string) string {
+			if k == "HOME" {
+				return home
+			}
+			return ""
+		}
+		step("~/.config/kfp/context.json holds the header %s (fault)", cf.ContextHeader[0])
+	}
 	dialer, err := svcdial.New(e.Config, KFPNamespace)
 	if err != nil {
 		return func() {}, err
@@ -329,8 +344,11 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 		}
 		cfg.Username, cfg.LoginConnector = lg.Username, lg.Connector
 		cfg.Getenv = func(k string) string {
-			if k == doctor.EnvPassword {
+			switch k {
+			case doctor.EnvPassword:
 				return lg.Password
+			case "HOME":
+				return home
 			}
 			return ""
 		}

@@ -94,6 +94,8 @@ var Scenario = s.Scenario{
 		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: &s.ClientFault{Login: &s.Login{Username: "no-access@example.com"}}},
 		{Name: "unsecured-gateway", Doc: "no login in front of the gateway (neither oauth2-proxy nor authservice)",
 			SetEnv: &s.SetEnv{Namespace: "istio-system", Deployment: "istio-ingressgateway", Name: "LOGIN", Value: "none"}},
+		{Name: "self-set-userid", Doc: "the client sets kubeflow-userid itself (a header stored in ~/.config/kfp/context.json)",
+			Client: &s.ClientFault{ContextHeader: [2]string{"kubeflow-userid", "user@example.com"}}},
 		{Name: "expired-session", Doc: "the session cookie is sent after the session ended", Client: &s.ClientFault{ExpireSession: true}},
 		{Name: "dex-down", Doc: "Dex scaled to zero", Scale: &s.Scale{Namespace: "auth", Deployment: "dex", Replicas: 0}},
 		{Name: "oauth2-proxy-down", Doc: "oauth2-proxy scaled to zero", Scale: &s.Scale{Namespace: "oauth2-proxy", Deployment: "oauth2-proxy", Replicas: 0}},
@@ -130,6 +132,8 @@ var Scenario = s.Scenario{
 		{Path: "gateway-authservice", Fault: "wrong-password", Expect: s.Fails(kfd.WrongCredentials)},
 		{Path: "gateway-m2m-bearer", Expect: s.Succeeds},
 		{Path: "gateway-m2m-bearer", Fault: "foreign-issuer", Expect: s.Fails(kfd.JWTIssuer)},
+		{Path: "gateway-m2m-bearer", Fault: "self-set-userid", Expect: s.Fails(kfd.SelfSetUserID)},
+		{Path: "gateway-dex-static-password", Fault: "self-set-userid", Expect: s.Fails(kfd.SelfSetUserID)},
 		{Path: "gateway-m2m-bearer", Fault: "missing-pipeline-prefix", Expect: s.Fails(kfd.NotKFP)},
 		// oauth2-proxy answers an API path without a session with 401: a
 		// proxy that wants a login, not KFP.
