@@ -59,6 +59,10 @@ type Path struct {
 	// sends the session's cookies (kfp.Client(cookies=…), the doctor's
 	// --cookies).
 	Session *Login
+	// CheckWrite goes on to the user's next call on the same connection:
+	// create an experiment in the namespace (and delete it), the doctor's
+	// --check-write.
+	CheckWrite bool
 	// Install, when set, is a variant of the install this path needs (the
 	// gateway's authservice generation, Dex's approval page), applied and
 	// reverted around each of its cases like a cluster-side fault.
@@ -197,6 +201,9 @@ type ClientFault struct {
 	// Login changes the path's login: another password, user or connector
 	// (empty fields keep the path's).
 	Login *Login
+	// ServiceAccount mints the path's token for this "namespace/name"
+	// instead.
+	ServiceAccount string
 	// ExpireSession waits, after the path's Session login, until the
 	// gateway refuses its cookie (the path's install shortens the session).
 	ExpireSession bool

@@ -363,8 +363,13 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 		cfg.Host = withPort(cfg.Host, cf.Port)
 	}
 	cfg.Host += cf.Suffix
+	cfg.CheckWrite = p.CheckWrite
 	if p.Token.Kind == scenarios.MintedToken && !cf.NoToken {
-		ns, name, _ := strings.Cut(p.Token.ServiceAccount, "/")
+		sa := p.Token.ServiceAccount
+		if cf.ServiceAccount != "" {
+			sa = cf.ServiceAccount
+		}
+		ns, name, _ := strings.Cut(sa, "/")
 		aud := p.Token.Audience
 		if cf.Audience != "" {
 			aud = cf.Audience
@@ -375,7 +380,7 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 			// key) the cluster's gateway knows nothing of.
 			tok, err = jwttest.Mint(jwttest.Token{Namespace: ns, ServiceAccount: name, Audience: audiences(aud),
 				Expires: time.Now().Add(time.Hour), Extra: map[string]any{"iss": foreignIssuer}})
-			step("token for %s signed by another key, issuer %s (fault)", p.Token.ServiceAccount, foreignIssuer)
+			step("token for %s signed by another key, issuer %s (fault)", sa, foreignIssuer)
 		} else {
 			tok, err = e.mint(ctx, ns, name, aud)
 		}
@@ -387,7 +392,7 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 			return cleanup, err
 		}
 		cfg.TokenFile = file
-		step("token minted for %s, audience %q", p.Token.ServiceAccount, aud)
+		step("token minted for %s, audience %q", sa, aud)
 	}
 	return cleanup, nil
 }

@@ -7,8 +7,10 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +66,10 @@ type Config struct {
 	InsecureSkipVerify bool
 	Timeout            time.Duration
 	Strict             bool
-	Getenv             func(string) string
+	// CheckWrite is --check-write: also create an experiment in the
+	// namespace and delete it, as a user's next call would.
+	CheckWrite bool
+	Getenv     func(string) string
 	// Stat is os.Stat, replaceable in tests that pretend to be in a pod.
 	Stat func(string) (os.FileInfo, error)
 	// DefaultTokenPath replaces credentials.DefaultTokenPath: the suites run
@@ -181,6 +186,9 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	}
 	if lg != nil {
 		set = probes.WithLogin(lg, set)
+	}
+	if cfg.CheckWrite {
+		set = probes.WithWriteCheck(set, randomSuffix)
 	}
 	set = probes.WithSDK(target, set)
 	runner, err := probe.NewRunner(set)
@@ -848,4 +856,11 @@ func loginHTTPClient(cfg Config) (func() *http.Client, func(), error) {
 	}
 	perRequest := min(3*time.Second, cfg.Timeout)
 	return func() *http.Client { return &http.Client{Transport: tr, Timeout: perRequest} }, tr.CloseIdleConnections, nil
+}
+
+// randomSuffix names the write check's experiment, so runs never collide.
+func randomSuffix() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

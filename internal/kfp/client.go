@@ -5,6 +5,7 @@
 package kfp
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -187,14 +188,27 @@ type Reply struct {
 // Do sends a request to path (relative to the base) and reads the reply.
 // The error is a transport error; HTTP errors are replies.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, header http.Header) (*Reply, error) {
+	return c.DoBody(ctx, method, path, query, header, nil)
+}
+
+// DoBody is Do with a JSON request body (nil for none), as kfp.Client's
+// create calls send it.
+func (c *Client) DoBody(ctx context.Context, method, path string, query url.Values, header http.Header, body []byte) (*Reply, error) {
 	u := *c.base
 	u.Path = c.base.Path + path
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, vs := range header {
 		for _, v := range vs {
 			req.Header.Add(k, v)
@@ -210,13 +224,13 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	got, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	reply := &Reply{
 		Method: method, URL: u.Redacted(), StatusCode: resp.StatusCode, Header: resp.Header,
-		Body: body, SentUserIDHeader: req.Header.Get(UserIDHeader) != "",
+		Body: got, SentUserIDHeader: req.Header.Get(UserIDHeader) != "",
 	}
-	if len(body) > MaxBody {
-		reply.Body, reply.Truncated = body[:MaxBody], true
+	if len(got) > MaxBody {
+		reply.Body, reply.Truncated = got[:MaxBody], true
 	}
 	if err != nil && !reply.Truncated {
 		return reply, fmt.Errorf("reading the reply: %w", err)

@@ -80,3 +80,24 @@ func parseExperimentList(body []byte) *ExperimentList {
 	}
 	return &list
 }
+
+// CreateExperiment creates an experiment as kfp.Client.create_experiment
+// does in v2 (POST /apis/v2beta1/experiments with display_name and
+// namespace). It returns the new experiment only for a 200 JSON answer.
+func (c *Client) CreateExperiment(ctx context.Context, namespace, name, description string) (*Experiment, *Reply, error) {
+	body, _ := json.Marshal(map[string]string{"display_name": name, "description": description, "namespace": namespace})
+	reply, err := c.DoBody(ctx, http.MethodPost, "/apis/v2beta1/experiments", nil, nil, body)
+	if err != nil || reply.StatusCode != http.StatusOK || reply.Truncated {
+		return nil, reply, err
+	}
+	var e Experiment
+	if json.Unmarshal(reply.Body, &e) != nil || e.ExperimentID == "" {
+		return nil, reply, nil
+	}
+	return &e, reply, nil
+}
+
+// DeleteExperiment deletes an experiment by id (kfp.Client.delete_experiment).
+func (c *Client) DeleteExperiment(ctx context.Context, id string) (*Reply, error) {
+	return c.Do(ctx, http.MethodDelete, "/apis/v2beta1/experiments/"+url.PathEscape(id), nil, nil)
+}

@@ -82,3 +82,45 @@ func listExperimentsProbe() probe.Probe[*Target] {
 		},
 	}
 }
+
+// CreateExperiment is the opt-in write check (--check-write).
+const CreateExperiment = "create-experiment"
+
+// createExperimentProbe does what a user does next on the same connection:
+// kfp.Client.create_experiment in the namespace, then removes what it made.
+// KFP asks its SubjectAccessReview for create (and delete) on experiments,
+// which kubeflow-view does not grant: a read-only identity lists but fails
+// here with KFD009.
+func createExperimentProbe(random func() string) probe.Probe[*Target] {
+	return probe.Probe[*Target]{
+		ID:        CreateExperiment,
+		Title:     "create an experiment and delete it again (POST, DELETE /apis/v2beta1/experiments), as create_experiment does",
+		DependsOn: []string{"list-experiments"},
+		Run: func(ctx context.Context, t *Target) probe.Result {
+			ns := t.namespace()
+			name := "kfp-doctor-check-" + random()
+			e, reply, err := t.Client.CreateExperiment(ctx, ns, name, "made and deleted by kfp-doctor --check-write")
+			if e == nil {
+				d := kfp.Classify(reply, err)
+				res := probe.Failed(d.KFD, "creating experiment "+name+": "+d.Summary)
+				res.Evidence = evidence(reply)
+				return res
+			}
+			dreply, derr := t.Client.DeleteExperiment(ctx, e.ExperimentID)
+			if derr != nil || dreply.StatusCode != http.StatusOK {
+				d := kfp.Classify(dreply, derr)
+				res := probe.Warned(d.KFD, fmt.Sprintf("created experiment %s (id %s), but could not delete it: %s; delete it yourself", name, e.ExperimentID, d.Summary))
+				res.Evidence = evidence(dreply)
+				return res
+			}
+			res := probe.Passf(fmt.Sprintf("created and deleted experiment %s in %s", name, orUnknown(ns)))
+			res.Evidence = evidence(reply)
+			return res
+		},
+	}
+}
+
+// WithWriteCheck adds the write check after the list.
+func WithWriteCheck(set []probe.Probe[*Target], random func() string) []probe.Probe[*Target] {
+	return append(set, createExperimentProbe(random))
+}
