@@ -2,7 +2,8 @@
 // their client and Kubeflow Pipelines is broken and how to fix it.
 //
 // Exit codes: 0 every check passed, 1 a check failed (or warned, with
-// --strict), 2 bad usage or configuration.
+// --strict, or nothing was checked), 2 bad usage or configuration (including
+// a run whose configuration left nothing checked, such as --timeout 1ns).
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -120,8 +122,11 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err != nil {
 				return fmt.Errorf("writing the report: %w", err)
 			}
-			if !rep.OK() {
+			switch rep.Outcome() {
+			case probe.OutcomeFailed:
 				*code = exitFailed
+			case probe.OutcomeMisconfigured:
+				*code = exitUsage
 			}
 			return nil
 		},

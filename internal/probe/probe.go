@@ -58,6 +58,12 @@ type Result struct {
 	// upstreamFailed marks a skip caused by a failed prerequisite, so that it
 	// skips its own dependants too; a plain skip ("no token configured") does not.
 	upstreamFailed bool
+	// stopped says why the runner, not the probe, ended this probe without a
+	// verdict: the run's deadline or an interruption came first.
+	stopped stopCause
+	// misconfigured marks the run's conclusion when the cause of "no
+	// verdict" is what the user asked for (exit 2, not 1).
+	misconfigured bool
 }
 
 // blocks reports a result that stops dependants from running.

@@ -146,16 +146,79 @@ func TestOverallDeadlineAndCancellation(t *testing.T) {
 	if time.Since(start) > 2*time.Second {
 		t.Fatalf("run took %s after cancellation", time.Since(start))
 	}
-	if got["slow"].Message != "interrupted" || got["after"].Status != Skip {
-		t.Fatalf("got %+v", got)
+	// The user stopped the wait: that is no finding about the server.
+	if s := got["slow"]; s.Status != Skip || !strings.Contains(s.Message, "interrupted") {
+		t.Fatalf("slow = %+v, want a skip saying it was interrupted", s)
+	}
+	if got["after"].Status != Skip {
+		t.Fatalf("after = %+v", got["after"])
 	}
 
 	// A context already done: nothing runs, everything is skipped with a reason.
 	done, cancel2 := context.WithCancel(context.Background())
 	cancel2()
 	for _, res := range mustRunner(t, probeOf("x", nil, constant(Passf("no")))).Run(done, target{}) {
+		if res.Probe == ConclusionID {
+			continue
+		}
 		if res.Status != Skip || !strings.Contains(res.Message, "run ended") {
 			t.Fatalf("got %+v", res)
+		}
+	}
+}
+
+// A run in which no probe reached a verdict is a failure with KFD040, never
+// OK; where the cause is the configuration, the outcome says so (exit 2).
+func TestNoVerdictIsAFailure(t *testing.T) {
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	interrupted, cancelNow := context.WithCancel(context.Background())
+	cancelNow()
+	twoProbes := func() []Probe[target] {
+		return []Probe[target]{probeOf("a", nil, constant(Passf("a"))), probeOf("b", []string{"a"}, constant(Passf("b")))}
+	}
+	cases := []struct {
+		name   string
+		ctx    context.Context
+		probes []Probe[target]
+		want   Outcome
+		says   string
+	}{
+		{"deadline before any probe", expired, twoProbes(), OutcomeMisconfigured, "deadline passed before any probe started"},
+		{"interrupted before any probe", interrupted, twoProbes(), OutcomeFailed, "interrupted"},
+		{"every probe skipped itself", context.Background(),
+			[]Probe[target]{probeOf("a", nil, constant(Skipped("nothing configured")))}, OutcomeMisconfigured, "nothing configured"},
+		{"no probes at all", context.Background(), nil, OutcomeMisconfigured, "checks nothing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			results := mustRunner(t, c.probes...).Run(c.ctx, target{})
+			last := results[len(results)-1]
+			if last.Probe != ConclusionID || last.Status != Fail || last.KFD != kfd.NoVerdict || last.Doc != kfd.NoVerdict.Doc() || last.Hint == "" {
+				t.Fatalf("last result = %+v, want the run's KFD040 failure with hint and doc", last)
+			}
+			if !strings.Contains(last.Message, c.says) {
+				t.Errorf("message %q does not say %q", last.Message, c.says)
+			}
+			if got := Judge(results, false); got != c.want || OK(results, false) {
+				t.Errorf("Judge = %v (OK %t), want %v", got, OK(results, false), c.want)
+			}
+		})
+	}
+
+	// A verdict, even a lone warning among skips, adds no conclusion.
+	results := mustRunner(t, probeOf("a", nil, constant(Warned("", "w"))), probeOf("b", nil, constant(Skipped("s")))).Run(context.Background(), target{})
+	if len(results) != 2 || !OK(results, false) {
+		t.Fatalf("results = %+v", results)
+	}
+}
+
+// Results assembled by hand (not by a runner) that hold no verdict are not OK
+// either.
+func TestJudgeWithoutRunner(t *testing.T) {
+	for name, rs := range map[string][]Result{"empty": nil, "all skipped": {{Status: Skip}, {Status: Skip}}} {
+		if Judge(rs, false) != OutcomeFailed || OK(rs, false) {
+			t.Errorf("%s: judged OK", name)
 		}
 	}
 }
