@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
@@ -116,7 +117,7 @@ func TestTokenFileIsReadOnEveryRequest(t *testing.T) {
 	// A path that cannot be read as a file (root can read any file, so use a
 	// directory to stand for "unreadable").
 	dir := &TokenFile{Path: t.TempDir()}
-	if _, err := dir.Read(); err == nil {
+	if _, err := dir.Read(context.Background()); err == nil {
 		t.Fatal("reading a directory as a token must fail")
 	}
 }
@@ -127,7 +128,7 @@ func TestBearerSources(t *testing.T) {
 	if err := os.WriteFile(path, []byte("Bearer static-token-123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := BearerFromFile(path, &red)
+	b, err := BearerFromFile(context.Background(), path, &red)
 	if err != nil || b.Token() != "static-token-123" {
 		t.Fatalf("from file: %v %v", b, err)
 	}
@@ -145,7 +146,7 @@ func TestBearerSources(t *testing.T) {
 	if _, _, err := BearerFromEnv("BAD", getenv, &red); err == nil {
 		t.Fatal("a value with spaces must be refused")
 	}
-	if _, err := BearerFromFile(filepath.Join(t.TempDir(), "none"), &red); err == nil {
+	if _, err := BearerFromFile(context.Background(), filepath.Join(t.TempDir(), "none"), &red); err == nil {
 		t.Fatal("missing file must fail")
 	}
 }

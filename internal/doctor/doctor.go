@@ -4,10 +4,8 @@
 package doctor
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +23,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/probes"
@@ -118,9 +117,9 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		cfg.InClusterConfig = rest.InClusterConfig
 	}
 	// The login decides the host (the gateway's /pipeline), so it comes
-	// before the cluster is consulted; and before the clock starts, since a
-	// password typed into --password-stdin takes as long as it takes.
-	lg, loginDetails, closeLogin, err := setUpLogin(&cfg, red)
+	// before the cluster is consulted. Reading --password-stdin has its own
+	// --timeout: a pipe that never delivers ends then.
+	lg, loginDetails, closeLogin, err := setUpLogin(ctx, &cfg, red)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +141,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		defer site.close()
 	}
 
-	target, details, err := buildTarget(cfg, red, lg)
+	target, details, err := buildTarget(ctx, cfg, red, lg)
 	if err != nil {
 		return nil, err
 	}
@@ -187,7 +186,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	}, nil
 }
 
-func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Target, string, error) {
+func buildTarget(ctx context.Context, cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Target, string, error) {
 	host := cfg.Host
 	if host == "" {
 		host = cfg.Getenv(EnvHost)
@@ -209,7 +208,7 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Ta
 	}
 
 	// A static token and a token file are two answers to one question.
-	static, err := staticToken(cfg, red)
+	static, err := staticToken(ctx, cfg, red)
 	if err != nil {
 		return nil, "", err
 	}
@@ -240,7 +239,7 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Ta
 		chain = append(chain, t.Bearer)
 		details = append(details, t.Bearer.String())
 	}
-	if c, err := cookies(cfg, red); err != nil {
+	if c, err := cookies(ctx, cfg, red); err != nil {
 		return nil, "", err
 	} else if c != nil {
 		t.Cookies = c
@@ -267,9 +266,9 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login) (*probes.Ta
 	return t, strings.Join(details, " · "), nil
 }
 
-func staticToken(cfg Config, red *redact.Redactor) (*credentials.Bearer, error) {
+func staticToken(ctx context.Context, cfg Config, red *redact.Redactor) (*credentials.Bearer, error) {
 	if cfg.TokenFile != "" {
-		b, err := credentials.BearerFromFile(cfg.TokenFile, red)
+		b, err := credentials.BearerFromFile(ctx, cfg.TokenFile, red)
 		if err != nil {
 			return nil, usage("%w", err)
 		}
@@ -285,7 +284,7 @@ func staticToken(cfg Config, red *redact.Redactor) (*credentials.Bearer, error) 
 	return b, nil
 }
 
-func cookies(cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
+func cookies(ctx context.Context, cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
 	raw := cfg.Cookies
 	if raw == "" {
 		raw = cfg.Getenv(EnvCookies)
@@ -294,11 +293,11 @@ func cookies(cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
 		return nil, nil
 	}
 	if path, ok := strings.CutPrefix(raw, "@"); ok {
-		b, err := os.ReadFile(path)
+		c, err := credentials.CookiesFromFile(ctx, path, red)
 		if err != nil {
-			return nil, usage("reading --cookies file: %w", err)
+			return nil, usage("%w", err)
 		}
-		raw = string(b)
+		return c, nil
 	}
 	c, err := credentials.NewCookies(raw, red)
 	if err != nil {
@@ -406,7 +405,7 @@ func openCluster(ctx context.Context, cfg *Config) (*clusterSite, error) {
 		rc.Timeout = callTimeout
 		source = "in-cluster ServiceAccount"
 	default:
-		rc, _, err = discover.Kubeconfig(cfg.Kubeconfig, cfg.KubeContext, callTimeout)
+		rc, _, err = discover.Kubeconfig(ctx, cfg.Kubeconfig, cfg.KubeContext, callTimeout)
 		if errors.Is(err, discover.ErrNoKubeconfig) && cfg.Host == "" && cfg.Getenv(EnvHost) == "" {
 			return nil, usage("no host: pass --host (for example http://localhost:3000 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80`) or set %s, or pass --kubeconfig to let the doctor find KFP (%v)", EnvHost, err)
 		}
@@ -536,7 +535,7 @@ const maxPassword = 4 << 10
 // $KFP_DOCTOR_PASSWORD or stdin, the gateway from --host, and cfg.Host turned
 // into the gateway's /pipeline, where a kfp.Client behind the gateway points.
 // It returns no login (and no error) without --username.
-func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(), error) {
+func setUpLogin(ctx context.Context, cfg *Config, red *redact.Redactor) (*probes.Login, string, func(), error) {
 	noop := func() {}
 	if cfg.Username == "" {
 		if cfg.PasswordStdin {
@@ -554,7 +553,7 @@ func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(
 	if cfg.Cookies != "" || cfg.Getenv(EnvCookies) != "" {
 		return nil, "", noop, usage("--username gets a session by logging in, and --cookies/$%s give one: pass one of them", EnvCookies)
 	}
-	password, err := readPassword(cfg)
+	password, err := readPassword(ctx, cfg)
 	if err != nil {
 		return nil, "", noop, err
 	}
@@ -590,7 +589,7 @@ func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(
 // readPassword takes the first line of stdin with --password-stdin, else
 // $KFP_DOCTOR_PASSWORD. Only the line ending is trimmed: spaces may belong to
 // the password.
-func readPassword(cfg *Config) (string, error) {
+func readPassword(ctx context.Context, cfg *Config) (string, error) {
 	if !cfg.PasswordStdin {
 		pw := cfg.Getenv(EnvPassword)
 		if pw == "" {
@@ -602,16 +601,16 @@ func readPassword(cfg *Config) (string, error) {
 	if in == nil {
 		in = os.Stdin
 	}
-	line, err := bufio.NewReader(io.LimitReader(in, maxPassword+1)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", usage("--password-stdin: reading stdin: %w", err)
-	}
-	if len(line) > maxPassword {
-		return "", usage("--password-stdin: the first line of stdin is longer than %d bytes: not a password", maxPassword)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	pw, err := localfile.ReadFirstLine(ctx, in, maxPassword, "--password-stdin")
+	switch {
+	case errors.Is(err, localfile.ErrEmpty):
 		return "", usage("--password-stdin: stdin held no password (printf '%%s\\n' \"$PASSWORD\" | kfp-doctor … --password-stdin)")
+	case errors.Is(err, localfile.ErrTooLarge):
+		return "", usage("--password-stdin: the first line of stdin is longer than %d bytes: not a password", maxPassword)
+	case err != nil:
+		return "", usage("%w", err)
 	}
 	return pw, nil
 }
@@ -621,16 +620,9 @@ func readPassword(cfg *Config) (string, error) {
 func loginHTTPClient(cfg Config) (func() *http.Client, func(), error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // the user asked for it
 	if cfg.CACert != "" {
-		pem, err := os.ReadFile(cfg.CACert)
+		pool, err := kfp.CertPool(context.Background(), cfg.CACert)
 		if err != nil {
-			return nil, nil, usage("reading --ca-cert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, usage("--ca-cert %s holds no PEM certificate", cfg.CACert)
+			return nil, nil, usage("%w", err)
 		}
 		tlsConf.RootCAs = pool
 	}

@@ -14,9 +14,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
 )
 
 // MaxBody caps how much of any reply is read: KFP's answers are small, and a
@@ -86,16 +87,11 @@ func ParseHost(host string) (*url.URL, error) {
 func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerify} //nolint:gosec // the user asked for it
 	if opts.CACertFile != "" {
-		pem, err := os.ReadFile(opts.CACertFile)
+		// A capped read of a regular file: FIFOs and devices are refused
+		// before the open, so nothing here waits.
+		pool, err := CertPool(context.Background(), opts.CACertFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading --ca-cert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", opts.CACertFile)
+			return nil, err
 		}
 		tlsConf.RootCAs = pool
 	}
@@ -137,6 +133,23 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 		},
 	}
 	return &Client{base: base, http: hc, creds: creds}, nil
+}
+
+// CertPool is the system's trusted CAs plus the PEM bundle at path
+// (--ca-cert, the SDK's ssl_ca_cert), read through the bounded reader.
+func CertPool(ctx context.Context, path string) (*x509.CertPool, error) {
+	pem, err := localfile.Read(ctx, path, localfile.CABundle)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // Base is the endpoint the client talks to.

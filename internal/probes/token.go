@@ -21,10 +21,10 @@ const predicted = "predicted from the token's claims, not verified"
 // rawToken is the token the client sends now (the file is read again, as the
 // SDK does per request) and where it comes from; ok is false when the client
 // is configured with no token at all.
-func (t *Target) rawToken() (raw, source string, ok bool, err error) {
+func (t *Target) rawToken(ctx context.Context) (raw, source string, ok bool, err error) {
 	switch {
 	case t.TokenFile != nil:
-		raw, err = t.TokenFile.Read()
+		raw, err = t.TokenFile.Read(ctx)
 		return raw, t.TokenFile.Path, true, err
 	case t.Bearer != nil:
 		return t.Bearer.Token(), t.Bearer.String(), true, nil
@@ -36,8 +36,8 @@ func tokenProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
 		ID:    "token",
 		Title: "credentials: the token the client sends",
-		Run: func(_ context.Context, t *Target) probe.Result {
-			raw, source, ok, err := t.rawToken()
+		Run: func(ctx context.Context, t *Target) probe.Result {
+			raw, source, ok, err := t.rawToken(ctx)
 			switch {
 			case !ok:
 				return probe.Skipped("no token configured: the client sends none (right for standalone KFP and for gateway sessions)")
