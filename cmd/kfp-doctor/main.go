@@ -48,6 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runWithInput is run with its stdin given (--password-stdin reads it).
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var red redact.Redactor
+	// Before the flag parser can echo a secret flag's value in an error
+	// ("unknown shorthand flag: 'c' in -cookies=…").
+	red.AddFlagValues(args)
 	code := exitOK
 	cmd := newRootCommand(&red, stdout, stderr, &code)
 	cmd.SetArgs(args)

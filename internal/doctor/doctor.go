@@ -258,7 +258,7 @@ func buildTarget(ctx context.Context, cfg Config, red *redact.Redactor, lg *prob
 	if len(chain) > 0 {
 		creds = chain
 	}
-	client, err := kfp.NewClient(base, creds, kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial})
+	client, err := kfp.NewClient(base, creds, kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial, Redactor: red})
 	if err != nil {
 		return nil, "", usage("%w", err)
 	}

@@ -14,10 +14,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/localfile"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
 // MaxBody caps how much of any reply is read: KFP's answers are small, and a
@@ -42,6 +44,10 @@ type Options struct {
 	// DialContext replaces the network dialer, for example with one that
 	// reaches cluster Services as a pod would (svcdial).
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Redactor masks the secrets the doctor was given in what the
+	// classifier quotes from a reply, before it shortens the quote; nil
+	// masks secret shapes only.
+	Redactor *redact.Redactor
 }
 
 // Client talks to one KFP endpoint: the API server, the UI server, or the
@@ -50,11 +56,14 @@ type Client struct {
 	base  *url.URL
 	http  *http.Client
 	creds Credentials
+	red   *redact.Redactor
 }
 
 // ParseHost turns a host as users pass it to kfp.Client into a base URL,
 // following the SDK: no scheme means https, a trailing slash is dropped,
-// nothing is appended.
+// nothing is appended. Its errors never quote user-info (a password in
+// "https://user:pass@host" is masked in every message), and a port outside
+// 1–65535 is refused here, as bad usage, rather than failing a probe later.
 func ParseHost(host string) (*url.URL, error) {
 	host = strings.TrimSpace(host)
 	if host == "" {
@@ -63,18 +72,28 @@ func ParseHost(host string) (*url.URL, error) {
 	if !strings.Contains(host, "://") {
 		host = "https://" + host
 	}
+	shown := redact.Shapes(host)
 	u, err := url.Parse(host)
 	if err != nil {
-		return nil, fmt.Errorf("host %q is not a URL: %w", host, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("host %q: scheme must be http or https", host)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("host %q has no host name", host)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, user-info and all
+		}
+		return nil, fmt.Errorf("host %q is not a URL: %w", shown, err)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("host must not carry user:password; use --token-file or --cookies")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("host %q: scheme must be http or https", shown)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("host %q has no host name", shown)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("host %q: port %s is out of range (1–65535)", u.Redacted(), p)
+		}
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("host %q must not carry a query or fragment", u.Redacted())
@@ -132,7 +151,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 			return nil
 		},
 	}
-	return &Client{base: base, http: hc, creds: creds}, nil
+	return &Client{base: base, http: hc, creds: creds, red: opts.Redactor}, nil
 }
 
 // CertPool is the system's trusted CAs plus the PEM bundle at path
@@ -186,6 +205,8 @@ type Reply struct {
 	// SentUserIDHeader records whether the request carried kubeflow-userid,
 	// which decides between KFD005 and KFD021 for Istio's refusal.
 	SentUserIDHeader bool
+	// red masks what the classifier quotes (nil: shapes only).
+	red *redact.Redactor
 }
 
 // Do sends a request to path (relative to the base) and reads the reply.
@@ -217,7 +238,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	reply := &Reply{
 		Method: method, URL: u.Redacted(), StatusCode: resp.StatusCode, Header: resp.Header,
-		Body: body, SentUserIDHeader: req.Header.Get(UserIDHeader) != "",
+		Body: body, SentUserIDHeader: req.Header.Get(UserIDHeader) != "", red: c.red,
 	}
 	if len(body) > MaxBody {
 		reply.Body, reply.Truncated = body[:MaxBody], true

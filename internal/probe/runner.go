@@ -9,10 +9,15 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
-// Redactor masks secrets in everything a result says.
-type Redactor interface{ String(string) string }
+// Redactor masks secrets in everything a result says; Cut masks before it
+// shortens (*redact.Redactor is one).
+type Redactor interface {
+	String(string) string
+	Cut(s string, max int) string
+}
 
 // Runner runs a set of probes.
 type Runner[T any] struct {
@@ -209,15 +214,22 @@ func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
 			res.Doc = kfd.Unclassified.Doc()
 		}
 	}
+	var red Redactor = (*redact.Redactor)(nil) // shapes only
 	if r.Redact != nil {
-		res.Message = r.Redact.String(res.Message)
-		res.Hint = r.Redact.String(res.Hint)
-		if res.Evidence != nil {
-			ev := *res.Evidence
-			ev.Request = r.Redact.String(ev.Request)
-			ev.Body = r.Redact.String(ev.Body)
-			res.Evidence = &ev
-		}
+		red = r.Redact
+	}
+	res.Message = red.String(res.Message)
+	res.Hint = red.String(res.Hint)
+	if res.Evidence != nil {
+		ev := *res.Evidence
+		ev.Request = red.String(ev.Request)
+		// Masked, then cut: never the other way round.
+		ev.Body = red.Cut(ev.Body, MaxEvidenceBody)
+		res.Evidence = &ev
 	}
 	return res
 }
+
+// MaxEvidenceBody is how much of a reply's body a result keeps (characters,
+// after masking).
+const MaxEvidenceBody = 512

@@ -261,3 +261,20 @@ func TestOK(t *testing.T) {
 		t.Error("a failure is not OK")
 	}
 }
+
+// The evidence body is masked whole and only then cut to MaxEvidenceBody:
+// a secret straddling the cut leaves no prefix behind.
+func TestEvidenceIsMaskedBeforeItIsCut(t *testing.T) {
+	const secret = "Zq9straddlingSecretValue"
+	var red redact.Redactor
+	red.Add(secret)
+	for _, at := range []int{MaxEvidenceBody - 3, MaxEvidenceBody - 10, MaxEvidenceBody - len(secret) + 1} {
+		body := strings.Repeat("x", at) + secret + strings.Repeat("y", 2000)
+		r := mustRunner(t, probeOf("p", nil, constant(Result{Status: Fail, Message: "m", Evidence: &Evidence{Body: body}})))
+		r.Redact = &red
+		got := r.Run(context.Background(), target{})[0].Evidence.Body
+		if strings.Contains(got, "Zq9") || !strings.Contains(got, "[") || len([]rune(got)) > MaxEvidenceBody+1 {
+			t.Fatalf("secret at %d: evidence %q", at, got[max(0, len(got)-40):])
+		}
+	}
+}
