@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
@@ -49,11 +50,28 @@ func classifyError(err error) Diagnosis {
 		recordErr tls.RecordHeaderError
 		opErr     *net.OpError
 	)
+	msg := err.Error()
 	switch {
+	case errors.Is(err, credentials.ErrNotHeaderSafe) && errors.As(err, &credErr):
+		return Diagnosis{kfd.HeaderUnsafeCredential, "nothing was sent: " + credErr.Err.Error()}
+	case strings.Contains(msg, "invalid header field value"):
+		// Go's transport refuses such a header before anything is sent.
+		return Diagnosis{kfd.HeaderUnsafeCredential, "nothing was sent: " + innermost(err)}
 	case errors.As(err, &credErr):
 		return Diagnosis{kfd.NoTokenFile, credErr.Error()}
 	case errors.As(err, &loopErr):
 		return Diagnosis{kfd.RedirectLoop, loopErr.Error()}
+	case strings.Contains(msg, "multiple Content-Length headers"):
+		return Diagnosis{kfd.ConflictingLength, "the reply carries two different Content-Length headers: a client cannot tell where it ends"}
+	case strings.Contains(msg, "server response headers exceeded"):
+		return Diagnosis{kfd.HeadersTooLarge, fmt.Sprintf("the reply's headers exceed %d KiB: no KFP reply has headers that large", MaxHeaderBytes>>10)}
+	case strings.Contains(msg, "failed to parse Location header"), strings.Contains(msg, "unsupported protocol scheme"),
+		strings.Contains(msg, "no Host in request URL"):
+		return Diagnosis{kfd.BadRedirect, "a redirect that cannot be followed: " + badRedirect(msg)}
+	case strings.Contains(msg, "malformed HTTP"), strings.Contains(msg, "malformed chunked encoding"),
+		strings.Contains(msg, "invalid byte in chunk length"), strings.Contains(msg, "chunk length"),
+		strings.Contains(msg, "bad Content-Length"), strings.Contains(msg, "unexpected EOF") && strings.Contains(msg, "reading the reply"):
+		return Diagnosis{kfd.MalformedHTTP, "the reply is not well-formed HTTP: " + innermost(err)}
 	case errors.As(err, &dnsErr):
 		return Diagnosis{kfd.DNS, fmt.Sprintf("cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)}
 	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
@@ -144,8 +162,8 @@ func classifyReply(r *Reply) Diagnosis {
 		return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s %s from a proxy in front of KFP (not KFP's JSON): it wants a session", status, quote)}
 	case r.StatusCode == http.StatusForbidden:
 		return Diagnosis{kfd.IstioDenied, fmt.Sprintf("%s %s from a proxy in front of KFP", status, quote)}
-	case r.StatusCode == http.StatusBadGateway, r.StatusCode == http.StatusServiceUnavailable, r.StatusCode == http.StatusGatewayTimeout:
-		return Diagnosis{kfd.BackendNotReady, status + " " + quote}
+	case ServerStatus(r.StatusCode) != "":
+		return Diagnosis{ServerStatus(r.StatusCode), status + " " + quote}
 	case r.StatusCode == http.StatusNotFound:
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s %s: nothing of KFP's at this path", status, quote)}
 	case r.StatusCode < 300:
@@ -195,8 +213,40 @@ func classifyEnvelope(r *Reply, env *Envelope) Diagnosis {
 		return say(kfd.NotKFP, "")
 	case env.Code == 14:
 		return say(kfd.BackendNotReady, "")
+	case ServerStatus(r.StatusCode) != "":
+		return say(ServerStatus(r.StatusCode), "")
 	}
 	return say("", "")
+}
+
+// ServerStatus names a server-side HTTP status: 502, 503 and 504 are a proxy
+// with no ready backend (KFD019), any other 5xx the server failing the
+// request (KFD046); "" for the rest.
+func ServerStatus(code int) kfd.ID {
+	switch {
+	case code == http.StatusBadGateway, code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
+		return kfd.BackendNotReady
+	case code >= 500 && code <= 599:
+		return kfd.ServerError
+	}
+	return ""
+}
+
+// badRedirect keeps the cause of a refused redirect and the target's scheme
+// or parse error, never the target itself (it may carry a token).
+func badRedirect(msg string) string {
+	switch {
+	case strings.Contains(msg, "unsupported protocol scheme"):
+		if i := strings.Index(msg, "unsupported protocol scheme"); i >= 0 {
+			return "it leads to a non-HTTP URL (" + msg[i:] + ")"
+		}
+	case strings.Contains(msg, "no Host in request URL"):
+		return "it leads to a URL with no host"
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return "its Location is not a URL (" + msg[i+2:] + ")"
+	}
+	return "its Location is not a URL"
 }
 
 // The phrases of KFP's messages worth quoting; each regexp keeps one clause.

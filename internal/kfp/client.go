@@ -26,6 +26,11 @@ import (
 // client must not be made to swallow a 50 MB page.
 const MaxBody = 1 << 20
 
+// MaxHeaderBytes caps a reply's headers: KFP's are a few hundred bytes, and
+// net/http's default (10 MiB) lets a misbehaving endpoint make the doctor
+// read megabytes before it can say anything.
+const MaxHeaderBytes = 64 << 10
+
 // maxRedirects mirrors what HTTP clients commonly follow before giving up.
 const maxRedirects = 10
 
@@ -136,6 +141,8 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 		MaxIdleConns:        4,
 		IdleConnTimeout:     10 * time.Second,
 		ForceAttemptHTTP2:   true,
+		// Headers are bounded like bodies.
+		MaxResponseHeaderBytes: MaxHeaderBytes,
 	}
 	hc := &http.Client{
 		Transport: tr,
