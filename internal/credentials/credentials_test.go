@@ -174,20 +174,26 @@ func TestCookies(t *testing.T) {
 	}
 }
 
-// FuzzInspectToken: any input either inspects or fails with ErrNotJWT, and
-// never panics.
+// FuzzInspectToken: any input either inspects or fails with ErrNotJWT or
+// ErrBadClaim, and never panics; what inspects has dates in range.
 func FuzzInspectToken(f *testing.F) {
 	f.Add(mint(f, boundClaims([]string{"pipelines.kubeflow.org"}, time.Unix(2000000000, 0))))
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.eyJleHAiOiJ4In0.")
+	f.Add("eyJhbGciOiJub25lIn0.eyJleHAiOjFlMzAwfQ.") // {"exp":1e300}
 	f.Add("")
 	f.Fuzz(func(t *testing.T, raw string) {
 		info, err := InspectToken(raw)
 		if err != nil {
-			if !errors.Is(err, ErrNotJWT) {
-				t.Fatalf("error %v does not wrap ErrNotJWT", err)
+			if !errors.Is(err, ErrNotJWT) && !errors.Is(err, ErrBadClaim) {
+				t.Fatalf("error %v wraps neither ErrNotJWT nor ErrBadClaim", err)
 			}
 			return
+		}
+		for _, d := range []time.Time{info.ExpiresAt, info.IssuedAt, info.NotBefore} {
+			if !d.IsZero() && (d.Year() < 1970 || d.Year() > 9999) {
+				t.Fatalf("a date out of range came through: %v", d)
+			}
 		}
 		_ = info.Who()
 		_ = info.HasAudience("pipelines.kubeflow.org")
