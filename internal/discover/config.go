@@ -68,6 +68,9 @@ func Kubeconfig(ctx context.Context, path, kubeContext string, timeout time.Dura
 	if err != nil {
 		ns = ""
 	}
+	if err := runExecPlugin(ctx, cfg); err != nil {
+		return nil, "", err
+	}
 	cfg.Timeout = timeout
 	return cfg, ns, nil
 }
