@@ -17,6 +17,10 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
+// minTokenLike is the length from which a --token-file value that names no
+// file is treated as a possible token (real ones are hundreds of bytes).
+const minTokenLike = 16
+
 // DefaultTokenPath is where Kubeflow's PodDefault mounts the projected token.
 const DefaultTokenPath = "/var/run/secrets/kubeflow/pipelines/token"
 
@@ -85,13 +89,14 @@ type Bearer struct {
 }
 
 // BearerFromFile reads a static token from a file, through the bounded
-// reader. A value that names no file and does not look like a path may be
-// the token itself, passed by mistake: it is registered as a secret before
-// any message can quote it.
+// reader. A value that names no file, has no directory in it and is as long
+// as a token may be the token itself, passed by mistake: it is registered as
+// a secret before any message can quote it. (Short names are not: a missing
+// "token" must not mask that word everywhere.)
 func BearerFromFile(ctx context.Context, path string, r *redact.Redactor) (*Bearer, error) {
 	b, err := localfile.Read(ctx, path, localfile.Token)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) && !strings.ContainsRune(path, filepath.Separator) && r != nil {
+		if errors.Is(err, fs.ErrNotExist) && len(path) >= minTokenLike && !strings.ContainsRune(path, filepath.Separator) && r != nil {
 			r.Add(path)
 			return nil, fmt.Errorf("--token-file: %w (it takes the path of a file holding the token, never the token itself)", err)
 		}

@@ -199,3 +199,19 @@ func FuzzInspectToken(f *testing.F) {
 		_ = info.HasAudience("pipelines.kubeflow.org")
 	})
 }
+
+// A --token-file value that names no file may be the token itself: a long
+// one is masked in the error, a short file name is shown (and not masked
+// wherever its word appears).
+func TestTokenFileValueThatIsNoFile(t *testing.T) {
+	var red redact.Redactor
+	_, err := BearerFromFile(context.Background(), "Zq9opaqueTokenPassedAsPath", &red)
+	if err == nil || strings.Contains(red.String(err.Error()), "Zq9") || !strings.Contains(err.Error(), "never the token itself") {
+		t.Fatalf("err = %v", err)
+	}
+	var red2 redact.Redactor
+	_, err = BearerFromFile(context.Background(), "token", &red2)
+	if err == nil || red2.String("token file token") != "token file token" {
+		t.Fatalf("a short name was registered as a secret: %v", err)
+	}
+}
