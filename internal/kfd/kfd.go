@@ -177,7 +177,7 @@ var catalogue = map[ID]Entry{
 		Cause: "GET /pipeline/ answered without redirecting into Dex: no oauth2-proxy or oidc-authservice guards KFP there, so there is no session to get and requests reach KFP with no identity",
 		Hint:  "put Kubeflow's oauth2-proxy and Dex in front of the gateway (or check you port-forwarded istio-ingressgateway, not ml-pipeline-ui); without a login, send a ServiceAccount token instead"},
 	NoVerdict: {Title: "no probe reached a verdict",
-		Cause: "the run ended before any probe passed, warned or failed: its deadline passed first (cluster discovery and port-forward set-up count against it), it was interrupted, or every probe was skipped; a run that checked nothing is never OK",
+		Cause: "the run ended before any probe of the connection passed, warned or failed (a local check such as the token file's claims does not count): its deadline passed first (cluster discovery and port-forward set-up count against it), it was interrupted, or every probe was skipped; or it was stopped part-way with nothing failed. A run that checked nothing, or not all it set out to, is never OK",
 		Hint:  "raise --timeout (each probe needs up to 3s) and run again without interrupting it; if every probe was skipped, check the flags: the message names the first reason"},
 	MalformedHTTP: {Title: "the reply is not well-formed HTTP",
 		Cause: "something answered at host:port, but with a malformed status line, broken chunked encoding, or a body cut short of its length: not an HTTP server, or a proxy that mangles replies",

@@ -98,8 +98,9 @@ func (r *Runner[T]) findCycle() string {
 // reason, when one of them failed or was skipped because of a failure. When ctx
 // ends, probes not yet started are skipped and running ones get their context
 // cancelled; a probe the user interrupts is skipped, not failed. When no
-// probe reached a verdict, Run adds a failing result (ConclusionID, KFD040)
-// that says why. Run returns when every probe has a result.
+// probe reached a verdict on the connection, or the run ended before every
+// probe did and nothing failed, Run adds a failing result (ConclusionID,
+// KFD040) that says why. Run returns when every probe has a result.
 func (r *Runner[T]) Run(ctx context.Context, target T) []Result {
 	n := len(r.probes)
 	results := make([]Result, n)
@@ -191,7 +192,7 @@ func interrupted(ctx context.Context, res Result) Result {
 }
 
 func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
-	res.Probe, res.Title, res.Duration = p.ID, p.Title, d
+	res.Probe, res.Title, res.Duration, res.local = p.ID, p.Title, d, p.Local
 	if res.Status == "" {
 		res.Status = Fail
 		res.Message = "probe returned no status (a bug in kfp-doctor)"

@@ -278,3 +278,46 @@ func TestEvidenceIsMaskedBeforeItIsCut(t *testing.T) {
 		}
 	}
 }
+
+// A local probe's pass (a token file's claims) is no verdict on the
+// connection; and a run stopped part-way with nothing failed does not read
+// as OK either.
+func TestLocalAndPartialRunsAreNotOK(t *testing.T) {
+	t.Run("only a local probe passed before Ctrl-C", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		local := probeOf("token", nil, constant(Passf("claims fine")))
+		local.Local = true
+		results := mustRunner(t, local, probeOf("healthz", []string{"token"}, func(pctx context.Context) Result {
+			cancel()
+			<-pctx.Done()
+			return Failed("", "interrupted")
+		})).Run(ctx, target{})
+		last := results[len(results)-1]
+		if last.Probe != ConclusionID || last.KFD != kfd.NoVerdict || !strings.Contains(last.Message, "before any probe reached a verdict on the connection") || Judge(results, false) != OutcomeFailed {
+			t.Fatalf("results = %+v", results)
+		}
+	})
+	t.Run("one probe passed, another was interrupted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		results := mustRunner(t, probeOf("healthz", nil, constant(Passf("up"))), probeOf("list", []string{"healthz"}, func(pctx context.Context) Result {
+			cancel()
+			<-pctx.Done()
+			return Failed("", "interrupted")
+		})).Run(ctx, target{})
+		last := results[len(results)-1]
+		if last.Probe != ConclusionID || !strings.Contains(last.Message, "before 1 probe(s) reached a verdict (list)") || Judge(results, false) != OutcomeFailed {
+			t.Fatalf("results = %+v", results)
+		}
+	})
+	t.Run("a failure needs no conclusion", func(t *testing.T) {
+		results := mustRunner(t, probeOf("healthz", nil, constant(Failed(kfd.NothingListening, "refused")))).Run(context.Background(), target{})
+		if len(results) != 1 || Judge(results, false) != OutcomeFailed {
+			t.Fatalf("results = %+v", results)
+		}
+	})
+	t.Run("hand-assembled: only local verdicts", func(t *testing.T) {
+		if Judge([]Result{{Status: Pass, local: true}, {Status: Skip}}, false) != OutcomeFailed {
+			t.Fatal("a local pass alone judged OK")
+		}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 )
@@ -42,8 +43,9 @@ const (
 	OutcomeMisconfigured
 )
 
-// Judge concludes a run. A run in which no probe passed, warned or failed is
-// never OK, whoever assembled the results.
+// Judge concludes a run. A run in which no probe reached a verdict on the
+// connection (only local probes passed, or everything was skipped) is never
+// OK, whoever assembled the results.
 func Judge(results []Result, strict bool) Outcome {
 	out, verdict := OutcomeOK, false
 	for _, r := range results {
@@ -53,7 +55,7 @@ func Judge(results []Result, strict bool) Outcome {
 		if r.Status == Fail || (strict && r.Status == Warn) {
 			out = OutcomeFailed
 		}
-		if r.Status != Skip {
+		if r.Status != Skip && !r.local {
 			verdict = true
 		}
 	}
@@ -63,38 +65,56 @@ func Judge(results []Result, strict bool) Outcome {
 	return out
 }
 
-// OK reports whether results pass: some probe reached a verdict, none failed,
-// and with strict none warned.
+// OK reports whether results pass: some probe reached a verdict on the
+// connection, none failed, and with strict none warned.
 func OK(results []Result, strict bool) bool { return Judge(results, strict) == OutcomeOK }
 
-// conclude returns the failure that says why no probe reached a verdict, or
-// ok false when one did. ctx is the run's context, read after the run.
+// conclude returns the failure that says why the run reached no verdict, or
+// ok false when it did. Two cases: no probe reached a verdict on the
+// connection; or nothing failed, but the run's deadline or an interruption
+// stopped some probes, so "OK" would vouch for what was never checked. ctx is
+// the run's context, read after the run.
 func conclude(ctx context.Context, results []Result) (res Result, ok bool) {
-	ranSome := false
+	verdict, failed, ranSome := false, false, false
+	var stopped []string
 	for _, r := range results {
-		if r.Status != Skip {
-			return Result{}, false
+		if r.Status != Skip && !r.local {
+			verdict = true
 		}
-		// A probe that returned its own skip, or was stopped while it ran,
-		// did start; a prerequisite's skip or a stop before start did not.
-		if r.stopped == stoppedWhileRunning || (!r.upstreamFailed && r.stopped == notStopped) {
+		if r.Status == Fail {
+			failed = true
+		}
+		if r.stopped != notStopped {
+			stopped = append(stopped, r.Probe)
+		}
+		// A probe of the connection that ran (to any result, or until it
+		// was stopped) started; a prerequisite's skip or a stop before start
+		// did not.
+		if !r.local && (r.stopped == stoppedWhileRunning || (!r.upstreamFailed && r.stopped == notStopped)) {
 			ranSome = true
 		}
 	}
 	n := len(results)
 	res = Result{Status: Fail, KFD: kfd.NoVerdict}
 	switch {
+	case failed:
+		return Result{}, false // a failure is a verdict; the run fails anyway
+	case verdict && len(stopped) == 0:
+		return Result{}, false
+	case verdict:
+		res.Message = fmt.Sprintf("the run ended (%s) before %d probe(s) reached a verdict (%s): what ran passed, but this run does not vouch for the rest",
+			stopReason(ctx), len(stopped), strings.Join(stopped, ", "))
 	case n == 0:
 		res.Message, res.misconfigured = "no probe to run: this configuration checks nothing", true
 	case errors.Is(ctx.Err(), context.Canceled):
-		res.Message = fmt.Sprintf("the run was interrupted before any probe reached a verdict (%d skipped): nothing was checked", n)
+		res.Message = fmt.Sprintf("the run was interrupted before any probe reached a verdict on the connection (%d results): nothing was checked", n)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) && !ranSome:
 		res.Message = fmt.Sprintf("the run's deadline passed before any probe started (%d skipped): nothing was checked; the deadline leaves no time to probe", n)
 		res.misconfigured = true
 	case ctx.Err() != nil:
-		res.Message = fmt.Sprintf("the run's deadline ended every probe before it reached a verdict (%d skipped): nothing was checked", n)
+		res.Message = fmt.Sprintf("the run's deadline ended every probe before it reached a verdict on the connection (%d results): nothing was checked", n)
 	default:
-		res.Message = fmt.Sprintf("every probe was skipped (%d; first: %s): this configuration gives nothing to check", n, results[0].Message)
+		res.Message = fmt.Sprintf("no probe reached a verdict on the connection (%d results; first: %s): this configuration gives nothing to check", n, results[0].Message)
 		res.misconfigured = true
 	}
 	return res, true
