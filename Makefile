@@ -43,6 +43,7 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test ./internal/kfp -run '^$$' -fuzz '^FuzzParseEnvelope$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/credentials -run '^$$' -fuzz '^FuzzInspectToken$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/redact -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME)
 
 # The README's test command: lint, unit tests with the race detector, and the suites.
 test: system-deps tools lint unit suites

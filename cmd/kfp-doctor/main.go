@@ -2,7 +2,8 @@
 // their client and Kubeflow Pipelines is broken and how to fix it.
 //
 // Exit codes: 0 every check passed, 1 a check failed (or warned, with
-// --strict), 2 bad usage or configuration.
+// --strict, or nothing was checked), 2 bad usage or configuration (including
+// a run whose configuration left nothing checked, such as --timeout 1ns).
 package main
 
 import (
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -46,6 +48,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // runWithInput is run with its stdin given (--password-stdin reads it).
 func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var red redact.Redactor
+	// Before the flag parser can echo a secret flag's value in an error
+	// ("unknown shorthand flag: 'c' in -cookies=…").
+	red.AddFlagValues(args)
 	code := exitOK
 	cmd := newRootCommand(&red, stdout, stderr, &code)
 	cmd.SetArgs(args)
@@ -130,8 +135,11 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err != nil {
 				return fmt.Errorf("writing the report: %w", err)
 			}
-			if !rep.OK() {
+			switch rep.Outcome() {
+			case probe.OutcomeFailed:
 				*code = exitFailed
+			case probe.OutcomeMisconfigured:
+				*code = exitUsage
 			}
 			return nil
 		},

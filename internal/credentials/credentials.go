@@ -5,14 +5,21 @@
 package credentials
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
-	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
+
+// minTokenLike is the length from which a --token-file value that names no
+// file is treated as a possible token (real ones are hundreds of bytes).
+const minTokenLike = 16
 
 // DefaultTokenPath is where Kubeflow's PodDefault mounts the projected token.
 const DefaultTokenPath = "/var/run/secrets/kubeflow/pipelines/token"
@@ -39,17 +46,12 @@ type TokenFile struct {
 	Redactor *redact.Redactor
 }
 
-// Read returns the token in the file now.
-func (t *TokenFile) Read() (string, error) {
-	b, err := os.ReadFile(t.Path)
+// Read returns the token in the file now, read through the bounded reader
+// (a size cap, no FIFOs or devices) under ctx.
+func (t *TokenFile) Read(ctx context.Context) (string, error) {
+	b, err := localfile.Read(ctx, t.Path, localfile.Token)
 	if err != nil {
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			return "", fmt.Errorf("token file %s does not exist", t.Path)
-		case errors.Is(err, os.ErrPermission):
-			return "", fmt.Errorf("token file %s is not readable by this user", t.Path)
-		}
-		return "", fmt.Errorf("reading token file %s: %w", t.Path, err)
+		return "", err
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
@@ -58,12 +60,15 @@ func (t *TokenFile) Read() (string, error) {
 	if t.Redactor != nil {
 		t.Redactor.Add(tok)
 	}
+	if err := HeaderSafe(tok); err != nil {
+		return "", fmt.Errorf("the token in %s %w", t.Path, err)
+	}
 	return tok, nil
 }
 
 // Apply sets Authorization: Bearer with the file's current token.
 func (t *TokenFile) Apply(req *http.Request) error {
-	tok, err := t.Read()
+	tok, err := t.Read(req.Context())
 	if err != nil {
 		return err
 	}
@@ -83,11 +88,19 @@ type Bearer struct {
 	source string
 }
 
-// BearerFromFile reads a static token from a file.
-func BearerFromFile(path string, r *redact.Redactor) (*Bearer, error) {
-	b, err := os.ReadFile(path)
+// BearerFromFile reads a static token from a file, through the bounded
+// reader. A value that names no file, has no directory in it and is as long
+// as a token may be the token itself, passed by mistake: it is registered as
+// a secret before any message can quote it. (Short names are not: a missing
+// "token" must not mask that word everywhere.)
+func BearerFromFile(ctx context.Context, path string, r *redact.Redactor) (*Bearer, error) {
+	b, err := localfile.Read(ctx, path, localfile.Token)
 	if err != nil {
-		return nil, fmt.Errorf("reading --token-file: %w", err)
+		if errors.Is(err, fs.ErrNotExist) && len(path) >= minTokenLike && !strings.ContainsRune(path, filepath.Separator) && r != nil {
+			r.Add(path)
+			return nil, fmt.Errorf("--token-file: %w (it takes the path of a file holding the token, never the token itself)", err)
+		}
+		return nil, fmt.Errorf("--token-file: %w", err)
 	}
 	return newBearer(string(b), "token file "+path, r)
 }
@@ -109,11 +122,11 @@ func newBearer(raw, source string, r *redact.Redactor) (*Bearer, error) {
 	if tok == "" {
 		return nil, fmt.Errorf("%s is empty", source)
 	}
-	if strings.ContainsAny(tok, " \r\n\t") {
-		return nil, fmt.Errorf("%s holds more than one word; it must hold only the token", source)
-	}
 	if r != nil {
 		r.Add(tok)
+	}
+	if strings.ContainsAny(tok, " \r\n\t") {
+		return nil, fmt.Errorf("%s holds more than one word; it must hold only the token", source)
 	}
 	return &Bearer{token: tok, source: source}, nil
 }
@@ -123,6 +136,9 @@ func (b *Bearer) Token() string { return b.token }
 
 // Apply sets Authorization: Bearer.
 func (b *Bearer) Apply(req *http.Request) error {
+	if err := HeaderSafe(b.token); err != nil {
+		return fmt.Errorf("the token from %s %w", b.source, err)
+	}
 	req.Header.Set("Authorization", "Bearer "+b.token)
 	return nil
 }
@@ -152,6 +168,15 @@ func NewCookies(raw string, r *redact.Redactor) (*Cookies, error) {
 	return &Cookies{raw: raw}, nil
 }
 
+// CookiesFromFile reads a --cookies @file through the bounded reader.
+func CookiesFromFile(ctx context.Context, path string, r *redact.Redactor) (*Cookies, error) {
+	b, err := localfile.Read(ctx, path, localfile.Cookies)
+	if err != nil {
+		return nil, fmt.Errorf("--cookies @file: %w", err)
+	}
+	return NewCookies(string(b), r)
+}
+
 // Names lists the cookie names, which are safe to print.
 func (c *Cookies) Names() []string {
 	var out []string
@@ -165,6 +190,9 @@ func (c *Cookies) Names() []string {
 
 // Apply sets the Cookie header.
 func (c *Cookies) Apply(req *http.Request) error {
+	if err := HeaderSafe(c.raw); err != nil {
+		return fmt.Errorf("the cookie string %w", err)
+	}
 	req.Header.Set("Cookie", c.raw)
 	return nil
 }

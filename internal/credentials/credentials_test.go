@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
@@ -116,7 +117,7 @@ func TestTokenFileIsReadOnEveryRequest(t *testing.T) {
 	// A path that cannot be read as a file (root can read any file, so use a
 	// directory to stand for "unreadable").
 	dir := &TokenFile{Path: t.TempDir()}
-	if _, err := dir.Read(); err == nil {
+	if _, err := dir.Read(context.Background()); err == nil {
 		t.Fatal("reading a directory as a token must fail")
 	}
 }
@@ -127,7 +128,7 @@ func TestBearerSources(t *testing.T) {
 	if err := os.WriteFile(path, []byte("Bearer static-token-123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := BearerFromFile(path, &red)
+	b, err := BearerFromFile(context.Background(), path, &red)
 	if err != nil || b.Token() != "static-token-123" {
 		t.Fatalf("from file: %v %v", b, err)
 	}
@@ -145,7 +146,7 @@ func TestBearerSources(t *testing.T) {
 	if _, _, err := BearerFromEnv("BAD", getenv, &red); err == nil {
 		t.Fatal("a value with spaces must be refused")
 	}
-	if _, err := BearerFromFile(filepath.Join(t.TempDir(), "none"), &red); err == nil {
+	if _, err := BearerFromFile(context.Background(), filepath.Join(t.TempDir(), "none"), &red); err == nil {
 		t.Fatal("missing file must fail")
 	}
 }
@@ -173,22 +174,44 @@ func TestCookies(t *testing.T) {
 	}
 }
 
-// FuzzInspectToken: any input either inspects or fails with ErrNotJWT, and
-// never panics.
+// FuzzInspectToken: any input either inspects or fails with ErrNotJWT or
+// ErrBadClaim, and never panics; what inspects has dates in range.
 func FuzzInspectToken(f *testing.F) {
 	f.Add(mint(f, boundClaims([]string{"pipelines.kubeflow.org"}, time.Unix(2000000000, 0))))
 	f.Add("a.b.c")
 	f.Add("eyJhbGciOiJub25lIn0.eyJleHAiOiJ4In0.")
+	f.Add("eyJhbGciOiJub25lIn0.eyJleHAiOjFlMzAwfQ.") // {"exp":1e300}
 	f.Add("")
 	f.Fuzz(func(t *testing.T, raw string) {
 		info, err := InspectToken(raw)
 		if err != nil {
-			if !errors.Is(err, ErrNotJWT) {
-				t.Fatalf("error %v does not wrap ErrNotJWT", err)
+			if !errors.Is(err, ErrNotJWT) && !errors.Is(err, ErrBadClaim) {
+				t.Fatalf("error %v wraps neither ErrNotJWT nor ErrBadClaim", err)
 			}
 			return
+		}
+		for _, d := range []time.Time{info.ExpiresAt, info.IssuedAt, info.NotBefore} {
+			if !d.IsZero() && (d.Year() < 1970 || d.Year() > 9999) {
+				t.Fatalf("a date out of range came through: %v", d)
+			}
 		}
 		_ = info.Who()
 		_ = info.HasAudience("pipelines.kubeflow.org")
 	})
+}
+
+// A --token-file value that names no file may be the token itself: a long
+// one is masked in the error, a short file name is shown (and not masked
+// wherever its word appears).
+func TestTokenFileValueThatIsNoFile(t *testing.T) {
+	var red redact.Redactor
+	_, err := BearerFromFile(context.Background(), "Zq9opaqueTokenPassedAsPath", &red)
+	if err == nil || strings.Contains(red.String(err.Error()), "Zq9") || !strings.Contains(err.Error(), "never the token itself") {
+		t.Fatalf("err = %v", err)
+	}
+	var red2 redact.Redactor
+	_, err = BearerFromFile(context.Background(), "token", &red2)
+	if err == nil || red2.String("token file token") != "token file token" {
+		t.Fatalf("a short name was registered as a secret: %v", err)
+	}
 }

@@ -1,14 +1,21 @@
 package discover
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
 )
 
 // ServiceAccountDir is where the kubelet mounts a pod's ServiceAccount.
@@ -21,27 +28,100 @@ var ErrNoKubeconfig = errors.New("no kubeconfig")
 // path, else $KUBECONFIG (a list), else ~/.kube/config; kubeContext picks a
 // context other than the current one. timeout bounds every request made with
 // it. It also returns the context's namespace ("" when unset).
-func Kubeconfig(path, kubeContext string, timeout time.Duration) (*rest.Config, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = path
-	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext})
+//
+// The files are read here, through the bounded reader (a size cap, no FIFOs
+// or devices), and handed to client-go as bytes: client-go's own loader reads
+// a path without either, and an endless file ended the doctor out of memory.
+func Kubeconfig(ctx context.Context, path, kubeContext string, timeout time.Duration) (*rest.Config, string, error) {
+	files, explicit := kubeconfigFiles(path)
+	merged := clientcmdapi.NewConfig()
+	for _, f := range files {
+		b, err := localfile.Read(ctx, f, localfile.Kubeconfig)
+		if errors.Is(err, fs.ErrNotExist) && !explicit {
+			continue // kubectl skips missing entries of $KUBECONFIG and the default file
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("loading kubeconfig: %w", err)
+		}
+		one, err := clientcmd.Load(b)
+		if err != nil {
+			return nil, "", fmt.Errorf("loading kubeconfig %s: %w", f, err)
+		}
+		mergeKubeconfig(merged, one, f)
+	}
+	if clientcmdapi.IsConfigEmpty(merged) {
+		return nil, "", fmt.Errorf("%w: pass --kubeconfig, set $KUBECONFIG, or create ~/.kube/config", ErrNoKubeconfig)
+	}
+	// Relative paths in a kubeconfig are relative to the file that holds them.
+	if err := clientcmd.ResolveLocalPaths(merged); err != nil {
+		return nil, "", fmt.Errorf("loading kubeconfig %s: %w", strings.Join(files, string(filepath.ListSeparator)), err)
+	}
+	loader := clientcmd.NewNonInteractiveClientConfig(*merged, kubeContext, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}, nil)
 	cfg, err := loader.ClientConfig()
 	if err != nil {
 		if clientcmd.IsEmptyConfig(err) {
 			return nil, "", fmt.Errorf("%w: pass --kubeconfig, set $KUBECONFIG, or create ~/.kube/config", ErrNoKubeconfig)
 		}
-		where := path
-		if where == "" {
-			where = strings.Join(rules.GetLoadingPrecedence(), string(filepath.ListSeparator))
-		}
-		return nil, "", fmt.Errorf("loading kubeconfig %s: %w", where, err)
+		return nil, "", fmt.Errorf("loading kubeconfig %s: %w", strings.Join(files, string(filepath.ListSeparator)), err)
 	}
 	ns, _, err := loader.Namespace()
 	if err != nil {
 		ns = ""
 	}
+	if err := runExecPlugin(ctx, cfg); err != nil {
+		return nil, "", err
+	}
 	cfg.Timeout = timeout
 	return cfg, ns, nil
+}
+
+// kubeconfigFiles lists the files kubectl would read, in precedence order;
+// explicit is true for --kubeconfig, whose file must exist.
+func kubeconfigFiles(path string) (files []string, explicit bool) {
+	if path != "" {
+		return []string{path}, true
+	}
+	if env := os.Getenv(clientcmd.RecommendedConfigPathEnvVar); env != "" {
+		for _, f := range filepath.SplitList(env) {
+			if f != "" && !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+		return files, false
+	}
+	return []string{clientcmd.RecommendedHomeFile}, false
+}
+
+// mergeKubeconfig adds one file's config to merged with kubectl's rule: the
+// first file to set a name (cluster, user, context) or the current context
+// wins. Each entry remembers its file, for resolving relative paths.
+func mergeKubeconfig(merged, one *clientcmdapi.Config, file string) {
+	for k, v := range one.Clusters {
+		if _, ok := merged.Clusters[k]; !ok {
+			v.LocationOfOrigin = file
+			merged.Clusters[k] = v
+		}
+	}
+	for k, v := range one.AuthInfos {
+		if _, ok := merged.AuthInfos[k]; !ok {
+			v.LocationOfOrigin = file
+			merged.AuthInfos[k] = v
+		}
+	}
+	for k, v := range one.Contexts {
+		if _, ok := merged.Contexts[k]; !ok {
+			v.LocationOfOrigin = file
+			merged.Contexts[k] = v
+		}
+	}
+	for k, v := range one.Extensions {
+		if _, ok := merged.Extensions[k]; !ok {
+			merged.Extensions[k] = v
+		}
+	}
+	if merged.CurrentContext == "" {
+		merged.CurrentContext = one.CurrentContext
+	}
 }
 
 // Pod is what the doctor knows about the pod it runs in.

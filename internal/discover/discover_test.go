@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -285,20 +286,20 @@ current-context: ca
 	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, ns, err := Kubeconfig(path, "", 2*time.Second)
+	cfg, ns, err := Kubeconfig(context.Background(), path, "", 2*time.Second)
 	if err != nil || cfg.Host != "https://127.0.0.1:6443" || ns != "ns-a" || cfg.Timeout != 2*time.Second {
 		t.Fatalf("%v %v %q", err, cfg, ns)
 	}
-	cfg, _, err = Kubeconfig(path, "cb", time.Second)
+	cfg, _, err = Kubeconfig(context.Background(), path, "cb", time.Second)
 	if err != nil || cfg.Host != "https://127.0.0.2:6443" {
 		t.Fatalf("--context: %v %v", err, cfg)
 	}
-	if _, _, err := Kubeconfig(path, "nope", time.Second); err == nil || !strings.Contains(err.Error(), "nope") {
+	if _, _, err := Kubeconfig(context.Background(), path, "nope", time.Second); err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("unknown context: %v", err)
 	}
 	// $KUBECONFIG is honoured when no path is given.
 	t.Setenv("KUBECONFIG", path)
-	if cfg, _, err := Kubeconfig("", "", time.Second); err != nil || cfg.Host != "https://127.0.0.1:6443" {
+	if cfg, _, err := Kubeconfig(context.Background(), "", "", time.Second); err != nil || cfg.Host != "https://127.0.0.1:6443" {
 		t.Fatalf("$KUBECONFIG: %v %v", err, cfg)
 	}
 	empty := filepath.Join(dir, "empty")
@@ -306,10 +307,71 @@ current-context: ca
 		t.Fatal(err)
 	}
 	t.Setenv("KUBECONFIG", empty)
-	if _, _, err := Kubeconfig("", "", time.Second); !errors.Is(err, ErrNoKubeconfig) {
+	if _, _, err := Kubeconfig(context.Background(), "", "", time.Second); !errors.Is(err, ErrNoKubeconfig) {
 		t.Fatalf("empty config: %v", err)
 	}
-	if _, _, err := Kubeconfig(filepath.Join(dir, "missing"), "", time.Second); err == nil || !strings.Contains(err.Error(), "missing") {
+	if _, _, err := Kubeconfig(context.Background(), filepath.Join(dir, "missing"), "", time.Second); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Fatalf("missing explicit file: %v", err)
+	}
+}
+
+// $KUBECONFIG as a list, read by the doctor itself: the first file to name a
+// cluster or the current context wins, missing entries are skipped, relative
+// paths are relative to their own file, and a FIFO in the list is refused
+// rather than blocking the run.
+func TestKubeconfigListIsMergedAsKubectlDoes(t *testing.T) {
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "sub", "second")
+	if err := os.MkdirAll(filepath.Dir(second), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write := func(path, body string) {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(first, `apiVersion: v1
+kind: Config
+clusters:
+- name: a
+  cluster: {server: "https://127.0.0.1:6443"}
+contexts:
+- name: ca
+  context: {cluster: a, user: u}
+current-context: ca
+`)
+	write(second, `apiVersion: v1
+kind: Config
+clusters:
+- name: a
+  cluster: {server: "https://10.0.0.1:6443"}
+- name: b
+  cluster: {server: "https://127.0.0.2:6443", certificate-authority: ca.crt}
+users:
+- name: u
+  user: {}
+contexts:
+- name: cb
+  context: {cluster: b, user: u}
+current-context: cb
+`)
+	write(filepath.Join(dir, "sub", "ca.crt"), "not checked here")
+	list := strings.Join([]string{filepath.Join(dir, "missing"), first, second}, string(filepath.ListSeparator))
+	t.Setenv("KUBECONFIG", list)
+	cfg, _, err := Kubeconfig(context.Background(), "", "", time.Second)
+	if err != nil || cfg.Host != "https://127.0.0.1:6443" {
+		t.Fatalf("first file's current context and cluster must win: %v %v", err, cfg)
+	}
+	cfg, _, err = Kubeconfig(context.Background(), "", "cb", time.Second)
+	if err != nil || cfg.Host != "https://127.0.0.2:6443" || cfg.TLSClientConfig.CAFile != filepath.Join(dir, "sub", "ca.crt") {
+		t.Fatalf("context from the second file, CA relative to it: %v %+v", err, cfg)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", fifo+string(filepath.ListSeparator)+first)
+	if _, _, err := Kubeconfig(context.Background(), "", "", time.Second); err == nil || !strings.Contains(err.Error(), "FIFO") {
+		t.Fatalf("a FIFO in $KUBECONFIG: %v", err)
 	}
 }

@@ -4,12 +4,10 @@
 package doctor
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -30,6 +28,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/probes"
@@ -135,9 +134,9 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		cfg.InClusterConfig = rest.InClusterConfig
 	}
 	// The login decides the host (the gateway's /pipeline), so it comes
-	// before the cluster is consulted; and before the clock starts, since a
-	// password typed into --password-stdin takes as long as it takes.
-	lg, loginDetails, closeLogin, err := setUpLogin(&cfg, red)
+	// before the cluster is consulted. Reading --password-stdin has its own
+	// --timeout: a pipe that never delivers ends then.
+	lg, loginDetails, closeLogin, err := setUpLogin(ctx, &cfg, red)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +158,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 		defer site.close()
 	}
 
-	target, details, err := buildTarget(cfg, red, lg, site)
+	target, details, err := buildTarget(ctx, cfg, red, lg, site)
 	if err != nil {
 		return nil, err
 	}
@@ -208,19 +207,19 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	}, nil
 }
 
-func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login, site *clusterSite) (*probes.Target, string, error) {
+func buildTarget(ctx context.Context, cfg Config, red *redact.Redactor, lg *probes.Login, site *clusterSite) (*probes.Target, string, error) {
 	if cfg.Host == "" && cfg.Getenv(EnvHost) == "" && site == nil {
 		return nil, "", usage("no host: pass --host (for example http://localhost:3000 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80`) or set %s", EnvHost)
 	}
 	// A static token and a token file are two answers to one question.
-	static, err := staticToken(cfg, red)
+	static, err := staticToken(ctx, cfg, red)
 	if err != nil {
 		return nil, "", err
 	}
 	if static != nil && (cfg.TokenPath != "" || cfg.VolumeCredentials) {
 		return nil, "", usage("--token-path/--volume-credentials and --token-file/%s both name a token (credentials= and existing_token=): pass one", EnvToken)
 	}
-	cookieCreds, err := cookies(cfg, red)
+	cookieCreds, err := cookies(ctx, cfg, red)
 	if err != nil {
 		return nil, "", err
 	}
@@ -231,7 +230,7 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login, site *clust
 			return nil, "", usage("--host: %w", err)
 		}
 	}
-	in, sdkCtx, err := sdkInputs(cfg, red, site)
+	in, sdkCtx, err := sdkInputs(ctx, cfg, red, site)
 	if err != nil {
 		return nil, "", err
 	}
@@ -317,7 +316,7 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login, site *clust
 	if len(chain) > 0 {
 		creds = chain
 	}
-	opts := kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial}
+	opts := kfp.Options{CACertFile: cfg.CACert, InsecureSkipVerify: cfg.InsecureSkipVerify, DialTimeout: min(2*time.Second, cfg.Timeout), DialContext: cfg.Dial, Redactor: red}
 	if call.HostKind == sdkmodel.HostKubeProxy && site != nil && site.proxyTransport != nil {
 		opts.Transport = site.proxyTransport
 	}
@@ -348,7 +347,7 @@ func buildTarget(cfg Config, red *redact.Redactor, lg *probes.Login, site *clust
 // sdkInputs gathers what kfp.Client looks at besides its arguments: the
 // environment, whether it runs in a pod, the pod's namespace file and
 // ~/.config/kfp/context.json (whose secrets are registered at once).
-func sdkInputs(cfg Config, red *redact.Redactor, site *clusterSite) (sdkmodel.Inputs, *sdkmodel.Context, error) {
+func sdkInputs(ctx context.Context, cfg Config, red *redact.Redactor, site *clusterSite) (sdkmodel.Inputs, *sdkmodel.Context, error) {
 	in := sdkmodel.Inputs{Host: cfg.Host, Namespace: cfg.Namespace, Getenv: cfg.Getenv}
 	switch {
 	case cfg.TokenPath != "":
@@ -375,7 +374,7 @@ func sdkInputs(cfg Config, red *redact.Redactor, site *clusterSite) (sdkmodel.In
 		in.KubeContext = cfg.KubeContext
 	}
 	path := sdkmodel.ContextPath(cfg.Getenv("HOME"))
-	sctx, err := sdkmodel.ReadContext(path)
+	sctx, err := sdkmodel.ReadContext(ctx, path)
 	if err != nil {
 		// The SDK's open() would raise as well: the call fails there.
 		sctx = &sdkmodel.Context{Path: path, Err: err}
@@ -426,9 +425,9 @@ func validHeaderName(name string) bool {
 	return true
 }
 
-func staticToken(cfg Config, red *redact.Redactor) (*credentials.Bearer, error) {
+func staticToken(ctx context.Context, cfg Config, red *redact.Redactor) (*credentials.Bearer, error) {
 	if cfg.TokenFile != "" {
-		b, err := credentials.BearerFromFile(cfg.TokenFile, red)
+		b, err := credentials.BearerFromFile(ctx, cfg.TokenFile, red)
 		if err != nil {
 			return nil, usage("%w", err)
 		}
@@ -444,7 +443,7 @@ func staticToken(cfg Config, red *redact.Redactor) (*credentials.Bearer, error) 
 	return b, nil
 }
 
-func cookies(cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
+func cookies(ctx context.Context, cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
 	raw := cfg.Cookies
 	if raw == "" {
 		raw = cfg.Getenv(EnvCookies)
@@ -453,11 +452,11 @@ func cookies(cfg Config, red *redact.Redactor) (*credentials.Cookies, error) {
 		return nil, nil
 	}
 	if path, ok := strings.CutPrefix(raw, "@"); ok {
-		b, err := os.ReadFile(path)
+		c, err := credentials.CookiesFromFile(ctx, path, red)
 		if err != nil {
-			return nil, usage("reading --cookies file: %w", err)
+			return nil, usage("%w", err)
 		}
-		raw = string(b)
+		return c, nil
 	}
 	c, err := credentials.NewCookies(raw, red)
 	if err != nil {
@@ -571,7 +570,7 @@ func openCluster(ctx context.Context, cfg *Config) (*clusterSite, error) {
 		rc.Timeout = callTimeout
 		source = "in-cluster ServiceAccount"
 	default:
-		rc, _, err = discover.Kubeconfig(cfg.Kubeconfig, cfg.KubeContext, callTimeout)
+		rc, _, err = discover.Kubeconfig(ctx, cfg.Kubeconfig, cfg.KubeContext, callTimeout)
 		if errors.Is(err, discover.ErrNoKubeconfig) && cfg.Host == "" && cfg.Getenv(EnvHost) == "" {
 			return nil, usage("no host: pass --host (for example http://localhost:3000 after `kubectl -n kubeflow port-forward svc/ml-pipeline-ui 3000:80`) or set %s, or pass --kubeconfig to let the doctor find KFP (%v)", EnvHost, err)
 		}
@@ -739,7 +738,7 @@ const maxPassword = 4 << 10
 // $KFP_DOCTOR_PASSWORD or stdin, the gateway from --host, and cfg.Host turned
 // into the gateway's /pipeline, where a kfp.Client behind the gateway points.
 // It returns no login (and no error) without --username.
-func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(), error) {
+func setUpLogin(ctx context.Context, cfg *Config, red *redact.Redactor) (*probes.Login, string, func(), error) {
 	noop := func() {}
 	if cfg.Username == "" {
 		if cfg.PasswordStdin {
@@ -757,7 +756,7 @@ func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(
 	if cfg.Cookies != "" || cfg.Getenv(EnvCookies) != "" {
 		return nil, "", noop, usage("--username gets a session by logging in, and --cookies/$%s give one: pass one of them", EnvCookies)
 	}
-	password, err := readPassword(cfg)
+	password, err := readPassword(ctx, cfg)
 	if err != nil {
 		return nil, "", noop, err
 	}
@@ -793,7 +792,7 @@ func setUpLogin(cfg *Config, red *redact.Redactor) (*probes.Login, string, func(
 // readPassword takes the first line of stdin with --password-stdin, else
 // $KFP_DOCTOR_PASSWORD. Only the line ending is trimmed: spaces may belong to
 // the password.
-func readPassword(cfg *Config) (string, error) {
+func readPassword(ctx context.Context, cfg *Config) (string, error) {
 	if !cfg.PasswordStdin {
 		pw := cfg.Getenv(EnvPassword)
 		if pw == "" {
@@ -805,16 +804,16 @@ func readPassword(cfg *Config) (string, error) {
 	if in == nil {
 		in = os.Stdin
 	}
-	line, err := bufio.NewReader(io.LimitReader(in, maxPassword+1)).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", usage("--password-stdin: reading stdin: %w", err)
-	}
-	if len(line) > maxPassword {
-		return "", usage("--password-stdin: the first line of stdin is longer than %d bytes: not a password", maxPassword)
-	}
-	pw := strings.TrimRight(line, "\r\n")
-	if pw == "" {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	pw, err := localfile.ReadFirstLine(ctx, in, maxPassword, "--password-stdin")
+	switch {
+	case errors.Is(err, localfile.ErrEmpty):
 		return "", usage("--password-stdin: stdin held no password (printf '%%s\\n' \"$PASSWORD\" | kfp-doctor … --password-stdin)")
+	case errors.Is(err, localfile.ErrTooLarge):
+		return "", usage("--password-stdin: the first line of stdin is longer than %d bytes: not a password", maxPassword)
+	case err != nil:
+		return "", usage("%w", err)
 	}
 	return pw, nil
 }
@@ -824,16 +823,9 @@ func readPassword(cfg *Config) (string, error) {
 func loginHTTPClient(cfg Config) (func() *http.Client, func(), error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // the user asked for it
 	if cfg.CACert != "" {
-		pem, err := os.ReadFile(cfg.CACert)
+		pool, err := kfp.CertPool(context.Background(), cfg.CACert)
 		if err != nil {
-			return nil, nil, usage("reading --ca-cert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, nil, usage("--ca-cert %s holds no PEM certificate", cfg.CACert)
+			return nil, nil, usage("%w", err)
 		}
 		tlsConf.RootCAs = pool
 	}

@@ -76,6 +76,17 @@ const (
 	NamespaceNamesService  ID = "KFD038"
 	SDKTokenNotReproduced  ID = "KFD039"
 
+	// KFD040–KFD049: a run that checked nothing, and connection failures
+	// below KFP's own answers (the reply is not well-formed HTTP, the
+	// request cannot be built, the server failed it).
+	NoVerdict              ID = "KFD040"
+	MalformedHTTP          ID = "KFD041"
+	ConflictingLength      ID = "KFD042"
+	HeadersTooLarge        ID = "KFD043"
+	BadRedirect            ID = "KFD044"
+	HeaderUnsafeCredential ID = "KFD045"
+	ServerError            ID = "KFD046"
+
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
 )
@@ -195,6 +206,27 @@ var catalogue = map[ID]Entry{
 	SDKTokenNotReproduced: {Title: "the SDK's Google token is not reproduced",
 		Cause: "client_id= / $KF_PIPELINES_IAP_OAUTH2_CLIENT_ID (IAP) or a *.googleusercontent.com host makes kfp.Client fetch a Google token; the doctor cannot get one, so it checks the endpoint without it",
 		Hint:  "pass the token the SDK would get as --token-file (for example `gcloud auth print-identity-token`) to check the rest of the chain"},
+	NoVerdict: {Title: "no probe reached a verdict",
+		Cause: "the run ended before any probe of the connection passed, warned or failed (a local check such as the token file's claims does not count): its deadline passed first (cluster discovery and port-forward set-up count against it), it was interrupted, or every probe was skipped; or it was stopped part-way with nothing failed. A run that checked nothing, or not all it set out to, is never OK",
+		Hint:  "raise --timeout (each probe needs up to 3s) and run again without interrupting it; if every probe was skipped, check the flags: the message names the first reason"},
+	MalformedHTTP: {Title: "the reply is not well-formed HTTP",
+		Cause: "something answered at host:port, but with a malformed status line, broken chunked encoding, or a body cut short of its length: not an HTTP server, or a proxy that mangles replies",
+		Hint:  "check host and port (is this KFP, or another protocol on that port?); with a proxy in between, try the port-forward to ml-pipeline-ui directly"},
+	ConflictingLength: {Title: "the reply carries two different Content-Lengths",
+		Cause: "two proxies on the path each set Content-Length, or one proxy rewrote the body without fixing the header; a client cannot know where the reply ends",
+		Hint:  "fix the proxy in front of KFP so one Content-Length (or chunked encoding) is sent; compare with a port-forward to ml-pipeline-ui"},
+	HeadersTooLarge: {Title: "the reply's headers are too large",
+		Cause: "the server sent more header bytes than any KFP reply holds (a proxy looping Set-Cookie, or not an HTTP API at all)",
+		Hint:  "look at the endpoint's headers (curl -sI) and at the proxy in front of KFP"},
+	BadRedirect: {Title: "a redirect that cannot be followed",
+		Cause: "the server redirected to a Location that is not a URL, or to a scheme other than http and https",
+		Hint:  "fix the redirect on the server or proxy, or point --host at where it should lead"},
+	HeaderUnsafeCredential: {Title: "the token or cookie cannot go in an HTTP header",
+		Cause: "the token or cookie holds a control character, a line break or a byte outside what an HTTP header allows (a file with Windows line endings inside, binary data, a pasted multi-line value)",
+		Hint:  "rewrite the file with just the token (kubectl create token … > file) or the cookie string (name=value; name2=value2)"},
+	ServerError: {Title: "the server failed the request (HTTP 5xx)",
+		Cause: "KFP's API server, Dex or a proxy answered with a server error: a crash, a failed dependency (database, object store) or a bug; the request itself may be fine",
+		Hint:  "look at the logs of the component that answered (kubectl -n kubeflow logs deploy/ml-pipeline, or the gateway's Dex and oauth2-proxy); the evidence holds the start of its answer"},
 }
 
 func init() {

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
 // Diagnosis names what went wrong with one call: a catalogue id (empty when
@@ -48,11 +50,28 @@ func classifyError(err error) Diagnosis {
 		recordErr tls.RecordHeaderError
 		opErr     *net.OpError
 	)
+	msg := err.Error()
 	switch {
+	case errors.Is(err, credentials.ErrNotHeaderSafe) && errors.As(err, &credErr):
+		return Diagnosis{kfd.HeaderUnsafeCredential, "nothing was sent: " + credErr.Err.Error()}
+	case strings.Contains(msg, "invalid header field value"):
+		// Go's transport refuses such a header before anything is sent.
+		return Diagnosis{kfd.HeaderUnsafeCredential, "nothing was sent: " + innermost(err)}
 	case errors.As(err, &credErr):
 		return Diagnosis{kfd.NoTokenFile, credErr.Error()}
 	case errors.As(err, &loopErr):
 		return Diagnosis{kfd.RedirectLoop, loopErr.Error()}
+	case strings.Contains(msg, "multiple Content-Length headers"):
+		return Diagnosis{kfd.ConflictingLength, "the reply carries two different Content-Length headers: a client cannot tell where it ends"}
+	case strings.Contains(msg, "server response headers exceeded"):
+		return Diagnosis{kfd.HeadersTooLarge, fmt.Sprintf("the reply's headers exceed %d KiB: no KFP reply has headers that large", MaxHeaderBytes>>10)}
+	case strings.Contains(msg, "failed to parse Location header"), strings.Contains(msg, "unsupported protocol scheme"),
+		strings.Contains(msg, "no Host in request URL"):
+		return Diagnosis{kfd.BadRedirect, "a redirect that cannot be followed: " + badRedirect(msg)}
+	case strings.Contains(msg, "malformed HTTP"), strings.Contains(msg, "malformed chunked encoding"),
+		strings.Contains(msg, "invalid byte in chunk length"), strings.Contains(msg, "chunk length"),
+		strings.Contains(msg, "bad Content-Length"), strings.Contains(msg, "unexpected EOF") && strings.Contains(msg, "reading the reply"):
+		return Diagnosis{kfd.MalformedHTTP, "the reply is not well-formed HTTP: " + innermost(err)}
 	case errors.As(err, &dnsErr):
 		return Diagnosis{kfd.DNS, fmt.Sprintf("cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)}
 	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
@@ -98,22 +117,25 @@ func innermost(err error) string {
 
 func classifyReply(r *Reply) Diagnosis {
 	status := fmt.Sprintf("HTTP %d", r.StatusCode)
+	red := r.red
 	if r.Truncated {
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with a body over %d bytes: not a KFP API answer", status, MaxBody)}
 	}
 	if loc := r.Header.Get("Location"); r.StatusCode >= 300 && r.StatusCode < 400 && loc != "" {
 		if looksLikeLoginURL(loc) {
-			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, trimURL(loc))}
+			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, red.Cut(trimURL(loc), maxQuote))}
 		}
-		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s redirect to %s instead of an answer", status, trimURL(loc))}
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s redirect to %s instead of an answer", status, red.Cut(trimURL(loc), maxQuote))}
 	}
 	body := bytes.TrimSpace(r.Body)
 	if env, err := ParseEnvelope(body); err == nil {
 		return classifyEnvelope(r, env)
 	}
+	// The raw text is only matched against; whatever is shown of it goes
+	// through the redactor's cut, which masks before it shortens.
 	text := string(body)
 	lower := strings.ToLower(text)
-	quote := quoteShort(text)
+	quote := quoteShort(red, text)
 	switch {
 	case strings.Contains(text, "RBAC: access denied"):
 		if r.SentUserIDHeader {
@@ -140,8 +162,8 @@ func classifyReply(r *Reply) Diagnosis {
 		return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s %s from a proxy in front of KFP (not KFP's JSON): it wants a session", status, quote)}
 	case r.StatusCode == http.StatusForbidden:
 		return Diagnosis{kfd.IstioDenied, fmt.Sprintf("%s %s from a proxy in front of KFP", status, quote)}
-	case r.StatusCode == http.StatusBadGateway, r.StatusCode == http.StatusServiceUnavailable, r.StatusCode == http.StatusGatewayTimeout:
-		return Diagnosis{kfd.BackendNotReady, status + " " + quote}
+	case ServerStatus(r.StatusCode) != "":
+		return Diagnosis{ServerStatus(r.StatusCode), status + " " + quote}
 	case r.StatusCode == http.StatusNotFound:
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s %s: nothing of KFP's at this path", status, quote)}
 	case r.StatusCode < 300:
@@ -151,46 +173,80 @@ func classifyReply(r *Reply) Diagnosis {
 }
 
 func classifyEnvelope(r *Reply, env *Envelope) Diagnosis {
-	msg := env.Text()
+	// Masked before anything quotes or shortens it; KFP's messages are
+	// short, a hostile envelope is masked over its first 16 KiB.
+	msg := r.red.Cut(env.Text(), 2<<10)
 	// say quotes the part of KFP's long "A: B: C" chain that names the cause.
 	say := func(id kfd.ID, cause string) Diagnosis {
 		if cause == "" {
 			cause = env.Short()
 		}
-		return Diagnosis{id, fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(cause))}
+		return Diagnosis{id, fmt.Sprintf("HTTP %d, code %d: %s", r.StatusCode, env.Code, quoteShort(r.red, cause))}
 	}
 	has := func(s string) bool { return strings.Contains(msg, s) }
 	switch {
 	case has("Failed to find all of") && has("audience"):
-		return say(kfd.TokenAudience, find(msg, reAudienceMissing))
+		return say(kfd.TokenAudience, find(r.red, msg, reAudienceMissing))
 	case has("token audiences") && has("is invalid for the target audiences"):
-		return say(kfd.TokenAudience, find(msg, reAudienceInvalid))
+		return say(kfd.TokenAudience, find(r.red, msg, reAudienceInvalid))
 	case has("Failed to review the token provided"):
-		return say(kfd.ReviewUnavailable, find(msg, reReviewFailed))
+		return say(kfd.ReviewUnavailable, find(r.red, msg, reReviewFailed))
 	case has("Failed to create SubjectAccessReview"):
-		return say(kfd.ReviewUnavailable, find(msg, reSARFailed))
+		return say(kfd.ReviewUnavailable, find(r.red, msg, reSARFailed))
 	case has("Review.Status.Authenticated is false") && has("expired"):
 		return say(kfd.Expired, "the token has expired (TokenReview: not authenticated)")
 	case has("Header 'Authorization' is incorrectly formatted"), has("Header 'authorization' is incorrectly formatted"):
-		return say(kfd.TokenInvalid, find(msg, reHeaderFormat))
+		return say(kfd.TokenInvalid, find(r.red, msg, reHeaderFormat))
 	case has("Review.Status.Authenticated is false"), has("Failed to authenticate token review"), has("invalid bearer token"):
-		return say(kfd.TokenInvalid, "TokenReview did not authenticate the token ("+find(msg, reTokenReviewError)+")")
+		return say(kfd.TokenInvalid, "TokenReview did not authenticate the token ("+find(r.red, msg, reTokenReviewError)+")")
 	case has("there is no user identity header"), has("User identity is empty"):
 		return say(kfd.NoIdentity, "there is no user identity header (no token, no session)")
 	case has("is not authorized"), env.Code == 7:
-		return say(kfd.RBACDenied, find(msg, reNotAuthorized))
+		return say(kfd.RBACDenied, find(r.red, msg, reNotAuthorized))
 	case has("cannot have an empty namespace"), has("Namespace required"), has("namespace is empty"):
-		return say(kfd.EmptyNamespace, find(msg, reEmptyNamespace))
+		return say(kfd.EmptyNamespace, find(r.red, msg, reEmptyNamespace))
 	case has("single-user mode") || has("single user mode"):
-		return say(kfd.NamespaceSingleUser, find(msg, reSingleUser))
+		return say(kfd.NamespaceSingleUser, find(r.red, msg, reSingleUser))
 	case env.Code == 16:
 		return say(kfd.NoIdentity, "")
 	case env.Code == 5 && r.StatusCode == http.StatusNotFound:
 		return say(kfd.NotKFP, "")
 	case env.Code == 14:
 		return say(kfd.BackendNotReady, "")
+	case ServerStatus(r.StatusCode) != "":
+		return say(ServerStatus(r.StatusCode), "")
 	}
 	return say("", "")
+}
+
+// ServerStatus names a server-side HTTP status: 502, 503 and 504 are a proxy
+// with no ready backend (KFD019), any other 5xx the server failing the
+// request (KFD046); "" for the rest.
+func ServerStatus(code int) kfd.ID {
+	switch {
+	case code == http.StatusBadGateway, code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
+		return kfd.BackendNotReady
+	case code >= 500 && code <= 599:
+		return kfd.ServerError
+	}
+	return ""
+}
+
+// badRedirect keeps the cause of a refused redirect and the target's scheme
+// or parse error, never the target itself (it may carry a token).
+func badRedirect(msg string) string {
+	switch {
+	case strings.Contains(msg, "unsupported protocol scheme"):
+		if i := strings.Index(msg, "unsupported protocol scheme"); i >= 0 {
+			return "it leads to a non-HTTP URL (" + msg[i:] + ")"
+		}
+	case strings.Contains(msg, "no Host in request URL"):
+		return "it leads to a URL with no host"
+	}
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return "its Location is not a URL (" + msg[i+2:] + ")"
+	}
+	return "its Location is not a URL"
 }
 
 // The phrases of KFP's messages worth quoting; each regexp keeps one clause.
@@ -206,24 +262,28 @@ var (
 	reSingleUser       = regexp.MustCompile(`In single-user mode[^:]*`)
 )
 
-// find returns the first match of re in msg, or msg's last clause.
-func find(msg string, re *regexp.Regexp) string {
+// find returns the first match of re in msg, or msg's last clause. msg is
+// masked already; both go through the redactor's cut once more, so a match
+// boundary inside a secret cannot expose a piece of it either.
+func find(red *redact.Redactor, msg string, re *regexp.Regexp) string {
 	if m := re.FindString(msg); m != "" {
-		return strings.TrimSpace(m)
+		return red.Cut(strings.TrimSpace(m), 4*maxQuote)
 	}
-	return lastClause(msg)
+	return lastClause(red, msg)
 }
 
 func classifyHTML(r *Reply, text, lower string) Diagnosis {
 	status := fmt.Sprintf("HTTP %d", r.StatusCode)
+	// The title is a piece of the page: mask the page before taking it.
+	title := func() string { return quoteShort(r.red, htmlText(r.red.Cut(text, 4<<10))) }
 	switch {
 	case apiPathRefused(text):
-		return Diagnosis{kfd.VersionMismatch, fmt.Sprintf("%s HTML %s: this backend does not serve that API version", status, quoteShort(htmlText(text)))}
+		return Diagnosis{kfd.VersionMismatch, fmt.Sprintf("%s HTML %s: this backend does not serve that API version", status, title())}
 	case strings.Contains(lower, `name="password"`), strings.Contains(lower, "/dex/"), strings.Contains(lower, "oauth2"),
 		strings.Contains(lower, "log in to"), strings.Contains(lower, "sign in"), strings.Contains(lower, "login"):
 		return Diagnosis{kfd.LoginPage, status + " with an HTML login page instead of JSON"}
 	}
-	return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with an HTML page (%s) instead of KFP's JSON", status, quoteShort(htmlText(text)))}
+	return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with an HTML page (%s) instead of KFP's JSON", status, title())}
 }
 
 // apiPathRefused tells Express's "Cannot GET /apis/v2beta1/…" (a UI that
@@ -264,23 +324,17 @@ func htmlText(page string) string {
 	return page
 }
 
-// lastClause keeps the end of KFP's long "A: B: C" message chains, where the
-// cause is, but never cuts what a user must see.
-func lastClause(msg string) string {
-	const keep = 200
-	if r := []rune(msg); len(r) > keep {
-		return "…" + string(r[len(r)-keep:])
-	}
-	return msg
-}
+// maxQuote is how much of what a server said a message quotes.
+const maxQuote = 200
 
-func quoteShort(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	const max = 200
-	if r := []rune(s); len(r) > max {
-		s = string(r[:max]) + "…"
-	}
-	return fmt.Sprintf("%q", s)
+// lastClause keeps the end of KFP's long "A: B: C" message chains, where the
+// cause is; masked before it is shortened.
+func lastClause(red *redact.Redactor, msg string) string { return red.CutTail(msg, maxQuote) }
+
+// quoteShort quotes the start of s on one line, masked before it is
+// shortened.
+func quoteShort(red *redact.Redactor, s string) string {
+	return fmt.Sprintf("%q", strings.Join(strings.Fields(red.Cut(s, maxQuote)), " "))
 }
 
 func trimURL(u string) string {

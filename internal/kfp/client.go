@@ -15,14 +15,22 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
 // MaxBody caps how much of any reply is read: KFP's answers are small, and a
 // client must not be made to swallow a 50 MB page.
 const MaxBody = 1 << 20
+
+// MaxHeaderBytes caps a reply's headers: KFP's are a few hundred bytes, and
+// net/http's default (10 MiB) lets a misbehaving endpoint make the doctor
+// read megabytes before it can say anything.
+const MaxHeaderBytes = 64 << 10
 
 // maxRedirects mirrors what HTTP clients commonly follow before giving up.
 const maxRedirects = 10
@@ -47,6 +55,10 @@ type Options struct {
 	// reached with the kubeconfig's own transport, as the SDK's
 	// load_kube_config does.
 	Transport http.RoundTripper
+	// Redactor masks the secrets the doctor was given in what the
+	// classifier quotes from a reply, before it shortens the quote; nil
+	// masks secret shapes only.
+	Redactor *redact.Redactor
 }
 
 // Client talks to one KFP endpoint: the API server, the UI server, or the
@@ -55,11 +67,14 @@ type Client struct {
 	base  *url.URL
 	http  *http.Client
 	creds Credentials
+	red   *redact.Redactor
 }
 
 // ParseHost turns a host as users pass it to kfp.Client into a base URL,
 // following the SDK: no scheme means https, a trailing slash is dropped,
-// nothing is appended.
+// nothing is appended. Its errors never quote user-info (a password in
+// "https://user:pass@host" is masked in every message), and a port outside
+// 1–65535 is refused here, as bad usage, rather than failing a probe later.
 func ParseHost(host string) (*url.URL, error) {
 	host = strings.TrimSpace(host)
 	if host == "" {
@@ -68,18 +83,28 @@ func ParseHost(host string) (*url.URL, error) {
 	if !strings.Contains(host, "://") {
 		host = "https://" + host
 	}
+	shown := redact.Shapes(host)
 	u, err := url.Parse(host)
 	if err != nil {
-		return nil, fmt.Errorf("host %q is not a URL: %w", host, err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("host %q: scheme must be http or https", host)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("host %q has no host name", host)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL, user-info and all
+		}
+		return nil, fmt.Errorf("host %q is not a URL: %w", shown, err)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("host must not carry user:password; use --token-file or --cookies")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("host %q: scheme must be http or https", shown)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("host %q has no host name", shown)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("host %q: port %s is out of range (1–65535)", u.Redacted(), p)
+		}
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("host %q must not carry a query or fragment", u.Redacted())
@@ -92,16 +117,11 @@ func ParseHost(host string) (*url.URL, error) {
 func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerify} //nolint:gosec // the user asked for it
 	if opts.CACertFile != "" {
-		pem, err := os.ReadFile(opts.CACertFile)
+		// A capped read of a regular file: FIFOs and devices are refused
+		// before the open, so nothing here waits.
+		pool, err := CertPool(context.Background(), opts.CACertFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading --ca-cert: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", opts.CACertFile)
+			return nil, err
 		}
 		tlsConf.RootCAs = pool
 	}
@@ -127,6 +147,8 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 		MaxIdleConns:        4,
 		IdleConnTimeout:     10 * time.Second,
 		ForceAttemptHTTP2:   true,
+		// Headers are bounded like bodies.
+		MaxResponseHeaderBytes: MaxHeaderBytes,
 	}
 	var rt http.RoundTripper = tr
 	if opts.Transport != nil {
@@ -146,7 +168,24 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 			return nil
 		},
 	}
-	return &Client{base: base, http: hc, creds: creds}, nil
+	return &Client{base: base, http: hc, creds: creds, red: opts.Redactor}, nil
+}
+
+// CertPool is the system's trusted CAs plus the PEM bundle at path
+// (--ca-cert, the SDK's ssl_ca_cert), read through the bounded reader.
+func CertPool(ctx context.Context, path string) (*x509.CertPool, error) {
+	pem, err := localfile.Read(ctx, path, localfile.CABundle)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca-cert %s holds no PEM certificate", path)
+	}
+	return pool, nil
 }
 
 // Base is the endpoint the client talks to.
@@ -183,6 +222,8 @@ type Reply struct {
 	// SentUserIDHeader records whether the request carried kubeflow-userid,
 	// which decides between KFD005 and KFD021 for Istio's refusal.
 	SentUserIDHeader bool
+	// red masks what the classifier quotes (nil: shapes only).
+	red *redact.Redactor
 }
 
 // Do sends a request to path (relative to the base) and reads the reply.
@@ -227,7 +268,7 @@ func (c *Client) DoBody(ctx context.Context, method, path string, query url.Valu
 	got, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	reply := &Reply{
 		Method: method, URL: u.Redacted(), StatusCode: resp.StatusCode, Header: resp.Header,
-		Body: got, SentUserIDHeader: req.Header.Get(UserIDHeader) != "",
+		Body: got, SentUserIDHeader: req.Header.Get(UserIDHeader) != "", red: c.red,
 	}
 	if len(got) > MaxBody {
 		reply.Body, reply.Truncated = got[:MaxBody], true

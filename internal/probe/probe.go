@@ -30,7 +30,12 @@ type Probe[T any] struct {
 	// Timeout bounds this probe; zero means the runner's default. The run's
 	// overall deadline always wins.
 	Timeout time.Duration
-	Run     func(ctx context.Context, target T) Result
+	// Local marks a probe that looks only at this machine (a token file's
+	// claims, the SDK's choices): its pass says nothing about the
+	// connection, so a run in which only local probes reached a verdict has
+	// checked nothing (KFD040).
+	Local bool
+	Run   func(ctx context.Context, target T) Result
 }
 
 // Evidence is what a probe saw, kept short and redacted before it leaves the
@@ -58,6 +63,14 @@ type Result struct {
 	// upstreamFailed marks a skip caused by a failed prerequisite, so that it
 	// skips its own dependants too; a plain skip ("no token configured") does not.
 	upstreamFailed bool
+	// stopped says why the runner, not the probe, ended this probe without a
+	// verdict: the run's deadline or an interruption came first.
+	stopped stopCause
+	// misconfigured marks the run's conclusion when the cause of "no
+	// verdict" is what the user asked for (exit 2, not 1).
+	misconfigured bool
+	// local copies Probe.Local: this result is no verdict on the connection.
+	local bool
 }
 
 // blocks reports a result that stops dependants from running.

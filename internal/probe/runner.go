@@ -9,10 +9,15 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
-// Redactor masks secrets in everything a result says.
-type Redactor interface{ String(string) string }
+// Redactor masks secrets in everything a result says; Cut masks before it
+// shortens (*redact.Redactor is one).
+type Redactor interface {
+	String(string) string
+	Cut(s string, max int) string
+}
 
 // Runner runs a set of probes.
 type Runner[T any] struct {
@@ -92,7 +97,10 @@ func (r *Runner[T]) findCycle() string {
 // starts when all its prerequisites have finished, and is skipped, with the
 // reason, when one of them failed or was skipped because of a failure. When ctx
 // ends, probes not yet started are skipped and running ones get their context
-// cancelled. Run returns when every probe has a result.
+// cancelled; a probe the user interrupts is skipped, not failed. When no
+// probe reached a verdict on the connection, or the run ended before every
+// probe did and nothing failed, Run adds a failing result (ConclusionID,
+// KFD040) that says why. Run returns when every probe has a result.
 func (r *Runner[T]) Run(ctx context.Context, target T) []Result {
 	n := len(r.probes)
 	results := make([]Result, n)
@@ -115,6 +123,9 @@ func (r *Runner[T]) Run(ctx context.Context, target T) []Result {
 		}(i)
 	}
 	wg.Wait()
+	if c, ok := conclude(ctx, results); ok {
+		results = append(results, r.finish(Probe[T]{ID: ConclusionID, Title: "the run: at least one probe reaches a verdict"}, c, 0))
+	}
 	return results
 }
 
@@ -125,8 +136,9 @@ func (r *Runner[T]) runOne(ctx context.Context, p Probe[T], target T, results []
 			return r.finish(p, Result{Status: Skip, upstreamFailed: true, Message: fmt.Sprintf("skipped: %s did not pass", d)}, 0)
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return r.finish(p, Result{Status: Skip, upstreamFailed: true, Message: "skipped: the run ended (deadline or cancellation) before this probe started"}, 0)
+	if ctx.Err() != nil {
+		return r.finish(p, Result{Status: Skip, upstreamFailed: true, stopped: stoppedBeforeStart,
+			Message: "skipped: the run ended (" + stopReason(ctx) + ") before this probe started"}, 0)
 	}
 	timeout := p.Timeout
 	if timeout <= 0 {
@@ -147,27 +159,40 @@ func (r *Runner[T]) runOne(ctx context.Context, p Probe[T], target T, results []
 	}()
 	select {
 	case res := <-ch:
-		return r.finish(p, res, time.Since(start))
+		return r.finish(p, interrupted(ctx, res), time.Since(start))
 	case <-pctx.Done():
 	}
 	// The probe should notice its context; give it a moment to say what it saw.
 	select {
 	case res := <-ch:
-		return r.finish(p, res, time.Since(start))
+		return r.finish(p, interrupted(ctx, res), time.Since(start))
 	case <-time.After(r.grace):
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return r.finish(p, interrupted(ctx, Result{Status: Fail}), time.Since(start))
+		}
 		why := "its deadline"
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			why = "the run's overall deadline"
-		} else if ctx.Err() != nil {
-			why = "cancellation"
 		}
 		return r.finish(p, Result{Status: Fail, KFD: kfd.NoAnswer,
 			Message: fmt.Sprintf("no answer within %s (stopped by %s)", time.Since(start).Round(time.Millisecond), why)}, time.Since(start))
 	}
 }
 
+// interrupted turns the failure of a probe that the user interrupted (Ctrl-C)
+// into a skip: "interrupted" and "no answer before the deadline" say nothing
+// about the connection when it was the user who stopped the wait. A probe's
+// own classified failure stands.
+func interrupted(ctx context.Context, res Result) Result {
+	if !errors.Is(ctx.Err(), context.Canceled) || res.Status != Fail || (res.KFD != "" && res.KFD != kfd.NoAnswer) {
+		return res
+	}
+	return Result{Status: Skip, upstreamFailed: true, stopped: stoppedWhileRunning,
+		Message: "stopped: the run was interrupted before this probe reached a verdict"}
+}
+
 func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
-	res.Probe, res.Title, res.Duration = p.ID, p.Title, d
+	res.Probe, res.Title, res.Duration, res.local = p.ID, p.Title, d, p.Local
 	if res.Status == "" {
 		res.Status = Fail
 		res.Message = "probe returned no status (a bug in kfp-doctor)"
@@ -190,25 +215,22 @@ func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
 			res.Doc = kfd.Unclassified.Doc()
 		}
 	}
+	var red Redactor = (*redact.Redactor)(nil) // shapes only
 	if r.Redact != nil {
-		res.Message = r.Redact.String(res.Message)
-		res.Hint = r.Redact.String(res.Hint)
-		if res.Evidence != nil {
-			ev := *res.Evidence
-			ev.Request = r.Redact.String(ev.Request)
-			ev.Body = r.Redact.String(ev.Body)
-			res.Evidence = &ev
-		}
+		red = r.Redact
+	}
+	res.Message = red.String(res.Message)
+	res.Hint = red.String(res.Hint)
+	if res.Evidence != nil {
+		ev := *res.Evidence
+		ev.Request = red.String(ev.Request)
+		// Masked, then cut: never the other way round.
+		ev.Body = red.Cut(ev.Body, MaxEvidenceBody)
+		res.Evidence = &ev
 	}
 	return res
 }
 
-// OK reports whether results pass: no failure, and with strict no warning.
-func OK(results []Result, strict bool) bool {
-	for _, r := range results {
-		if r.Status == Fail || (strict && r.Status == Warn) {
-			return false
-		}
-	}
-	return true
-}
+// MaxEvidenceBody is how much of a reply's body a result keeps (characters,
+// after masking).
+const MaxEvidenceBody = 512

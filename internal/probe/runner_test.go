@@ -146,16 +146,79 @@ func TestOverallDeadlineAndCancellation(t *testing.T) {
 	if time.Since(start) > 2*time.Second {
 		t.Fatalf("run took %s after cancellation", time.Since(start))
 	}
-	if got["slow"].Message != "interrupted" || got["after"].Status != Skip {
-		t.Fatalf("got %+v", got)
+	// The user stopped the wait: that is no finding about the server.
+	if s := got["slow"]; s.Status != Skip || !strings.Contains(s.Message, "interrupted") {
+		t.Fatalf("slow = %+v, want a skip saying it was interrupted", s)
+	}
+	if got["after"].Status != Skip {
+		t.Fatalf("after = %+v", got["after"])
 	}
 
 	// A context already done: nothing runs, everything is skipped with a reason.
 	done, cancel2 := context.WithCancel(context.Background())
 	cancel2()
 	for _, res := range mustRunner(t, probeOf("x", nil, constant(Passf("no")))).Run(done, target{}) {
+		if res.Probe == ConclusionID {
+			continue
+		}
 		if res.Status != Skip || !strings.Contains(res.Message, "run ended") {
 			t.Fatalf("got %+v", res)
+		}
+	}
+}
+
+// A run in which no probe reached a verdict is a failure with KFD040, never
+// OK; where the cause is the configuration, the outcome says so (exit 2).
+func TestNoVerdictIsAFailure(t *testing.T) {
+	expired, cancelExpired := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancelExpired()
+	interrupted, cancelNow := context.WithCancel(context.Background())
+	cancelNow()
+	twoProbes := func() []Probe[target] {
+		return []Probe[target]{probeOf("a", nil, constant(Passf("a"))), probeOf("b", []string{"a"}, constant(Passf("b")))}
+	}
+	cases := []struct {
+		name   string
+		ctx    context.Context
+		probes []Probe[target]
+		want   Outcome
+		says   string
+	}{
+		{"deadline before any probe", expired, twoProbes(), OutcomeMisconfigured, "deadline passed before any probe started"},
+		{"interrupted before any probe", interrupted, twoProbes(), OutcomeFailed, "interrupted"},
+		{"every probe skipped itself", context.Background(),
+			[]Probe[target]{probeOf("a", nil, constant(Skipped("nothing configured")))}, OutcomeMisconfigured, "nothing configured"},
+		{"no probes at all", context.Background(), nil, OutcomeMisconfigured, "checks nothing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			results := mustRunner(t, c.probes...).Run(c.ctx, target{})
+			last := results[len(results)-1]
+			if last.Probe != ConclusionID || last.Status != Fail || last.KFD != kfd.NoVerdict || last.Doc != kfd.NoVerdict.Doc() || last.Hint == "" {
+				t.Fatalf("last result = %+v, want the run's KFD040 failure with hint and doc", last)
+			}
+			if !strings.Contains(last.Message, c.says) {
+				t.Errorf("message %q does not say %q", last.Message, c.says)
+			}
+			if got := Judge(results, false); got != c.want || OK(results, false) {
+				t.Errorf("Judge = %v (OK %t), want %v", got, OK(results, false), c.want)
+			}
+		})
+	}
+
+	// A verdict, even a lone warning among skips, adds no conclusion.
+	results := mustRunner(t, probeOf("a", nil, constant(Warned("", "w"))), probeOf("b", nil, constant(Skipped("s")))).Run(context.Background(), target{})
+	if len(results) != 2 || !OK(results, false) {
+		t.Fatalf("results = %+v", results)
+	}
+}
+
+// Results assembled by hand (not by a runner) that hold no verdict are not OK
+// either.
+func TestJudgeWithoutRunner(t *testing.T) {
+	for name, rs := range map[string][]Result{"empty": nil, "all skipped": {{Status: Skip}, {Status: Skip}}} {
+		if Judge(rs, false) != OutcomeFailed || OK(rs, false) {
+			t.Errorf("%s: judged OK", name)
 		}
 	}
 }
@@ -197,4 +260,64 @@ func TestOK(t *testing.T) {
 	if OK([]Result{{Status: Fail}}, false) {
 		t.Error("a failure is not OK")
 	}
+}
+
+// The evidence body is masked whole and only then cut to MaxEvidenceBody:
+// a secret straddling the cut leaves no prefix behind.
+func TestEvidenceIsMaskedBeforeItIsCut(t *testing.T) {
+	const secret = "Zq9straddlingSecretValue"
+	var red redact.Redactor
+	red.Add(secret)
+	for _, at := range []int{MaxEvidenceBody - 3, MaxEvidenceBody - 10, MaxEvidenceBody - len(secret) + 1} {
+		body := strings.Repeat("x", at) + secret + strings.Repeat("y", 2000)
+		r := mustRunner(t, probeOf("p", nil, constant(Result{Status: Fail, Message: "m", Evidence: &Evidence{Body: body}})))
+		r.Redact = &red
+		got := r.Run(context.Background(), target{})[0].Evidence.Body
+		if strings.Contains(got, "Zq9") || !strings.Contains(got, "[") || len([]rune(got)) > MaxEvidenceBody+1 {
+			t.Fatalf("secret at %d: evidence %q", at, got[max(0, len(got)-40):])
+		}
+	}
+}
+
+// A local probe's pass (a token file's claims) is no verdict on the
+// connection; and a run stopped part-way with nothing failed does not read
+// as OK either.
+func TestLocalAndPartialRunsAreNotOK(t *testing.T) {
+	t.Run("only a local probe passed before Ctrl-C", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		local := probeOf("token", nil, constant(Passf("claims fine")))
+		local.Local = true
+		results := mustRunner(t, local, probeOf("healthz", []string{"token"}, func(pctx context.Context) Result {
+			cancel()
+			<-pctx.Done()
+			return Failed("", "interrupted")
+		})).Run(ctx, target{})
+		last := results[len(results)-1]
+		if last.Probe != ConclusionID || last.KFD != kfd.NoVerdict || !strings.Contains(last.Message, "before any probe reached a verdict on the connection") || Judge(results, false) != OutcomeFailed {
+			t.Fatalf("results = %+v", results)
+		}
+	})
+	t.Run("one probe passed, another was interrupted", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		results := mustRunner(t, probeOf("healthz", nil, constant(Passf("up"))), probeOf("list", []string{"healthz"}, func(pctx context.Context) Result {
+			cancel()
+			<-pctx.Done()
+			return Failed("", "interrupted")
+		})).Run(ctx, target{})
+		last := results[len(results)-1]
+		if last.Probe != ConclusionID || !strings.Contains(last.Message, "before 1 probe(s) reached a verdict (list)") || Judge(results, false) != OutcomeFailed {
+			t.Fatalf("results = %+v", results)
+		}
+	})
+	t.Run("a failure needs no conclusion", func(t *testing.T) {
+		results := mustRunner(t, probeOf("healthz", nil, constant(Failed(kfd.NothingListening, "refused")))).Run(context.Background(), target{})
+		if len(results) != 1 || Judge(results, false) != OutcomeFailed {
+			t.Fatalf("results = %+v", results)
+		}
+	})
+	t.Run("hand-assembled: only local verdicts", func(t *testing.T) {
+		if Judge([]Result{{Status: Pass, local: true}, {Status: Skip}}, false) != OutcomeFailed {
+			t.Fatal("a local pass alone judged OK")
+		}
+	})
 }

@@ -162,8 +162,8 @@ func endpointsProbe() probe.Probe[*Target] {
 
 // tokenInfo reads the claims of the token the client sends; ok is false
 // with a reason when there is none to read.
-func (t *Target) tokenInfo() (*credentials.TokenInfo, string) {
-	raw, _, ok, err := t.rawToken()
+func (t *Target) tokenInfo(ctx context.Context) (*credentials.TokenInfo, string) {
+	raw, _, ok, err := t.rawToken(ctx)
 	switch {
 	case !ok:
 		return nil, "no token configured"
@@ -196,7 +196,7 @@ func audienceProbe() probe.Probe[*Target] {
 		ID:        "audience",
 		Title:     "the token's audience against ml-pipeline's TOKEN_REVIEW_AUDIENCE",
 		DependsOn: []string{"install", "token"},
-		Run: func(_ context.Context, t *Target) probe.Result {
+		Run: func(ctx context.Context, t *Target) probe.Result {
 			if ok, why := t.Cluster.multiUser(); !ok {
 				return probe.Skipped(why)
 			}
@@ -204,7 +204,7 @@ func audienceProbe() probe.Probe[*Target] {
 			if !in.ModeKnown {
 				return probe.Skipped("the ml-pipeline Deployment could not be read, so its TOKEN_REVIEW_AUDIENCE is unknown")
 			}
-			info, why := t.tokenInfo()
+			info, why := t.tokenInfo(ctx)
 			if info == nil {
 				return probe.Skipped(why)
 			}
@@ -237,7 +237,7 @@ func rbacProbe() probe.Probe[*Target] {
 			if ns == "" {
 				return probe.Skipped("no --namespace: nothing to authorize in")
 			}
-			info, why := t.tokenInfo()
+			info, why := t.tokenInfo(ctx)
 			if info == nil {
 				return probe.Skipped(why)
 			}
@@ -300,7 +300,7 @@ func podDefaultProbe() probe.Probe[*Target] {
 			case t.Bearer != nil:
 				return probe.Skipped("a static token is configured; no token file needed")
 			case t.TokenFile != nil:
-				if _, err := t.TokenFile.Read(); err == nil {
+				if _, err := t.TokenFile.Read(ctx); err == nil {
 					return probe.Passf("the token file " + t.TokenFile.Path + " is there")
 				}
 			}

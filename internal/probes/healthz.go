@@ -48,7 +48,9 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 		id = kfd.BackendNotReady
 		msg += ": from inside the cluster this means the Service has no ready endpoint (no running, ready pod behind it)"
 	}
-	if id == "" && reply != nil && reply.StatusCode >= 400 {
+	// On healthz, an HTTP error (a server error included) keeps its own id:
+	// what matters there is that kfp.Client() retries it and hides it.
+	if (id == "" || id == kfd.ServerError) && reply != nil && reply.StatusCode >= 400 {
 		id = kfd.HealthzHTTPError
 	}
 	if reply != nil && reply.StatusCode >= 400 && (id == kfd.HealthzHTTPError || id == kfd.BackendNotReady) {

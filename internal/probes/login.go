@@ -146,6 +146,12 @@ func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Prob
 			last := steps[len(steps)-1]
 			// No body: a login page may echo what was posted.
 			res.Evidence = &probe.Evidence{Request: last.Method + " " + last.URL, StatusCode: last.Status}
+			// A stage the login flow could not place, ended by a server
+			// error (Dex or oauth2-proxy answering 500 to the login POST),
+			// is that server's failure.
+			if id := kfp.ServerStatus(last.Status); res.Status == probe.Fail && res.KFD == "" && id != "" {
+				res.KFD, res.Hint = id, ""
+			}
 		}
 		return res
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
@@ -66,6 +68,19 @@ func TestLoginProbes(t *testing.T) {
 	}
 	refused := "http://" + l.Addr().String()
 	l.Close()
+	// Dex failing the login POST with a 500: a proxy in front of a
+	// replayed gateway (its redirects follow the request's Host).
+	failingDex := logintest.New(t, logintest.Options{Upstream: upstream})
+	target, _ := url.Parse(failingDex.URL)
+	dexProxy := httputil.NewSingleHostReverseProxy(target)
+	failingPost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/dex/auth/") {
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			return
+		}
+		dexProxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(failingPost.Close)
 
 	type want struct {
 		status probe.Status
@@ -103,6 +118,9 @@ func TestLoginProbes(t *testing.T) {
 		{"unsecured gateway", logintest.Options{Unsecured: true}, "", "", "",
 			map[string]want{LoginSecured: {probe.Warn, kfd.UnsecuredGateway}, LoginConnector: skip, LoginSession: skip, "healthz": pass, "list-experiments": {probe.Fail, kfd.NoIdentity}},
 			map[string]string{LoginConnector: "no login on this gateway"}},
+		{"500 on the login POST", logintest.Options{}, failingPost.URL, "", "",
+			map[string]want{LoginSecured: pass, LoginConnector: pass, LoginCredentials: {probe.Fail, kfd.ServerError}, LoginSession: skip, "healthz": skip},
+			map[string]string{LoginCredentials: "HTTP 500"}},
 		{"nothing listening", logintest.Options{}, refused, "", "",
 			map[string]want{LoginSecured: {probe.Fail, kfd.NothingListening}, LoginConnector: skip, "healthz": skip},
 			nil},

@@ -42,6 +42,7 @@ func sdkProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
 		ID:    "sdk",
 		Title: "what kfp.Client(...) chooses: host, credentials, namespace (" + sdkmodel.Version + ")",
+		Local: true, // the SDK's choices, computed here: no verdict on the connection
 		Run: func(_ context.Context, t *Target) probe.Result {
 			s := t.SDK
 			c := s.Call
@@ -123,7 +124,7 @@ func unsentTokenProbe() probe.Probe[*Target] {
 		Run: func(ctx context.Context, t *Target) probe.Result {
 			s := t.SDK
 			msg := fmt.Sprintf("kfp.Client(host=…) does not send the token mounted at %s; pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() or omit host", s.Unsent.Path)
-			if _, err := s.Unsent.Read(); err != nil {
+			if _, err := s.Unsent.Read(ctx); err != nil {
 				return probe.Warned(kfd.HostWithoutCredentials, msg+" (and the token cannot be read now: "+err.Error()+")")
 			}
 			ns := t.namespace()

@@ -18,13 +18,16 @@ const nearExpiry = 10 * time.Minute
 
 const predicted = "predicted from the token's claims, not verified"
 
+// clockLeeway is the skew the kube-apiserver allows on nbf and iat.
+const clockLeeway = time.Minute
+
 // rawToken is the token the client sends now (the file is read again, as the
 // SDK does per request) and where it comes from; ok is false when the client
 // is configured with no token at all.
-func (t *Target) rawToken() (raw, source string, ok bool, err error) {
+func (t *Target) rawToken(ctx context.Context) (raw, source string, ok bool, err error) {
 	switch {
 	case t.TokenFile != nil:
-		raw, err = t.TokenFile.Read()
+		raw, err = t.TokenFile.Read(ctx)
 		return raw, t.TokenFile.Path, true, err
 	case t.Bearer != nil:
 		return t.Bearer.Token(), t.Bearer.String(), true, nil
@@ -36,11 +39,18 @@ func tokenProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
 		ID:    "token",
 		Title: "credentials: the token the client sends",
-		Run: func(_ context.Context, t *Target) probe.Result {
-			raw, source, ok, err := t.rawToken()
+		// It reads the file and its claims: a pass here checks nothing of
+		// the connection.
+		Local: true,
+		Run: func(ctx context.Context, t *Target) probe.Result {
+			raw, source, ok, err := t.rawToken(ctx)
 			switch {
 			case !ok:
 				return probe.Skipped("no token configured: the client sends none (right for standalone KFP and for gateway sessions)")
+			case errors.Is(err, credentials.ErrNotHeaderSafe):
+				return probe.Failed(kfd.HeaderUnsafeCredential, err.Error()+": no request can carry it")
+			case err == nil && credentials.HeaderSafe(raw) != nil:
+				return probe.Failed(kfd.HeaderUnsafeCredential, fmt.Sprintf("the token from %s %v: no request can carry it", source, credentials.HeaderSafe(raw)))
 			case err != nil:
 				return probe.Failed(kfd.NoTokenFile, err.Error()+" (path from --token-path, $"+credentials.TokenPathEnv+", or the default "+credentials.DefaultTokenPath+")")
 			}
@@ -51,7 +61,7 @@ func tokenProbe() probe.Probe[*Target] {
 				return probe.Warned(kfd.TokenInvalid, fmt.Sprintf("the token from %s is not a JWT, so it is no ServiceAccount token and KFP's TokenReview will most likely reject it (%s)", source, predicted))
 			}
 			if err != nil {
-				return probe.Failed(kfd.TokenInvalid, err.Error())
+				return probe.Failed(kfd.TokenInvalid, fmt.Sprintf("%v: KFP's TokenReview will reject it (%s)", err, predicted))
 			}
 			return judgeToken(info, t)
 		},
@@ -67,6 +77,19 @@ func judgeToken(info *credentials.TokenInfo, t *Target) probe.Result {
 	if !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) {
 		return probe.Failed(kfd.Expired, fmt.Sprintf("token for %s expired %s ago, at %s: KFP will reject it (%s)",
 			who, now.Sub(info.ExpiresAt).Round(time.Second), info.ExpiresAt.UTC().Format(time.RFC3339), predicted))
+	}
+	// The kube-apiserver validates with a minute's leeway for clock skew
+	// (go-jose's ValidateWithLeeway): a token not valid yet, or issued in
+	// the future, is refused.
+	for _, d := range []struct {
+		claim string
+		at    time.Time
+		what  string
+	}{{"nbf", info.NotBefore, "is not valid before"}, {"iat", info.IssuedAt, "claims to be issued at"}} {
+		if !d.at.IsZero() && d.at.After(now.Add(clockLeeway)) {
+			return probe.Failed(kfd.TokenInvalid, fmt.Sprintf("token for %s %s %s (%s claim), %s from now: KFP will reject it; is this machine's clock right? (%s)",
+				who, d.what, d.at.UTC().Format(time.RFC3339), d.claim, d.at.Sub(now).Round(time.Second), predicted))
+		}
 	}
 	aud := "[" + strings.Join(info.Audience, ", ") + "]"
 	if !info.HasAudience(t.audience()) {

@@ -24,6 +24,14 @@ func TestTokenProbe(t *testing.T) {
 		return tok
 	}
 	good := []string{"pipelines.kubeflow.org"}
+	// mintWith overrides claims of an otherwise valid token.
+	mintWith := func(extra map[string]any) string {
+		tok, err := jwttest.Mint(jwttest.Token{Namespace: "ns-1", ServiceAccount: "default-editor", Audience: good, Expires: now.Add(time.Hour), Extra: extra})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
 	cases := []struct {
 		name     string
 		content  *string // nil: no file
@@ -40,6 +48,15 @@ func TestTokenProbe(t *testing.T) {
 		{"expired", ptr(mint(good, now.Add(-time.Minute))), false, probe.Fail, kfd.Expired, "expired 1m0s ago"},
 		{"wrong audience", ptr(mint([]string{"https://kubernetes.default.svc"}, now.Add(time.Hour))), false, probe.Warn, kfd.TokenAudience, "without pipelines.kubeflow.org"},
 		{"near expiry", ptr(mint(good, now.Add(3*time.Minute))), false, probe.Warn, kfd.Expired, "expires in 3m0s"},
+		// Claims of the wrong type or range: no longer "never expires" or
+		// "expired in the year 292277026596".
+		{"exp as a string", ptr(mintWith(map[string]any{"exp": "1900000000"})), false, probe.Fail, kfd.TokenInvalid, "exp claim is a string"},
+		{"exp 1e300", ptr(mintWith(map[string]any{"exp": 1e300})), false, probe.Fail, kfd.TokenInvalid, "exp claim is 1e+300 seconds, outside any date"},
+		{"aud as a number", ptr(mintWith(map[string]any{"aud": 42})), false, probe.Fail, kfd.TokenInvalid, "aud claim is a number"},
+		{"nbf in the future", ptr(mintWith(map[string]any{"nbf": now.Add(time.Hour).Unix()})), false, probe.Fail, kfd.TokenInvalid, "is not valid before 2026-11-28T13:00:00Z (nbf claim), 1h0m0s from now"},
+		{"iat in the future", ptr(mintWith(map[string]any{"iat": now.Add(10 * time.Minute).Unix()})), false, probe.Fail, kfd.TokenInvalid, "(iat claim), 10m0s from now"},
+		{"iat within the clock leeway", ptr(mintWith(map[string]any{"iat": now.Add(30 * time.Second).Unix()})), false, probe.Pass, "", "expires in 1h0m0s"},
+		{"a control byte", ptr("opaque\x01value"), false, probe.Fail, kfd.HeaderUnsafeCredential, "control byte 0x01 at position 6"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -57,7 +74,7 @@ func TestTokenProbe(t *testing.T) {
 			if res.Status != c.status || res.KFD != c.want || !strings.Contains(res.Message, c.contains) {
 				t.Fatalf("got %s %s %q; want %s %s containing %q", res.Status, res.KFD, res.Message, c.status, c.want, c.contains)
 			}
-			if c.status != probe.Pass && c.want != kfd.NoTokenFile && !strings.Contains(res.Message, "not verified") {
+			if c.status != probe.Pass && c.want != kfd.NoTokenFile && c.want != kfd.HeaderUnsafeCredential && !strings.Contains(res.Message, "not verified") {
 				t.Fatalf("a prediction must say it is one: %q", res.Message)
 			}
 		})

@@ -26,8 +26,12 @@ type Report struct {
 	Redact  *redact.Redactor
 }
 
-// OK reports whether the run passed (no failure; with Strict, no warning).
-func (r *Report) OK() bool { return probe.OK(r.Results, r.Strict) }
+// OK reports whether the run passed (no failure; with Strict, no warning; and
+// some probe reached a verdict).
+func (r *Report) OK() bool { return r.Outcome() == probe.OutcomeOK }
+
+// Outcome is the run's conclusion, which the CLI turns into its exit code.
+func (r *Report) Outcome() probe.Outcome { return probe.Judge(r.Results, r.Strict) }
 
 func (r *Report) clean(s string) string {
 	if r.Redact != nil {

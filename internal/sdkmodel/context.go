@@ -1,18 +1,20 @@
 package sdkmodel
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/kfp-connect/kfp-connect/internal/localfile"
 )
 
-// MaxContextFile bounds what ReadContext reads: context.json holds a
-// namespace, a cookie and a header; anything larger is not the SDK's file.
-const MaxContextFile = 64 << 10
+// MaxContextFile bounds what ReadContext reads (the bounded reader's cap
+// for the kind): context.json holds a namespace, a cookie and a header;
+// anything larger is not the SDK's file.
+var MaxContextFile = localfile.ContextJSON.Max()
 
 // Context is ~/.config/kfp/context.json as Client._load_context_setting_or_default
 // reads it (json.load of the whole file).
@@ -43,28 +45,22 @@ func ContextPath(home string) string {
 	return filepath.Join(home, ContextFileRelPath)
 }
 
-// ReadContext reads the context file at path, at most MaxContextFile bytes.
-// A missing file is (nil, nil), as os.path.exists is false for the SDK. An
-// error is for a file the doctor cannot read at all (permission, a
-// directory, too large); what the SDK would choke on is in Context.Err.
-func ReadContext(path string) (*Context, error) {
+// ReadContext reads the context file at path through the doctor's bounded
+// reader (a regular file only, so a FIFO there cannot block; at most
+// localfile.ContextJSON's cap). A missing file is (nil, nil), as
+// os.path.exists is false for the SDK. An error is for a file the doctor
+// cannot read at all (permission, a directory, too large); what the SDK would
+// choke on is in Context.Err.
+func ReadContext(ctx context.Context, path string) (*Context, error) {
 	if path == "" {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	b, err := localfile.Read(ctx, path, localfile.ContextJSON)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the SDK's context file: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxContextFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading the SDK's context file %s: %w", path, err)
-	}
-	if len(b) > MaxContextFile {
-		return nil, fmt.Errorf("the SDK's context file %s is larger than %d bytes: not a context.json the SDK wrote", path, MaxContextFile)
 	}
 	return ParseContext(path, b), nil
 }

@@ -1,6 +1,7 @@
 package sdkmodel
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,30 +234,30 @@ func TestReadContext(t *testing.T) {
 		}
 		return p
 	}
-	if c, err := ReadContext(filepath.Join(dir, "none.json")); c != nil || err != nil {
+	if c, err := ReadContext(context.Background(), filepath.Join(dir, "none.json")); c != nil || err != nil {
 		t.Fatalf("missing file: %v %v", c, err)
 	}
-	if c, err := ReadContext(""); c != nil || err != nil {
+	if c, err := ReadContext(context.Background(), ""); c != nil || err != nil {
 		t.Fatalf("no home: %v %v", c, err)
 	}
-	c, err := ReadContext(write("ok.json", `{"namespace": "p", "client_authentication_cookie": "a=b", "client_authentication_header_name": "h", "client_authentication_header_value": "v"}`))
+	c, err := ReadContext(context.Background(), write("ok.json", `{"namespace": "p", "client_authentication_cookie": "a=b", "client_authentication_header_name": "h", "client_authentication_header_value": "v"}`))
 	if err != nil || c.Err != nil || c.Namespace != "p" || !c.HasNamespace || c.Cookie != "a=b" || c.HeaderName != "h" || c.HeaderValue != "v" {
 		t.Fatalf("%+v %v", c, err)
 	}
-	c, err = ReadContext(write("null.json", `{"namespace": null}`))
+	c, err = ReadContext(context.Background(), write("null.json", `{"namespace": null}`))
 	if err != nil || c.Err != nil || !c.HasNamespace || c.Namespace != "" {
 		t.Fatalf("null namespace: %+v %v", c, err)
 	}
 	for name, body := range map[string]string{"array.json": `[]`, "broken.json": `{`, "number.json": `{"namespace": 3}`} {
-		c, err := ReadContext(write(name, body))
+		c, err := ReadContext(context.Background(), write(name, body))
 		if err != nil || c.Err == nil {
 			t.Errorf("%s: %+v %v, want Context.Err", name, c, err)
 		}
 	}
-	if _, err := ReadContext(write("big.json", `{"namespace": "`+strings.Repeat("x", MaxContextFile)+`"}`)); err == nil || !strings.Contains(err.Error(), "larger than") {
+	if _, err := ReadContext(context.Background(), write("big.json", `{"namespace": "`+strings.Repeat("x", int(MaxContextFile))+`"}`)); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a huge file: %v", err)
 	}
-	if _, err := ReadContext(dir); err == nil {
+	if _, err := ReadContext(context.Background(), dir); err == nil {
 		t.Error("a directory must be an error")
 	}
 	if ContextPath("/home/u") != "/home/u/.config/kfp/context.json" || ContextPath("") != "" {
