@@ -212,7 +212,7 @@ func (e *Explainer) newMatch(r compiledRule, norm string, loc []int) *Match {
 func fixCommand(id kfd.ID) string {
 	switch id {
 	case kfd.RBACDenied:
-		return "kfp-doctor fix KFD009 -n <NAMESPACE> --token-file <TOKEN_FILE>"
+		return "kfp-doctor fix KFD009 -n <NAMESPACE> --subject <SUBJECT>"
 	case kfd.NoTokenFile:
 		return "kfp-doctor fix KFD004 -n <NAMESPACE>"
 	case kfd.TokenAudience:

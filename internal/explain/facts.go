@@ -58,5 +58,8 @@ func fill(cmd string, f map[string]string) string {
 	if ns := f["namespace"]; ns != "" {
 		cmd = strings.ReplaceAll(cmd, "<NAMESPACE>", ns)
 	}
+	if sub := f["subject"]; sub != "" {
+		cmd = strings.ReplaceAll(cmd, "<SUBJECT>", sub)
+	}
 	return cmd
 }
