@@ -158,6 +158,7 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
 	cmd.AddCommand(newLabCommand(stdout, stderr))
 	cmd.AddCommand(newExplainCommand(stdout, code))
+	cmd.AddCommand(newFixCommand(red, stdout, code))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
