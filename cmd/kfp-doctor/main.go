@@ -166,6 +166,8 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
 	cmd.AddCommand(newLabCommand(stdout, stderr))
+	cmd.AddCommand(newExplainCommand(stdout, code))
+	cmd.AddCommand(newFixCommand(red, stdout, code))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
