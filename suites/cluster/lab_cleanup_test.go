@@ -1,7 +1,6 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -49,25 +47,7 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 	DescribeTable("leaves no program process and no program file behind when the lab is stopped", func(ctx SpecContext, sig syscall.Signal) {
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
 		Expect(err).NotTo(HaveOccurred())
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), labChildEnv+"=1", "HOME="+GinkgoT().TempDir(), "KUBECONFIG=", cluster.ToolsBinEnv+"="+tools)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		cmd.Stderr = GinkgoWriter
-		stdout, err := cmd.StdoutPipe()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(cmd.Start()).To(Succeed())
-		lines, exited := make(chan string, 1), make(chan error, 1)
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for first := true; sc.Scan(); first = false {
-				if first {
-					lines <- sc.Text()
-				}
-			}
-			exited <- cmd.Wait()
-		}()
-		var line string
-		Eventually(ctx, lines).WithTimeout(3*time.Minute).Should(Receive(&line), "the lab never became ready")
+		cmd, line, exited := startOwner(ctx, []string{labChildEnv + "=1", "HOME=" + GinkgoT().TempDir(), "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 3*time.Minute)
 		var s lab.State
 		Expect(json.Unmarshal([]byte(line), &s)).To(Succeed(), "child said %q", line)
 		DeferCleanup(func() {
