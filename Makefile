@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools system-deps suites conformance bench-cluster bench-login demo clean
+.PHONY: all build test unit lint fuzz tools system-deps suites conformance bench-cluster bench-login bench-scale demo clean
 
 all: build
 
@@ -37,6 +37,11 @@ bench-cluster:
 # login stages and the whole diagnosis, median of 5 per connector.
 bench-login: system-deps tools
 	$(GO) run ./hack/bench-login -n 5
+
+# The doctor against 10 and then 1,000 profile namespaces: wall time and
+# Kubernetes API requests per run (they must not grow with the profiles).
+bench-scale: tools
+	$(GO) run ./hack/bench-scale -n 5
 
 # Fuzz each target briefly; FUZZTIME=1m for a longer run.
 FUZZTIME ?= 15s

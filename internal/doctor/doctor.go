@@ -69,6 +69,9 @@ type Config struct {
 	// namespace and delete it, as a user's next call would.
 	CheckWrite bool
 	Getenv     func(string) string
+	// WrapKube, when set, wraps the transport of every Kubernetes API call
+	// the doctor makes (benchmarks count them with it).
+	WrapKube func(http.RoundTripper) http.RoundTripper
 	// Stat is os.Stat, replaceable in tests that pretend to be in a pod.
 	Stat func(string) (os.FileInfo, error)
 	// DefaultTokenPath replaces credentials.DefaultTokenPath: the suites run
@@ -581,6 +584,10 @@ func openCluster(ctx context.Context, cfg *Config) (*clusterSite, error) {
 		if cfg.KubeContext != "" {
 			source += " context " + cfg.KubeContext
 		}
+	}
+	if cfg.WrapKube != nil {
+		rc = rest.CopyConfig(rc)
+		rc.Wrap(cfg.WrapKube)
 	}
 	kube, err := kubernetes.NewForConfig(rc)
 	if err != nil {

@@ -1,0 +1,285 @@
+// Command bench-scale measures the doctor against a cluster with many
+// profile namespaces: a multi-user lab holding 10, then 1,000 profiles, each
+// with what Kubeflow's profile controller makes (the default-editor
+// ServiceAccount bound to kubeflow-edit, and the access-ml-pipeline
+// PodDefault), and `kfp-doctor --kubeconfig … -n <profile>` run against it.
+// It prints, for each size, the doctor's wall time (median of -n runs) and
+// the number of Kubernetes API requests one run makes, then the ratio: the
+// doctor's calls are scoped to the namespaces it is told about, so neither
+// should grow with the number of profiles.
+//
+//	go run ./hack/bench-scale [-n 5] [-small 10] [-large 1000]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+)
+
+const profile = "kubeflow-user-example-com"
+
+var podDefaults = schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"}
+
+func main() {
+	n := flag.Int("n", 5, "doctor runs per size")
+	small := flag.Int("small", 10, "profiles in the first measurement")
+	large := flag.Int("large", 1000, "profiles in the second")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *n, *small, *large); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-scale:", err)
+		os.Exit(1)
+	}
+}
+
+type sample struct {
+	wall     time.Duration
+	requests int64
+}
+
+func run(ctx context.Context, n, small, large int) (err error) {
+	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: fmt.Sprintf("bench-scale-%d", os.Getpid())})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if derr := kw.Destroy(dctx); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := kw.Create(upCtx); err != nil {
+		return err
+	}
+	objs, err := install.Fixtures(install.MultiUser)
+	if err != nil {
+		return err
+	}
+	bins, err := lab.DefaultBinaries()
+	if err != nil {
+		return err
+	}
+	rt, _, err := lab.InstallAndRun(upCtx, kw.RESTConfig(), objs, lab.Programs(bins), slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	kube, err := kubernetes.NewForConfig(kw.RESTConfig())
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(kw.RESTConfig())
+	if err != nil {
+		return err
+	}
+	tokenFile, err := mintToken(ctx, kube)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tokenFile)
+
+	var results [2]sample
+	have := 0
+	for i, size := range []int{small, large} {
+		start := time.Now()
+		if err := addProfiles(ctx, kube, dyn, have, size); err != nil {
+			return err
+		}
+		fmt.Printf("%d profile namespaces (created %d in %v)\n", size, size-have, time.Since(start).Round(time.Millisecond))
+		have = size
+		// The controllers give each new namespace its default
+		// ServiceAccount and kube-root-ca.crt: measure once they are done,
+		// not while they churn.
+		start = time.Now()
+		if err := settled(ctx, kube); err != nil {
+			return err
+		}
+		fmt.Printf("  controllers settled in %v\n", time.Since(start).Round(time.Millisecond))
+		if results[i], err = measure(ctx, kw.KubeconfigPath(), tokenFile, n); err != nil {
+			return err
+		}
+		fmt.Printf("  doctor --kubeconfig: wall %v (median of %d), %d Kubernetes API requests per run\n",
+			results[i].wall.Round(time.Millisecond), n, results[i].requests)
+	}
+	fmt.Printf("ratio %d/%d profiles: wall time %.2f, API requests %d vs %d\n", large, small,
+		float64(results[1].wall)/float64(results[0].wall), results[1].requests, results[0].requests)
+	return nil
+}
+
+// mintToken writes a default-editor token of the example profile for KFP's
+// audience, as `kubectl create token` would.
+func mintToken(ctx context.Context, kube kubernetes.Interface) (string, error) {
+	exp := int64(3600)
+	tr, err := kube.CoreV1().ServiceAccounts(profile).CreateToken(ctx, "default-editor", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"pipelines.kubeflow.org"}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "bench-scale-token-")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	_, err = f.WriteString(tr.Status.Token)
+	return f.Name(), err
+}
+
+// addProfiles creates profiles from..to-1 as the profile controller would
+// leave them, a few at a time.
+func addProfiles(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, from, to int) error {
+	work := make(chan int)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := addProfile(ctx, kube, dyn, fmt.Sprintf("bench-profile-%04d", i)); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := from; i < to; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func addProfile(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, ns string) error {
+	create := func(err error) error {
+		if apierrors.IsAlreadyExists(err) {
+			return nil
+		}
+		return err
+	}
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
+		Labels: map[string]string{"app.kubernetes.io/part-of": "kubeflow-profile"}}}, metav1.CreateOptions{}); create(err) != nil {
+		return err
+	}
+	if _, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default-editor"}}, metav1.CreateOptions{}); create(err) != nil {
+		return err
+	}
+	if _, err := kube.RbacV1().RoleBindings(ns).Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "default-editor"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "kubeflow-edit"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "default-editor", Namespace: ns}},
+	}, metav1.CreateOptions{}); create(err) != nil {
+		return err
+	}
+	pd := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kubeflow.org/v1alpha1", "kind": "PodDefault",
+		"metadata": map[string]any{"name": "access-ml-pipeline", "namespace": ns},
+		"spec": map[string]any{
+			"desc":     "Allow access to Kubeflow Pipelines",
+			"selector": map[string]any{"matchLabels": map[string]any{"access-ml-pipeline": "true"}},
+			"env":      []any{map[string]any{"name": "KF_PIPELINES_SA_TOKEN_PATH", "value": "/var/run/secrets/kubeflow/pipelines/token"}},
+			"volumes": []any{map[string]any{"name": "volume-kf-pipeline-token", "projected": map[string]any{"sources": []any{
+				map[string]any{"serviceAccountToken": map[string]any{"path": "token", "expirationSeconds": int64(7200), "audience": "pipelines.kubeflow.org"}}}}}},
+			"volumeMounts": []any{map[string]any{"mountPath": "/var/run/secrets/kubeflow/pipelines", "name": "volume-kf-pipeline-token", "readOnly": true}},
+		},
+	}}
+	_, err := dyn.Resource(podDefaults).Namespace(ns).Create(ctx, pd, metav1.CreateOptions{})
+	return create(err)
+}
+
+// countingTransport counts the requests that go through it.
+type countingTransport struct {
+	next http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.RoundTrip(r)
+}
+
+func measure(ctx context.Context, kubeconfig, tokenFile string, n int) (sample, error) {
+	var walls []time.Duration
+	var requests int64
+	// One unmeasured run first: the first port-forward of a fresh size is
+	// slower than any later one.
+	for i := range n + 1 {
+		var count atomic.Int64
+		cfg := doctor.Config{Kubeconfig: kubeconfig, Namespace: profile, TokenFile: tokenFile, Timeout: 30 * time.Second,
+			Getenv:   func(string) string { return "" },
+			WrapKube: func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, n: &count} }}
+		var red redact.Redactor
+		start := time.Now()
+		rep, err := doctor.Run(ctx, cfg, &red)
+		wall := time.Since(start)
+		if err != nil {
+			return sample{}, err
+		}
+		if !rep.OK() {
+			return sample{}, fmt.Errorf("the diagnosis failed: %s", rep.Details)
+		}
+		if i > 0 {
+			walls = append(walls, wall)
+			requests = count.Load()
+		}
+	}
+	slices.Sort(walls)
+	return sample{wall: walls[len(walls)/2], requests: requests}, nil
+}
+
+// settled waits until every namespace has its default ServiceAccount and
+// its kube-root-ca.crt ConfigMap.
+func settled(ctx context.Context, kube kubernetes.Interface) error {
+	return wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 5*time.Minute, true, func(ctx context.Context) (bool, error) {
+		nss, err := kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		sas, err := kube.CoreV1().ServiceAccounts("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=default"})
+		if err != nil {
+			return false, nil
+		}
+		cms, err := kube.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=kube-root-ca.crt"})
+		if err != nil {
+			return false, nil
+		}
+		return len(sas.Items) >= len(nss.Items) && len(cms.Items) >= len(nss.Items), nil
+	})
+}
