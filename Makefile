@@ -8,8 +8,14 @@ export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
 all: build
 
+# The version both binaries print (`kfp-doctor version`); a build without it
+# (go install …@latest) falls back to the module version and VCS commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# Both binaries: bin/kfp-doctor (the diagnosis) and bin/kfp-connect (the lab).
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
