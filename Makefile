@@ -31,9 +31,11 @@ suites:
 
 # The four scenarios, every path and fault, on PROVIDER (kwok, kind or
 # existing); JUnit and JSON reports in reports/. Part of `make suites`.
+# LABELS is a Ginkgo label filter, e.g. LABELS='multi-user && fault'.
 PROVIDER ?= kwok
+LABELS   ?=
 conformance:
-	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance
+	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
 # Median of 5 kwok clusters: create-to-ready, delete, RSS of its processes.
 bench-cluster:

@@ -81,6 +81,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "lab",
 		Short: "Run a Docker-free KFP lab: a real Kubernetes control plane under kwok, KFP installed, stand-ins for its servers",
 		Args:  noArgs,
+		RunE:  helpIfNoArgs,
 	}
 
 	var upFlags labFlags

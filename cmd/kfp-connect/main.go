@@ -65,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitFailed
 }
 
+// helpIfNoArgs makes a command group runnable, so a mistyped subcommand
+// is a usage error (noArgs) rather than help and exit 0.
+func helpIfNoArgs(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+
 // noArgs is cobra.NoArgs as a usage error.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if err := cobra.NoArgs(cmd, args); err != nil {
@@ -86,6 +90,7 @@ kfp-doctor, the diagnosis a kfp.Client user runs, is a separate binary.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          noArgs,
+		RunE:          helpIfNoArgs,
 	}
 	// Cobra's flag errors are usage errors too (children inherit this).
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
