@@ -8,8 +8,14 @@ export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
 all: build
 
+# The version both binaries print (`kfp-doctor version`); a build without it
+# (go install …@latest) falls back to the module version and VCS commit.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+# Both binaries: bin/kfp-doctor (the diagnosis) and bin/kfp-connect (the lab).
 build:
-	$(GO) build -o $(BIN)/ ./cmd/...
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -25,9 +31,11 @@ suites:
 
 # The four scenarios, every path and fault, on PROVIDER (kwok, kind or
 # existing); JUnit and JSON reports in reports/. Part of `make suites`.
+# LABELS is a Ginkgo label filter, e.g. LABELS='multi-user && fault'.
 PROVIDER ?= kwok
+LABELS   ?=
 conformance:
-	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance
+	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
 # Median of 5 kwok clusters: create-to-ready, delete, RSS of its processes.
 bench-cluster:

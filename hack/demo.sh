@@ -5,14 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 doctor=bin/kfp-doctor
+connect=bin/kfp-connect
 name=kfp-demo-$$
 
-cleanup() { "$doctor" lab down --name "$name" >/dev/null || true; }
+cleanup() { "$connect" lab down --name "$name" >/dev/null || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$doctor" lab up --name "$name" --mode multi-user
-eval "$("$doctor" lab env --name "$name")"
+"$connect" lab up --name "$name" --mode multi-user
+eval "$("$connect" lab env --name "$name")"
 
 echo
 echo "══ 1. kfp.Client(host=\"$KFP_LAB_URL\") with no credentials, namespace $KFP_LAB_PROFILE"

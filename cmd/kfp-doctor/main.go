@@ -12,19 +12,20 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/kfp-connect/kfp-connect/internal/buildinfo"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
-// version is set with -ldflags "-X main.version=…" by release builds.
+// version is set with -ldflags "-X main.version=…" by `make build` and
+// release builds; buildinfo falls back to what the toolchain recorded.
 var version = "dev"
 
 const (
@@ -165,19 +166,14 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.Username, "username", "", "log in through Kubeflow's gateway (--host) as this Dex user before the other checks; password from $"+doctor.EnvPassword+" or --password-stdin")
 	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
-	cmd.AddCommand(newLabCommand(stdout, stderr))
 	cmd.AddCommand(newExplainCommand(stdout, code))
 	cmd.AddCommand(newFixCommand(red, stdout, code))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			goVersion := "unknown"
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				goVersion = bi.GoVersion
-			}
-			fmt.Fprintf(stdout, "kfp-doctor %s (%s)\n", version, goVersion)
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(stdout, "kfp-doctor %s\n", buildinfo.Read(version))
 		},
 	})
 	return cmd

@@ -389,6 +389,6 @@ func (s State) Summary() string {
 	if len(s.NotHonored) > 0 {
 		fmt.Fprintf(&b, "  not honoured by the lab (%d objects): see %s\n", len(s.NotHonored), "state.json")
 	}
-	fmt.Fprintf(&b, "  stop it:     kfp-doctor lab down --name %s\n", s.Name)
+	fmt.Fprintf(&b, "  stop it:     kfp-connect lab down --name %s\n", s.Name)
 	return b.String()
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
-// labChildEnv makes this test binary act as `kfp-doctor lab serve`: a
+// labChildEnv makes this test binary act as `kfp-connect lab serve`: a
 // multi-user lab with its real programs (Dex, oauth2-proxy, slapd) until it
 // is interrupted.
 const labChildEnv = "KFP_CONNECT_LAB_CHILD"
