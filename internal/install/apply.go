@@ -136,7 +136,7 @@ func Apply(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructu
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client for %s: %w", cfg.Host, err)
 	}
-	a := applier{dyn: dyn, mapper: mapper, res: res, warnings: warnings}
+	a := applier{dyn: dyn, mapper: mapper, res: res, warnings: warnings, installed: map[schema.GroupKind]bool{}}
 
 	var crds, namespaces, others []*unstructured.Unstructured
 	for _, o := range objs {
@@ -158,6 +158,9 @@ func Apply(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructu
 		if err := waitEstablished(ctx, dyn, o.GetName()); err != nil {
 			return res, err
 		}
+		group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
+		a.installed[schema.GroupKind{Group: group, Kind: kind}] = true
 	}
 	// Several kustomizations concatenated are no longer in kustomize's
 	// dependency order: a Deployment applied before its ServiceAccount gets
@@ -224,6 +227,9 @@ type applier struct {
 	mapper   *restmapper.DeferredDiscoveryRESTMapper
 	res      *Result
 	warnings *warningCollector
+	// installed are the kinds of the CRDs this install brought: discovery
+	// may serve them a moment after they are Established.
+	installed map[schema.GroupKind]bool
 }
 
 func (a *applier) apply(ctx context.Context, o *unstructured.Unstructured) error {
@@ -234,6 +240,15 @@ func (a *applier) apply(ctx context.Context, o *unstructured.Unstructured) error
 	}
 	gvk := o.GroupVersionKind()
 	m, err := a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) && a.installed[gvk.GroupKind()] {
+		// A CRD of this install, Established but not yet in discovery
+		// (seen on a loaded machine): ask again until it is.
+		_ = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
+			a.mapper.Reset()
+			m, err = a.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+			return !meta.IsNoMatchError(err), nil
+		})
+	}
 	if meta.IsNoMatchError(err) {
 		a.res.Skipped = append(a.res.Skipped, Note{ref, fmt.Sprintf("the cluster does not serve %s (no CRD for it in this install)", gvk.GroupVersion().WithKind(gvk.Kind))})
 		return nil
