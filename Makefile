@@ -50,7 +50,8 @@ test: system-deps tools lint unit suites
 tools:
 	tools/build.sh
 
-# Debian packages the lab needs (slapd for its LDAP directory).
+# Debian packages the lab needs: slapd for its LDAP directory; containerd,
+# runc, the CNI plugins, iptables/nftables and conntrack for the node provider.
 system-deps:
 	hack/system-deps.sh
 
