@@ -97,6 +97,14 @@ var _ Provider = (*Node)(nil)
 // NewNode checks the pinned binaries and the Debian programs and creates the
 // cluster's work directory; nothing runs until Create.
 func NewNode(opts NodeOptions) (*Node, error) {
+	mode := opts.ProxyMode
+	switch mode {
+	case "":
+		mode = "iptables"
+	case "iptables", "nftables":
+	default:
+		return nil, fmt.Errorf("node cluster: kube-proxy mode %q: want iptables or nftables", mode)
+	}
 	getenv := os.Getenv
 	if opts.ToolsBin != "" {
 		getenv = func(k string) string {
@@ -118,14 +126,6 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("node cluster: %v not installed: run `make system-deps` (hack/system-deps.sh)", missing)
-	}
-	mode := opts.ProxyMode
-	switch mode {
-	case "":
-		mode = "iptables"
-	case "iptables", "nftables":
-	default:
-		return nil, fmt.Errorf("node cluster: kube-proxy mode %q: want iptables or nftables", mode)
 	}
 	suffix := randomSuffix()
 	name := "kfpc-node-" + suffix
