@@ -34,7 +34,7 @@ bench-cluster:
 	$(GO) run ./hack/bench-cluster -n 5
 
 # The node provider's real one-node cluster (kubelet, containerd, runc; needs
-# root): pods of local images, a ClusterIP Service, a KFP-audience projected
+# root): pods of local images, DNS and a ClusterIP Service, a KFP-audience projected
 # token, and clean-up after SIGINT/SIGTERM. Also part of `make suites`.
 node-test: system-deps tools
 	$(GO) test -race -count=1 -timeout 20m ./suites/node

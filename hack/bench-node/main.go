@@ -4,7 +4,7 @@
 // resident memory of the cluster's processes, each the median of -n runs.
 // Needs root, `make tools` and `make system-deps`.
 //
-//	go run ./hack/bench-node [-n 5]
+//	go run ./hack/bench-node [-n 5] [-dns]
 package main
 
 import (
@@ -34,19 +34,20 @@ type sample struct {
 
 func main() {
 	n := flag.Int("n", 5, "number of clusters to create, one after another")
+	dns := flag.Bool("dns", false, "add kube-dns (CoreDNS) and count it in create-to-ready")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *n); err != nil {
+	if err := run(ctx, *n, *dns); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-node:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, n int) error {
+func run(ctx context.Context, n int, dns bool) error {
 	var samples []sample
 	for i := range n {
-		s, err := once(ctx, i+1)
+		s, err := once(ctx, i+1, dns)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -73,8 +74,8 @@ func run(ctx context.Context, n int) error {
 
 // once creates a node cluster, starts one pod, measures, and destroys it,
 // also when interrupted.
-func once(ctx context.Context, run int) (s sample, err error) {
-	k, err := cluster.NewNode(cluster.NodeOptions{})
+func once(ctx context.Context, run int, dns bool) (s sample, err error) {
+	k, err := cluster.NewNode(cluster.NodeOptions{DNS: dns})
 	if err != nil {
 		return s, err
 	}

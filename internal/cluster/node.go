@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,9 @@ type NodeOptions struct {
 	ReadyTimeout time.Duration
 	// ProxyMode is kube-proxy's mode, iptables (default) or nftables.
 	ProxyMode string
+	// DNS adds kube-dns: the pinned, trimmed CoreDNS (tools/coredns) as a
+	// pod behind 10.96.0.10, Ready before Create returns.
+	DNS bool
 }
 
 // Node is a one-node cluster with a real kubelet, containerd and runc, no
@@ -83,6 +87,7 @@ type Node struct {
 	moduleDir string
 	nodeIP    string
 	proxyMode string
+	dns       bool
 	timeout   time.Duration
 
 	mu        sync.Mutex
@@ -114,7 +119,11 @@ func NewNode(opts NodeOptions) (*Node, error) {
 			return os.Getenv(k)
 		}
 	}
-	bin, err := ToolsBin(getenv, NodeBinaries...)
+	need := NodeBinaries
+	if opts.DNS {
+		need = append(slices.Clip(need), "coredns")
+	}
+	bin, err := ToolsBin(getenv, need...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +143,7 @@ func NewNode(opts NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("creating the work directory of node cluster %s: %w", name, err)
 	}
 	n := &Node{
-		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, timeout: opts.ReadyTimeout,
+		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
 		// 10.200.X.1: a node IP of its own per cluster (X from the name's
 		// random suffix), so two clusters' logs and addresses never blur.
 		nodeIP: fmt.Sprintf("10.200.%d.1", 1+int(suffix[0])%254),

@@ -22,10 +22,13 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 )
 
@@ -67,9 +70,14 @@ func (n *Node) Create(ctx context.Context) error {
 		{"private mount namespace", n.setupHolder},
 		{"cgroup root", n.setupCgroups},
 		{"etcd and kube-apiserver started", n.startAPIServer},
-		{"pause and probe images built", func(ctx context.Context) (err error) {
+		{"images built", func(ctx context.Context) (err error) {
 			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), images.Defaults())
-			return err
+			if err != nil || !n.dns {
+				return err
+			}
+			a := n.path("images", "coredns.tar")
+			archives = append(archives, a)
+			return images.WriteArchive(images.Spec{Ref: nodedns.Image, Binary: filepath.Join(n.bin, "coredns"), Path: "/coredns"}, a)
 		}},
 		{"kube-apiserver ready", n.waitAPIServer},
 		{"controller-manager and scheduler started", n.startControllers},
@@ -79,6 +87,12 @@ func (n *Node) Create(ctx context.Context) error {
 		{"node Ready and default ServiceAccount", func(ctx context.Context) error {
 			return WaitReady(ctx, n.RESTConfig(), true)
 		}},
+	}
+	if n.dns {
+		steps = append(steps, struct {
+			what string
+			do   func(context.Context) error
+		}{"CoreDNS Ready", n.startDNS})
 	}
 	for _, s := range steps {
 		if err := s.do(ctx); err != nil {
@@ -470,6 +484,34 @@ func (n *Node) startNode(context.Context) error {
 		return err
 	}
 	return n.start("kube-proxy", filepath.Join(n.bin, "kube-proxy"), "--config", n.path("kube-proxy.yaml"))
+}
+
+// startDNS applies kube-dns and waits for its pod's readiness, which
+// CoreDNS's ready plugin reports only once its kubernetes plugin has synced
+// through the kubernetes Service: so it also shows pods reach the apiserver.
+func (n *Node) startDNS(ctx context.Context) error {
+	rc := n.RESTConfig()
+	if err := ApplyFS(ctx, rc, nodedns.Manifests); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	return wait.PollUntilContextCancel(ctx, 50*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		pods, err := cs.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+		if err != nil {
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	})
 }
 
 // Destroy implements Provider. The kubelet goes first so it restarts no

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
 )
 
 // testNode is a Node with a work directory and no process, for the
@@ -232,5 +235,34 @@ func TestNewNodeRejects(t *testing.T) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The kube-dns manifests must match what the kubelet and the image build
+// assume: the clusterDNS address and the locally built, never pulled image.
+func TestNodeDNSManifests(t *testing.T) {
+	objs, err := ReadManifests(nodedns.Manifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ip, image, pull string
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "Service":
+			ip, _, _ = unstructured.NestedString(o.Object, "spec", "clusterIP")
+		case "Deployment":
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			if len(cs) == 1 {
+				c, _ := cs[0].(map[string]any)
+				image, _ = c["image"].(string)
+				pull, _ = c["imagePullPolicy"].(string)
+			}
+		}
+	}
+	if ip != nodeClusterDNS {
+		t.Errorf("kube-dns clusterIP %q, want the kubelet's clusterDNS %s", ip, nodeClusterDNS)
+	}
+	if image != nodedns.Image || pull != "Never" {
+		t.Errorf("CoreDNS image %q pull %q, want %s, Never", image, pull, nodedns.Image)
 	}
 }

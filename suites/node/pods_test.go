@@ -30,7 +30,7 @@ var _ = Describe("A node cluster", Ordered, Label("node"), func() {
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx)
+		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true})
 	}, NodeTimeout(4*time.Minute))
 
 	// A failed spec carries the end of each component's log: the cluster
@@ -41,7 +41,7 @@ var _ = Describe("A node cluster", Ordered, Label("node"), func() {
 		}
 	})
 
-	It("runs a pod of a local image that reaches another through a ClusterIP Service and holds a KFP-audience token", func(ctx SpecContext) {
+	It("runs a pod of a local image that finds another by DNS, reaches it through a ClusterIP Service and holds a KFP-audience token", func(ctx SpecContext) {
 		ns := "default"
 		By("starting an HTTP server pod and its Service")
 		server := &corev1.Pod{
@@ -69,17 +69,22 @@ var _ = Describe("A node cluster", Ordered, Label("node"), func() {
 		Expect(svc.Spec.ClusterIP).To(HavePrefix("10.96."))
 		Eventually(ctx, podReady(cs, ns, "server")).Should(BeTrue(), "the server pod never became Ready")
 
-		By("running a client pod: GET the Service's ClusterIP, then read its projected token")
-		// Without CoreDNS in the node cluster the Service is found through the
-		// environment the kubelet injects for Services that existed first.
+		By("running a client pod: GET the Service's ClusterIP, resolve and GET its name, then read its projected token")
+		probe := func(name string, args ...string) corev1.Container {
+			return corev1.Container{Name: name, Image: images.ProbeRef, ImagePullPolicy: corev1.PullNever, Args: args}
+		}
 		client := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "client"},
 			Spec: corev1.PodSpec{
 				RestartPolicy: corev1.RestartPolicyNever,
-				InitContainers: []corev1.Container{{
-					Name: "get", Image: images.ProbeRef, ImagePullPolicy: corev1.PullNever,
-					Args: []string{"get", "http://$(SERVER_SERVICE_HOST):$(SERVER_SERVICE_PORT)/"},
-				}},
+				InitContainers: []corev1.Container{
+					// The ClusterIP from the environment the kubelet injects
+					// for Services that existed before the pod.
+					probe("get", "get", "http://$(SERVER_SERVICE_HOST):$(SERVER_SERVICE_PORT)/"),
+					// The same Service by name, through kube-dns.
+					probe("lookup", "lookup", "server.default.svc.cluster.local"),
+					probe("get-by-name", "get", "http://server/"),
+				},
 				Containers: []corev1.Container{{
 					Name: "token", Image: images.ProbeRef, ImagePullPolicy: corev1.PullNever,
 					Args:         []string{"token", "/var/run/secrets/kfp/token"},
@@ -103,12 +108,19 @@ var _ = Describe("A node cluster", Ordered, Label("node"), func() {
 			phase = p.Status.Phase
 			return phase
 		}).WithTimeout(2 * time.Minute).Should(BeElementOf(corev1.PodSucceeded, corev1.PodFailed))
-		getLog := podLog(ctx, cs, ns, "client", "get")
-		tokenLog := podLog(ctx, cs, ns, "client", "token")
-		Expect(phase).To(Equal(corev1.PodSucceeded), "client pod %s; get: %q; token: %q", phase, getLog, tokenLog)
+		// A failed container's log says why; the token container's log
+		// holds only the claims, never the token.
+		logs := map[string]string{}
+		for _, c := range []string{"get", "lookup", "get-by-name", "token"} {
+			logs[c] = podLog(ctx, cs, ns, "client", c)
+		}
+		Expect(phase).To(Equal(corev1.PodSucceeded), "client pod %s; logs: %v", phase, logs)
 
 		By("checking what the client saw, through the kubelet's logs")
-		Expect(getLog).To(ContainSubstring("http://" + svc.Spec.ClusterIP + ":80/ -> 200 ok"))
+		Expect(logs["get"]).To(ContainSubstring("http://" + svc.Spec.ClusterIP + ":80/ -> 200 ok"))
+		Expect(logs["lookup"]).To(Equal("server.default.svc.cluster.local -> " + svc.Spec.ClusterIP))
+		Expect(logs["get-by-name"]).To(ContainSubstring("http://server/ -> 200 ok"))
+		tokenLog := logs["token"]
 		var claims struct {
 			Aud      []string `json:"aud"`
 			Sub      string   `json:"sub"`

@@ -1,6 +1,7 @@
 // Package node_test proves the node provider is a real one-node cluster: a
-// pod of a locally built image reaches another through a ClusterIP Service
-// and gets a projected ServiceAccount token for KFP's audience; and that
+// pod of a locally built image finds another by DNS (kube-dns), reaches it
+// through a ClusterIP Service and gets a projected ServiceAccount token for
+// KFP's audience; and that
 // nothing of the cluster survives its owner being stopped. The specs skip
 // (with the reason) where the machine cannot run one: not root, no
 // namespaces. Missing tools or Debian packages fail them.
@@ -38,19 +39,12 @@ func TestNodeSuite(t *testing.T) {
 
 var _ = ReportAfterSuite("reports", suitekit.Reports("node-suite"))
 
-// newNode prepares a node cluster, skipping where this machine cannot run
-// one at all and failing where it could but is not set up.
-func newNode() *cluster.Node {
-	n, err := cluster.NewNode(cluster.NodeOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	return n
-}
-
 // createNode creates a node cluster that is destroyed after the container
 // it is created in (also on failure and interrupt); it skips when the
 // machine refuses namespaces or cgroups.
-func createNode(ctx SpecContext) (*cluster.Node, kubernetes.Interface) {
-	n := newNode()
+func createNode(ctx SpecContext, opts cluster.NodeOptions) (*cluster.Node, kubernetes.Interface) {
+	n, err := cluster.NewNode(opts)
+	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {
 		Expect(n.Destroy(ctx)).To(Succeed())
 	}, NodeTimeout(2*time.Minute))
