@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools system-deps suites conformance bench-cluster bench-login bench-scale demo clean
+.PHONY: all build test unit lint fuzz tools system-deps suites node-test conformance bench-cluster bench-node bench-login bench-scale demo clean
 
 all: build
 
@@ -48,6 +48,16 @@ conformance:
 bench-cluster:
 	$(GO) run ./hack/bench-cluster -n 5
 
+# The node provider's real one-node cluster (kubelet, containerd, runc; needs
+# root): pods of local images, DNS and a ClusterIP Service, a KFP-audience projected
+# token, and clean-up after SIGINT/SIGTERM. Also part of `make suites`.
+node-test: system-deps tools
+	$(GO) test -race -count=1 -timeout 20m ./suites/node
+
+# Median of 5 node clusters: create-to-ready (each step), pod start, delete, RSS.
+bench-node: system-deps tools
+	$(GO) run ./hack/bench-node -n 5
+
 # The doctor's login through the lab's real Dex, oauth2-proxy and slapd:
 # login stages and the whole diagnosis, median of 5 per connector.
 bench-login: system-deps tools
@@ -71,7 +81,8 @@ test: system-deps tools lint unit suites
 tools:
 	tools/build.sh
 
-# Debian packages the lab needs (slapd for its LDAP directory).
+# Debian packages the lab needs: slapd for its LDAP directory; containerd,
+# runc, the CNI plugins, iptables/nftables and conntrack for the node provider.
 system-deps:
 	hack/system-deps.sh
 

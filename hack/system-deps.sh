@@ -1,16 +1,38 @@
 #!/usr/bin/env bash
-# Installs the system packages the lab needs beyond Go: Debian's OpenLDAP
-# server (slapd), the real LDAP directory behind the lab's Dex. Its postinst
-# starts no service; the lab runs its own slapd on loopback. Skips what is
-# there; without root it says what to install instead.
+# Installs the system packages the lab needs beyond Go, from Debian:
+#   - OpenLDAP's server (slapd), the real LDAP directory behind the lab's Dex.
+#     Its postinst starts no service; the lab runs its own slapd on loopback.
+#   - containerd, runc, the CNI plugins, iptables/nftables and conntrack: the
+#     container runtime and networking of the `node` provider's real kubelet
+#     (docs in ../shared/design/real-node.md). Their postinst starts nothing
+#     here (no systemd); the provider runs its own containerd inside its own
+#     network and mount namespaces.
+# Skips what is there; without root it says what to install instead.
 set -euo pipefail
-if [[ -x /usr/sbin/slapd && -x /usr/sbin/slapadd && -f /etc/ldap/schema/inetorgperson.schema ]]; then
-	exit 0
-fi
+
+# need PACKAGE PATH...: PACKAGE is missing when any PATH is.
+missing=()
+need() {
+	local pkg=$1 p
+	shift
+	for p in "$@"; do
+		if [[ ! -e "$p" ]]; then missing+=("$pkg"); return; fi
+	done
+}
+need slapd /usr/sbin/slapd /usr/sbin/slapadd /etc/ldap/schema/inetorgperson.schema
+need ldap-utils /usr/bin/ldapsearch
+need containerd /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr
+need runc /usr/sbin/runc
+need containernetworking-plugins /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap
+need iptables /usr/sbin/iptables
+need nftables /usr/sbin/nft
+need conntrack /usr/sbin/conntrack
+
+((${#missing[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]]; then
-	echo "system-deps: the lab's LDAP directory needs Debian's slapd: run as root, or: sudo apt-get install slapd ldap-utils" >&2
+	echo "system-deps: the lab needs Debian packages: run as root, or: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
 	exit 1
 fi
-echo "system-deps: installing slapd and ldap-utils from Debian"
+echo "system-deps: installing ${missing[*]} from Debian"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd ldap-utils >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,58 @@
+// Package node_test proves the node provider is a real one-node cluster: a
+// pod of a locally built image finds another by DNS (kube-dns), reaches it
+// through a ClusterIP Service and gets a projected ServiceAccount token for
+// KFP's audience; and that
+// nothing of the cluster survives its owner being stopped. The specs skip
+// (with the reason) where the machine cannot run one: not root, no
+// namespaces. Missing tools or Debian packages fail them.
+package node_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
+)
+
+func TestMain(m *testing.M) {
+	// The clean-up spec re-executes this binary as the process it stops.
+	if os.Getenv(cleanupChildEnv) != "" {
+		os.Exit(cleanupChild())
+	}
+	os.Exit(m.Run())
+}
+
+func TestNodeSuite(t *testing.T) {
+	RegisterFailHandler(Fail)
+	suitekit.QuietClientGo()
+	SetDefaultEventuallyTimeout(time.Minute)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
+	RunSpecs(t, "node cluster suite")
+}
+
+var _ = ReportAfterSuite("reports", suitekit.Reports("node-suite"))
+
+// createNode creates a node cluster that is destroyed after the container
+// it is created in (also on failure and interrupt); it skips when the
+// machine refuses namespaces or cgroups.
+func createNode(ctx SpecContext, opts cluster.NodeOptions) (*cluster.Node, kubernetes.Interface) {
+	n, err := cluster.NewNode(opts)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func(ctx SpecContext) {
+		Expect(n.Destroy(ctx)).To(Succeed())
+	}, NodeTimeout(2*time.Minute))
+	if err := n.Create(ctx); errors.Is(err, cluster.ErrNodeUnsupported) {
+		Skip(err.Error())
+	} else {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	GinkgoWriter.Printf("node cluster %s ready (node IP %s), kubeconfig %s\n", n.Name(), n.NodeIP(), n.KubeconfigPath())
+	return n, kubernetes.NewForConfigOrDie(n.RESTConfig())
+}
