@@ -11,7 +11,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -20,11 +19,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -40,35 +37,16 @@ func main() {
 }
 
 func run(ctx context.Context, n int) (err error) {
-	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: fmt.Sprintf("bench-login-%d", os.Getpid())})
+	bl, err := benchlab.Start(ctx, "bench-login")
 	if err != nil {
 		return err
 	}
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if derr := kw.Destroy(dctx); derr != nil && err == nil {
-			err = derr
+		if cerr := bl.Close(ctx); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	if err := kw.Create(upCtx); err != nil {
-		return err
-	}
-	objs, err := install.Fixtures(install.MultiUser)
-	if err != nil {
-		return err
-	}
-	bins, err := lab.DefaultBinaries()
-	if err != nil {
-		return err
-	}
-	rt, _, err := lab.InstallAndRun(upCtx, kw.RESTConfig(), objs, lab.Programs(bins), slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+	kw := bl.Cluster
 	dialer, err := svcdial.New(kw.RESTConfig(), "istio-system")
 	if err != nil {
 		return err

@@ -15,7 +15,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -36,10 +35,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
-	"github.com/kfp-connect/kfp-connect/internal/install"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -66,35 +63,16 @@ type sample struct {
 }
 
 func run(ctx context.Context, n, small, large int) (err error) {
-	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: fmt.Sprintf("bench-scale-%d", os.Getpid())})
+	bl, err := benchlab.Start(ctx, "bench-scale")
 	if err != nil {
 		return err
 	}
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if derr := kw.Destroy(dctx); derr != nil && err == nil {
-			err = derr
+		if cerr := bl.Close(ctx); cerr != nil && err == nil {
+			err = cerr
 		}
 	}()
-	upCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	if err := kw.Create(upCtx); err != nil {
-		return err
-	}
-	objs, err := install.Fixtures(install.MultiUser)
-	if err != nil {
-		return err
-	}
-	bins, err := lab.DefaultBinaries()
-	if err != nil {
-		return err
-	}
-	rt, _, err := lab.InstallAndRun(upCtx, kw.RESTConfig(), objs, lab.Programs(bins), slog.New(slog.DiscardHandler))
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+	kw := bl.Cluster
 	kube, err := kubernetes.NewForConfig(kw.RESTConfig())
 	if err != nil {
 		return err
