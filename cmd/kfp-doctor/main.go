@@ -125,6 +125,7 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err != nil {
 				return err
 			}
+			rep.Tool = "kfp-doctor " + buildinfo.Read(version).String()
 			switch format {
 			case "json":
 				err = rep.JSON(stdout)

@@ -24,7 +24,15 @@ type Report struct {
 	Elapsed time.Duration
 	Strict  bool
 	Redact  *redact.Redactor
+	// Tool is the doctor's own build ("v1.2.0", "devel (abc1234)"), shown in
+	// -o json so a report says which doctor wrote it.
+	Tool string
 }
+
+// SchemaVersion is the version of the -o json contract
+// (docs/report.schema.json); it changes only when a field changes meaning or
+// goes away.
+const SchemaVersion = "1"
 
 // OK reports whether the run passed (no failure; with Strict, no warning; and
 // some probe reached a verdict).
@@ -79,17 +87,19 @@ type jsonResult struct {
 }
 
 type jsonReport struct {
-	OK        bool         `json:"ok"`
-	Target    string       `json:"target"`
-	Details   string       `json:"details,omitempty"` // scenario, how the host was found, credentials used (no secrets)
-	Summary   Counts       `json:"summary"`
-	ElapsedMS int64        `json:"elapsed_ms"`
-	Results   []jsonResult `json:"results"`
+	SchemaVersion string       `json:"schema_version"`
+	Tool          string       `json:"tool,omitempty"`
+	OK            bool         `json:"ok"`
+	Target        string       `json:"target"`
+	Details       string       `json:"details,omitempty"` // scenario, how the host was found, credentials used (no secrets)
+	Summary       Counts       `json:"summary"`
+	ElapsedMS     int64        `json:"elapsed_ms"`
+	Results       []jsonResult `json:"results"`
 }
 
 // JSON writes the machine-readable report.
 func (r *Report) JSON(w io.Writer) error {
-	out := jsonReport{OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
+	out := jsonReport{SchemaVersion: SchemaVersion, Tool: r.Tool, OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
 	for _, res := range r.Results {
 		jr := jsonResult{
 			Probe: res.Probe, Title: res.Title, Status: res.Status, Message: r.clean(res.Message),
