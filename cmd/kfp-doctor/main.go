@@ -167,6 +167,7 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.Username, "username", "", "log in through Kubeflow's gateway (--host) as this Dex user before the other checks; password from $"+doctor.EnvPassword+" or --password-stdin")
 	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
+	registerCompletions(cmd, &cfg)
 	cmd.AddCommand(newExplainCommand(stdout, code))
 	cmd.AddCommand(newFixCommand(red, stdout, code))
 	cmd.AddCommand(&cobra.Command{
