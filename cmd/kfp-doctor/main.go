@@ -68,6 +68,8 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *cobra.Command {
 	var cfg doctor.Config
 	var output string
+	var contexts []string
+	var allContexts bool
 	cmd := &cobra.Command{
 		Use:   "kfp-doctor",
 		Short: "Diagnose the connection between kfp.Client and Kubeflow Pipelines",
@@ -121,6 +123,20 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 				return err
 			}
 			cfg.Stdin = cmd.InOrStdin()
+			if allContexts {
+				if len(contexts) > 0 {
+					return usageErr("--all-contexts and --context: pass one of them")
+				}
+				if contexts = kubeContexts(cfg.Kubeconfig); len(contexts) == 0 {
+					return usageErr("--all-contexts: the kubeconfig holds no context")
+				}
+			}
+			if len(contexts) > 1 {
+				return runContexts(cmd.Context(), cfg, contexts, format, red, stdout, code)
+			}
+			if len(contexts) == 1 {
+				cfg.KubeContext = contexts[0]
+			}
 			rep, err := doctor.Run(cmd.Context(), cfg, red)
 			if err != nil {
 				return err
@@ -161,7 +177,8 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.BoolVar(&cfg.Strict, "strict", false, "treat warnings as failures")
 	f.BoolVar(&cfg.CheckWrite, "check-write", false, "also create an experiment in the namespace and delete it again, as a user's next call would (needs create and delete on experiments)")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig to find KFP with when no --host is given (default $KUBECONFIG, then ~/.kube/config; in a pod its ServiceAccount)")
-	f.StringVar(&cfg.KubeContext, "context", "", "kubeconfig context to use (default the current one)")
+	f.StringArrayVar(&contexts, "context", nil, "kubeconfig context to use (default the current one); repeat it to diagnose several clusters at once, one report each")
+	f.BoolVar(&allContexts, "all-contexts", false, "diagnose every context of the kubeconfig at once, one report each")
 	f.StringVar(&cfg.KFPNamespace, "kfp-namespace", "", "namespace KFP is installed in (default: the one holding svc/ml-pipeline-ui)")
 	f.StringVar(&cfg.Scenario, "scenario", doctor.ScenarioAuto, "auto|standalone-in-cluster|standalone-out-of-cluster|multi-user-in-cluster|multi-user-out-of-cluster (auto guesses from the install and whether this runs in a pod)")
 	f.StringVar(&cfg.Username, "username", "", "log in through Kubeflow's gateway (--host) as this Dex user before the other checks; password from $"+doctor.EnvPassword+" or --password-stdin")

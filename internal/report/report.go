@@ -27,6 +27,9 @@ type Report struct {
 	// Tool is the doctor's own build ("v1.2.0", "devel (abc1234)"), shown in
 	// -o json so a report says which doctor wrote it.
 	Tool string
+	// Context is the kubeconfig context the run diagnosed, when the doctor
+	// ran for several (--context repeated, --all-contexts).
+	Context string
 }
 
 // SchemaVersion is the version of the -o json contract
@@ -89,6 +92,7 @@ type jsonResult struct {
 type jsonReport struct {
 	SchemaVersion string       `json:"schema_version"`
 	Tool          string       `json:"tool,omitempty"`
+	Context       string       `json:"context,omitempty"`
 	OK            bool         `json:"ok"`
 	Target        string       `json:"target"`
 	Details       string       `json:"details,omitempty"` // scenario, how the host was found, credentials used (no secrets)
@@ -99,7 +103,7 @@ type jsonReport struct {
 
 // JSON writes the machine-readable report.
 func (r *Report) JSON(w io.Writer) error {
-	out := jsonReport{SchemaVersion: SchemaVersion, Tool: r.Tool, OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
+	out := jsonReport{SchemaVersion: SchemaVersion, Tool: r.Tool, Context: r.Context, OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
 	for _, res := range r.Results {
 		jr := jsonResult{
 			Probe: res.Probe, Title: res.Title, Status: res.Status, Message: r.clean(res.Message),
