@@ -1,14 +1,12 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -17,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 // cleanupChildEnv makes this test binary act as a program that owns a kwok
@@ -64,35 +63,6 @@ func cleanupChild() int {
 	return destroy()
 }
 
-// startOwner runs this test binary again as a child with env added (a
-// program that owns a cluster until it is signalled) and returns it with the
-// first line it prints (its report, once ready) and its exit. Should this
-// test die, the child gets SIGTERM and still cleans up; the rest of its
-// output is drained so it never blocks on a full pipe, and Wait runs only
-// after EOF.
-func startOwner(ctx SpecContext, env []string, readyWithin time.Duration) (*exec.Cmd, string, <-chan error) {
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	cmd.Stderr = GinkgoWriter
-	stdout, err := cmd.StdoutPipe()
-	Expect(err).NotTo(HaveOccurred())
-	Expect(cmd.Start()).To(Succeed())
-	lines, exited := make(chan string, 1), make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for first := true; sc.Scan(); first = false {
-			if first {
-				lines <- sc.Text()
-			}
-		}
-		exited <- cmd.Wait()
-	}()
-	var line string
-	Eventually(ctx, lines).WithTimeout(readyWithin).Should(Receive(&line), "the child never reported ready")
-	return cmd, line, exited
-}
-
 var _ = Describe("Clean-up", Label("cleanup"), func() {
 	DescribeTable("leaves no process, port or directory behind when the owner is stopped", func(ctx SpecContext, sig syscall.Signal) {
 		// A HOME of its own shows the cluster writes nothing to the user's
@@ -100,7 +70,7 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
 		Expect(err).NotTo(HaveOccurred())
 		home := GinkgoT().TempDir()
-		cmd, line, exited := startOwner(ctx, []string{cleanupChildEnv + "=1", "HOME=" + home, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 2*time.Minute)
+		cmd, line, exited := suitekit.StartOwner(ctx, []string{cleanupChildEnv + "=1", "HOME=" + home, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 2*time.Minute)
 		var c childCluster
 		Expect(json.Unmarshal([]byte(line), &c)).To(Succeed(), "child said %q", line)
 		DeferCleanup(func() {

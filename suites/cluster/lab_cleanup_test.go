@@ -18,6 +18,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 // labChildEnv makes this test binary act as `kfp-connect lab serve`: a
@@ -47,7 +48,7 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 	DescribeTable("leaves no program process and no program file behind when the lab is stopped", func(ctx SpecContext, sig syscall.Signal) {
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
 		Expect(err).NotTo(HaveOccurred())
-		cmd, line, exited := startOwner(ctx, []string{labChildEnv + "=1", "HOME=" + GinkgoT().TempDir(), "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 3*time.Minute)
+		cmd, line, exited := suitekit.StartOwner(ctx, []string{labChildEnv + "=1", "HOME=" + GinkgoT().TempDir(), "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 3*time.Minute)
 		var s lab.State
 		Expect(json.Unmarshal([]byte(line), &s)).To(Succeed(), "child said %q", line)
 		DeferCleanup(func() {

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 // cleanupChildEnv makes this test binary act as a program that owns a node
@@ -124,30 +124,11 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(os.RemoveAll, home)
 		DeferCleanup(os.RemoveAll, tmp)
-		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), cleanupChildEnv+"=1", "HOME="+home, "TMPDIR="+tmp, "KUBECONFIG=", cluster.ToolsBinEnv+"="+tools)
-		// The Go toolchain, which builds the images, keeps its caches and
-		// settings where it always does: they are not the cluster's.
-		cmd.Env = append(cmd.Env, goDirs(ctx)...)
-		// Should this test die, the child gets SIGTERM and still cleans up.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-		cmd.Stderr = GinkgoWriter
-		stdout, err := cmd.StdoutPipe()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(cmd.Start()).To(Succeed())
-
-		lines, exited := make(chan string, 1), make(chan error, 1)
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for first := true; sc.Scan(); first = false {
-				if first {
-					lines <- sc.Text()
-				}
-			}
-			exited <- cmd.Wait()
-		}()
-		var line string
-		Eventually(ctx, lines).WithTimeout(3*time.Minute).Should(Receive(&line), "the child never reported a running pod")
+		env := append([]string{cleanupChildEnv + "=1", "HOME=" + home, "TMPDIR=" + tmp, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools},
+			// The Go toolchain, which builds the images, keeps its caches
+			// and settings where it always does: they are not the cluster's.
+			goDirs(ctx)...)
+		cmd, line, exited := suitekit.StartOwner(ctx, env, 3*time.Minute)
 		var c childNode
 		Expect(json.Unmarshal([]byte(line), &c)).To(Succeed(), "child said %q", line)
 		if c.Unsupported != "" {
