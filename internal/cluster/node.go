@@ -136,11 +136,19 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("node cluster: %v not installed: run `make system-deps` (hack/system-deps.sh)", missing)
 	}
+	// Clusters whose owner was killed before its Destroy ran go first.
+	if _, err := ReapOrphanNodes(context.Background(), opts.TempDir); err != nil {
+		return nil, fmt.Errorf("node cluster: %w", err)
+	}
 	suffix := randomSuffix()
 	name := "kfpc-node-" + suffix
 	dir, err := os.MkdirTemp(opts.TempDir, name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating the work directory of node cluster %s: %w", name, err)
+	}
+	if err := writeOwner(dir, name); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("recording the owner of node cluster %s: %w", name, err)
 	}
 	n := &Node{
 		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,

@@ -23,3 +23,8 @@ func (n *Node) Destroy(context.Context) error { return os.RemoveAll(n.dir) }
 
 // Processes lists the cluster's processes: none here.
 func (n *Node) Processes() ([]Process, error) { return nil, nil }
+
+// ReapOrphanNodes has nothing to remove where no node cluster can run.
+func ReapOrphanNodes(context.Context, string) ([]string, error) { return nil, nil }
+
+func writeOwner(string, string) error { return nil }

@@ -113,7 +113,7 @@ func runPod(ctx context.Context, n *cluster.Node) error {
 }
 
 var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() {
-	DescribeTable("leaves no process, mount, network namespace, cgroup or directory when the owner is stopped", func(ctx SpecContext, sig syscall.Signal) {
+	DescribeTable("leaves no process, mount, network namespace, cgroup or directory when the owner is stopped or killed", func(ctx SpecContext, sig syscall.Signal) {
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.NodeBinaries...)
 		Expect(err).NotTo(HaveOccurred())
 		// A HOME and TMPDIR of its own show the cluster leaves nothing in
@@ -159,7 +159,18 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 		Expect(cmd.Process.Signal(sig)).To(Succeed())
 		var exitErr error
 		Eventually(ctx, exited).WithTimeout(2 * time.Minute).Should(Receive(&exitErr))
-		Expect(exitErr).NotTo(HaveOccurred(), "the child failed to clean up")
+		if sig == syscall.SIGKILL {
+			// Nothing ran Destroy: the daemons and pods outlive their owner
+			// until the next node cluster's start sweeps them.
+			Expect(exitErr).To(HaveOccurred())
+			Expect(cluster.ProcessesMentioning(c.Workdir)).NotTo(BeEmpty(), "SIGKILL of the owner stopped the daemons by itself: this entry shows nothing")
+			By("sweeping orphans, as the next NewNode in the same temp directory does")
+			reaped, err := cluster.ReapOrphanNodes(ctx, tmp)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(reaped).To(ConsistOf(c.Name))
+		} else {
+			Expect(exitErr).NotTo(HaveOccurred(), "the child failed to clean up")
+		}
 
 		By("finding nothing left")
 		// Exited: gone, or a zombie its new parent has yet to reap (the
@@ -186,6 +197,7 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 	},
 		Entry("Ctrl-C", syscall.SIGINT, SpecTimeout(6*time.Minute)),
 		Entry("SIGTERM", syscall.SIGTERM, SpecTimeout(6*time.Minute)),
+		Entry("SIGKILL, then the next cluster's start", syscall.SIGKILL, SpecTimeout(6*time.Minute)),
 	)
 })
 
