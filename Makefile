@@ -44,9 +44,12 @@ LABELS   ?=
 conformance:
 	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
-# Median of 5 kwok clusters: create-to-ready, delete, RSS of its processes.
-bench-cluster:
+# Median of 5 clusters of each Docker-free provider: kwok (create-to-ready,
+# delete, RSS of its processes), then node (each step, pod start, delete, RSS;
+# needs root: skipped with the reason where the kernel refuses namespaces).
+bench-cluster: system-deps tools
 	$(GO) run ./hack/bench-cluster -n 5
+	$(GO) run ./hack/bench-node -n 5
 
 # The node provider's real one-node cluster (kubelet, containerd, runc; needs
 # root): pods of local images, DNS and a ClusterIP Service, a KFP-audience projected
