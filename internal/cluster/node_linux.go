@@ -141,8 +141,8 @@ func run(ctx context.Context, name string, args ...string) error {
 }
 
 // setupNetns creates the network namespace: lo, and a veth pair whose ends
-// are both inside it (the node IP on one), so it has no link to the host
-// and no route off the machine. Forwarding and bridge netfilter are set
+// are both inside it (the node IP on one, with a route for the Service
+// range), so it has no link to the host and no route off the machine. Forwarding and bridge netfilter are set
 // there only; both are per-namespace sysctls.
 func (n *Node) setupNetns(ctx context.Context) error {
 	if err := run(ctx, "/usr/sbin/ip", "netns", "add", n.name); err != nil {
@@ -160,6 +160,12 @@ func (n *Node) setupNetns(ctx context.Context) error {
 		{"addr", "add", n.nodeIP + "/24", "dev", nodeLink},
 		{"link", "set", nodeLink, "up"},
 		{"link", "set", nodePeerLink, "up"},
+		// The kube-apiserver dials ClusterIPs itself (admission webhooks,
+		// aggregated APIs). A connect is routed before kube-proxy's DNAT
+		// in OUTPUT, and the namespace has no default route: without this
+		// it fails with "network is unreachable" (measured). After DNAT
+		// the packet is routed again, to the pod over the CNI bridge.
+		{"route", "add", nodeServiceCIDR, "dev", nodeLink},
 	} {
 		if err := ipn(args...); err != nil {
 			return err
