@@ -172,6 +172,13 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		Expect(names).To(ContainElement("volume-kf-pipeline-token"))
 		Expect(got.Spec.Containers[0].Env).To(ContainElement(corev1.EnvVar{Name: "KF_PIPELINES_SA_TOKEN_PATH", Value: tokenPath}))
 
+		webhookPods, err := cs.CoreV1().Pods(webhookNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app=poddefaults"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(webhookPods.Items).To(HaveLen(1))
+		webhookLog := podLog(ctx, cs, webhookNamespace, webhookPods.Items[0].Name, "admission-webhook")
+		Expect(webhookLog).To(ContainSubstring("pod " + profileNamespace + "/labelled: applied [access-ml-pipeline]"))
+		GinkgoWriter.Printf("webhook log:\n%s\n", webhookLog)
+
 		phase := finished(ctx, "labelled")
 		log := podLog(ctx, cs, profileNamespace, "labelled", "token")
 		Expect(phase).To(Equal(corev1.PodSucceeded), "token container: %s", log)
