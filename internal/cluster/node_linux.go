@@ -141,8 +141,8 @@ func run(ctx context.Context, name string, args ...string) error {
 }
 
 // setupNetns creates the network namespace: lo, and a veth pair whose ends
-// are both inside it (the node IP on one), so it has no link to the host
-// and no route off the machine. Forwarding and bridge netfilter are set
+// are both inside it (the node IP on one, with a route for the Service
+// range), so it has no link to the host and no route off the machine. Forwarding and bridge netfilter are set
 // there only; both are per-namespace sysctls.
 func (n *Node) setupNetns(ctx context.Context) error {
 	if err := run(ctx, "/usr/sbin/ip", "netns", "add", n.name); err != nil {
@@ -160,6 +160,12 @@ func (n *Node) setupNetns(ctx context.Context) error {
 		{"addr", "add", n.nodeIP + "/24", "dev", nodeLink},
 		{"link", "set", nodeLink, "up"},
 		{"link", "set", nodePeerLink, "up"},
+		// The kube-apiserver dials ClusterIPs itself (admission webhooks,
+		// aggregated APIs). A connect is routed before kube-proxy's DNAT
+		// in OUTPUT, and the namespace has no default route: without this
+		// it fails with "network is unreachable" (measured). After DNAT
+		// the packet is routed again, to the pod over the CNI bridge.
+		{"route", "add", nodeServiceCIDR, "dev", nodeLink},
 	} {
 		if err := ipn(args...); err != nil {
 			return err
@@ -471,6 +477,22 @@ func (n *Node) importImages(ctx context.Context, archives []string) error {
 			"/usr/bin/ctr", "--address", n.containerdSocket(), "-n", "k8s.io", "images", "import", a); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// LoadImages imports more image archives (docker archives, as
+// internal/images writes them) into the running node's containerd, for
+// pods with imagePullPolicy Never or IfNotPresent of those tags.
+func (n *Node) LoadImages(ctx context.Context, archives ...string) error {
+	n.mu.Lock()
+	ok := n.state.holder != nil && !n.destroyed
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("node cluster %s: LoadImages before Create or after Destroy", n.name)
+	}
+	if err := n.importImages(ctx, archives); err != nil {
+		return fmt.Errorf("node cluster %s: importing images: %w", n.name, err)
 	}
 	return nil
 }

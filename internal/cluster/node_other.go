@@ -28,3 +28,8 @@ func (n *Node) Processes() ([]Process, error) { return nil, nil }
 func ReapOrphanNodes(context.Context, string) ([]string, error) { return nil, nil }
 
 func writeOwner(string, string) error { return nil }
+
+// LoadImages imports image archives: no node runs here.
+func (n *Node) LoadImages(context.Context, ...string) error {
+	return fmt.Errorf("%w: it needs Linux, this is %s", ErrNodeUnsupported, runtime.GOOS)
+}
