@@ -407,3 +407,20 @@ func quoteShort(s string) string {
 	}
 	return "\"" + s + "\""
 }
+
+// SignIn recognises u as a cloud's own sign-in page (a Location host row of
+// the table): a client that is sent there has met that distribution's login,
+// which no Dex form and no KFP answer lies behind.
+func SignIn(u *url.URL) (Distribution, bool) {
+	if u == nil || u.Hostname() == "" {
+		return Distribution{}, false
+	}
+	for _, sig := range table {
+		if sig.Where == LocationHost && sig.Strength == Strong && hasHostSuffix(u.Hostname(), sig.Value) {
+			if d := distributions[sig.Distro]; !d.Login {
+				return d, true
+			}
+		}
+	}
+	return Distribution{}, false
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/login"
@@ -89,6 +90,9 @@ func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Prob
 	p.Run = func(ctx context.Context, _ *Target) probe.Result {
 		if stage != login.StageSecured && l.Flow.Unsecured() {
 			return probe.Skipped("no login on this gateway: " + LoginSecured + " found /pipeline/ unsecured")
+		}
+		if d := l.Flow.Foreign(); stage != login.StageSecured && d != nil {
+			return probe.Skipped("no Dex login on this gateway: " + LoginSecured + " found " + d.Name + " in front")
 		}
 		var (
 			res  probe.Result
@@ -220,6 +224,13 @@ func loginFailure(stage login.Stage, err error) probe.Result {
 	case login.KindRedirectLoop:
 		return probe.Failed(kfd.RedirectLoop, le.Error())
 	case login.KindNoSession:
+		return probe.Failed(kfd.LoginScript, le.Error())
+	case login.KindForeignLogin:
+		// Recognising is the answer here: a warning naming the cloud's
+		// own way in, not a Dex failure.
+		if d, ok := distro.Lookup(le.Distro); ok {
+			return probe.Warned(d.KFD, le.Error())
+		}
 		return probe.Failed(kfd.LoginScript, le.Error())
 	case login.KindTransport:
 		d := kfp.Classify(nil, le.Err)
