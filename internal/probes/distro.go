@@ -52,11 +52,12 @@ func distributionProbe() probe.Probe[*Target] {
 				d := kfp.Classify(nil, err)
 				return probe.Skipped(fmt.Sprintf("no answer to %s (%s): nothing to recognise", asked, d.Summary))
 			case !ok:
-				msg := fmt.Sprintf("no login stack recognised: %s answered HTTP %d", asked, reply.StatusCode)
+				msg := fmt.Sprintf("no login stack recognised in front of KFP: %s answered HTTP %d", asked, reply.StatusCode)
 				if len(m.Others) > 0 {
 					msg += " (hints only: " + seen(m.Others) + ")"
 				}
-				res = probe.Passf(msg)
+				// Nothing to report, which is no check passed either.
+				res = probe.Skipped(msg)
 				res.Facts = map[string]string{"distribution": "none"}
 			default:
 				d := m.Distribution
