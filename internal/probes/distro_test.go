@@ -148,6 +148,9 @@ func TestDistributionProbe(t *testing.T) {
 			if s.Status != probe.Warn || s.KFD != c.id || !strings.Contains(s.Message, "not Dex") {
 				t.Errorf("login-secured: %s %s %q; want a warning %s", s.Status, s.KFD, s.Message, c.id)
 			}
+			if r := byID[LoginHelper]; r.Status != probe.Skip {
+				t.Errorf("login-helper after %s: %s %q; want a skip", dist.Name, r.Status, r.Message)
+			}
 			for _, id := range []string{LoginConnector, LoginCredentials, LoginSession} {
 				if r := byID[id]; r.Status != probe.Skip || !strings.Contains(r.Message, dist.Name) {
 					t.Errorf("%s: %s %q; want a skip naming %s", id, r.Status, r.Message, dist.Name)

@@ -197,6 +197,9 @@ func backendDown(steps []login.Step) kfd.ID {
 // needs 200 from its first GET (after redirects), rewrites Dex's connector
 // choice to /dex/auth/local, and stops at Dex's approval page.
 func helperVerdict(f *login.Flow) probe.Result {
+	if d := f.Foreign(); d != nil {
+		return probe.Skipped("get_istio_auth_session() walks Dex's forms: " + d.Name + " has none")
+	}
 	secured := f.Steps(login.StageSecured)
 	if len(secured) > 0 && (secured[0].Status == http.StatusForbidden || secured[0].Status == http.StatusUnauthorized) {
 		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("get_istio_auth_session() would stop at its first step: GET /pipeline/ answers oauth2-proxy's sign-in page with HTTP %d (Kubeflow ≥ 1.9), and it raises RuntimeError: HTTP status code '%d' for GET; the session has to be started at /oauth2/start?rd=/pipeline/", secured[0].Status, secured[0].Status))
