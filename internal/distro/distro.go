@@ -67,7 +67,7 @@ var distributions = map[ID]Distribution{
 	GCPIAP:         {Name: "Google Cloud IAP (Kubeflow on Google Cloud)", Doc: seedGCP, KFD: kfd.DistroIAP, rank: 2},
 	AWSCognito:     {Name: "AWS ALB with Cognito (Kubeflow on AWS)", Doc: seedAWS, KFD: kfd.DistroAWS, rank: 2},
 	AzureAD: {Name: "Microsoft Entra ID / Azure AD (Kubeflow on Azure)", Doc: seedAzure, KFD: kfd.DistroAzure, rank: 2,
-		DocNote: "the seed's \"Kubeflow on Azure\" link leads to AWS's guide; Azure's own is https://azure.github.io/kubeflow-aks/main/docs/"},
+		DocNote: "the seed's \"Kubeflow on Azure\" link leads to AWS's guide; Azure's own is https://azure.github.io/kubeflow-aks/main/docs/deployment-options"},
 	IBMAppID: {Name: "IBM Cloud App ID (Kubeflow on IBM Cloud)", Doc: seedIBM, KFD: kfd.DistroIBM, rank: 2},
 }
 

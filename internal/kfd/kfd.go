@@ -242,7 +242,7 @@ var catalogue = map[ID]Entry{
 		Hint:  "sign in once in a browser and pass the ALB's cookies: KFP_DOCTOR_COOKIES='AWSELBAuthSessionCookie-0=…; AWSELBAuthSessionCookie-1=…' (kfp.Client(cookies=…)), as Kubeflow on AWS documents: https://www.kubeflow.org/docs/distributions/aws/pipeline/#authenticate-kubeflow-pipeline-using-sdk-outside-cluster"},
 	DistroAzure: {Title: "Microsoft Entra ID (Azure AD) guards the endpoint",
 		Cause: "the gateway sends an anonymous request to login.microsoftonline.com: the password form is Microsoft's, not Dex's, so the doctor's --username login cannot get a session",
-		Hint:  "sign in in a browser and pass the gateway's session cookie (KFP_DOCTOR_COOKIES, kfp.Client(cookies=…)), or a token the gateway accepts (--token-file); Kubeflow on Azure: https://azure.github.io/kubeflow-aks/main/docs/ (the seed's \"Kubeflow on Azure\" link leads to AWS's guide)"},
+		Hint:  "sign in in a browser and pass the gateway's session cookie (KFP_DOCTOR_COOKIES, kfp.Client(cookies=…)), or a token the gateway accepts (--token-file); Kubeflow on Azure: https://azure.github.io/kubeflow-aks/main/docs/deployment-options (the seed's \"Kubeflow on Azure\" link leads to AWS's guide)"},
 	DistroIBM: {Title: "IBM Cloud App ID guards the endpoint",
 		Cause: "the gateway sends an anonymous request to App ID (<region>.appid.cloud.ibm.com): the sign-in is App ID's, so the doctor's Dex login cannot get a session",
 		Hint:  "sign in in a browser and pass the session cookie (KFP_DOCTOR_COOKIES, kfp.Client(cookies=…)), or follow Kubeflow on IBM Cloud: https://www.kubeflow.org/docs/distributions/ibm/pipelines/#2-authenticating-multi-user-kubeflow-pipelines-with-the-sdk"},
