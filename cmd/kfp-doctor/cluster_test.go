@@ -81,11 +81,12 @@ func TestClusterUnreachable(t *testing.T) {
 }
 
 // With --host and no cluster flag the doctor stays off the cluster, even if
-// a kubeconfig is around: the four probes only, as before.
+// a kubeconfig is around: the sdk and distribution probes and the four
+// connection probes only, as before.
 func TestHostAloneIgnoresKubeconfig(t *testing.T) {
 	kc := writeKubeconfig(t, "http://127.0.0.1:1")
 	_, out := doctorJSON(t, map[string]string{"KUBECONFIG": kc, "KUBERNETES_SERVICE_HOST": ""}, "--host", "http://127.0.0.1:1", "--timeout", "2s")
-	if status, _ := out.probe("install"); status != "absent" || len(out.Results) != 5 {
+	if status, _ := out.probe("install"); status != "absent" || len(out.Results) != 6 {
 		t.Fatalf("results %+v", out.Results)
 	}
 	// --scenario brings the cluster in, and forces the mode.

@@ -25,11 +25,10 @@ func usageErr(format string, args ...any) error {
 // at once — each with its own deadline, so a slow cluster holds up no other
 // — and writes one report per context, in the order given: text reports one
 // after another under a header, JSON as an array of reports that each name
-// their context. The exit code is the worst of them.
-func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int) error {
+// their context, JUnit (-o junit, --junit-file) as one file with a test
+// suite per context. The exit code is the worst of them.
+func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int, junit *junitFile) error {
 	switch {
-	case format == "junit":
-		return usageErr("-o junit writes one run: with several contexts use -o json or text")
 	case cfg.PasswordStdin:
 		return usageErr("--password-stdin is read once: with several contexts pass the password in $%s", doctor.EnvPassword)
 	case cfg.Host != "":
@@ -65,6 +64,7 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 	if format == "json" {
 		fmt.Fprintln(stdout, "[")
 	}
+	written := make([]*report.Report, 0, len(contexts))
 	for i, name := range contexts {
 		rep, err := reports[i], errs[i]
 		if err != nil {
@@ -86,8 +86,11 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 				raise(exitUsage)
 			}
 		}
+		written = append(written, rep)
 		var werr error
 		switch format {
+		case "junit":
+			// One file for every context, after the loop.
 		case "json":
 			if i > 0 {
 				fmt.Fprintln(stdout, ",")
@@ -102,8 +105,16 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 			return fmt.Errorf("writing the report of context %s: %w", name, werr)
 		}
 	}
-	if format == "json" {
+	switch format {
+	case "json":
 		fmt.Fprintln(stdout, "]")
+	case "junit":
+		if err := report.WriteJUnit(stdout, written...); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+	}
+	if err := junit.write(written...); err != nil {
+		return err
 	}
 	*code = worst
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -72,9 +73,38 @@ current-context: first
 			t.Error("the kubeconfig's token reached the output")
 		}
 	}
-	// -o junit and --host take one run.
+	// JUnit holds a test suite per context, on stdout (-o junit) or in
+	// --junit-file next to the text report.
+	junitPath := filepath.Join(t.TempDir(), "junit.xml")
 	for _, args := range [][]string{
-		{"--kubeconfig", kubeconfig, "--context", "first", "--context", "second", "-o", "junit"},
+		{"--kubeconfig", kubeconfig, "--all-contexts", "--timeout", "5s", "-o", "junit"},
+		{"--kubeconfig", kubeconfig, "--all-contexts", "--timeout", "5s", "--junit-file", junitPath},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, &out, &errb)
+		xmlText := out.String()
+		if args[len(args)-2] == "--junit-file" {
+			if !strings.Contains(out.String(), "══ context first") {
+				t.Errorf("%v: the text report left stdout:\n%s", args, out.String())
+			}
+			b, err := os.ReadFile(junitPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xmlText = string(b)
+		}
+		var suites struct {
+			Suites []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"testsuite"`
+		}
+		if err := xml.Unmarshal([]byte(xmlText), &suites); err != nil || len(suites.Suites) != 2 ||
+			!strings.HasPrefix(suites.Suites[0].Name, "kfp-doctor context first") || !strings.HasPrefix(suites.Suites[1].Name, "kfp-doctor context second") || code == exitOK {
+			t.Errorf("%v: exit %d, suites %+v (%v):\n%s%s", args, code, suites, err, xmlText, errb.String())
+		}
+	}
+	// --host takes one run.
+	for _, args := range [][]string{
 		{"--kubeconfig", kubeconfig, "--all-contexts", "--host", "http://x"},
 		{"--kubeconfig", kubeconfig, "--all-contexts", "--context", "first"},
 	} {

@@ -70,6 +70,7 @@ func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *
 	var output string
 	var contexts []string
 	var allContexts bool
+	var junit *junitFile
 	cmd := &cobra.Command{
 		Use:   "kfp-doctor",
 		Short: "Diagnose the connection between kfp.Client and Kubeflow Pipelines",
@@ -122,6 +123,9 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err != nil {
 				return err
 			}
+			if err := junit.check(); err != nil {
+				return err
+			}
 			cfg.Stdin = cmd.InOrStdin()
 			if allContexts {
 				if len(contexts) > 0 {
@@ -132,7 +136,7 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 				}
 			}
 			if len(contexts) > 1 {
-				return runContexts(cmd.Context(), cfg, contexts, format, red, stdout, code)
+				return runContexts(cmd.Context(), cfg, contexts, format, red, stdout, code, junit)
 			}
 			if len(contexts) == 1 {
 				cfg.KubeContext = contexts[0]
@@ -152,6 +156,9 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			}
 			if err != nil {
 				return fmt.Errorf("writing the report: %w", err)
+			}
+			if err := junit.write(rep); err != nil {
+				return err
 			}
 			switch rep.Outcome() {
 			case probe.OutcomeFailed:
@@ -184,6 +191,7 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.Username, "username", "", "log in through Kubeflow's gateway (--host) as this Dex user before the other checks; password from $"+doctor.EnvPassword+" or --password-stdin")
 	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
+	junit = addJUnitFileFlag(cmd)
 	registerCompletions(cmd, &cfg)
 	cmd.AddCommand(newExplainCommand(stdout, code))
 	cmd.AddCommand(newFixCommand(red, stdout, code))

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/ginkgo/v2/reporters"
+
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
 	"github.com/kfp-connect/kfp-connect/internal/login/logintest"
@@ -289,7 +291,7 @@ func TestReportFormats(t *testing.T) {
 		kfptest.ExperimentsV2: kfptest.Fixed("no auth, ns=ns-1"),
 	})
 	code, text, _ := runDoctor(t, nil, "--host", s.URL, "-n", "ns-1")
-	for _, want := range []string{"✔ healthz", "✖ list-experiments [KFD001]", "hint:", "docs: https://", "FAILED: 3 passed, 0 warnings, 1 failed, 1 skipped"} {
+	for _, want := range []string{"✔ healthz", "✖ list-experiments [KFD001]", "hint:", "docs: https://", "FAILED: 3 passed, 0 warnings, 1 failed, 2 skipped"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("text report lacks %q:\n%s", want, text)
 		}
@@ -315,13 +317,35 @@ func TestReportFormats(t *testing.T) {
 		t.Fatalf("junit is not XML: %v\n%s", err, junit)
 	}
 	su := suites.Suites[0]
-	if su.Tests != 5 || su.Failures != 1 || su.Skipped != 1 {
+	if su.Tests != 6 || su.Failures != 1 || su.Skipped != 2 {
 		t.Fatalf("junit counts: %+v", su)
 	}
 	for _, tc := range su.Cases {
 		if strings.HasPrefix(tc.Name, "list-experiments") && (tc.Failure == nil || tc.Failure.Type != "KFD001") {
 			t.Fatalf("list-experiments case: %+v", tc)
 		}
+	}
+	// --junit-file: the same JUnit in a file, the text report on stdout,
+	// the exit code unchanged; with the run's facts as properties.
+	path := filepath.Join(t.TempDir(), "report.xml")
+	code, text, _ = runDoctor(t, nil, "--host", s.URL, "-n", "ns-1", "--junit-file", path)
+	b, err := os.ReadFile(path)
+	if err != nil || code != 1 || !strings.Contains(text, "FAILED: 3 passed") {
+		t.Fatalf("exit %d, %v, stdout:\n%s", code, err, text)
+	}
+	var file reporters.JUnitTestSuites
+	if err := xml.Unmarshal(b, &file); err != nil || len(file.TestSuites) != 1 {
+		t.Fatalf("--junit-file: %v\n%s", err, b)
+	}
+	fs := file.TestSuites[0]
+	if fs.Tests != 6 || fs.Failures != 1 || fs.Timestamp == "" || fs.Properties.WithName("host_source") != "host=" ||
+		fs.Properties.WithName("credentials") != "none" || fs.Properties.WithName("namespace") != "ns-1" || !strings.HasPrefix(fs.Properties.WithName("tool"), "kfp-doctor ") {
+		t.Fatalf("--junit-file suite: %+v", fs)
+	}
+	// A directory that is not there is refused before anything runs.
+	code, _, stderr := runDoctor(t, nil, "--host", s.URL, "--junit-file", filepath.Join(t.TempDir(), "no", "such", "r.xml"))
+	if code != exitUsage || !strings.Contains(stderr, "does not exist") {
+		t.Fatalf("missing directory: exit %d %q", code, stderr)
 	}
 }
 

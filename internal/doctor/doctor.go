@@ -192,6 +192,7 @@ func Run(ctx context.Context, cfg Config, red *redact.Redactor) (*report.Report,
 	if cfg.CheckWrite {
 		set = probes.WithWriteCheck(set, randomSuffix)
 	}
+	set = probes.WithDistribution(set)
 	set = probes.WithSDK(target, set)
 	runner, err := probe.NewRunner(set)
 	if err != nil {

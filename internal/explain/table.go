@@ -616,5 +616,78 @@ func table() []rule {
 					Text: `✖ list-experiments  KFD046  HTTP 500, code 13: "List experiments failed: InternalServerError: Failed to list experiments"`},
 			},
 		},
+		{
+			ID: kfd.DistroIAP, Confirm: cmdHost,
+			Patterns: []pattern{
+				{Re: `Invalid IAP credentials`},
+				{Re: `x-goog-iap-generated-response`},
+				{Re: `recognised: Google Cloud IAP`},
+				{Re: `redirect to Google Cloud IAP[^']*'s sign-in`},
+			},
+			Examples: []Example{
+				{Source: "IAP's answer to a request without a token, as curl -i shows it (found with search in several public repositories' notes, 2026)",
+					Text: "< HTTP/2 302\n< location: https://accounts.google.com/o/oauth2/v2/auth?client_id=721899303052-example.apps.googleusercontent.com&response_type=code&scope=openid+email&redirect_uri=https://iap.googleapis.com/v1/oauth/clientIds/721899303052-example.apps.googleusercontent.com:handleRedirect&state=…\n< x-goog-iap-generated-response: true\n< server: Google Frontend\n\nInvalid IAP credentials: empty token"},
+				{Source: "IAP's 401 to a bearer token it cannot parse",
+					Text: "kfp_server_api.exceptions.ApiException: (401)\nReason: Unauthorized\nHTTP response body: Invalid IAP credentials: Unable to parse JWT"},
+				{Source: "doctor: healthz meeting the redirect (internal/kfp/classify.go)",
+					Text: "✖ healthz  KFD047  HTTP 302 redirect to Google Cloud IAP (Kubeflow on Google Cloud)'s sign-in (accounts.google.com): no Dex login or KFP answer behind it"},
+				{Source: "doctor: the distribution probe (internal/probes/distro.go)",
+					Text: "‼ distribution  KFD047  recognised: Google Cloud IAP (Kubeflow on Google Cloud) from redirect to accounts.google.com; the doctor cannot log in there"},
+			},
+		},
+		{
+			ID: kfd.DistroAWS, Confirm: cmdHost,
+			Patterns: []pattern{
+				{Re: `[a-z0-9-]+\.auth\.[a-z0-9-]+\.amazoncognito\.com`},
+				{Re: `AWSELBAuthSessionCookie`},
+				{Re: `recognised: AWS ALB with Cognito`},
+				{Re: `redirect to AWS ALB with Cognito[^']*'s sign-in`},
+			},
+			Examples: []Example{
+				{Source: "the ALB's redirect of an anonymous request into Cognito's hosted sign-in, as curl -i shows it",
+					Text: "< HTTP/1.1 302 Found\n< Server: awselb/2.0\n< Location: https://kubeflow-example.auth.us-west-2.amazoncognito.com/oauth2/authorize?client_id=…&redirect_uri=https%3A%2F%2Fkubeflow.example.com%2Foauth2%2Fidpresponse&response_type=code&scope=openid&state=…"},
+				{Source: "Kubeflow on AWS's guide (awslabs/kubeflow-manifests, component-guides/pipelines): the cookies kfp.Client needs",
+					Text: `client = kfp.Client(host=f"https://{kubeflow_gateway_endpoint}/pipeline", cookies=f"AWSELBAuthSessionCookie-0={alb_session_cookie0};AWSELBAuthSessionCookie-1={alb_session_cookie1}")`},
+				{Source: "doctor: healthz meeting the redirect (internal/kfp/classify.go)",
+					Text: "✖ healthz  KFD048  HTTP 302 redirect to AWS ALB with Cognito (Kubeflow on AWS)'s sign-in (kubeflow-example.auth.us-west-2.amazoncognito.com): no Dex login or KFP answer behind it"},
+				{Source: "doctor: the distribution probe (internal/probes/distro.go)",
+					Text: "‼ distribution  KFD048  recognised: AWS ALB with Cognito (Kubeflow on AWS) from redirect to example.auth.us-west-2.amazoncognito.com; the doctor cannot log in there"},
+			},
+		},
+		{
+			ID: kfd.DistroAzure, Confirm: cmdHost,
+			Patterns: []pattern{
+				{Re: `login\.microsoftonline\.com`},
+				{Re: `AADSTS\d+`},
+				{Re: `recognised: Microsoft Entra ID`},
+				{Re: `redirect to Microsoft Entra ID[^']*'s sign-in`},
+			},
+			Examples: []Example{
+				{Source: "Entra ID's sign-in error for an oauth2-proxy whose callback is not registered (the AADSTS50011 page)",
+					Text: "AADSTS50011: The redirect URI 'https://kubeflow.example.com/oauth2/callback' specified in the request does not match the redirect URIs configured for the application"},
+				{Source: "the gateway's redirect of an anonymous request to Entra ID, as curl -i shows it",
+					Text: "< HTTP/1.1 302 Found\n< location: https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000/oauth2/v2.0/authorize?client_id=…&redirect_uri=https%3A%2F%2Fkubeflow.example.com%2Foauth2%2Fcallback&response_type=code&scope=openid+email+profile&state=…"},
+				{Source: "doctor: healthz meeting the redirect (internal/kfp/classify.go)",
+					Text: "✖ healthz  KFD049  HTTP 302 redirect to Microsoft Entra ID / Azure AD (Kubeflow on Azure)'s sign-in (login.microsoftonline.com): no Dex login or KFP answer behind it"},
+				{Source: "doctor: the distribution probe (internal/probes/distro.go)",
+					Text: "‼ distribution  KFD049  recognised: Microsoft Entra ID / Azure AD (Kubeflow on Azure) from redirect to login.microsoftonline.com; the doctor cannot log in there"},
+			},
+		},
+		{
+			ID: kfd.DistroIBM, Confirm: cmdHost,
+			Patterns: []pattern{
+				{Re: `[a-z0-9-]+\.appid\.cloud\.ibm\.com`},
+				{Re: `recognised: IBM Cloud App ID`},
+				{Re: `redirect to IBM Cloud App ID[^']*'s sign-in`},
+			},
+			Examples: []Example{
+				{Source: "the gateway's redirect of an anonymous request into App ID's authorization endpoint, as curl -i shows it",
+					Text: "< HTTP/1.1 302 Found\n< location: https://us-south.appid.cloud.ibm.com/oauth/v4/00000000-0000-0000-0000-000000000000/authorization?client_id=…&redirect_uri=https%3A%2F%2Fkubeflow.example.com%2Fauthservice%2Foidc%2Fcallback&response_type=code&scope=openid&state=…"},
+				{Source: "doctor: healthz meeting the redirect (internal/kfp/classify.go)",
+					Text: "✖ healthz  KFD050  HTTP 302 redirect to IBM Cloud App ID (Kubeflow on IBM Cloud)'s sign-in (us-south.appid.cloud.ibm.com): no Dex login or KFP answer behind it"},
+				{Source: "doctor: the distribution probe (internal/probes/distro.go)",
+					Text: "‼ distribution  KFD050  recognised: IBM Cloud App ID (Kubeflow on IBM Cloud) from redirect to us-south.appid.cloud.ibm.com; the doctor cannot log in there"},
+			},
+		},
 	}
 }

@@ -87,6 +87,13 @@ const (
 	HeaderUnsafeCredential ID = "KFD045"
 	ServerError            ID = "KFD046"
 
+	// KFD047–KFD050: a cloud's own login stands in front of KFP
+	// (internal/distro): the doctor recognises it and cannot log in.
+	DistroIAP   ID = "KFD047"
+	DistroAWS   ID = "KFD048"
+	DistroAzure ID = "KFD049"
+	DistroIBM   ID = "KFD050"
+
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
 )
@@ -227,6 +234,18 @@ var catalogue = map[ID]Entry{
 	ServerError: {Title: "the server failed the request (HTTP 5xx)",
 		Cause: "KFP's API server, Dex or a proxy answered with a server error: a crash, a failed dependency (database, object store) or a bug; the request itself may be fine",
 		Hint:  "look at the logs of the component that answered (kubectl -n kubeflow logs deploy/ml-pipeline, or the gateway's Dex and oauth2-proxy); the evidence holds the start of its answer"},
+	DistroIAP: {Title: "Google Cloud IAP guards the endpoint",
+		Cause: "the gateway sends an anonymous request to Google's sign-in (accounts.google.com with the IAP client_id) or answers \"Invalid IAP credentials\": only a Google ID token for IAP's OAuth client gets through, and Dex logins, cookies or ServiceAccount tokens do not",
+		Hint:  "connect as Kubeflow on Google Cloud documents it: kfp.Client(host=…, client_id=<IAP OAuth client id>) with Google credentials, or pass a token from `gcloud auth print-identity-token --audiences=<client id>` (--token-file); see https://www.kubeflow.org/docs/distributions/gke/pipelines/authentication-sdk/"},
+	DistroAWS: {Title: "an AWS load balancer with Cognito guards the endpoint",
+		Cause: "the ALB in front of Kubeflow sends an anonymous request to Cognito's hosted sign-in (*.amazoncognito.com, callback /oauth2/idpresponse) and admits only its own session cookies (AWSELBAuthSessionCookie-0, -1); a Dex login does not exist there",
+		Hint:  "sign in once in a browser and pass the ALB's cookies: KFP_DOCTOR_COOKIES='AWSELBAuthSessionCookie-0=…; AWSELBAuthSessionCookie-1=…' (kfp.Client(cookies=…)), as Kubeflow on AWS documents: https://www.kubeflow.org/docs/distributions/aws/pipeline/#authenticate-kubeflow-pipeline-using-sdk-outside-cluster"},
+	DistroAzure: {Title: "Microsoft Entra ID (Azure AD) guards the endpoint",
+		Cause: "the gateway sends an anonymous request to login.microsoftonline.com: the password form is Microsoft's, not Dex's, so the doctor's --username login cannot get a session",
+		Hint:  "sign in in a browser and pass the gateway's session cookie (KFP_DOCTOR_COOKIES, kfp.Client(cookies=…)), or a token the gateway accepts (--token-file); Kubeflow on Azure: https://azure.github.io/kubeflow-aks/main/docs/deployment-options (the seed's \"Kubeflow on Azure\" link leads to AWS's guide)"},
+	DistroIBM: {Title: "IBM Cloud App ID guards the endpoint",
+		Cause: "the gateway sends an anonymous request to App ID (<region>.appid.cloud.ibm.com): the sign-in is App ID's, so the doctor's Dex login cannot get a session",
+		Hint:  "sign in in a browser and pass the session cookie (KFP_DOCTOR_COOKIES, kfp.Client(cookies=…)), or follow Kubeflow on IBM Cloud: https://www.kubeflow.org/docs/distributions/ibm/pipelines/#2-authenticating-multi-user-kubeflow-pipelines-with-the-sdk"},
 }
 
 func init() {

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"syscall"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
@@ -122,6 +124,11 @@ func classifyReply(r *Reply) Diagnosis {
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with a body over %d bytes: not a KFP API answer", status, MaxBody)}
 	}
 	if loc := r.Header.Get("Location"); r.StatusCode >= 300 && r.StatusCode < 400 && loc != "" {
+		if u, err := url.Parse(loc); err == nil {
+			if d, ok := distro.SignIn(u); ok {
+				return Diagnosis{d.KFD, fmt.Sprintf("%s redirect to %s's sign-in (%s): no Dex login or KFP answer behind it", status, d.Name, u.Hostname())}
+			}
+		}
 		if looksLikeLoginURL(loc) {
 			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, red.Cut(trimURL(loc), maxQuote))}
 		}
@@ -302,6 +309,13 @@ var (
 func isHTML(lower string) bool {
 	return strings.HasPrefix(lower, "<!doctype html") || strings.HasPrefix(lower, "<html") ||
 		strings.Contains(lower, "<body") || strings.Contains(lower, "<head")
+}
+
+// isCloudSignIn is a redirect into a cloud's own sign-in (internal/distro):
+// an answer in itself, and a host the doctor has no business calling.
+func isCloudSignIn(u *url.URL) bool {
+	_, ok := distro.SignIn(u)
+	return ok
 }
 
 func looksLikeLoginURL(loc string) bool {

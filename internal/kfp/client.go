@@ -162,7 +162,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 			}
 			// A redirect into a login flow is an answer in itself: stop
 			// there and let the classifier name it.
-			if looksLikeLoginURL(req.URL.Path) {
+			if looksLikeLoginURL(req.URL.Path) || isCloudSignIn(req.URL) {
 				return http.ErrUseLastResponse
 			}
 			return nil

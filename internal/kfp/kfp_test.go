@@ -179,6 +179,13 @@ func TestNonKFPReplies(t *testing.T) {
 		{"redirect to dex", func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/dex/auth?client_id=kubeflow-oidc-authservice&state=x", http.StatusFound)
 		}, false, kfd.LoginPage, "/dex/auth"},
+		// Not followed: the doctor does not call a cloud's sign-in.
+		{"redirect to IBM App ID", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://us-south.appid.cloud.ibm.com/oauth/v4/tenant/authorization?client_id=c&state=x", http.StatusFound)
+		}, false, kfd.DistroIBM, "IBM Cloud App ID (Kubeflow on IBM Cloud)'s sign-in (us-south.appid.cloud.ibm.com)"},
+		{"redirect to Google for IAP", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "https://accounts.google.com/o/oauth2/v2/auth?client_id=1-abc.apps.googleusercontent.com", http.StatusFound)
+		}, false, kfd.DistroIAP, "accounts.google.com"},
 		{"spa page 200", kfptest.Raw(200, "text/html", "<html><head><title>Kubeflow Pipelines</title></head><body></body></html>"), false, kfd.NotKFP, "HTML page"},
 		{"other json 200", kfptest.Raw(200, "application/json", `{"kind":"Status"}`), false, kfd.NotKFP, "not a KFP answer"},
 	}

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -98,6 +99,9 @@ const (
 	KindTransport        Kind = "transport"         // no HTTP answer (refused, timeout, TLS …)
 	KindUnexpected       Kind = "unexpected"        // an answer the login flow does not allow
 	KindNoSession        Kind = "no-session"        // the callback set no session, or it was not accepted
+	// KindForeignLogin: the gateway sends the browser to a cloud's own
+	// sign-in (Google, Cognito, Entra ID, App ID), which is no Dex form.
+	KindForeignLogin Kind = "foreign-login"
 )
 
 // Error is a failed stage. Its message never holds a secret: URLs carry query
@@ -109,6 +113,8 @@ type Error struct {
 	// Err is the cause when there is one (a transport error, stripped of the
 	// URL the net/http client would have put in it).
 	Err error
+	// Distro is the login stack recognised, for KindForeignLogin.
+	Distro distro.ID
 }
 
 func (e *Error) Error() string {
@@ -203,11 +209,12 @@ type Flow struct {
 	// Where the walk stands between stages.
 	next       *url.URL // the URL to fetch next (a redirect's target)
 	unsecured  bool
-	form       *Form    // the login form, after StageConnector
-	formPage   *url.URL // where it was served
-	connectors []string // offered on Dex's choice page, when one was shown
-	straight   bool     // Dex redirected straight to the connector (one connector)
-	approved   bool     // an approval page was answered
+	foreign    *distro.Distribution // a cloud's sign-in the walk stopped at
+	form       *Form                // the login form, after StageConnector
+	formPage   *url.URL             // where it was served
+	connectors []string             // offered on Dex's choice page, when one was shown
+	straight   bool                 // Dex redirected straight to the connector (one connector)
+	approved   bool                 // an approval page was answered
 	callback   *url.URL
 	generation Generation
 }
@@ -296,6 +303,10 @@ func (f *Flow) Steps(stage Stage) []Step {
 
 // Unsecured reports that the protected path answered without a login.
 func (f *Flow) Unsecured() bool { return f.unsecured }
+
+// Foreign is the cloud's login stack the walk stopped at (Secured found the
+// gateway sending the browser to it); nil otherwise.
+func (f *Flow) Foreign() *distro.Distribution { return f.foreign }
 
 // Connectors lists the connectors Dex's choice page offered (nil when Dex
 // showed none).

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 )
 
 // Secured fetches the protected path and follows it into the login. It
@@ -18,6 +20,17 @@ func (f *Flow) Secured(ctx context.Context) (bool, error) {
 		p, err := f.fetch(ctx, StageSecured, name, http.MethodGet, u, nil)
 		if err != nil {
 			return false, err
+		}
+		// A cloud's own sign-in is no Dex form: stop at its redirect (or
+		// its refusal) rather than follow the browser off to Google,
+		// Cognito, Entra ID or App ID and call what comes back a broken
+		// Dex login.
+		if m, ok := distro.Recognise(distro.Observe(nil, distro.Answer{URL: u, Status: p.status, Header: p.header, Body: p.body})); ok && !m.Distribution.Login {
+			d := m.Distribution
+			f.foreign = &d
+			e := f.fail(StageSecured, KindForeignLogin, fmt.Sprintf("%s answered HTTP %d leading into %s (%s), not Dex: the doctor's --username login cannot walk it", SafeURL(u), p.status, d.Name, m.Seen()), nil).(*Error)
+			e.Distro = d.ID
+			return false, e
 		}
 		switch {
 		case p.redirect() && isDex(p.location):

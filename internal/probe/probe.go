@@ -59,6 +59,10 @@ type Result struct {
 	Doc      string        `json:"doc,omitempty"`
 	Duration time.Duration `json:"-"`
 	Evidence *Evidence     `json:"evidence,omitempty"`
+	// Facts are what the probe established, as data next to the display
+	// line (-o json "facts"): keys are snake_case, values short strings
+	// with no secret (the runner masks them like the message).
+	Facts map[string]string `json:"facts,omitempty"`
 
 	// upstreamFailed marks a skip caused by a failed prerequisite, so that it
 	// skips its own dependants too; a plain skip ("no token configured") does not.

@@ -221,6 +221,13 @@ func (r *Runner[T]) finish(p Probe[T], res Result, d time.Duration) Result {
 	}
 	res.Message = red.String(res.Message)
 	res.Hint = red.String(res.Hint)
+	if len(res.Facts) > 0 {
+		facts := make(map[string]string, len(res.Facts))
+		for k, v := range res.Facts {
+			facts[k] = red.String(v)
+		}
+		res.Facts = facts
+	}
 	if res.Evidence != nil {
 		ev := *res.Evidence
 		ev.Request = red.String(ev.Request)

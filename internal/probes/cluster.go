@@ -66,7 +66,7 @@ func OnCluster(hostFromInstall, inPod bool) []probe.Probe[*Target] {
 	}
 	// The order is the order of the report: where KFP is, whether it can
 	// answer, the credentials, then the calls.
-	set := []probe.Probe[*Target]{installProbe(), endpointsProbe()}
+	set := []probe.Probe[*Target]{withFacts(installProbe(), ClusterFacts), endpointsProbe()}
 	if inPod {
 		set = append(set, podDefaultProbe())
 	}
@@ -78,6 +78,53 @@ func OnCluster(hostFromInstall, inPod bool) []probe.Probe[*Target] {
 		rbacProbe(),
 		byID["list-experiments"],
 	)
+}
+
+// withFacts adds facts to every result of p (-o json "facts").
+func withFacts(p probe.Probe[*Target], facts func(*Target) map[string]string) probe.Probe[*Target] {
+	run := p.Run
+	p.Run = func(ctx context.Context, t *Target) probe.Result {
+		res := run(ctx, t)
+		if f := facts(t); len(f) > 0 {
+			if res.Facts == nil {
+				res.Facts = map[string]string{}
+			}
+			for k, v := range f {
+				res.Facts[k] = v
+			}
+		}
+		return res
+	}
+	return p
+}
+
+// ClusterFacts are the cluster side of the run as data: the scenario the
+// probes judge by (KFP's mode, from discovery or --scenario, × whether the
+// doctor runs in a pod) and where KFP was found.
+func ClusterFacts(t *Target) map[string]string {
+	c := t.Cluster
+	if c == nil || c.Install == nil {
+		return nil
+	}
+	mode := "unknown-mode"
+	switch {
+	case c.ModeKnown && c.MultiUser:
+		mode = "multi-user"
+	case c.ModeKnown:
+		mode = "standalone"
+	}
+	where := "-out-of-cluster"
+	if t.InPod || c.Pod != nil {
+		where = "-in-cluster"
+	}
+	f := map[string]string{"scenario": mode + where, "mode": mode}
+	if c.Install.Found || c.Install.Namespace != "" {
+		f["kfp_namespace"] = c.Install.Namespace
+	}
+	if c.Install.HowFound != "" {
+		f["kfp_found_by"] = c.Install.HowFound
+	}
+	return f
 }
 
 func installProbe() probe.Probe[*Target] {

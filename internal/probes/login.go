@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/login"
@@ -89,6 +90,9 @@ func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Prob
 	p.Run = func(ctx context.Context, _ *Target) probe.Result {
 		if stage != login.StageSecured && l.Flow.Unsecured() {
 			return probe.Skipped("no login on this gateway: " + LoginSecured + " found /pipeline/ unsecured")
+		}
+		if d := l.Flow.Foreign(); stage != login.StageSecured && d != nil {
+			return probe.Skipped("no Dex login on this gateway: " + LoginSecured + " found " + d.Name + " in front")
 		}
 		var (
 			res  probe.Result
@@ -193,6 +197,9 @@ func backendDown(steps []login.Step) kfd.ID {
 // needs 200 from its first GET (after redirects), rewrites Dex's connector
 // choice to /dex/auth/local, and stops at Dex's approval page.
 func helperVerdict(f *login.Flow) probe.Result {
+	if d := f.Foreign(); d != nil {
+		return probe.Skipped("get_istio_auth_session() walks Dex's forms: " + d.Name + " has none")
+	}
 	secured := f.Steps(login.StageSecured)
 	if len(secured) > 0 && (secured[0].Status == http.StatusForbidden || secured[0].Status == http.StatusUnauthorized) {
 		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("get_istio_auth_session() would stop at its first step: GET /pipeline/ answers oauth2-proxy's sign-in page with HTTP %d (Kubeflow ≥ 1.9), and it raises RuntimeError: HTTP status code '%d' for GET; the session has to be started at /oauth2/start?rd=/pipeline/", secured[0].Status, secured[0].Status))
@@ -220,6 +227,13 @@ func loginFailure(stage login.Stage, err error) probe.Result {
 	case login.KindRedirectLoop:
 		return probe.Failed(kfd.RedirectLoop, le.Error())
 	case login.KindNoSession:
+		return probe.Failed(kfd.LoginScript, le.Error())
+	case login.KindForeignLogin:
+		// Recognising is the answer here: a warning naming the cloud's
+		// own way in, not a Dex failure.
+		if d, ok := distro.Lookup(le.Distro); ok {
+			return probe.Warned(d.KFD, le.Error())
+		}
 		return probe.Failed(kfd.LoginScript, le.Error())
 	case login.KindTransport:
 		d := kfp.Classify(nil, le.Err)

@@ -44,29 +44,76 @@ func sdkProbe() probe.Probe[*Target] {
 		Title: "what kfp.Client(...) chooses: host, credentials, namespace (" + sdkmodel.Version + ")",
 		Local: true, // the SDK's choices, computed here: no verdict on the connection
 		Run: func(_ context.Context, t *Target) probe.Result {
-			s := t.SDK
-			c := s.Call
-			if c.Err != nil {
-				return probe.Failed(kfd.ContextFile, c.Err.Error()+": the SDK sends nothing")
-			}
-			msg := Describe(c)
-			switch {
-			case c.NamespaceKind == sdkmodel.NamespaceContext && hasNote(c, "wins over the pod's"):
-				// Outside a pod a stored namespace is what the user set;
-				// in one it silently beats the pod's own.
-				return probe.Warned(kfd.ContextFile, msg+"; "+note(c, "wins over the pod's"))
-			case c.NamespaceKind == sdkmodel.NamespaceExplicit && hasNote(c, "wins over"):
-				return probe.Warned(kfd.ContextFile, msg+"; "+note(c, "wins over")+": kfp.Client() without namespace= would use the stored one")
-			}
-			if c.HostKind == sdkmodel.HostInCluster && c.ServiceNamespace != sdkmodel.DefaultNamespace && c.ServiceNamespace != s.KFPNamespace {
-				return probe.Warned(kfd.NamespaceNamesService, fmt.Sprintf("%s; with no host, namespace=%q also names the API server's Service: %s, not KFP's ml-pipeline.kubeflow", msg, c.ServiceNamespace, c.Host.Value))
-			}
-			if c.AuthKind == sdkmodel.AuthIAP || c.AuthKind == sdkmodel.AuthGCP {
-				return probe.Warned(kfd.SDKTokenNotReproduced, msg+"; the doctor sends no such token: the probes below check the endpoint without it")
-			}
-			return probe.Passf(msg)
+			res := sdkVerdict(t)
+			res.Facts = SDKFacts(t)
+			return res
 		},
 	}
+}
+
+// SDKFacts are the call's choices as data (-o json "facts"), each with
+// where it came from: the display line of the sdk probe, structured. No
+// secret values: credentials are named by kind and source only.
+func SDKFacts(t *Target) map[string]string {
+	c := t.SDK.Call
+	f := map[string]string{
+		"sdk_version":            c.Version,
+		"host":                   c.URL,
+		"host_source":            string(c.Host.Source),
+		"host_kind":              string(c.HostKind),
+		"credentials":            string(c.AuthKind),
+		"healthz_in_constructor": fmt.Sprint(c.HealthzInConstructor),
+	}
+	if t.Client != nil {
+		// The client's base is the URL as sent, without user info.
+		f["host"] = t.Client.Base().Redacted()
+	}
+	if c.AuthKind != sdkmodel.AuthNone {
+		f["credentials_source"] = string(c.Auth.Source)
+	}
+	if c.TokenPath != "" {
+		f["token_path"] = c.TokenPath
+	}
+	if c.Cookie.Value != "" {
+		f["cookie_source"] = string(c.Cookie.Source)
+	}
+	if c.HeaderName.Value != "" {
+		f["header_name"], f["header_source"] = c.HeaderName.Value, string(c.HeaderName.Source)
+	}
+	f["namespace_kind"] = string(c.NamespaceKind)
+	if c.NamespaceKind != sdkmodel.NamespaceNone {
+		f["namespace"], f["namespace_source"] = c.Namespace.Value, string(c.Namespace.Source)
+	}
+	if t.InPod {
+		f["in_pod"] = "true"
+	} else {
+		f["in_pod"] = "false"
+	}
+	return f
+}
+
+func sdkVerdict(t *Target) probe.Result {
+	s := t.SDK
+	c := s.Call
+	if c.Err != nil {
+		return probe.Failed(kfd.ContextFile, c.Err.Error()+": the SDK sends nothing")
+	}
+	msg := Describe(c)
+	switch {
+	case c.NamespaceKind == sdkmodel.NamespaceContext && hasNote(c, "wins over the pod's"):
+		// Outside a pod a stored namespace is what the user set;
+		// in one it silently beats the pod's own.
+		return probe.Warned(kfd.ContextFile, msg+"; "+note(c, "wins over the pod's"))
+	case c.NamespaceKind == sdkmodel.NamespaceExplicit && hasNote(c, "wins over"):
+		return probe.Warned(kfd.ContextFile, msg+"; "+note(c, "wins over")+": kfp.Client() without namespace= would use the stored one")
+	}
+	if c.HostKind == sdkmodel.HostInCluster && c.ServiceNamespace != sdkmodel.DefaultNamespace && c.ServiceNamespace != s.KFPNamespace {
+		return probe.Warned(kfd.NamespaceNamesService, fmt.Sprintf("%s; with no host, namespace=%q also names the API server's Service: %s, not KFP's ml-pipeline.kubeflow", msg, c.ServiceNamespace, c.Host.Value))
+	}
+	if c.AuthKind == sdkmodel.AuthIAP || c.AuthKind == sdkmodel.AuthGCP {
+		return probe.Warned(kfd.SDKTokenNotReproduced, msg+"; the doctor sends no such token: the probes below check the endpoint without it")
+	}
+	return probe.Passf(msg)
 }
 
 // Describe is the call's choices on one line, each with its source; no

@@ -6,7 +6,6 @@ package report
 
 import (
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
@@ -30,6 +29,13 @@ type Report struct {
 	// Context is the kubeconfig context the run diagnosed, when the doctor
 	// ran for several (--context repeated, --all-contexts).
 	Context string
+	// Facts are the run's settled inputs as data (scenario, host and its
+	// source, credentials kind …), set by whoever resolved them; the
+	// probes' own facts are merged under them (Facts).
+	Facts map[string]string
+	// Started is when the run began; zero means Elapsed before the report
+	// is written (the doctor writes it as soon as the run ends).
+	Started time.Time
 }
 
 // SchemaVersion is the version of the -o json contract
@@ -87,27 +93,36 @@ type jsonResult struct {
 	Doc        string          `json:"doc,omitempty"`
 	DurationMS int64           `json:"duration_ms"`
 	Evidence   *probe.Evidence `json:"evidence,omitempty"`
+	// Facts are the probe's findings as data next to its message (added in
+	// schema_version 1 without changing any field: consumers that ignore
+	// it are unaffected).
+	Facts map[string]string `json:"facts,omitempty"`
 }
 
 type jsonReport struct {
-	SchemaVersion string       `json:"schema_version"`
-	Tool          string       `json:"tool,omitempty"`
-	Context       string       `json:"context,omitempty"`
-	OK            bool         `json:"ok"`
-	Target        string       `json:"target"`
-	Details       string       `json:"details,omitempty"` // scenario, how the host was found, credentials used (no secrets)
-	Summary       Counts       `json:"summary"`
-	ElapsedMS     int64        `json:"elapsed_ms"`
-	Results       []jsonResult `json:"results"`
+	SchemaVersion string `json:"schema_version"`
+	Tool          string `json:"tool,omitempty"`
+	Context       string `json:"context,omitempty"`
+	OK            bool   `json:"ok"`
+	Target        string `json:"target"`
+	Details       string `json:"details,omitempty"` // scenario, how the host was found, credentials used (no secrets)
+	// Facts is Details as data: the run's facts and every probe's, merged
+	// (the first to name a key wins).
+	Facts     map[string]string `json:"facts,omitempty"`
+	StartedAt string            `json:"started_at,omitempty"` // RFC 3339
+	Summary   Counts            `json:"summary"`
+	ElapsedMS int64             `json:"elapsed_ms"`
+	Results   []jsonResult      `json:"results"`
 }
 
 // JSON writes the machine-readable report.
 func (r *Report) JSON(w io.Writer) error {
-	out := jsonReport{SchemaVersion: SchemaVersion, Tool: r.Tool, Context: r.Context, OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
+	out := jsonReport{SchemaVersion: SchemaVersion, Tool: r.Tool, Context: r.Context, OK: r.OK(), Target: r.clean(r.Target), Details: r.clean(r.Details),
+		Facts: r.cleanFacts(r.MergedFacts()), StartedAt: r.started().UTC().Format(time.RFC3339), Summary: r.counts(), ElapsedMS: r.Elapsed.Milliseconds(), Results: []jsonResult{}}
 	for _, res := range r.Results {
 		jr := jsonResult{
 			Probe: res.Probe, Title: res.Title, Status: res.Status, Message: r.clean(res.Message),
-			Hint: r.clean(res.Hint), Doc: res.Doc, DurationMS: res.Duration.Milliseconds(),
+			Hint: r.clean(res.Hint), Doc: res.Doc, DurationMS: res.Duration.Milliseconds(), Facts: r.cleanFacts(res.Facts),
 		}
 		if res.Status != probe.Pass {
 			jr.KFD = string(res.KFD)
@@ -125,71 +140,43 @@ func (r *Report) JSON(w io.Writer) error {
 	return enc.Encode(out)
 }
 
-// JUnit writes one test suite with a test case per probe: CI systems show a
-// failing probe as a failing test, with its KFD id as the failure type.
-func (r *Report) JUnit(w io.Writer) error {
-	type failure struct {
-		Message string `xml:"message,attr"`
-		Type    string `xml:"type,attr,omitempty"`
-		Text    string `xml:",chardata"`
+// MergedFacts are the run's facts and, under them, every probe's, the
+// first to name a key winning (results are in report order: the sdk probe's
+// host and credentials come before anything a later probe says).
+func (r *Report) MergedFacts() map[string]string {
+	out := map[string]string{}
+	for k, v := range r.Facts {
+		out[k] = v
 	}
-	type skipped struct {
-		Message string `xml:"message,attr"`
-	}
-	type testcase struct {
-		Name      string   `xml:"name,attr"`
-		Classname string   `xml:"classname,attr"`
-		Time      string   `xml:"time,attr"`
-		Failure   *failure `xml:"failure,omitempty"`
-		Skipped   *skipped `xml:"skipped,omitempty"`
-		SystemOut string   `xml:"system-out,omitempty"`
-	}
-	type testsuite struct {
-		XMLName  xml.Name   `xml:"testsuite"`
-		Name     string     `xml:"name,attr"`
-		Tests    int        `xml:"tests,attr"`
-		Failures int        `xml:"failures,attr"`
-		Skipped  int        `xml:"skipped,attr"`
-		Time     string     `xml:"time,attr"`
-		Cases    []testcase `xml:"testcase"`
-	}
-	type testsuites struct {
-		XMLName xml.Name `xml:"testsuites"`
-		Suites  []testsuite
-	}
-	c := r.counts()
-	suite := testsuite{Name: "kfp-doctor " + r.clean(r.Target), Tests: len(r.Results), Skipped: c.Skipped, Time: seconds(r.Elapsed)}
 	for _, res := range r.Results {
-		tc := testcase{Name: res.Probe + ": " + res.Title, Classname: "kfp-doctor", Time: seconds(res.Duration)}
-		text := r.clean(res.Message)
-		detail := text
-		if res.Hint != "" {
-			detail += "\nhint: " + r.clean(res.Hint)
+		for k, v := range res.Facts {
+			if _, set := out[k]; !set {
+				out[k] = v
+			}
 		}
-		if res.Doc != "" {
-			detail += "\ndoc: " + res.Doc
-		}
-		switch {
-		case res.Status == probe.Fail, res.Status == probe.Warn && r.Strict:
-			suite.Failures++
-			tc.Failure = &failure{Message: label(res) + text, Type: string(res.KFD), Text: detail}
-		case res.Status == probe.Skip:
-			tc.Skipped = &skipped{Message: text}
-		default:
-			tc.SystemOut = label(res) + detail
-		}
-		suite.Cases = append(suite.Cases, tc)
 	}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	if len(out) == 0 {
+		return nil
 	}
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	if err := enc.Encode(testsuites{Suites: []testsuite{suite}}); err != nil {
-		return err
+	return out
+}
+
+func (r *Report) cleanFacts(f map[string]string) map[string]string {
+	if len(f) == 0 {
+		return nil
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	out := make(map[string]string, len(f))
+	for k, v := range f {
+		out[k] = r.clean(v)
+	}
+	return out
+}
+
+func (r *Report) started() time.Time {
+	if !r.Started.IsZero() {
+		return r.Started
+	}
+	return time.Now().Add(-r.Elapsed)
 }
 
 func label(res probe.Result) string {
@@ -198,8 +185,6 @@ func label(res probe.Result) string {
 	}
 	return "[" + string(res.KFD) + "] "
 }
-
-func seconds(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
 // Text writes the report for a person: one line per probe in a tree, with the
 // hint and the doc link under every warning and failure, and a summary line.

@@ -1,0 +1,101 @@
+package distro
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// listTimeout bounds one list call; listLimit one page: the namespaces
+// looked in hold a handful of these objects, and a larger answer would be no
+// login stack's.
+const (
+	listTimeout = 2 * time.Second
+	listLimit   = 200
+)
+
+// Namespaces the login stacks' manifests install into (kubeflow/manifests:
+// auth for Dex, oauth2-proxy, istio-system for oidc-authservice and the
+// gateway; kube-system for the AWS Load Balancer Controller; kubeflow and
+// istio-system for Google Cloud's iap-enabler).
+var (
+	deploymentNamespaces = []string{"auth", "oauth2-proxy", "istio-system", "kube-system", "kubeflow"}
+	gatewayNamespace     = "istio-system"
+)
+
+// ListCluster lists, read-only, the objects the table knows, with the
+// user's own credentials. What cannot be listed is said in problems (a
+// namespace that is not there lists as empty: no problem).
+func ListCluster(ctx context.Context, kube kubernetes.Interface) (objs []Object, problems []string) {
+	list := func(what, ns string, f func(context.Context, metav1.ListOptions) ([]string, error)) {
+		if ctx.Err() != nil {
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, listTimeout)
+		defer cancel()
+		names, err := f(cctx, metav1.ListOptions{Limit: listLimit})
+		switch {
+		case err == nil:
+			for _, n := range names {
+				objs = append(objs, Object{Kind: what, Namespace: ns, Name: n})
+			}
+		case apierrors.IsNotFound(err):
+		case apierrors.IsForbidden(err):
+			problems = append(problems, fmt.Sprintf("cannot list %s objects in %s (forbidden)", what, ns))
+		default:
+			problems = append(problems, fmt.Sprintf("cannot list %s objects in %s: %v", what, ns, err))
+		}
+	}
+	for _, ns := range deploymentNamespaces {
+		list("Deployment", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+			l, err := kube.AppsV1().Deployments(ns).List(ctx, o)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]string, 0, len(l.Items))
+			for _, i := range l.Items {
+				out = append(out, i.Name)
+			}
+			return out, nil
+		})
+	}
+	ns := gatewayNamespace
+	list("Service", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		l, err := kube.CoreV1().Services(ns).List(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, 0, len(l.Items))
+		for _, i := range l.Items {
+			out = append(out, i.Name)
+		}
+		return out, nil
+	})
+	list("ConfigMap", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		l, err := kube.CoreV1().ConfigMaps(ns).List(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, 0, len(l.Items))
+		for _, i := range l.Items {
+			out = append(out, i.Name)
+		}
+		return out, nil
+	})
+	list("Ingress", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
+		l, err := kube.NetworkingV1().Ingresses(ns).List(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]string, 0, len(l.Items))
+		for _, i := range l.Items {
+			out = append(out, i.Name)
+		}
+		return out, nil
+	})
+	return objs, problems
+}
