@@ -689,5 +689,18 @@ func table() []rule {
 					Text: "‼ distribution  KFD050  recognised: IBM Cloud App ID (Kubeflow on IBM Cloud) from redirect to us-south.appid.cloud.ibm.com; the doctor cannot log in there"},
 			},
 		},
+		{
+			ID: kfd.PodDefaultWebhookDown, Confirm: cmdEndpoint,
+			Patterns: []pattern{
+				{Re: `failed calling webhook "[a-z0-9.-]*(admission-webhook|poddefault)[a-z0-9.-]*kubeflow\.org"`},
+				{Re: `apply-poddefault\?timeout=`},
+			},
+			Examples: []Example{
+				{Source: "kubeflow/kubeflow#6115 and canonical/bundle-kubeflow#361: the events of pods refused while the webhook's Service was gone",
+					Text: `Warning   FailedCreate   statefulset/argo-controller-operator   create Pod argo-controller-operator-0 in StatefulSet argo-controller-operator failed error: Internal error occurred: failed calling webhook "admission-webhook.kubeflow.org": Post "https://admission-webhook.controller.svc:443/apply-poddefault?timeout=30s": service "admission-webhook" not found`},
+				{Source: "measured: the real kube-apiserver of the node provider refusing a labelled pod after admission-webhook-service was deleted (suites/node/poddefault_test.go)",
+					Text: `Internal error occurred: failed calling webhook "admission-webhook-deployment.kubeflow.org": failed to call webhook: Post "https://admission-webhook-service.kubeflow.svc:443/apply-poddefault?timeout=10s": service "admission-webhook-service" not found`},
+			},
+		},
 	}
 }

@@ -94,6 +94,10 @@ const (
 	DistroAzure ID = "KFD049"
 	DistroIBM   ID = "KFD050"
 
+	// PodDefaultWebhookDown: Kubeflow's PodDefault webhook (failurePolicy
+	// Fail) cannot be called, so no pod starts in a profile namespace.
+	PodDefaultWebhookDown ID = "KFD055"
+
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
 )
@@ -246,6 +250,9 @@ var catalogue = map[ID]Entry{
 	DistroIBM: {Title: "IBM Cloud App ID guards the endpoint",
 		Cause: "the gateway sends an anonymous request to App ID (<region>.appid.cloud.ibm.com): the sign-in is App ID's, so the doctor's Dex login cannot get a session",
 		Hint:  "sign in in a browser and pass the session cookie (KFP_DOCTOR_COOKIES, kfp.Client(cookies=…)), or follow Kubeflow on IBM Cloud: https://www.kubeflow.org/docs/distributions/ibm/pipelines/#2-authenticating-multi-user-kubeflow-pipelines-with-the-sdk"},
+	PodDefaultWebhookDown: {Title: "pods in profile namespaces refused: the PodDefault webhook cannot be called",
+		Cause: "Kubeflow's PodDefault MutatingWebhookConfiguration (failurePolicy: Fail, every namespace labelled app.kubernetes.io/part-of: kubeflow-profile) points at a Service that is gone, has no ready endpoints or does not answer, so the apiserver refuses every pod there: the client's pod is never created, so it has no token to lack",
+		Hint:  "bring the webhook back: `kubectl -n kubeflow get svc,endpointslices,pods -l app=poddefaults` (admission-webhook-service and admission-webhook-deployment), re-apply applications/admission-webhook from kubeflow/manifests, and check its certificate Secret"},
 }
 
 func init() {
