@@ -83,11 +83,17 @@ var ErrNotStatic = errors.New("binary is dynamically linked: it cannot run on an
 
 // WriteArchive writes the image of spec as a docker archive at dest: a
 // single layer holding spec.Binary at spec.Path (mode 0755, root-owned),
-// config linux/amd64 with Entrypoint [spec.Path].
-func WriteArchive(spec Spec, dest string) error {
-	ref, err := name.NewTag(spec.Ref, name.StrictValidation)
-	if err != nil {
-		return fmt.Errorf("image tag %q: %w", spec.Ref, err)
+// config linux/amd64 with Entrypoint [spec.Path]. The archive names the
+// image spec.Ref and each of alsoTagged (e.g. …:latest besides …:v1.2.0).
+func WriteArchive(spec Spec, dest string, alsoTagged ...string) error {
+	refs := map[name.Reference]v1.Image{}
+	var tags []name.Tag
+	for _, r := range append([]string{spec.Ref}, alsoTagged...) {
+		t, err := name.NewTag(r, name.StrictValidation)
+		if err != nil {
+			return fmt.Errorf("image tag %q: %w", r, err)
+		}
+		tags = append(tags, t)
 	}
 	if !path.IsAbs(spec.Path) || path.Clean(spec.Path) != spec.Path || spec.Path == "/" {
 		return fmt.Errorf("image %s: path in image %q must be a clean absolute file path", spec.Ref, spec.Path)
@@ -120,7 +126,10 @@ func WriteArchive(spec Spec, dest string) error {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return fmt.Errorf("image %s: config: %w", spec.Ref, err)
 	}
-	if err := tarball.WriteToFile(dest, ref, img); err != nil {
+	for _, t := range tags {
+		refs[t] = img
+	}
+	if err := tarball.MultiRefWriteToFile(dest, refs); err != nil {
 		return fmt.Errorf("image %s: writing %s: %w", spec.Ref, dest, err)
 	}
 	return nil
@@ -145,12 +154,19 @@ func checkStatic(bin []byte) error {
 // BuildOption changes how BuildGo and Build build.
 type BuildOption func(*buildConfig)
 
-type buildConfig struct{ version string }
+type buildConfig struct {
+	version string
+	also    []string // extra tags
+}
 
 // Version stamps v into each program's main.version (-X main.version=v), as
 // `make build` does, so `kfp-doctor version` in the image prints the build's
 // version; programs without that variable are unaffected.
 func Version(v string) BuildOption { return func(c *buildConfig) { c.version = v } }
+
+// AlsoTag names each image Build writes also with tag (same repository),
+// e.g. "latest", which deploy/doctor/job.yaml runs.
+func AlsoTag(tag string) BuildOption { return func(c *buildConfig) { c.also = append(c.also, tag) } }
 
 // BuildGo builds the main package pkg of this module as a static linux/amd64
 // binary at dest. It runs `go build` in dir (any directory inside the
@@ -183,6 +199,10 @@ func BuildGo(ctx context.Context, dir, pkg, dest string, opts ...BuildOption) er
 // dir and writes its archive there; it returns the archives' paths in the
 // order of refs.
 func Build(ctx context.Context, moduleDir, dir string, refs []Ref, opts ...BuildOption) ([]string, error) {
+	var c buildConfig
+	for _, o := range opts {
+		o(&c)
+	}
 	var archives []string
 	for _, r := range refs {
 		base := filepath.Base(r.Package)
@@ -191,12 +211,24 @@ func Build(ctx context.Context, moduleDir, dir string, refs []Ref, opts ...Build
 			return nil, err
 		}
 		archive := filepath.Join(dir, base+".tar")
-		if err := WriteArchive(Spec{Ref: r.Ref, Binary: bin, Path: "/" + base}, archive); err != nil {
+		var also []string
+		for _, t := range c.also {
+			also = append(also, retag(r.Ref, t))
+		}
+		if err := WriteArchive(Spec{Ref: r.Ref, Binary: bin, Path: "/" + base}, archive, also...); err != nil {
 			return nil, err
 		}
 		archives = append(archives, archive)
 	}
 	return archives, nil
+}
+
+// retag is ref with its tag replaced by tag.
+func retag(ref, tag string) string {
+	if t, err := name.NewTag(ref); err == nil {
+		return t.Context().Name() + ":" + tag
+	}
+	return ref + ":" + tag // WriteArchive reports the bad ref
 }
 
 // Ref names an image and the main package it is built from.
