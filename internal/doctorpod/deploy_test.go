@@ -19,7 +19,7 @@ var shipped = Spec{
 	Image:          "ghcr.io/kfp-connect/kfp-doctor:latest",
 	ServiceAccount: "kfp-doctor",
 	Labels:         map[string]string{"access-ml-pipeline": "true"},
-	Args:           []string{"--namespace", "kubeflow-user-example-com", "-o", "json"},
+	Args:           []string{"-o", "json"},
 }
 
 func TestShippedJobIsJob(t *testing.T) {
