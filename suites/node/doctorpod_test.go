@@ -140,6 +140,28 @@ var _ = Describe("The doctor's image in a pod", Ordered, Label("node", "doctor-p
 		Expect(h.Evidence.Request).To(Equal("GET http://ml-pipeline-ui.kubeflow/apis/v2beta1/healthz"))
 	}, NodeTimeout(3*time.Minute))
 
+	// With no --host the doctor looks for KFP through the cluster, as its
+	// pod's ServiceAccount: the projected token the kubelet mounted, the
+	// kubernetes Service through kube-proxy. This ServiceAccount has no
+	// RBAC, so the refusal itself shows who the apiserver saw.
+	It("with no --host asks the apiserver as its pod's ServiceAccount", func(ctx SpecContext) {
+		res, err := doctorpod.Run(ctx, cs, doctorpod.Spec{
+			Namespace: ns, ServiceAccount: "doctor", PullPolicy: corev1.PullNever,
+			Args: []string{"--timeout", "20s"},
+		}, doctorpod.Options{Timeout: 2 * time.Minute})
+		Expect(err).NotTo(HaveOccurred())
+		var install *probe.Result
+		for i, r := range res.Report.Report.Results {
+			GinkgoWriter.Printf("  %s %s %s: %s\n", r.Probe, r.Status, r.KFD, r.Message)
+			if r.Probe == "install" {
+				install = &res.Report.Report.Results[i]
+			}
+		}
+		Expect(install).NotTo(BeNil(), "no install check: the doctor did not see it runs in a pod; log:\n%s", res.LogTail)
+		Expect(install.Message).To(ContainSubstring(`cannot list services in all namespaces: forbidden (User "system:serviceaccount:` + ns + `:doctor" cannot list resource "services"`))
+		Expect(res.Report.Report.Details).To(ContainSubstring("in-cluster ServiceAccount"))
+	}, NodeTimeout(3*time.Minute))
+
 	It("says at once when the image is not on the node", func(ctx SpecContext) {
 		_, err := doctorpod.Run(ctx, cs, doctorpod.Spec{
 			Namespace: ns, PullPolicy: corev1.PullNever, Image: images.DoctorRepository + ":not-loaded",
