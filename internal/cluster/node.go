@@ -16,6 +16,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kfp-connect/kfp-connect/internal/images"
 )
 
 // NodeBinaries are the pinned programs a node cluster runs, as tools/build.sh
@@ -71,6 +73,9 @@ type NodeOptions struct {
 	// DNS adds kube-dns: the pinned, trimmed CoreDNS (tools/coredns) as a
 	// pod behind 10.96.0.10, Ready before Create returns.
 	DNS bool
+	// Images are built from this module and imported besides the defaults
+	// (pause, probe), e.g. images.Doctor("") for pods of the doctor.
+	Images []images.Ref
 }
 
 // Node is a one-node cluster with a real kubelet, containerd and runc, no
@@ -88,6 +93,7 @@ type Node struct {
 	nodeIP    string
 	proxyMode string
 	dns       bool
+	images    []images.Ref
 	timeout   time.Duration
 
 	mu        sync.Mutex
@@ -152,6 +158,7 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	}
 	n := &Node{
 		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
+		images: slices.Clone(opts.Images),
 		// 10.200.X.1: a node IP of its own per cluster (X from the name's
 		// random suffix), so two clusters' logs and addresses never blur.
 		nodeIP: fmt.Sprintf("10.200.%d.1", 1+int(suffix[0])%254),

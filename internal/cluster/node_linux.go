@@ -71,7 +71,7 @@ func (n *Node) Create(ctx context.Context) error {
 		{"cgroup root", n.setupCgroups},
 		{"etcd and kube-apiserver started", n.startAPIServer},
 		{"images built", func(ctx context.Context) (err error) {
-			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), images.Defaults())
+			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), append(images.Defaults(), n.images...))
 			if err != nil || !n.dns {
 				return err
 			}
