@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -26,7 +25,7 @@ func usageErr(format string, args ...any) error {
 // — and writes one report per context, in the order given: text reports one
 // after another under a header, JSON as an array of reports that each name
 // their context. The exit code is the worst of them.
-func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int) error {
+func runContexts(ctx context.Context, cfg doctor.Config, seams doctor.Seams, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int) error {
 	switch {
 	case format == "junit":
 		return usageErr("-o junit writes one run: with several contexts use -o json or text")
@@ -45,9 +44,9 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c := cfg
-			c.KubeContext, c.Stdin = name, nil
-			reports[i], errs[i] = doctor.Run(ctx, c, red)
+			c, sm := cfg, seams
+			c.KubeContext, sm.Stdin = name, nil
+			reports[i], errs[i] = doctor.Run(ctx, c, sm, red)
 			if reports[i] != nil {
 				reports[i].Tool = "kfp-doctor " + buildinfo.Read(version).String()
 				reports[i].Context = name
@@ -70,8 +69,7 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 		if err != nil {
 			// A context the doctor could not use is this context's
 			// answer, not the end of the others'.
-			var ue *doctor.UsageError
-			if errors.As(err, &ue) {
+			if doctor.IsUsage(err) {
 				raise(exitUsage)
 			} else {
 				raise(exitFailed)
