@@ -15,6 +15,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -122,7 +123,7 @@ func classifyReply(r *Reply) Diagnosis {
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with a body over %d bytes: not a KFP API answer", status, MaxBody)}
 	}
 	if loc := r.Header.Get("Location"); r.StatusCode >= 300 && r.StatusCode < 400 && loc != "" {
-		if looksLikeLoginURL(loc) {
+		if loginurl.IsString(loc) {
 			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, red.Cut(trimURL(loc), maxQuote))}
 		}
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s redirect to %s instead of an answer", status, red.Cut(trimURL(loc), maxQuote))}
@@ -302,12 +303,6 @@ var (
 func isHTML(lower string) bool {
 	return strings.HasPrefix(lower, "<!doctype html") || strings.HasPrefix(lower, "<html") ||
 		strings.Contains(lower, "<body") || strings.Contains(lower, "<head")
-}
-
-func looksLikeLoginURL(loc string) bool {
-	l := strings.ToLower(loc)
-	return strings.Contains(l, "/dex/") || strings.Contains(l, "/oauth2/") || strings.Contains(l, "/authservice/") ||
-		strings.Contains(l, "/login") || strings.Contains(l, "openid-connect")
 }
 
 // htmlText is the title or first heading of a page, or its start.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/localfile"
+	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -179,7 +180,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 			}
 			// A redirect into a login flow is an answer in itself: stop
 			// there and let the classifier name it.
-			if looksLikeLoginURL(req.URL.Path) {
+			if loginurl.Is(req.URL) {
 				return http.ErrUseLastResponse
 			}
 			return nil
