@@ -21,7 +21,7 @@ import (
 // wantsCluster: the cluster flags always bring the cluster in; with no host
 // at all the doctor looks for one; with only --host it stays off the cluster,
 // as before these flags existed.
-func wantsCluster(cfg Config, given hostGiven) bool {
+func wantsCluster(cfg Config, given GivenHost) bool {
 	if cfg.Kubeconfig != "" || cfg.KubeContext != "" || cfg.KFPNamespace != "" || cfg.SDKDefaultHost || (cfg.Scenario != "" && cfg.Scenario != ScenarioAuto) {
 		return true
 	}
@@ -64,7 +64,7 @@ func (s *clusterSite) close() {
 // ServiceAccount in a pod (unless a kubeconfig is named), else the
 // kubeconfig, with --as/--as-group and the KubeCall deadline applied, as
 // kubectl applies them.
-func restConfig(ctx context.Context, cfg Config, s Seams, given hostGiven, d Deadlines, inPod bool) (*rest.Config, string, string, error) {
+func restConfig(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines, inPod bool) (*rest.Config, string, string, error) {
 	var rc *rest.Config
 	var source, contextNS string
 	switch {
@@ -104,7 +104,7 @@ func restConfig(ctx context.Context, cfg Config, s Seams, given hostGiven, d Dea
 // when no host was given, where KFP can be reached from here: the Service's
 // DNS name in a pod, a port-forward outside. It reads cfg and writes only
 // the site it returns.
-func openCluster(ctx context.Context, cfg Config, s Seams, given hostGiven, d Deadlines) (*clusterSite, error) {
+func openCluster(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines) (*clusterSite, error) {
 	forced, isForced, err := parseScenario(cfg.Scenario)
 	if err != nil {
 		return nil, err

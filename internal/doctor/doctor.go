@@ -27,20 +27,16 @@ import (
 // set the run up (a port-forward that cannot listen); everything the probes
 // find is in the report. cfg and seams are read, never written.
 func Run(ctx context.Context, cfg Config, seams Seams, red *redact.Redactor) (*report.Report, error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	r := &resolver{cfg: cfg, s: seams.withDefaults(), red: red, d: newDeadlines(cfg)}
-	defer r.close()
-
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, r.d.Run)
+	// The run's deadline covers resolving too: a --timeout used up by
+	// discovery leaves the probes nothing, and the report says so (KFD040).
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	plan, err := r.resolve(ctx)
+	plan, err := Resolve(ctx, cfg, seams, red)
 	if err != nil {
 		return nil, err
 	}
-	defer plan.target.Client.CloseIdle()
+	defer plan.Close()
 
 	runner, err := probe.NewRunner(plan.probeSet(cfg.CheckWrite))
 	if err != nil {

@@ -29,7 +29,7 @@ type loginPlan struct {
 // $KFP_DOCTOR_PASSWORD or stdin, the gateway from the given host. It returns
 // no plan (and no error) without --username. The flow's HTTP client goes
 // through the run's one transport.
-func planLogin(ctx context.Context, cfg Config, s Seams, given hostGiven, d Deadlines, transport func() (http.RoundTripper, error), red *redact.Redactor) (*loginPlan, error) {
+func planLogin(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines, transport func() (http.RoundTripper, error), red *redact.Redactor) (*loginPlan, error) {
 	if cfg.Username == "" {
 		return nil, nil
 	}

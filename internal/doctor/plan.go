@@ -24,7 +24,7 @@ type Plan struct {
 	// Deadlines are the run's deadlines by name.
 	Deadlines Deadlines
 	// Given is the host the user gave (--host or $KF_PIPELINES_ENDPOINT).
-	Given hostGiven
+	Given GivenHost
 	// HostArg is the host= the modelled kfp.Client call gets: --host, the
 	// gateway's /pipeline with --username, the doctor's port-forward or the
 	// Service name the cluster gave; "" leaves it to the SDK (which reads
@@ -46,6 +46,35 @@ type Plan struct {
 	target  *probes.Target
 	details []string
 	shown   string
+	release func()
+}
+
+// Resolve settles the plan of a run. ctx bounds what resolving does (the
+// password read, the kubeconfig's exec plugin, discovery, the port-forward's
+// set-up) and, for a port-forward, how long it serves. cfg and seams are
+// read, never written. The caller closes the plan.
+func Resolve(ctx context.Context, cfg Config, seams Seams, red *redact.Redactor) (*Plan, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &resolver{cfg: cfg, s: seams.withDefaults(), red: red, d: newDeadlines(cfg)}
+	p, err := r.resolve(ctx)
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	p.release = r.close
+	return p, nil
+}
+
+// Close stops what the plan holds open: the port-forward, idle connections.
+func (p *Plan) Close() {
+	if p.target != nil && p.target.Client != nil {
+		p.target.Client.CloseIdle()
+	}
+	if p.release != nil {
+		p.release()
+	}
 }
 
 // Credential is one link of the credential chain.
@@ -58,29 +87,30 @@ type Credential struct {
 	creds kfp.Credentials
 }
 
-// hostGiven is the host the user gave: --host, else $KF_PIPELINES_ENDPOINT
-// (the SDK's own fallback, read here once for the whole run).
-type hostGiven struct {
+// GivenHost is the host the user gave: --host, else $KF_PIPELINES_ENDPOINT
+// (the SDK's own fallback, read here once for the whole run). FromEnv says
+// which.
+type GivenHost struct {
 	Value   string
 	FromEnv bool
 }
 
 // Flag names the host's origin in messages.
-func (h hostGiven) Flag() string {
+func (h GivenHost) Flag() string {
 	if h.FromEnv {
 		return "$" + EnvHost
 	}
 	return "--host"
 }
 
-func givenHost(cfg Config, s Seams) hostGiven {
+func givenHost(cfg Config, s Seams) GivenHost {
 	if cfg.Host != "" {
-		return hostGiven{Value: cfg.Host}
+		return GivenHost{Value: cfg.Host}
 	}
 	if v := s.Getenv(EnvHost); v != "" {
-		return hostGiven{Value: v, FromEnv: true}
+		return GivenHost{Value: v, FromEnv: true}
 	}
-	return hostGiven{}
+	return GivenHost{}
 }
 
 // resolver holds what resolving a plan needs, and what it opened.
