@@ -36,6 +36,13 @@ func TestReadSelf(t *testing.T) {
 	if !ok || Exited(st) {
 		t.Fatalf("own state %q ok %v", st, ok)
 	}
+	start, err := StartTime(os.Getpid())
+	if err != nil || start == 0 {
+		t.Fatalf("own start time %d: %v", start, err)
+	}
+	if _, err := StartTime(0); err == nil {
+		t.Fatal("pid 0 has a start time")
+	}
 	if _, ok := Read("0"); ok {
 		t.Fatal("pid 0 has no /proc entry")
 	}
