@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -27,7 +26,7 @@ func usageErr(format string, args ...any) error {
 // after another under a header, JSON as an array of reports that each name
 // their context, JUnit (-o junit, --junit-file) as one file with a test
 // suite per context. The exit code is the worst of them.
-func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int, junit *junitFile) error {
+func runContexts(ctx context.Context, cfg doctor.Config, seams doctor.Seams, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int, junit *junitFile) error {
 	switch {
 	case cfg.PasswordStdin:
 		return usageErr("--password-stdin is read once: with several contexts pass the password in $%s", doctor.EnvPassword)
@@ -44,9 +43,9 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			c := cfg
-			c.KubeContext, c.Stdin = name, nil
-			reports[i], errs[i] = doctor.Run(ctx, c, red)
+			c, sm := cfg, seams
+			c.KubeContext, sm.Stdin = name, nil
+			reports[i], errs[i] = doctor.Run(ctx, c, sm, red)
 			if reports[i] != nil {
 				reports[i].Tool = "kfp-doctor " + buildinfo.Read(version).String()
 				reports[i].Context = name
@@ -70,8 +69,7 @@ func runContexts(ctx context.Context, cfg doctor.Config, contexts []string, form
 		if err != nil {
 			// A context the doctor could not use is this context's
 			// answer, not the end of the others'.
-			var ue *doctor.UsageError
-			if errors.As(err, &ue) {
+			if doctor.IsUsage(err) {
 				raise(exitUsage)
 			} else {
 				raise(exitFailed)

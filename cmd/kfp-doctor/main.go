@@ -1,13 +1,17 @@
 // Command kfp-doctor tells a kfp.Client user, in one screen, which link between
 // their client and Kubeflow Pipelines is broken and how to fix it.
 //
-// Exit codes: 0 every check passed, 1 a check failed (or warned, with
-// --strict, or nothing was checked), 2 bad usage or configuration (including
-// a run whose configuration left nothing checked, such as --timeout 1ns).
+// Exit codes: 0 every check passed; 1 a check failed (or warned, with
+// --strict), or the run could not be set up although the configuration was
+// sound (a port-forward that cannot listen); 2 bad usage or configuration: a
+// bad flag or argument, a login that cannot be set up, a kubeconfig that
+// cannot be loaded, or a run whose configuration left nothing checked, such
+// as --timeout 1ns.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -60,13 +64,33 @@ func runWithInput(ctx context.Context, args []string, stdin io.Reader, stdout, s
 	cmd.SetErr(stderr)
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "kfp-doctor: "+red.String(err.Error()))
-		return exitUsage
+		return exitCode(err)
 	}
 	return code
 }
 
+// runFailure is an error of a run whose configuration was sound: the doctor
+// could not finish setting it up (exit 1, not 2).
+type runFailure struct{ err error }
+
+func (f *runFailure) Error() string { return f.err.Error() }
+func (f *runFailure) Unwrap() error { return f.err }
+
+// exitCode maps an error out of the command to the exit code: a run that
+// failed is 1; everything else — the doctor's usage errors, and cobra's own
+// about flags and arguments — is bad usage or configuration, 2.
+func exitCode(err error) int {
+	var f *runFailure
+	if errors.As(err, &f) && !doctor.IsUsage(err) {
+		return exitFailed
+	}
+	return exitUsage
+}
+
 func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *cobra.Command {
 	var cfg doctor.Config
+	var seams doctor.Seams
+	var kube kubeFlags
 	var output string
 	var contexts []string
 	var allContexts bool
@@ -126,7 +150,10 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err := junit.check(); err != nil {
 				return err
 			}
-			cfg.Stdin = cmd.InOrStdin()
+			seams.Stdin = cmd.InOrStdin()
+			if err := kube.apply(&cfg); err != nil {
+				return err
+			}
 			if allContexts {
 				if len(contexts) > 0 {
 					return usageErr("--all-contexts and --context: pass one of them")
@@ -136,14 +163,17 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 				}
 			}
 			if len(contexts) > 1 {
-				return runContexts(cmd.Context(), cfg, contexts, format, red, stdout, code, junit)
+				return runContexts(cmd.Context(), cfg, seams, contexts, format, red, stdout, code, junit)
 			}
 			if len(contexts) == 1 {
 				cfg.KubeContext = contexts[0]
 			}
-			rep, err := doctor.Run(cmd.Context(), cfg, red)
+			rep, err := doctor.Run(cmd.Context(), cfg, seams, red)
 			if err != nil {
-				return err
+				if doctor.IsUsage(err) {
+					return err
+				}
+				return &runFailure{err}
 			}
 			rep.Tool = "kfp-doctor " + buildinfo.Read(version).String()
 			switch format {
@@ -191,8 +221,9 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.Username, "username", "", "log in through Kubeflow's gateway (--host) as this Dex user before the other checks; password from $"+doctor.EnvPassword+" or --password-stdin")
 	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
+	kube.register(f)
 	junit = addJUnitFileFlag(cmd)
-	registerCompletions(cmd, &cfg)
+	registerCompletions(cmd, &cfg, &kube, &contexts)
 	cmd.AddCommand(newExplainCommand(stdout, code))
 	cmd.AddCommand(newFixCommand(red, stdout, code))
 	cmd.AddCommand(&cobra.Command{

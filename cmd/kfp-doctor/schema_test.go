@@ -46,9 +46,9 @@ func TestRealJSONMatchesTheSchema(t *testing.T) {
 		facts map[string]string
 	}{
 		{"standalone with a token file", nil, []string{"--host", kfpSrv.URL, "-n", "ns-1", "--token-file", tokenFile},
-			map[string]string{"host_source": "host=", "credentials": "existing-token", "namespace": "ns-1", "namespace_source": "namespace=", "distribution": "none"}},
+			map[string]string{"host_source": "host=", "credentials": "existing-token", "namespace": "ns-1", "namespace_source": "namespace=", "distribution": "none", "host_given_by": "--host"}},
 		{"host from the environment, IAP in front", map[string]string{"KF_PIPELINES_ENDPOINT": iap.URL + "/pipeline"}, []string{"-n", "ns-1"},
-			map[string]string{"host_source": "$KF_PIPELINES_ENDPOINT", "credentials": "none", "distribution": "gcp-iap"}},
+			map[string]string{"host_source": "$KF_PIPELINES_ENDPOINT", "credentials": "none", "distribution": "gcp-iap", "host_given_by": "$KF_PIPELINES_ENDPOINT", "credential_chain": "none"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, stdout, stderr := runDoctor(t, c.env, append(c.args, "-o", "json")...)

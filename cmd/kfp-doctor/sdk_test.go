@@ -5,16 +5,21 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
 )
 
 // byIdentity answers experiments as multi-user KFP does: 200 for a bearer
-// token or the stored user header, 401 "no user identity" otherwise.
+// token or the stored user header, 401 "no user identity" otherwise. The
+// probes ask concurrently (the sent and the unsent token), hence the lock.
 func byIdentity(seen *[]string) http.HandlerFunc {
+	var mu sync.Mutex
 	return func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		*seen = append(*seen, r.URL.Query().Get("namespace"))
+		mu.Unlock()
 		if r.Header.Get("Authorization") != "" || r.Header.Get("kubeflow-userid") != "" {
 			kfptest.Fixed("bearer aud=pipelines.kubeflow.org, ns=ns-1")(w, r)
 			return

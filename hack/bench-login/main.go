@@ -85,15 +85,16 @@ func run(ctx context.Context, n int) (err error) {
 // the whole run's.
 func once(ctx context.Context, gateway, user, connector string) (time.Duration, time.Duration, error) {
 	cfg := doctor.Config{Host: gateway, Username: user, LoginConnector: connector, Namespace: "kubeflow-user-example-com",
-		Timeout: 30 * time.Second, Getenv: func(k string) string {
-			if k == doctor.EnvPassword {
-				return "12341234"
-			}
-			return ""
-		}}
+		Timeout: 30 * time.Second}
+	seams := doctor.Seams{Getenv: func(k string) string {
+		if k == doctor.EnvPassword {
+			return "12341234"
+		}
+		return ""
+	}}
 	var red redact.Redactor
 	start := time.Now()
-	rep, err := doctor.Run(ctx, cfg, &red)
+	rep, err := doctor.Run(ctx, cfg, seams, &red)
 	whole := time.Since(start)
 	if err != nil {
 		return 0, 0, err

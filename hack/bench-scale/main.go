@@ -220,12 +220,12 @@ func measure(ctx context.Context, kubeconfig, tokenFile string, n int) (sample, 
 	// slower than any later one.
 	for i := range n + 1 {
 		var count atomic.Int64
-		cfg := doctor.Config{Kubeconfig: kubeconfig, Namespace: profile, TokenFile: tokenFile, Timeout: 30 * time.Second,
-			Getenv:   func(string) string { return "" },
+		cfg := doctor.Config{Kubeconfig: kubeconfig, Namespace: profile, TokenFile: tokenFile, Timeout: 30 * time.Second}
+		seams := doctor.Seams{Getenv: func(string) string { return "" },
 			WrapKube: func(rt http.RoundTripper) http.RoundTripper { return countingTransport{next: rt, n: &count} }}
 		var red redact.Redactor
 		start := time.Now()
-		rep, err := doctor.Run(ctx, cfg, &red)
+		rep, err := doctor.Run(ctx, cfg, seams, &red)
 		wall := time.Since(start)
 		if err != nil {
 			return sample{}, err

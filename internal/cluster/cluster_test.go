@@ -278,25 +278,6 @@ func TestExistingNamesTheMissingKubeconfig(t *testing.T) {
 	}
 }
 
-func TestProcState(t *testing.T) {
-	tests := []struct {
-		stat string
-		want byte
-		ok   bool
-	}{
-		{"123 (etcd) S 1 123 123 0 -1", 'S', true},
-		{"124 (kube-apiserver) Z 1 124", 'Z', true},
-		{"125 (odd) name) R 1 125", 'R', true},
-		{"garbage", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := procState(tt.stat)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("procState(%q) = %q, %v; want %q, %v", tt.stat, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
 func TestWaitExitedSeesOwnProcessRunning(t *testing.T) {
 	self := []Process{{PID: os.Getpid()}}
 	if err := WaitExited(t.Context(), self, 50*time.Millisecond); err == nil {

@@ -8,9 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
 // A node cluster's daemons outlive an owner that is SIGKILLed (or crashes):
@@ -32,7 +33,7 @@ type nodeOwner struct {
 
 // writeOwner records this process as the owner of the cluster in dir.
 func writeOwner(dir, name string) error {
-	start, err := processStart(os.Getpid())
+	start, err := procstat.StartTime(os.Getpid())
 	if err != nil {
 		return err
 	}
@@ -44,32 +45,12 @@ func writeOwner(dir, name string) error {
 	return os.Rename(tmp, filepath.Join(dir, ownerFile))
 }
 
-// processStart reads the start time of pid from /proc/<pid>/stat (field 22,
-// counted after the command name, which may itself hold spaces and ')').
-func processStart(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)) // the kernel's, one line
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	// After ')': state is field 3, starttime field 22.
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
-
 // ownerAlive reports whether the owner recorded is the process still running.
 func ownerAlive(o nodeOwner) bool {
 	if !running(o.PID) {
 		return false
 	}
-	start, err := processStart(o.PID)
+	start, err := procstat.StartTime(o.PID)
 	return err == nil && start == o.Start
 }
 

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
-func TestProcessStartTellsProcessesApart(t *testing.T) {
-	self, err := processStart(os.Getpid())
+func TestOwnerAliveTellsProcessesApart(t *testing.T) {
+	self, err := procstat.StartTime(os.Getpid())
 	if err != nil || self == 0 {
-		t.Fatalf("processStart(self) = %d, %v", self, err)
+		t.Fatalf("StartTime(self) = %d, %v", self, err)
 	}
 	if ownerAlive(nodeOwner{PID: os.Getpid(), Start: self + 1}) {
 		t.Fatal("a live PID with another start time counts as the owner: a reused PID would protect an orphan")

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
 // Process is a running process as /proc shows it.
@@ -144,25 +146,12 @@ func running(pid int) bool {
 		return false // gone, and reaped
 	}
 	for _, t := range tasks {
-		raw, err := os.ReadFile(filepath.Join(taskDir, t.Name(), "stat"))
-		if err != nil {
-			continue // that thread is gone
-		}
-		if state, ok := procState(string(raw)); ok && state != 'Z' && state != 'X' {
+		// A thread that is gone (ok false) does not count.
+		if state, ok := procstat.Read(strconv.Itoa(pid) + "/task/" + t.Name()); ok && !procstat.Exited(state) {
 			return true
 		}
 	}
 	return false
-}
-
-// procState extracts the state letter of a /proc/<pid>/stat line; the
-// command name before it is in parentheses and may itself contain ") ".
-func procState(stat string) (byte, bool) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) {
-		return 0, false
-	}
-	return stat[i+2], true
 }
 
 func signalAll(procs []Process, sig syscall.Signal) {

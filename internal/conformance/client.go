@@ -89,7 +89,7 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 		step("fault %s: %s", f.Name, f.Doc)
 	}
 
-	cfg := doctor.Config{Namespace: p.Namespace, Timeout: 10 * time.Second, Getenv: func(string) string { return "" }}
+	cfg := doctorCall{Config: doctor.Config{Namespace: p.Namespace, Timeout: 10 * time.Second}, Seams: doctor.Seams{Getenv: func(string) string { return "" }}}
 	if cf.Namespace != nil {
 		cfg.Namespace = *cf.Namespace
 	}
@@ -107,7 +107,7 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 		}
 	}
 	var red redact.Redactor
-	rep, err := doctor.Run(ctx, cfg, &red)
+	rep, err := doctor.Run(ctx, cfg.Config, cfg.Seams, &red)
 	if err != nil {
 		return nil, fmt.Errorf("running the doctor: %w", err)
 	}
@@ -118,7 +118,7 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 // asPod builds the client of an in-cluster path: the pod as the admission
 // webhook would leave it, its projected tokens minted bound to it and written
 // under a private root, its env, and its view of cluster DNS.
-func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctor.Config, step func(string, ...any)) (func(), error) {
+func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctorCall, step func(string, ...any)) (func(), error) {
 	noop := func() {}
 	if cf.NoPrefix || cf.ForeignIssuer {
 		return noop, fmt.Errorf("path %s: the NoPrefix and ForeignIssuer faults are for out-of-cluster paths", p.Name)
@@ -280,7 +280,7 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 
 // fromOutside builds the client of an out-of-cluster path: a port-forward
 // to the Service, and a token minted by TokenRequest.
-func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctor.Config, step func(string, ...any)) (func(), error) {
+func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctorCall, step func(string, ...any)) (func(), error) {
 	if p.NeedsPodNetwork() {
 		// The kube-apiserver would dial the pod's IP itself; on kwok that
 		// IP is on no machine. The doctor refuses it too (--sdk-default-host).

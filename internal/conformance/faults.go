@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 
+	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -122,11 +122,7 @@ func (e *Env) bindingEffectiveFromSaved(ctx context.Context, ref scenarios.Objec
 func serviceAccountUser(ns, name string) string { return "system:serviceaccount:" + ns + ":" + name }
 
 func (e *Env) canListExperiments(ctx context.Context, user, ns string) (bool, error) {
-	sar, err := e.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: ns, Verb: "list", Group: "pipelines.kubeflow.org", Version: "v1beta1", Resource: "experiments",
-		}},
-	}, metav1.CreateOptions{})
+	sar, err := kfpauthz.Ask(ctx, e.Client, user, kfpauthz.ListExperiments(ns))
 	if err != nil {
 		return false, err
 	}

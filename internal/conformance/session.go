@@ -9,7 +9,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -17,7 +16,7 @@ import (
 // sessionCookies logs in through the gateway as a user's own script would
 // and hands the session's cookies to the client (kfp.Client(cookies=…)).
 // With ExpireSession it then waits until the gateway refuses them.
-func (e *Env) sessionCookies(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, gateway string, cfg *doctor.Config, step func(string, ...any)) error {
+func (e *Env) sessionCookies(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, gateway string, cfg *doctorCall, step func(string, ...any)) error {
 	gw, err := url.Parse(gateway)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/localfile"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
+	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 )
 
 // minTokenLike is the length from which a --token-file value that names no
@@ -22,22 +23,12 @@ import (
 const minTokenLike = 16
 
 // DefaultTokenPath is where Kubeflow's PodDefault mounts the projected token.
-const DefaultTokenPath = "/var/run/secrets/kubeflow/pipelines/token"
+// Which path a call reads (its argument, $KF_PIPELINES_SA_TOKEN_PATH, this
+// default) is the SDK model's rule: sdkmodel.VolumeTokenPath.
+const DefaultTokenPath = sdkmodel.DefaultTokenPath
 
 // TokenPathEnv overrides DefaultTokenPath, as in the SDK.
-const TokenPathEnv = "KF_PIPELINES_SA_TOKEN_PATH"
-
-// ResolveTokenPath picks the token path as the SDK does: an explicit path,
-// then KF_PIPELINES_SA_TOKEN_PATH, then the default.
-func ResolveTokenPath(flag string, getenv func(string) string) string {
-	if flag != "" {
-		return flag
-	}
-	if p := getenv(TokenPathEnv); p != "" {
-		return p
-	}
-	return DefaultTokenPath
-}
+const TokenPathEnv = sdkmodel.EnvTokenPath
 
 // TokenFile is ServiceAccountTokenVolumeCredentials: the kubelet rotates the
 // projected token, so the file is read again for every request.

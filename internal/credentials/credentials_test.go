@@ -70,21 +70,6 @@ func TestInspectToken(t *testing.T) {
 	}
 }
 
-func TestResolveTokenPath(t *testing.T) {
-	env := map[string]string{}
-	getenv := func(k string) string { return env[k] }
-	if got := ResolveTokenPath("", getenv); got != DefaultTokenPath {
-		t.Fatalf("default: %s", got)
-	}
-	env[TokenPathEnv] = "/from/env"
-	if got := ResolveTokenPath("", getenv); got != "/from/env" {
-		t.Fatalf("env: %s", got)
-	}
-	if got := ResolveTokenPath("/from/flag", getenv); got != "/from/flag" {
-		t.Fatalf("flag: %s", got)
-	}
-}
-
 func TestTokenFileIsReadOnEveryRequest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "token")
 	var red redact.Redactor

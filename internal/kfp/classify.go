@@ -17,6 +17,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -129,7 +130,7 @@ func classifyReply(r *Reply) Diagnosis {
 				return Diagnosis{d.KFD, fmt.Sprintf("%s redirect to %s's sign-in (%s): no Dex login or KFP answer behind it", status, d.Name, u.Hostname())}
 			}
 		}
-		if looksLikeLoginURL(loc) {
+		if loginurl.IsString(loc) {
 			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, red.Cut(trimURL(loc), maxQuote))}
 		}
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s redirect to %s instead of an answer", status, red.Cut(trimURL(loc), maxQuote))}
@@ -316,12 +317,6 @@ func isHTML(lower string) bool {
 func isCloudSignIn(u *url.URL) bool {
 	_, ok := distro.SignIn(u)
 	return ok
-}
-
-func looksLikeLoginURL(loc string) bool {
-	l := strings.ToLower(loc)
-	return strings.Contains(l, "/dex/") || strings.Contains(l, "/oauth2/") || strings.Contains(l, "/authservice/") ||
-		strings.Contains(l, "/login") || strings.Contains(l, "openid-connect")
 }
 
 // htmlText is the title or first heading of a page, or its start.

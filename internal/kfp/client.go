@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/localfile"
+	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -113,8 +114,12 @@ func ParseHost(host string) (*url.URL, error) {
 	return u, nil
 }
 
-// NewClient returns a client for base. creds may be nil.
-func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) {
+// NewTransport is the HTTP transport every request to KFP and its gateway
+// goes through: TLS from the options, the dial (and TLS handshake) bounded by
+// DialTimeout, the dialer replaced by DialContext when set, and headers
+// capped. The doctor builds one per run and shares it between the KFP
+// client and the login flow, which talk to the same host.
+func NewTransport(opts Options) (*http.Transport, error) {
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerify} //nolint:gosec // the user asked for it
 	if opts.CACertFile != "" {
 		// A capped read of a regular file: FIFOs and devices are refused
@@ -127,7 +132,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 	}
 	dial := opts.DialTimeout
 	if dial <= 0 {
-		dial = 2 * time.Second
+		dial = DefaultDialTimeout
 	}
 	dialContext := (&net.Dialer{Timeout: dial}).DialContext
 	proxy := http.ProxyFromEnvironment
@@ -139,7 +144,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 		}
 		proxy = nil // the dialer is the route
 	}
-	tr := &http.Transport{
+	return &http.Transport{
 		Proxy:               proxy,
 		DialContext:         dialContext,
 		TLSClientConfig:     tlsConf,
@@ -149,10 +154,23 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 		ForceAttemptHTTP2:   true,
 		// Headers are bounded like bodies.
 		MaxResponseHeaderBytes: MaxHeaderBytes,
-	}
-	var rt http.RoundTripper = tr
-	if opts.Transport != nil {
-		rt = opts.Transport
+	}, nil
+}
+
+// DefaultDialTimeout bounds a dial when Options.DialTimeout is zero.
+const DefaultDialTimeout = 2 * time.Second
+
+// NewClient returns a client for base. creds may be nil. With
+// opts.Transport set it uses that transport as it is; otherwise it builds
+// one with NewTransport.
+func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) {
+	rt := opts.Transport
+	if rt == nil {
+		tr, err := NewTransport(opts)
+		if err != nil {
+			return nil, err
+		}
+		rt = tr
 	}
 	hc := &http.Client{
 		Transport: rt,
@@ -162,7 +180,7 @@ func NewClient(base *url.URL, creds Credentials, opts Options) (*Client, error) 
 			}
 			// A redirect into a login flow is an answer in itself: stop
 			// there and let the classifier name it.
-			if looksLikeLoginURL(req.URL.Path) || isCloudSignIn(req.URL) {
+			if loginurl.Is(req.URL) || isCloudSignIn(req.URL) {
 				return http.ErrUseLastResponse
 			}
 			return nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
 // ErrNotUp is wrapped by Running when no lab of that name is up.
@@ -205,17 +206,9 @@ func alive(pid int) bool {
 	if pid <= 0 || syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// The state is the field after the command name in parentheses.
-	for i := len(b) - 1; i > 0; i-- {
-		if b[i] == ')' && i+2 < len(b) {
-			return b[i+2] != 'Z'
-		}
-	}
-	return true
+	// Unreadable or unparsable: kill(0) said it exists, so it runs.
+	st, ok := procstat.Read(strconv.Itoa(pid))
+	return !ok || st != 'Z'
 }
 
 // logFollower copies new lines of the lab's log to the terminal: progress

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/distro"
+	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -460,15 +461,13 @@ func SafeURL(u *url.URL) string {
 }
 
 // Login paths of the gateway and of Dex. The prefixes are matched as path
-// segments anywhere, so a gateway served under a prefix still counts.
-func isDex(u *url.URL) bool         { return hasSegment(u.Path, "dex") }
-func isOAuth2Proxy(u *url.URL) bool { return hasSegment(u.Path, "oauth2") }
-func isAuthService(u *url.URL) bool { return hasSegment(u.Path, "authservice") }
-func isLogin(u *url.URL) bool       { return isDex(u) || isOAuth2Proxy(u) || isAuthService(u) }
-
-func hasSegment(p, seg string) bool {
-	return strings.Contains(p+"/", "/"+seg+"/")
-}
+// segments anywhere, so a gateway served under a prefix still counts;
+// whether a URL leads into a login at all is loginurl's rule, shared with
+// the KFP client.
+func isDex(u *url.URL) bool         { return loginurl.HasSegment(u.Path, "dex") }
+func isOAuth2Proxy(u *url.URL) bool { return loginurl.HasSegment(u.Path, "oauth2") }
+func isAuthService(u *url.URL) bool { return loginurl.HasSegment(u.Path, "authservice") }
+func isLogin(u *url.URL) bool       { return loginurl.Is(u) }
 
 func isCallback(u *url.URL) bool {
 	return (isOAuth2Proxy(u) && strings.HasSuffix(u.Path, "/callback")) || (isAuthService(u) && strings.HasSuffix(u.Path, "/callback"))

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 )
 
@@ -41,15 +41,6 @@ type Cluster struct {
 
 // PodDefaultGVR is Kubeflow's PodDefault resource.
 var PodDefaultGVR = schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"}
-
-// KFP's SubjectAccessReview for listing experiments (kfp-facts.md):
-// resource attributes only, no groups.
-const (
-	sarGroup    = "pipelines.kubeflow.org"
-	sarVersion  = "v1beta1"
-	sarResource = "experiments"
-	sarVerb     = "list"
-)
 
 // OnCluster is the doctor's probe set when a cluster is known: the four
 // probes of Doctor, unchanged, with the cluster's own checks around them.
@@ -295,14 +286,11 @@ func rbacProbe() probe.Probe[*Target] {
 				return probe.Skipped("no Kubernetes client to ask with")
 			}
 			user := info.Who()
-			attrs := &authorizationv1.ResourceAttributes{
-				Namespace: ns, Verb: sarVerb, Group: sarGroup, Version: sarVersion, Resource: sarResource,
-			}
-			what := fmt.Sprintf("%s %s.%s/%s in namespace %s for %s", sarVerb, sarResource, sarGroup, sarVersion, ns, user)
+			attrs := kfpauthz.ListExperiments(ns)
+			what := kfpauthz.Describe(user, attrs)
 			// Exactly what KFP sends: the user and the resource, no groups,
 			// so RoleBindings to groups do not count here either.
-			sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: attrs}}
-			got, err := t.Cluster.Kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, sar, metav1.CreateOptions{})
+			got, err := kfpauthz.Ask(ctx, t.Cluster.Kube, user, attrs)
 			switch {
 			case apierrors.IsForbidden(err):
 				asker := "your kubeconfig's user"

@@ -444,3 +444,14 @@ func UIHost(in Inputs) Value {
 	}
 	return Value{"/pipeline", "relative: no host"}
 }
+
+// VolumeTokenPath is the path ServiceAccountTokenVolumeCredentials(path=path)
+// reads and where that path came from: path, else
+// $KF_PIPELINES_SA_TOKEN_PATH, else the default. It is the one place of that
+// precedence; the doctor asks it for a mounted token the call leaves unsent.
+func VolumeTokenPath(path string, getenv func(string) string) (string, Source) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	return volumePath(path, getenv), volumeSource(path, getenv)
+}

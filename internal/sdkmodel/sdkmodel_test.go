@@ -264,3 +264,23 @@ func TestReadContext(t *testing.T) {
 		t.Error("ContextPath")
 	}
 }
+
+// ServiceAccountTokenVolumeCredentials' path: its argument, then
+// $KF_PIPELINES_SA_TOKEN_PATH, then the default, each named as the source.
+func TestVolumeTokenPath(t *testing.T) {
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	if got, src := VolumeTokenPath("", getenv); got != DefaultTokenPath || src != "the SDK's default token path" {
+		t.Fatalf("default: %s (%s)", got, src)
+	}
+	env[EnvTokenPath] = "/from/env"
+	if got, src := VolumeTokenPath("", getenv); got != "/from/env" || src != "$"+EnvTokenPath {
+		t.Fatalf("env: %s (%s)", got, src)
+	}
+	if got, src := VolumeTokenPath("/from/arg", getenv); got != "/from/arg" || src != "ServiceAccountTokenVolumeCredentials(path=…)" {
+		t.Fatalf("argument: %s (%s)", got, src)
+	}
+	if got, _ := VolumeTokenPath("", nil); got != DefaultTokenPath {
+		t.Fatalf("nil getenv: %s", got)
+	}
+}

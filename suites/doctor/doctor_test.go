@@ -88,17 +88,25 @@ func readToken(path string) string {
 
 // outside is the doctor on a workstation: a kubeconfig, no host, and an
 // environment that says nothing (so the machine's own cannot leak in).
-func (l *kfpLab) outside(extra func(*doctor.Config)) doctor.Config {
-	cfg := doctor.Config{
-		Kubeconfig:       l.kubeconfig,
-		Timeout:          20 * time.Second,
-		Getenv:           func(string) string { return "" },
-		DefaultTokenPath: filepath.Join(GinkgoT().TempDir(), "no-token"),
+func (l *kfpLab) outside(extra func(*doctorRun)) doctorRun {
+	cfg := doctorRun{
+		Config: doctor.Config{Kubeconfig: l.kubeconfig, Timeout: 20 * time.Second},
+		Seams: doctor.Seams{
+			Getenv:           func(string) string { return "" },
+			DefaultTokenPath: filepath.Join(GinkgoT().TempDir(), "no-token"),
+		},
 	}
 	if extra != nil {
 		extra(&cfg)
 	}
 	return cfg
+}
+
+// doctorRun is one run's configuration and seams, embedded so a spec sets
+// either on one value.
+type doctorRun struct {
+	doctor.Config
+	doctor.Seams
 }
 
 // diagnosis is one doctor run, with its results by probe id and its text.
@@ -109,9 +117,9 @@ type diagnosis struct {
 	text string
 }
 
-func diagnose(ctx context.Context, cfg doctor.Config) diagnosis {
+func diagnose(ctx context.Context, cfg doctorRun) diagnosis {
 	var red redact.Redactor
-	rep, err := doctor.Run(ctx, cfg, &red)
+	rep, err := doctor.Run(ctx, cfg.Config, cfg.Seams, &red)
 	Expect(err).NotTo(HaveOccurred())
 	d := diagnosis{rep: rep, by: map[string]probe.Result{}}
 	for _, r := range rep.Results {
@@ -137,7 +145,7 @@ func (d diagnosis) status(id string) string {
 
 // eventually reruns the doctor until check passes: the first port-forwards
 // of a fresh cluster can fail, and the spec's message is the last report.
-func eventually(ctx SpecContext, cfg doctor.Config, check func(g Gomega, d diagnosis)) diagnosis {
+func eventually(ctx SpecContext, cfg doctorRun, check func(g Gomega, d diagnosis)) diagnosis {
 	var last diagnosis
 	Eventually(ctx, func(g Gomega) {
 		last = diagnose(ctx, cfg)
@@ -181,7 +189,7 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 
 		It("passes with a TokenRequest token for the profile's default-editor", Label("out-of-cluster"), func(ctx SpecContext) {
 			tok := l.token(ctx, profile, editor, "pipelines.kubeflow.org", nil)
-			d := eventually(ctx, l.outside(func(c *doctor.Config) { c.Namespace, c.TokenFile = profile, tok }), func(g Gomega, d diagnosis) {
+			d := eventually(ctx, l.outside(func(c *doctorRun) { c.Namespace, c.TokenFile = profile, tok }), func(g Gomega, d diagnosis) {
 				g.Expect(d.rep.OK()).To(BeTrue())
 			})
 			for _, id := range []string{"install", "endpoints", "token", "audience", "healthz", "mode", "rbac", "list-experiments"} {
@@ -194,7 +202,7 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 
 		It("names KFD009 from the replayed SubjectAccessReview before list-experiments confirms it", Label("out-of-cluster", "fault"), func(ctx SpecContext) {
 			tok := l.token(ctx, profile, editor, "pipelines.kubeflow.org", nil)
-			d := eventually(ctx, l.outside(func(c *doctor.Config) { c.Namespace, c.TokenFile = "namespace-3", tok }), func(g Gomega, d diagnosis) {
+			d := eventually(ctx, l.outside(func(c *doctorRun) { c.Namespace, c.TokenFile = "namespace-3", tok }), func(g Gomega, d diagnosis) {
 				g.Expect(d.status("list-experiments")).To(Equal("fail KFD009"))
 			})
 			Expect(d.status("rbac")).To(Equal("fail KFD009"), "expected KFD009 from the rbac probe, got %s", d.status("rbac"))
@@ -205,7 +213,7 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 
 		It("names KFD003 from the audience probe for a token with the wrong audience", Label("out-of-cluster", "fault"), func(ctx SpecContext) {
 			tok := l.token(ctx, profile, editor, "wrong.example.com", nil)
-			d := eventually(ctx, l.outside(func(c *doctor.Config) { c.Namespace, c.TokenFile = profile, tok }), func(g Gomega, d diagnosis) {
+			d := eventually(ctx, l.outside(func(c *doctorRun) { c.Namespace, c.TokenFile = profile, tok }), func(g Gomega, d diagnosis) {
 				g.Expect(d.status("list-experiments")).To(Equal("fail KFD003"))
 			})
 			Expect(d.status("audience")).To(Equal("fail KFD003"), "expected KFD003 from the audience probe, got %s", d.status("audience"))
@@ -219,14 +227,15 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 		// request reaches the proxy.
 		It("refuses kfp.Client()'s service-proxy default on kwok's fake nodes", Label("out-of-cluster"), func(ctx SpecContext) {
 			var red redact.Redactor
-			_, err := doctor.Run(ctx, l.outside(func(c *doctor.Config) { c.SDKDefaultHost = true }), &red)
+			run := l.outside(func(c *doctorRun) { c.SDKDefaultHost = true })
+			_, err := doctor.Run(ctx, run.Config, run.Seams, &red)
 			Expect(doctor.IsUsage(err)).To(BeTrue(), "want a refusal, got %v", err)
 			Expect(err.Error()).To(ContainSubstring("/api/v1/namespaces/kubeflow/services/ml-pipeline:http/proxy/"))
 			Expect(err.Error()).To(ContainSubstring("kwok's fake nodes"))
 		}, SpecTimeout(time.Minute))
 
 		It("finds KFP in --kfp-namespace and refuses to look where it is not", Label("out-of-cluster", "fault"), func(ctx SpecContext) {
-			d := diagnose(ctx, l.outside(func(c *doctor.Config) { c.KFPNamespace = "namespace-1" }))
+			d := diagnose(ctx, l.outside(func(c *doctorRun) { c.KFPNamespace = "namespace-1" }))
 			Expect(d.status("install")).To(Equal("fail KFD018"))
 			Expect(d.by["install"].Message).To(ContainSubstring("no Service ml-pipeline-ui in namespace namespace-1"))
 			Expect(d.status("healthz")).To(Equal("skip"))
@@ -255,7 +264,7 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 			// path when tokenPath is not "". The in-cluster client config is
 			// the lab's admin one: this spec checks what the doctor does in
 			// a pod, not the pod's own RBAC.
-			inPod := func(p *corev1.Pod, kfpToken string) doctor.Config {
+			inPod := func(p *corev1.Pod, kfpToken string) doctorRun {
 				sa := GinkgoT().TempDir()
 				Expect(os.WriteFile(filepath.Join(sa, "token"), []byte("mounted"), 0o600)).To(Succeed())
 				Expect(os.WriteFile(filepath.Join(sa, "namespace"), []byte(p.Namespace), 0o600)).To(Succeed())
@@ -272,14 +281,13 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 				// No namespace: kfp.Client() in a pod fills in the pod's
 				// own (and with no host, namespace= would also move the
 				// API server's Service into the profile).
-				return doctor.Config{
-					Timeout:           20 * time.Second,
+				return doctorRun{Config: doctor.Config{Timeout: 20 * time.Second}, Seams: doctor.Seams{
 					Getenv:            func(k string) string { return env[k] },
 					ServiceAccountDir: sa,
 					InClusterConfig:   func() (*rest.Config, error) { return rest.CopyConfig(l.rc), nil },
 					DefaultTokenPath:  kfpPath,
 					Dial:              dialer.DialContext,
-				}
+				}}
 			}
 
 			It("reaches kfp.Client()'s in-cluster default with the pod's projected token", func(ctx SpecContext) {

@@ -12,7 +12,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
-	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/fix"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 )
@@ -79,7 +78,7 @@ var _ = Describe("kfp-doctor fix on a lab cluster", Ordered, Label("multi-user",
 
 	It("KFD009: the RoleBinding passes dry-run, and applied turns the failing run green", func(ctx SpecContext) {
 		tok := l.token(ctx, profile, runner, "pipelines.kubeflow.org", nil)
-		cfg := l.outside(func(c *doctor.Config) { c.Namespace, c.TokenFile = profile, tok })
+		cfg := l.outside(func(c *doctorRun) { c.Namespace, c.TokenFile = profile, tok })
 		eventually(ctx, cfg, func(g Gomega, d diagnosis) {
 			g.Expect(d.status("list-experiments")).To(Equal("fail KFD009"))
 		})

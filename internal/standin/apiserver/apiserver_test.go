@@ -20,6 +20,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
 )
 
@@ -77,7 +78,7 @@ func newFakeKube(failWith error) *fakeKube {
 		}
 		ra := sar.Spec.ResourceAttributes
 		allowed := (sar.Spec.User == alice || sar.Spec.User == "user@example.com") &&
-			ra.Namespace == "ns-1" && ra.Group == rbacGroup && ra.Resource == rbacExperiments
+			ra.Namespace == "ns-1" && ra.Group == kfpauthz.Group && ra.Resource == rbacExperiments
 		sar.Status.Allowed = allowed
 		return true, sar, nil
 	})

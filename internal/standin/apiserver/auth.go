@@ -11,14 +11,14 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
 )
 
 // RBAC attributes KFP asks about (the verbs and resources of its
 // resource manager; kfp-facts.md has the table).
 const (
-	rbacGroup            = "pipelines.kubeflow.org"
-	rbacVersion          = "v1beta1"
-	rbacExperiments      = "experiments"
+	rbacExperiments      = kfpauthz.Experiments
 	rbacPipelines        = "pipelines"
 	rbacRuns             = "runs"
 	rbacJobs             = "jobs" // v2's recurring runs
@@ -128,9 +128,7 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, attrs *authzv1.
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.reviewTimeout)
 	defer cancel()
-	res, err := s.kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authzv1.SubjectAccessReview{
-		Spec: authzv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: attrs},
-	}, metav1.CreateOptions{})
+	res, err := kfpauthz.Ask(ctx, s.kube, user, attrs)
 	if err != nil {
 		// KFP tells a timeout (try again: 503) from any other failure (500)
 		// with a type assertion on the client's error, not errors.As.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
 )
 
@@ -44,7 +45,7 @@ func recorded2Kube() *fake.Clientset {
 	kube.PrependReactor("create", "subjectaccessreviews", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		sar := a.(k8stesting.CreateAction).GetObject().(*authzv1.SubjectAccessReview).DeepCopy()
 		ns := sar.Spec.ResourceAttributes.Namespace
-		sar.Status.Allowed = sar.Spec.ResourceAttributes.Group == rbacGroup &&
+		sar.Status.Allowed = sar.Spec.ResourceAttributes.Group == kfpauthz.Group &&
 			(sar.Spec.User == editor && ns == "kubeflow-user-example-com" ||
 				sar.Spec.User == "user@example.com" && slices.Contains([]string{"kubeflow-user-example-com", "namespace-1"}, ns))
 		return true, sar, nil

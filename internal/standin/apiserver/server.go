@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	authzv1 "k8s.io/api/authorization/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
 )
 
 // maxBody bounds JSON request bodies: an experiment or a run is a few KiB.
@@ -205,10 +206,7 @@ func (s *Server) healthz(v2 bool) handler {
 // access is KFP's ResourceManager.IsAuthorized for one resource of group
 // pipelines.kubeflow.org: TokenReview, then SubjectAccessReview.
 func (s *Server) access(r *http.Request, resource, namespace, verb, name string) *userError {
-	attrs := &authzv1.ResourceAttributes{
-		Namespace: namespace, Verb: verb, Group: rbacGroup, Version: rbacVersion,
-		Resource: resource, Name: name,
-	}
+	attrs := kfpauthz.Attributes(namespace, verb, resource, name)
 	if s.kube == nil {
 		return internalError("no client for the kube-apiserver", fmt.Sprintf("Failed to create SubjectAccessReview for user '' (request: %+v)", attrs))
 	}
