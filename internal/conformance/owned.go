@@ -100,7 +100,7 @@ func Owned(ctx context.Context, dyn dynamic.Interface, selector string) ([]strin
 			return nil, fmt.Errorf("listing %s labelled %s: %w", k.gvr.Resource, selector, err)
 		}
 		for _, o := range list.Items {
-			out = append(out, fmt.Sprintf("%s %s/%s", k.kind, o.GetNamespace(), o.GetName()))
+			out = append(out, objectName(k.kind, o.GetNamespace(), o.GetName()))
 		}
 	}
 	sort.Strings(out)
@@ -134,7 +134,7 @@ func Sweep(ctx context.Context, dyn dynamic.Interface, selector string) (removed
 			if err := res.Delete(ctx, o.GetName(), opts); err != nil && !apierrors.IsNotFound(err) {
 				return removed, fmt.Errorf("deleting %s %s/%s: %w", k.kind, o.GetNamespace(), o.GetName(), err)
 			}
-			removed = append(removed, fmt.Sprintf("%s %s/%s", k.kind, o.GetNamespace(), o.GetName()))
+			removed = append(removed, objectName(k.kind, o.GetNamespace(), o.GetName()))
 		}
 	}
 	var left []string
@@ -150,6 +150,14 @@ func Sweep(ctx context.Context, dyn dynamic.Interface, selector string) (removed
 		return removed, fmt.Errorf("objects labelled %s still there after deleting them: %v: %w", selector, left, err)
 	}
 	return removed, nil
+}
+
+// objectName is "Kind namespace/name", or "Kind name" for a cluster-scoped one.
+func objectName(kind, ns, name string) string {
+	if ns == "" {
+		return kind + " " + name
+	}
+	return kind + " " + ns + "/" + name
 }
 
 // Attach prepares a scenario on a cluster whose install it must not change:
@@ -182,7 +190,7 @@ func Attach(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, owner
 				return nil, created, fmt.Errorf("scenario %s: %w", sc.Name, err)
 			}
 			if made {
-				created = append(created, fmt.Sprintf("%s %s/%s", o.GetKind(), o.GetNamespace(), o.GetName()))
+				created = append(created, objectName(o.GetKind(), o.GetNamespace(), o.GetName()))
 			}
 		}
 	}

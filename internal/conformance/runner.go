@@ -191,10 +191,12 @@ func (r *Runner) runScenario(ctx context.Context, sp ScenarioPlan, prep Prepared
 		*index++
 		cr := newCaseResult(p)
 		switch {
+		case prep.Skip != "":
+			// The whole scenario does not apply here (another mode):
+			// that, not a case's own reason, is why it does not run.
+			cr.Status, cr.Reason = Skipped, prep.Skip
 		case p.Skip != "":
 			cr.Status, cr.Reason = Skipped, p.Skip
-		case prep.Skip != "":
-			cr.Status, cr.Reason = Skipped, prep.Skip
 		case ctx.Err() != nil:
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		default:

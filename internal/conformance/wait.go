@@ -136,7 +136,8 @@ func (e *Env) currentHash(ctx context.Context, d *appsv1.Deployment) (string, er
 
 // serving says which pods serve: those the lab runtime runs a stand-in
 // for, or, on a cluster whose runtime is not ours (Attach), those that are
-// Ready and take a connection through a port-forward to their first port.
+// Ready and answer an HTTP request through a port-forward to their first
+// port (every Deployment a fault touches serves HTTP there).
 func (e *Env) serving(ctx context.Context, ns string, pods []corev1.Pod) map[string]bool {
 	serving := map[string]bool{}
 	if e.Runtime != nil {
@@ -157,15 +158,31 @@ func (e *Env) serving(ctx context.Context, ns string, pods []corev1.Pod) map[str
 		if !podReady(p) || len(p.Spec.Containers) == 0 || len(p.Spec.Containers[0].Ports) == 0 {
 			continue
 		}
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		conn, err := d.DialPod(dctx, p, int(p.Spec.Containers[0].Ports[0].ContainerPort))
-		cancel()
-		if err == nil {
-			conn.Close()
+		if answers(ctx, d, p, int(p.Spec.Containers[0].Ports[0].ContainerPort)) {
 			serving[p.Name] = true
 		}
 	}
 	return serving
+}
+
+// answers reports whether the pod's port answers an HTTP request through a
+// port-forward. A connection alone proves nothing: the forward's local end
+// accepts before the remote one is known to be there.
+func answers(ctx context.Context, d *svcdial.Dialer, p *corev1.Pod, port int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := d.DialPod(ctx, p, port)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write([]byte("GET / HTTP/1.0\r\nHost: readiness\r\n\r\n")); err != nil {
+		return false
+	}
+	n, _ := conn.Read(make([]byte, 1))
+	return n > 0
 }
 
 func podReady(p *corev1.Pod) bool {
