@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/scenarios"
@@ -164,5 +167,19 @@ func TestProgressLine(t *testing.T) {
 	skipped := &CaseResult{Scenario: "s", Name: "p", KFD: kfd.RBACDenied, Status: Skipped, Reason: DisruptiveSkip}
 	if got := ProgressLine(Event{Index: 1, Total: 9, Case: skipped}); got != "[1/9] – s: p → skipped: "+DisruptiveSkip {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestInClusterSkip(t *testing.T) {
+	fake := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-000000", Annotations: map[string]string{kwokNodeAnnotation: "fake"}}}
+	real := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}
+	if got := inClusterSkip([]corev1.Node{fake}); got != "" {
+		t.Errorf("kwok's nodes: %q, want the in-cluster paths to run", got)
+	}
+	if got := inClusterSkip([]corev1.Node{fake, real}); !strings.Contains(got, "worker-1") {
+		t.Errorf("a real node: %q, want a skip naming it", got)
+	}
+	if got := inClusterSkip(nil); got == "" {
+		t.Error("no nodes: want a skip")
 	}
 }

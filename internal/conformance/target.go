@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -70,6 +72,8 @@ type Existing struct {
 	dyn     dynamic.Interface
 	install *discover.Install
 	swept   bool
+	// podless says why in-cluster paths cannot run here ("" when they can).
+	podless string
 }
 
 // Name implements Target.
@@ -94,6 +98,10 @@ func (e *Existing) Prepare(ctx context.Context, sc *scenarios.Scenario, owner Ow
 	}
 	if e.install.ModeKnown && (e.install.MultiUser != (sc.Mode == install.MultiUser)) {
 		prep.Skip = fmt.Sprintf("the install in namespace %s is %s; this scenario is for %s KFP", e.install.Namespace, e.install.Mode(), sc.Mode)
+		return prep, nil
+	}
+	if sc.Location == scenarios.InCluster && e.podless != "" {
+		prep.Skip = e.podless
 		return prep, nil
 	}
 	env, created, err := Attach(ctx, e.Config, sc, owner)
@@ -128,8 +136,36 @@ func (e *Existing) init(ctx context.Context) error {
 	if !in.Found {
 		return fmt.Errorf("no KFP install found on cluster %s (no ml-pipeline-ui Service in namespace %s): %v", e.Cluster, KFPNamespace, in.Problems)
 	}
+	nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	nodes, err := client.CoreV1().Nodes().List(nctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("listing the nodes, to tell whether a client pod can be simulated here: %w", err)
+	}
+	e.podless = inClusterSkip(nodes.Items)
 	e.install = in
 	return nil
+}
+
+// kwokNodeAnnotation marks the nodes kwok fakes.
+const kwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+// inClusterSkip says why the in-cluster paths cannot run on a cluster with
+// these nodes, or "" when they can. Their client is a pod whose container
+// nothing runs — its identity, files and DNS view are rebuilt here — which
+// only kwok's fake nodes report as Running; a real kubelet would try to
+// pull its image for ever. On real nodes the client must be a Pod of the
+// doctor's image.
+func inClusterSkip(nodes []corev1.Node) string {
+	for _, n := range nodes {
+		if _, fake := n.Annotations[kwokNodeAnnotation]; !fake {
+			return fmt.Sprintf("node %s is a real node: the in-cluster paths need the doctor's image run as a Pod there, which this command does not do yet; the out-of-cluster scenarios run", n.Name)
+		}
+	}
+	if len(nodes) == 0 {
+		return "the cluster has no nodes to run a client pod on"
+	}
+	return ""
 }
 
 // Close implements Target: it removes this run's labelled objects.
