@@ -182,7 +182,9 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		Expect(passed).To(BeNumerically(">", 40), "the lab is multi-user: both multi-user scenarios' client-side cases run")
 		Expect(count(res, func(c conformance.CaseResult) bool { return c.Status == conformance.Failed })).To(BeZero())
 		// Client-side faults ran; the install's were skipped, and said why.
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Fault == "wrong-audience" && c.Status == conformance.Passed })).To(BeNumerically(">=", 2))
+		Expect(count(res, func(c conformance.CaseResult) bool {
+			return c.Fault == "wrong-audience" && c.Status == conformance.Passed
+		})).To(BeNumerically(">=", 2))
 		for _, c := range res.Cases {
 			switch {
 			case strings.HasPrefix(c.Scenario, "standalone/"):
