@@ -139,7 +139,14 @@ func Plan(all []*scenarios.Scenario, sel Selection, opts PlanOptions) ([]Scenari
 		}
 	}
 	if matched == 0 {
-		return nil, fmt.Errorf("--test %q matches no case (names look like %q)", sel.Test, FullName(all[0], all[0].Cases[0]))
+		if sel.Test == nil {
+			return nil, fmt.Errorf("the scenarios %v declare no case", sel.Scenarios)
+		}
+		example := ""
+		if len(all) > 0 && len(all[0].Cases) > 0 {
+			example = fmt.Sprintf(" (names look like %q)", FullName(all[0], all[0].Cases[0]))
+		}
+		return nil, fmt.Errorf("--test %q matches no case of the scenarios selected%s", sel.Test, example)
 	}
 	return plans, nil
 }
