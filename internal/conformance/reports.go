@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/onsi/ginkgo/v2/reporters"
 )
@@ -128,12 +129,14 @@ type htmlSkip struct {
 type htmlPage struct {
 	*Results
 	Passed, Failed, Skipped int
+	Took                    string
 	Tables                  []htmlTable
 }
 
 // htmlModel lays each scenario out as path × fault.
 func htmlModel(res *Results) htmlPage {
-	page := htmlPage{Results: res, Passed: res.Count(Passed), Failed: res.Count(Failed), Skipped: res.Count(Skipped)}
+	page := htmlPage{Results: res, Passed: res.Count(Passed), Failed: res.Count(Failed), Skipped: res.Count(Skipped),
+		Took: res.Duration.Round(100 * time.Millisecond).String()}
 	var order []string
 	by := map[string][]CaseResult{}
 	for _, c := range res.Cases {
