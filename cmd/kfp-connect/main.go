@@ -1,5 +1,6 @@
 // Command kfp-connect is the developer's and the platform team's side of
-// kfp-connect: the Docker-free KFP lab (`kfp-connect lab up|down|env`). The
+// kfp-connect: the Docker-free KFP lab (`kfp-connect lab up|down|env`) and
+// the conformance run against a cluster (`kfp-connect conformance`). The
 // user's diagnosis is kfp-doctor, a separate, smaller binary without any of
 // this.
 //
@@ -84,7 +85,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `kfp-connect brings up a KFP lab without Docker — a real kube-apiserver under kwok,
 KFP installed from our fixtures or the real upstream kustomizations, stand-ins for
 KFP's servers and the real Dex, oauth2-proxy and LDAP directory as local processes —
-for developing and demonstrating kfp-doctor against it.
+for developing and demonstrating kfp-doctor against it; and runs the conformance
+matrix (every documented path under every fault) against a lab or your cluster.
 
 kfp-doctor, the diagnosis a kfp.Client user runs, is a separate binary.`,
 		SilenceUsage:  true,
@@ -95,6 +97,7 @@ kfp-doctor, the diagnosis a kfp.Client user runs, is a separate binary.`,
 	// Cobra's flag errors are usage errors too (children inherit this).
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	cmd.AddCommand(newLabCommand(stdout, stderr))
+	cmd.AddCommand(newConformanceCommand(stdout, stderr))
 	cmd.AddCommand(newImagesCommand(stdout))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",

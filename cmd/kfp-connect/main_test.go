@@ -46,7 +46,7 @@ func TestLabUsage(t *testing.T) {
 		"serve checks too":     {[]string{"lab", "serve", "--ready-timeout", "-1s"}, "--ready-timeout"},
 		"unknown flag":         {[]string{"lab", "up", "--modes", "standalone"}, "--modes"},
 		"stray argument":       {[]string{"lab", "down", "now"}, "now"},
-		"unknown command":      {[]string{"conformance"}, "conformance"},
+		"unknown command":      {[]string{"conformity"}, "conformity"},
 		"unknown lab command":  {[]string{"lab", "start"}, "start"},
 		"env of no lab":        {[]string{"lab", "env", "--name", "nothing-here"}, "kfp-connect lab up --name nothing-here"},
 	}

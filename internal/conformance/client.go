@@ -125,7 +125,7 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 	}
 	spec := p.Pod
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-", Namespace: spec.Namespace, Labels: spec.Labels},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "client-", Namespace: spec.Namespace, Labels: e.Owner.label(spec.Labels)},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: spec.ServiceAccount,
 			Containers:         []corev1.Container{{Name: "client", Image: "kfp-connect.invalid/kfp-client:test"}},

@@ -38,6 +38,8 @@ type Env struct {
 	Runtime  *lab.Runtime
 	// Dropped lists the objects left out on purpose (see Setup's drop).
 	Dropped []string
+	// Owner labels the objects the cases create (client pods).
+	Owner Owner
 }
 
 // Setup installs the scenario's KFP and fixtures on the cluster of cfg and

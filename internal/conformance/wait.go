@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
 
 const poll = 100 * time.Millisecond
@@ -46,12 +48,7 @@ func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) erro
 			last = err.Error()
 			return false, nil
 		}
-		serving := map[string]bool{}
-		for _, i := range e.Runtime.Instances() {
-			if i.Namespace == ns {
-				serving[i.Pod] = true
-			}
-		}
+		serving := e.serving(ctx, ns, pods.Items)
 		want := 0
 		if up {
 			want = 1
@@ -135,4 +132,64 @@ func (e *Env) currentHash(ctx context.Context, d *appsv1.Deployment) (string, er
 		}
 	}
 	return "", fmt.Errorf("no ReplicaSet of revision %s for deployment %s", rev, d.Name)
+}
+
+// serving says which pods serve: those the lab runtime runs a stand-in
+// for, or, on a cluster whose runtime is not ours (Attach), those that are
+// Ready and answer an HTTP request through a port-forward to their first
+// port (every Deployment a fault touches serves HTTP there).
+func (e *Env) serving(ctx context.Context, ns string, pods []corev1.Pod) map[string]bool {
+	serving := map[string]bool{}
+	if e.Runtime != nil {
+		for _, i := range e.Runtime.Instances() {
+			if i.Namespace == ns {
+				serving[i.Pod] = true
+			}
+		}
+		return serving
+	}
+	d, err := svcdial.New(e.Config, ns)
+	if err != nil {
+		return serving
+	}
+	defer d.Close()
+	for i := range pods {
+		p := &pods[i]
+		if !podReady(p) || len(p.Spec.Containers) == 0 || len(p.Spec.Containers[0].Ports) == 0 {
+			continue
+		}
+		if answers(ctx, d, p, int(p.Spec.Containers[0].Ports[0].ContainerPort)) {
+			serving[p.Name] = true
+		}
+	}
+	return serving
+}
+
+// answers reports whether the pod's port answers an HTTP request through a
+// port-forward. A connection alone proves nothing: the forward's local end
+// accepts before the remote one is known to be there.
+func answers(ctx context.Context, d *svcdial.Dialer, p *corev1.Pod, port int) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := d.DialPod(ctx, p, port)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	if _, err := conn.Write([]byte("GET / HTTP/1.0\r\nHost: readiness\r\n\r\n")); err != nil {
+		return false
+	}
+	n, _ := conn.Read(make([]byte, 1))
+	return n > 0
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

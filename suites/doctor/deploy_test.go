@@ -140,7 +140,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 	Context("as the Job's pod", func() {
 		// inPod is the doctor in a new pod of the Job's; withToken false is
 		// a pod the PodDefault did not reach (no KFP token mounted).
-		inPod := func(ctx SpecContext, clusterRC *rest.Config, withToken ...bool) doctor.Config {
+		inPod := func(ctx SpecContext, clusterRC *rest.Config, withToken ...bool) doctorRun {
 			p, err := l.cs.CoreV1().Pods(profile).Create(ctx, &corev1.Pod{
 				ObjectMeta: metav1.ObjectMeta{GenerateName: "kfp-doctor-", Labels: map[string]string{"access-ml-pipeline": "true"}},
 				Spec: corev1.PodSpec{ServiceAccountName: doctorSA, Containers: []corev1.Container{
@@ -163,14 +163,13 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 				kfpToken = l.token(ctx, profile, doctorSA, "pipelines.kubeflow.org", p)
 			}
 			// No namespace, as the shipped Job: the pod's own fills in.
-			return doctor.Config{
-				Timeout:           20 * time.Second,
+			return doctorRun{Config: doctor.Config{Timeout: 20 * time.Second}, Seams: doctor.Seams{
 				Getenv:            func(k string) string { return env[k] },
 				ServiceAccountDir: sa,
 				InClusterConfig:   func() (*rest.Config, error) { return rest.CopyConfig(clusterRC), nil },
 				DefaultTokenPath:  kfpToken,
 				Dial:              dialer.DialContext,
-			}
+			}}
 		}
 
 		It("passes every cluster check with the shipped RBAC", func(ctx SpecContext) {

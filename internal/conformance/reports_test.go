@@ -1,0 +1,153 @@
+package conformance
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/reporters"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
+
+func sampleResults() *Results {
+	return &Results{
+		RunID: "20260101-000000-abcd", Provider: "existing (lab)", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Duration: 3 * time.Second,
+		Cases: []CaseResult{
+			{Scenario: "multi-user/in-cluster", Path: "poddefault", Name: "poddefault", Expect: "succeeds", Status: Passed, Duration: time.Second},
+			{Scenario: "multi-user/in-cluster", Path: "poddefault", Fault: "wrong-audience", Name: "poddefault × wrong-audience", Expect: "fails with KFD005",
+				KFD: kfd.TokenAudience, Status: Failed, Reason: "expected KFD005, got <KFD001>\ndoctor → …"},
+			{Scenario: "multi-user/in-cluster", Path: "poddefault", Fault: "no-rolebinding", Name: "poddefault × no-rolebinding", Expect: "fails with KFD009",
+				KFD: kfd.RBACDenied, Status: Skipped, Reason: DisruptiveSkip + " (deletes RoleBinding p/default-editor)", Disruptive: true},
+			{Scenario: "multi-user/out-of-cluster", Path: "port-forward-bearer", Name: "port-forward-bearer", Expect: "succeeds", Status: Passed},
+		},
+	}
+}
+
+func TestWriteReports(t *testing.T) {
+	dir := t.TempDir()
+	res := sampleResults()
+	if err := WriteReports(dir, res); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+
+	var junit reporters.JUnitTestSuites
+	if err := xml.Unmarshal([]byte(read(JUnitFile)), &junit); err != nil {
+		t.Fatalf("JUnit: %v", err)
+	}
+	if junit.Tests != 4 || junit.Failures != 1 || len(junit.TestSuites) != 2 || junit.TestSuites[0].Skipped != 1 {
+		t.Fatalf("JUnit counts: %d tests, %d failures, %d suites", junit.Tests, junit.Failures, len(junit.TestSuites))
+	}
+	failed := junit.TestSuites[0].TestCases[1]
+	if failed.Failure == nil || failed.Failure.Message != "expected KFD005, got <KFD001>" || !strings.Contains(failed.Failure.Description, "doctor →") {
+		t.Errorf("JUnit failure: %+v", failed.Failure)
+	}
+	if sk := junit.TestSuites[0].TestCases[2].Skipped; sk == nil || !strings.HasPrefix(sk.Message, DisruptiveSkip) {
+		t.Errorf("JUnit skip: %+v", sk)
+	}
+
+	var back Results
+	if err := json.Unmarshal([]byte(read(JSONFile)), &back); err != nil {
+		t.Fatalf("JSON: %v", err)
+	}
+	if len(back.Cases) != 4 || back.Cases[1].KFD != kfd.TokenAudience || back.Cases[1].Status != Failed || back.RunID != res.RunID {
+		t.Errorf("JSON round trip: %+v", back)
+	}
+
+	page := read(HTMLFile)
+	for _, want := range []string{
+		"<th>wrong-audience</th>", "<th>no-rolebinding</th>", "<td class=\"path\">poddefault</td>",
+		"✔", "✖", "skipped", string(kfd.TokenAudience), string(kfd.RBACDenied),
+		"expected KFD005, got &lt;KFD001&gt;", // the reason, escaped
+		DisruptiveSkip, "multi-user/out-of-cluster", "1 failed",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the HTML page lacks %q", want)
+		}
+	}
+	// One self-contained page: no script, no stylesheet or image from
+	// anywhere.
+	if regexp.MustCompile(`(?i)<script|<link|<img|\bsrc=|url\(|https?://`).MatchString(page) {
+		t.Errorf("the HTML page loads something from outside")
+	}
+}
+
+// Sweep removes exactly the labelled objects — a run's, or every run's —
+// and nothing of the install.
+func TestSweep(t *testing.T) {
+	obj := func(apiVersion, kind, ns, name string, labels map[string]string) runtime.Object {
+		u := &unstructured.Unstructured{}
+		u.SetAPIVersion(apiVersion)
+		u.SetKind(kind)
+		u.SetNamespace(ns)
+		u.SetName(name)
+		u.SetLabels(labels)
+		return u
+	}
+	mine, earlier := Owner{RunID: "run-1"}, Owner{RunID: "run-0"}
+	scheme := runtime.NewScheme()
+	lists := map[schema.GroupVersionResource]string{}
+	for _, k := range ownedKinds {
+		lists[k.gvr] = k.kind + "List"
+	}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, lists,
+		obj("v1", "Pod", "profile", "client-abc", mine.label(map[string]string{"access-ml-pipeline": "true"})),
+		obj("v1", "Pod", "profile", "client-old", earlier.Labels()),
+		obj("v1", "Pod", "kubeflow", "ml-pipeline-1", map[string]string{"app": "ml-pipeline"}),
+		obj("rbac.authorization.k8s.io/v1", "RoleBinding", "namespace-1", "allow", mine.Labels()),
+		obj("rbac.authorization.k8s.io/v1", "RoleBinding", "profile", "default-editor", nil),
+		obj("v1", "ServiceAccount", "profile", "default-editor", nil),
+		obj("v1", "Namespace", "", "namespace-3", mine.Labels()),
+		obj("v1", "Namespace", "", "kubeflow", nil),
+	)
+	ctx := context.Background()
+	removed, err := Sweep(ctx, dyn, RunLabel+"="+mine.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Pod profile/client-abc,RoleBinding namespace-1/allow,Namespace namespace-3"; strings.Join(removed, ",") != want {
+		t.Errorf("removed %v, want %s", removed, want)
+	}
+	left, err := Owned(ctx, dyn, OwnedSelector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(left, ",") != "Pod profile/client-old" {
+		t.Errorf("left %v: want only the earlier run's pod", left)
+	}
+	if _, err := Sweep(ctx, dyn, OwnedSelector); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range ownedKinds {
+		list, err := dyn.Resource(k.gvr).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list.Items {
+			if o.GetLabels()[ManagedByLabel] == ManagedBy {
+				t.Errorf("%s %s left", k.kind, o.GetName())
+			}
+		}
+		if want := map[string]int{"Pod": 1, "RoleBinding": 1, "ServiceAccount": 1, "Namespace": 1}[k.kind]; len(list.Items) != want {
+			t.Errorf("%d %s left, want the install's %d", len(list.Items), k.kind, want)
+		}
+	}
+}
