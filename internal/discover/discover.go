@@ -55,6 +55,9 @@ type Options struct {
 type Service struct {
 	Name   string
 	Exists bool
+	// Missing is true when the apiserver said there is no such Service
+	// (Exists is also false when it could not be read).
+	Missing bool
 	// Port is the Service port to reach (the one named http, else the first).
 	Port int32
 	// Ready and NotReady count endpoints; EndpointsKnown is false when they
@@ -89,6 +92,12 @@ type Install struct {
 	// PodDefaultCRD is true when the API serves poddefaults; PodDefaultKnown
 	// is false when discovery could not tell.
 	PodDefaultCRD, PodDefaultKnown bool
+	// PodDefaultWebhook is Kubeflow's PodDefault webhook, nil when none is
+	// configured; WebhookKnown is false when the configurations could not
+	// be listed. Looked for in multi-user installs that serve PodDefaults.
+	PodDefaultWebhook *Webhook
+	WebhookKnown      bool
+	WebhookProblem    string
 
 	Problems []string
 }
@@ -127,6 +136,9 @@ func Find(ctx context.Context, client kubernetes.Interface, opts Options) (*Inst
 	d.service(ctx, ns, &d.in.API)
 	d.deployment(ctx, ns)
 	d.podDefaultCRD(ctx)
+	if d.in.MultiUser && d.in.PodDefaultCRD {
+		d.podDefaultWebhook(ctx)
+	}
 	return d.in, nil
 }
 
@@ -227,17 +239,24 @@ func (d *finder) hasUI(ctx context.Context, ns string) bool {
 
 // service reads a Service and counts its endpoints from EndpointSlices, as
 // kube-proxy does: a Service with no ready endpoint refuses connections.
+// What cannot be seen goes to the install's problems.
 func (d *finder) service(ctx context.Context, ns string, s *Service) {
+	if p := d.lookupService(ctx, ns, s); p != "" {
+		d.in.problem("%s", p)
+	}
+}
+
+// lookupService fills s and returns what could not be seen, if anything.
+func (d *finder) lookupService(ctx context.Context, ns string, s *Service) string {
 	cctx, cancel := d.call(ctx)
 	svc, err := d.client.CoreV1().Services(ns).Get(cctx, s.Name, metav1.GetOptions{})
 	cancel()
 	switch {
 	case apierrors.IsNotFound(err):
-		d.in.problem("no Service %s in namespace %s", s.Name, ns)
-		return
+		s.Missing = true
+		return fmt.Sprintf("no Service %s in namespace %s", s.Name, ns)
 	case err != nil:
-		d.in.problem("cannot get service %s/%s: %s", ns, s.Name, reason(err))
-		return
+		return fmt.Sprintf("cannot get service %s/%s: %s", ns, s.Name, reason(err))
 	}
 	s.Exists = true
 	s.Port = servicePort(svc)
@@ -248,8 +267,7 @@ func (d *finder) service(ctx context.Context, ns string, s *Service) {
 	})
 	cancel()
 	if err != nil {
-		d.in.problem("cannot list endpointslices in %s: %s", ns, reason(err))
-		return
+		return fmt.Sprintf("cannot list endpointslices in %s: %s", ns, reason(err))
 	}
 	s.EndpointsKnown = true
 	for _, sl := range eps.Items {
@@ -262,6 +280,7 @@ func (d *finder) service(ctx context.Context, ns string, s *Service) {
 			}
 		}
 	}
+	return ""
 }
 
 // servicePort prefers the port named http (KFP's UI and API Services name

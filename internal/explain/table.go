@@ -694,12 +694,15 @@ func table() []rule {
 			Patterns: []pattern{
 				{Re: `failed calling webhook "[a-z0-9.-]*(admission-webhook|poddefault)[a-z0-9.-]*kubeflow\.org"`},
 				{Re: `apply-poddefault\?timeout=`},
+				{Re: `every new pod in a profile namespace is refused`},
 			},
 			Examples: []Example{
 				{Source: "kubeflow/kubeflow#6115 and canonical/bundle-kubeflow#361: the events of pods refused while the webhook's Service was gone",
 					Text: `Warning   FailedCreate   statefulset/argo-controller-operator   create Pod argo-controller-operator-0 in StatefulSet argo-controller-operator failed error: Internal error occurred: failed calling webhook "admission-webhook.kubeflow.org": Post "https://admission-webhook.controller.svc:443/apply-poddefault?timeout=30s": service "admission-webhook" not found`},
 				{Source: "measured: the real kube-apiserver of the node provider refusing a labelled pod after admission-webhook-service was deleted (suites/node/poddefault_test.go)",
 					Text: `Internal error occurred: failed calling webhook "admission-webhook-deployment.kubeflow.org": failed to call webhook: Post "https://admission-webhook-service.kubeflow.svc:443/apply-poddefault?timeout=10s": service "admission-webhook-service" not found`},
+				{Source: "doctor: the poddefault-webhook probe (internal/probes/webhook.go)",
+					Text: "✖ poddefault-webhook [KFD055] webhook admission-webhook-deployment.kubeflow.org (failurePolicy Fail): its Service kubeflow/admission-webhook-service does not exist: every new pod in a profile namespace is refused"},
 			},
 		},
 	}

@@ -37,12 +37,13 @@ type access struct{ group, resource, verb string }
 
 var doctorNeeds = []access{
 	{"", "services", "get"}, {"", "services", "list"}, // find KFP, read its Services
-	{"discovery.k8s.io", "endpointslices", "list"},             // count ready endpoints
-	{"apps", "deployments", "get"},                             // MULTIUSER, TOKEN_REVIEW_AUDIENCE
-	{"", "configmaps", "get"},                                  // …set from ConfigMaps
-	{"kubeflow.org", "poddefaults", "list"},                    // which PodDefault should mount the token
-	{"", "pods", "get"},                                        // this pod's labels
-	{"authorization.k8s.io", "subjectaccessreviews", "create"}, // replay KFP's check
+	{"discovery.k8s.io", "endpointslices", "list"},                            // count ready endpoints
+	{"apps", "deployments", "get"},                                            // MULTIUSER, TOKEN_REVIEW_AUDIENCE
+	{"", "configmaps", "get"},                                                 // …set from ConfigMaps
+	{"kubeflow.org", "poddefaults", "list"},                                   // which PodDefault should mount the token
+	{"", "pods", "get"},                                                       // this pod's labels
+	{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", "list"}, // the PodDefault webhook's Service
+	{"authorization.k8s.io", "subjectaccessreviews", "create"},                // replay KFP's check
 }
 
 var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
@@ -242,6 +243,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 			Entry("configmaps", "configmaps", true, "install", `cannot get resource "configmaps" in API group "" in the namespace "kubeflow"`, SpecTimeout(2*time.Minute)),
 			Entry("subjectaccessreviews", "subjectaccessreviews", true, "rbac", "this pod's ServiceAccount may not create subjectaccessreviews (forbidden)", SpecTimeout(2*time.Minute)),
 			Entry("poddefaults, in a pod without its token", "poddefaults", false, "poddefault", `cannot list resource "poddefaults" in API group "kubeflow.org" in the namespace "`+profile+`"`, SpecTimeout(2*time.Minute)),
+			Entry("mutatingwebhookconfigurations", "mutatingwebhookconfigurations", true, "poddefault-webhook", `cannot list resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope`, SpecTimeout(2*time.Minute)),
 			Entry("pods, in a pod without its token", "pods", false, "poddefault", `cannot get resource "pods" in API group "" in the namespace "`+profile+`"`, SpecTimeout(2*time.Minute)),
 		)
 	})
