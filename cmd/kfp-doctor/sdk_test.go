@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -107,5 +108,42 @@ func TestContextFile(t *testing.T) {
 	code, out := doctorJSON(t, map[string]string{"HOME": home}, "--host", s.URL)
 	if st, id := out.probe("sdk"); code != 1 || st != "fail" || id != "KFD037" {
 		t.Fatalf("sdk %s %s (exit %d), want fail KFD037", st, id, code)
+	}
+}
+
+// With no flags, what the SDK itself reads — $KF_PIPELINES_ENDPOINT and the
+// namespace in ~/.config/kfp/context.json — gives the same verdict, probe
+// by probe, as --host and -n do, and the report says where each came from.
+func TestSDKSourcesReachTheFlagsVerdict(t *testing.T) {
+	var seen []string
+	s := kfptest.Server(t, kfptest.Routes{kfptest.HealthzV2: kfptest.Fixed("v2 healthz"), kfptest.ExperimentsV2: byIdentity(&seen)})
+	verdict := func(o jsonOut) map[string]string {
+		v := map[string]string{}
+		for _, r := range o.Results {
+			v[r.Probe] = r.Status + " " + r.KFD
+		}
+		return v
+	}
+	flagsCode, flags := doctorJSON(t, nil, "--host", s.URL, "-n", "ns-1")
+
+	home := t.TempDir()
+	ctxFile := filepath.Join(home, ".config/kfp/context.json")
+	writeFile(t, ctxFile, `{"namespace": "ns-1"}`)
+	env := map[string]string{"HOME": home, "KF_PIPELINES_ENDPOINT": s.URL}
+	envCode, fromSDK := doctorJSON(t, env)
+	if flagsCode != envCode || !reflect.DeepEqual(verdict(flags), verdict(fromSDK)) {
+		t.Fatalf("flags: exit %d %v\nSDK's sources: exit %d %v", flagsCode, verdict(flags), envCode, verdict(fromSDK))
+	}
+	if st, id := fromSDK.probe("list-experiments"); st != "fail" || id != "KFD001" {
+		t.Fatalf("list-experiments %s %s: the server answers no identity, want fail KFD001", st, id)
+	}
+	if len(seen) != 2 || seen[0] != "ns-1" || seen[1] != "ns-1" {
+		t.Fatalf("namespaces sent: %q", seen)
+	}
+	_, text, _ := runDoctor(t, env)
+	for _, want := range []string{"$KF_PIPELINES_ENDPOINT", "namespace ns-1 from " + ctxFile} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the report does not say where a value came from (%q):\n%s", want, text)
+		}
 	}
 }
