@@ -41,6 +41,14 @@ type Spec struct {
 	Ref    string // tag, e.g. PauseRef
 	Binary string // the static binary on disk
 	Path   string // where it lives in the image, absolute, e.g. /pause; also the entrypoint
+	// Tags are more tags of the same image (the names several manifests
+	// use for it); the archive carries them all.
+	Tags []string
+	// Args follow Path in the entrypoint: a multi-call binary's program,
+	// kept when a pod's args: replace the image's Cmd.
+	Args []string
+	// Env is the config's environment after PATH=/, as KEY=VALUE.
+	Env []string
 }
 
 // ErrNotStatic is wrapped when a binary would not run on an empty base.
@@ -50,9 +58,14 @@ var ErrNotStatic = errors.New("binary is dynamically linked: it cannot run on an
 // single layer holding spec.Binary at spec.Path (mode 0755, root-owned),
 // config linux/amd64 with Entrypoint [spec.Path].
 func WriteArchive(spec Spec, dest string) error {
-	ref, err := name.NewTag(spec.Ref, name.StrictValidation)
-	if err != nil {
-		return fmt.Errorf("image tag %q: %w", spec.Ref, err)
+	refs := map[name.Reference]v1.Image{}
+	var tags []name.Tag
+	for _, r := range append([]string{spec.Ref}, spec.Tags...) {
+		tag, err := name.NewTag(r, name.StrictValidation)
+		if err != nil {
+			return fmt.Errorf("image tag %q: %w", r, err)
+		}
+		tags = append(tags, tag)
 	}
 	if !path.IsAbs(spec.Path) || path.Clean(spec.Path) != spec.Path || spec.Path == "/" {
 		return fmt.Errorf("image %s: path in image %q must be a clean absolute file path", spec.Ref, spec.Path)
@@ -78,14 +91,17 @@ func WriteArchive(spec Spec, dest string) error {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Entrypoint = []string{spec.Path}
-	cf.Config.Env = []string{"PATH=/"}
+	cf.Config.Entrypoint = append([]string{spec.Path}, spec.Args...)
+	cf.Config.Env = append([]string{"PATH=/"}, spec.Env...)
 	// A fixed date keeps the archive's digest a function of the binary only.
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return fmt.Errorf("image %s: config: %w", spec.Ref, err)
 	}
-	if err := tarball.WriteToFile(dest, ref, img); err != nil {
+	for _, t := range tags {
+		refs[t] = img
+	}
+	if err := tarball.MultiRefWriteToFile(dest, refs); err != nil {
 		return fmt.Errorf("image %s: writing %s: %w", spec.Ref, dest, err)
 	}
 	return nil
