@@ -71,6 +71,13 @@ type NodeOptions struct {
 	// DNS adds kube-dns: the pinned, trimmed CoreDNS (tools/coredns) as a
 	// pod behind 10.96.0.10, Ready before Create returns.
 	DNS bool
+	// Images are catalogue refs (internal/images) to build and import
+	// besides pause and the probe, e.g. images.KFPRefs(): pods of those
+	// names then start with no pull, whatever their imagePullPolicy says
+	// short of Always.
+	Images []string
+	// ImageArchives are docker archives built elsewhere, imported as they are.
+	ImageArchives []string
 }
 
 // Node is a one-node cluster with a real kubelet, containerd and runc, no
@@ -88,6 +95,8 @@ type Node struct {
 	nodeIP    string
 	proxyMode string
 	dns       bool
+	images    []string
+	archives  []string
 	timeout   time.Duration
 
 	mu        sync.Mutex
@@ -144,6 +153,7 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	}
 	n := &Node{
 		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
+		images: slices.Clone(opts.Images), archives: slices.Clone(opts.ImageArchives),
 		// 10.200.X.1: a node IP of its own per cluster (X from the name's
 		// random suffix), so two clusters' logs and addresses never blur.
 		nodeIP: fmt.Sprintf("10.200.%d.1", 1+int(suffix[0])%254),

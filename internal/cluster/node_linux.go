@@ -72,8 +72,17 @@ func (n *Node) Create(ctx context.Context) error {
 		{"etcd and kube-apiserver started", n.startAPIServer},
 		{"images built", func(ctx context.Context) (err error) {
 			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), images.Defaults())
-			if err != nil || !n.dns {
+			if err != nil {
 				return err
+			}
+			b := &images.Builder{ModuleDir: n.moduleDir, ToolsBin: n.bin, Dir: n.path("images")}
+			more, err := b.Archives(ctx, n.images)
+			if err != nil {
+				return err
+			}
+			archives = append(append(archives, more...), n.archives...)
+			if !n.dns {
+				return nil
 			}
 			a := n.path("images", "coredns.tar")
 			archives = append(archives, a)
