@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
 
 const poll = 100 * time.Millisecond
@@ -46,12 +48,7 @@ func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) erro
 			last = err.Error()
 			return false, nil
 		}
-		serving := map[string]bool{}
-		for _, i := range e.Runtime.Instances() {
-			if i.Namespace == ns {
-				serving[i.Pod] = true
-			}
-		}
+		serving := e.serving(ctx, ns, pods.Items)
 		want := 0
 		if up {
 			want = 1
@@ -92,7 +89,7 @@ func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) erro
 	if err != nil {
 		return fmt.Errorf("deployment %s/%s did not settle (up=%t): %s: %w", ns, name, up, last, err)
 	}
-	return nil
+	return e.waitThroughProxy(ctx, ns, name)
 }
 
 func (e *Env) readyEndpoints(ctx context.Context, ns, service string) (int, error) {
@@ -135,4 +132,47 @@ func (e *Env) currentHash(ctx context.Context, d *appsv1.Deployment) (string, er
 		}
 	}
 	return "", fmt.Errorf("no ReplicaSet of revision %s for deployment %s", rev, d.Name)
+}
+
+// serving says which pods serve: those the lab runtime runs a stand-in
+// for, or, on a cluster whose runtime is not ours (Attach), those that are
+// Ready and take a connection through a port-forward to their first port.
+func (e *Env) serving(ctx context.Context, ns string, pods []corev1.Pod) map[string]bool {
+	serving := map[string]bool{}
+	if e.Runtime != nil {
+		for _, i := range e.Runtime.Instances() {
+			if i.Namespace == ns {
+				serving[i.Pod] = true
+			}
+		}
+		return serving
+	}
+	d, err := svcdial.New(e.Config, ns)
+	if err != nil {
+		return serving
+	}
+	defer d.Close()
+	for i := range pods {
+		p := &pods[i]
+		if !podReady(p) || len(p.Spec.Containers) == 0 || len(p.Spec.Containers[0].Ports) == 0 {
+			continue
+		}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		conn, err := d.DialPod(dctx, p, int(p.Spec.Containers[0].Ports[0].ContainerPort))
+		cancel()
+		if err == nil {
+			conn.Close()
+			serving[p.Name] = true
+		}
+	}
+	return serving
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

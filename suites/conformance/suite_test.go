@@ -1,5 +1,6 @@
 // Package conformance_test runs the four scenarios — every documented path,
-// every fault — on a cluster from PROVIDER (kwok by default; kind; existing),
+// every fault — on a cluster from PROVIDER (kwok by default; node, a real
+// kubelet and containerd; kind; existing),
 // and checks each against what its scenario declares: success, or the KFD id
 // the doctor must name. Each case is its own spec and JUnit test case.
 //
@@ -40,6 +41,8 @@ func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 	switch p := os.Getenv("PROVIDER"); p {
 	case "", "kwok":
 		return suitekit.NewKwok(), ""
+	case "node":
+		return suitekit.NewNode(), ""
 	case "kind":
 		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
 			return nil, "skipped: no container runtime (" + why + ")"
@@ -53,7 +56,7 @@ func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 		}
 		return cluster.NewExisting(os.Getenv("KUBECONFIG"), os.Getenv("KUBECONTEXT")), ""
 	default:
-		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, kind or existing", p))
+		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, node, kind or existing", p))
 	}
 	return nil, ""
 }
@@ -93,7 +96,7 @@ var _ = Describe("scenarios", func() {
 					Skip(skip)
 				}
 				DeferCleanup(func(ctx SpecContext) { Expect(p.Destroy(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
-				Expect(p.Create(ctx)).To(Succeed())
+				suitekit.CreateOrSkip(ctx, p)
 				log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 				var err error
 				env, err = conformance.Setup(ctx, p.RESTConfig(), sc, dropped(), log)
@@ -110,18 +113,20 @@ var _ = Describe("scenarios", func() {
 					It(name+" (pending: "+c.Pending+")", labelsOf(sc, c), Pending, func() {})
 					continue
 				}
+				needsPods := false
 				if p, _ := sc.Path(c.Path); p.NeedsPodNetwork() {
-					// No provider here has real pod networking: kwok's pod
-					// IPs are on no machine, kind's in-cluster runs need the
-					// doctor's image. The doctor refuses the path on kwok
-					// itself (--sdk-default-host), and internal/conformance
-					// refuses to build its client.
-					It(name, labelsOf(sc, c), func() {
-						Skip("the kube-apiserver's service proxy dials the pod's IP itself: this path needs a provider with real pod networking (`node`, not written yet); on kwok it would send traffic off the machine")
-					})
-					continue
+					needsPods = true
 				}
 				It(name, labelsOf(sc, c), func(ctx SpecContext) {
+					if needsPods && !env.RealPods {
+						// kwok's pod IPs are on no machine. The doctor refuses
+						// the path there itself (--sdk-default-host), and
+						// internal/conformance refuses to build its client.
+						Skip("the kube-apiserver's service proxy dials the pod's IP itself: this path needs a provider with real pod networking (PROVIDER=node); on kwok it would send traffic off the machine")
+					}
+					if why := env.Unavailable(c); why != "" {
+						Skip(why)
+					}
 					res, err := env.Run(ctx, c, GinkgoT().TempDir())
 					if res != nil {
 						for _, s := range res.Steps {
