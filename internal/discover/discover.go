@@ -305,7 +305,7 @@ func (d *finder) deployment(ctx context.Context, ns string) {
 	noLinks := false
 	pod.Spec.EnableServiceLinks = &noLinks
 	cctx, cancel = d.call(ctx)
-	env, err := podenv.ContainerEnv(cctx, d.client, pod, c)
+	env, err := podenv.ContainerEnv(cctx, d.client, pod, onlyEnv(c, "MULTIUSER", "TOKEN_REVIEW_AUDIENCE"))
 	cancel()
 	if err != nil {
 		d.in.problem("cannot resolve the env of %s/%s container %s: %s", ns, APIDeployment, c.Name, reason(err))
@@ -316,6 +316,56 @@ func (d *finder) deployment(ctx context.Context, ns string) {
 	// unparsable is false.
 	d.in.MultiUser, _ = strconv.ParseBool(strings.TrimSpace(env["MULTIUSER"]))
 	d.in.Audience = env["TOKEN_REVIEW_AUDIENCE"]
+}
+
+// onlyEnv is c with only the env entries that names need: those names and,
+// transitively, the variables their $(VAR) references expand. The other
+// entries are dropped before resolving, so the doctor never reads the
+// Secrets the API server's other variables come from (the manifests take
+// DBCONFIG_* and OBJECTSTORECONFIG_* from mysql-secret and
+// mlpipeline-minio-artifact): its ClusterRole needs no secrets. envFrom is
+// kept, since it can set the names too.
+func onlyEnv(c *corev1.Container, names ...string) *corev1.Container {
+	need := map[string]bool{}
+	for _, n := range names {
+		need[n] = true
+	}
+	// Each round adds what the needed values reference; a fixed point is
+	// reached within len(c.Env) rounds.
+	for changed := true; changed; {
+		changed = false
+		for _, e := range c.Env {
+			if !need[e.Name] || e.ValueFrom != nil {
+				continue
+			}
+			for _, ref := range references(e.Value) {
+				if !need[ref] {
+					need[ref], changed = true, true
+				}
+			}
+		}
+	}
+	out := c.DeepCopy()
+	out.Env = slices.DeleteFunc(out.Env, func(e corev1.EnvVar) bool { return !need[e.Name] })
+	return out
+}
+
+// references are the $(VAR) names in an env value ($$ escapes a $).
+func references(v string) []string {
+	var refs []string
+	for i := 0; i+1 < len(v); i++ {
+		switch {
+		case v[i] != '$':
+		case v[i+1] == '$':
+			i++
+		case v[i+1] == '(':
+			if end := strings.IndexByte(v[i:], ')'); end > 0 {
+				refs = append(refs, v[i+2:i+end])
+				i += end
+			}
+		}
+	}
+	return refs
 }
 
 func apiContainer(cs []corev1.Container) *corev1.Container {
@@ -359,6 +409,15 @@ func (d *finder) podDefaultCRD(ctx context.Context) {
 func reason(err error) string {
 	switch {
 	case apierrors.IsForbidden(err):
+		// The apiserver's message names who was refused what ("User
+		// \"system:serviceaccount:ns:sa\" cannot list resource \"services\"
+		// … at the cluster scope"): that is the permission to grant.
+		var status apierrors.APIStatus
+		if errors.As(err, &status) {
+			if _, who, ok := strings.Cut(status.Status().Message, "is forbidden: "); ok && who != "" {
+				return "forbidden (" + who + ")"
+			}
+		}
 		return "forbidden"
 	case apierrors.IsUnauthorized(err):
 		return "unauthorized (the kubeconfig's credentials were refused)"

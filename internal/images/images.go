@@ -14,6 +14,8 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -32,9 +34,42 @@ const (
 
 // The main packages of those images, built from this module.
 const (
-	PausePackage = "github.com/kfp-connect/kfp-connect/internal/images/pause"
-	ProbePackage = "github.com/kfp-connect/kfp-connect/internal/images/probe"
+	PausePackage  = "github.com/kfp-connect/kfp-connect/internal/images/pause"
+	ProbePackage  = "github.com/kfp-connect/kfp-connect/internal/images/probe"
+	DoctorPackage = "github.com/kfp-connect/kfp-connect/cmd/kfp-doctor"
 )
+
+// DoctorRepository is the doctor's image name without its tag: the name the
+// shipped Job (deploy/doctor) uses, so an image built here and loaded into a
+// node (kind load image-archive, ctr import) runs it unchanged.
+const DoctorRepository = "ghcr.io/kfp-connect/kfp-doctor"
+
+// DevTag is the doctor's tag when no version is given: what the suites
+// build and run, so a spec never depends on `git describe`.
+const DevTag = "dev"
+
+// Doctor is the doctor's image for version (the one `make build` stamps,
+// e.g. v0.3.0-4-gabc1234-dirty; empty is DevTag), tagged
+// ghcr.io/kfp-connect/kfp-doctor:<version>. Characters a tag cannot hold
+// become '-'.
+func Doctor(version string) Ref {
+	return Ref{DoctorRepository + ":" + tagOf(version), DoctorPackage}
+}
+
+var notTag = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+// tagOf makes version a valid image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+func tagOf(version string) string {
+	t := notTag.ReplaceAllString(version, "-")
+	t = strings.TrimLeft(t, ".-")
+	if len(t) > 128 {
+		t = t[:128]
+	}
+	if t == "" {
+		return DevTag
+	}
+	return t
+}
 
 // Spec is an image of one static binary.
 type Spec struct {
@@ -123,13 +158,34 @@ func checkStatic(bin []byte) error {
 	return nil
 }
 
+// BuildOption changes how BuildGo and Build build.
+type BuildOption func(*buildConfig)
+
+type buildConfig struct{ version string }
+
+// Version stamps v into each program's main.version (-X main.version=v), as
+// `make build` does, so `kfp-doctor version` in the image prints the build's
+// version; programs without that variable are unaffected.
+func Version(v string) BuildOption { return func(c *buildConfig) { c.version = v } }
+
 // BuildGo builds the main package pkg of this module as a static linux/amd64
 // binary at dest. It runs `go build` in dir (any directory inside the
 // module), so the Go toolchain must be on PATH.
-func BuildGo(ctx context.Context, dir, pkg, dest string) error {
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+func BuildGo(ctx context.Context, dir, pkg, dest string, opts ...BuildOption) error {
+	var c buildConfig
+	for _, o := range opts {
+		o(&c)
+	}
+	ldflags := "-s -w"
+	if c.version != "" {
+		// Quoted for the linker's own flag splitting, which honours quotes.
+		ldflags += fmt.Sprintf(" -X 'main.version=%s'", c.version)
+	}
+	// The doctor is a large program: on a shared, cold build cache it
+	// takes minutes, not seconds.
+	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", dest, pkg)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", dest, pkg)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 	out, err := cmd.CombinedOutput()
@@ -142,12 +198,12 @@ func BuildGo(ctx context.Context, dir, pkg, dest string) error {
 // Build builds each main package of refs (tag → package) with BuildGo into
 // dir and writes its archive there; it returns the archives' paths in the
 // order of refs.
-func Build(ctx context.Context, moduleDir, dir string, refs []Ref) ([]string, error) {
+func Build(ctx context.Context, moduleDir, dir string, refs []Ref, opts ...BuildOption) ([]string, error) {
 	var archives []string
 	for _, r := range refs {
 		base := filepath.Base(r.Package)
 		bin := filepath.Join(dir, base)
-		if err := BuildGo(ctx, moduleDir, r.Package, bin); err != nil {
+		if err := BuildGo(ctx, moduleDir, r.Package, bin, opts...); err != nil {
 			return nil, err
 		}
 		archive := filepath.Join(dir, base+".tar")
