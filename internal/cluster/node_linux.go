@@ -484,6 +484,22 @@ func (n *Node) importImages(ctx context.Context, archives []string) error {
 	return nil
 }
 
+// LoadImages imports more image archives (docker archives, as
+// internal/images writes them) into the running node's containerd, for
+// pods with imagePullPolicy Never or IfNotPresent of those tags.
+func (n *Node) LoadImages(ctx context.Context, archives ...string) error {
+	n.mu.Lock()
+	ok := n.state.holder != nil && !n.destroyed
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("node cluster %s: LoadImages before Create or after Destroy", n.name)
+	}
+	if err := n.importImages(ctx, archives); err != nil {
+		return fmt.Errorf("node cluster %s: importing images: %w", n.name, err)
+	}
+	return nil
+}
+
 func (n *Node) startNode(context.Context) error {
 	if err := n.start("kubelet", filepath.Join(n.bin, "kubelet"),
 		"--config", n.path("kubelet.yaml"), "--kubeconfig", n.path("kubelet.kubeconfig"),

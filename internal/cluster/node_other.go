@@ -23,3 +23,8 @@ func (n *Node) Destroy(context.Context) error { return os.RemoveAll(n.dir) }
 
 // Processes lists the cluster's processes: none here.
 func (n *Node) Processes() ([]Process, error) { return nil, nil }
+
+// LoadImages imports image archives: no node runs here.
+func (n *Node) LoadImages(context.Context, ...string) error {
+	return fmt.Errorf("%w: it needs Linux, this is %s", ErrNodeUnsupported, runtime.GOOS)
+}

@@ -75,13 +75,22 @@ func (p *nodePKI) path(name string) string { return filepath.Join(p.dir, name) }
 
 // issue signs spec with the CA and writes <file>.crt and <file>.key.
 func (p *nodePKI) issue(spec certSpec) error {
+	der, key, err := p.sign(spec)
+	if err != nil {
+		return err
+	}
+	return p.write(spec.file, der, key)
+}
+
+// sign makes a key and a certificate for spec, signed by the CA.
+func (p *nodePKI) sign(spec certSpec) ([]byte, *ecdsa.PrivateKey, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return fmt.Errorf("generating the key of %s: %w", spec.file, err)
+		return nil, nil, fmt.Errorf("generating the key of %s: %w", spec.file, err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	usage := []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	if len(spec.dnsNames)+len(spec.ips) > 0 {
@@ -99,9 +108,36 @@ func (p *nodePKI) issue(spec certSpec) error {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.caCert, key.Public(), p.caKey)
 	if err != nil {
-		return fmt.Errorf("signing %s: %w", spec.file, err)
+		return nil, nil, fmt.Errorf("signing %s: %w", spec.file, err)
 	}
-	return p.write(spec.file, der, key)
+	return der, key, nil
+}
+
+// loadNodePKI reads back the CA newNodePKI wrote in dir.
+func loadNodePKI(dir string) (*nodePKI, error) {
+	p := &nodePKI{dir: dir}
+	certPEM, err := os.ReadFile(p.path("ca.crt"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the node cluster's CA: %w", err)
+	}
+	keyPEM, err := os.ReadFile(p.path("ca.key"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the node cluster's CA key: %w", err)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("the node cluster's CA in %s is not PEM", dir)
+	}
+	if p.caCert, err = x509.ParseCertificate(cb.Bytes); err != nil {
+		return nil, fmt.Errorf("parsing the node cluster's CA: %w", err)
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parsing the node cluster's CA key: %w", err)
+	}
+	p.caKey = key
+	return p, nil
 }
 
 func (p *nodePKI) write(file string, der []byte, key *ecdsa.PrivateKey) error {
