@@ -10,70 +10,51 @@ import (
 	"strings"
 )
 
-// Image is an entry of the catalogue: an image tagged with the names the
+// Entry is an entry of the catalogue: an image tagged with the names the
 // manifests use, so fixtures and upstream kustomizations run unchanged on a
-// node cluster, built offline as one static binary on an empty base.
-type Image struct {
+// node cluster, and how to make it offline from the binaries a Builder
+// supplies (this module's programs, the tools cache's).
+type Entry struct {
 	// Refs are its tags, the first the main one, e.g.
-	// ghcr.io/kubeflow/kfp-api-server:2.17.0.
+	// ghcr.io/kubeflow/kfp-api-server:2.17.0. Make's image carries them.
 	Refs []string
-	// Package is the main package of this module its binary is built from;
-	// or, when empty, Tool is a pinned binary of the tools cache
-	// (tools/build.sh) by name, e.g. dex.
-	Package, Tool string
-	// Path is where the binary lives in the image; empty is "/" and the
-	// binary's base name.
-	Path string
-	// Args follow Path in the entrypoint: for /kfp-standin, the program.
-	Args []string
-	// Env is the image's own environment beyond PATH (KEY=VALUE), as the
-	// real image's ENV lines set it.
-	Env []string
-}
-
-// binaryName is the binary's file name, in the build directory and by
-// default in the image.
-func (img Image) binaryName() string {
-	if img.Package != "" {
-		return path.Base(img.Package)
-	}
-	return img.Tool
+	Make func(ctx context.Context, b *Builder) (Image, error)
 }
 
 // catalog is filled by each file of this package with register, in init.
-var catalog []Image
+var catalog []Entry
 
-func register(img Image) {
-	if len(img.Refs) == 0 || (img.Package == "") == (img.Tool == "") {
-		panic(fmt.Sprintf("images: catalogue entry %v needs refs and exactly one of Package and Tool", img.Refs))
+func register(e Entry) {
+	if len(e.Refs) == 0 || e.Make == nil {
+		panic(fmt.Sprintf("images: catalogue entry %v needs refs and Make", e.Refs))
 	}
-	for _, r := range img.Refs {
+	for _, r := range e.Refs {
 		if _, dup := Find(r); dup {
 			panic("images: ref registered twice: " + r)
 		}
 	}
-	catalog = append(catalog, img)
+	catalog = append(catalog, e)
 }
 
-// Catalog lists every image, ordered by main ref.
-func Catalog() []Image {
+// Catalog lists every entry, ordered by main ref.
+func Catalog() []Entry {
 	out := slices.Clone(catalog)
 	sort.Slice(out, func(i, j int) bool { return out[i].Refs[0] < out[j].Refs[0] })
 	return out
 }
 
-// Find returns the image that carries ref, as written in a pod spec
+// Find returns the entry that carries ref as written in a pod spec
 // (docker.io/ may be left out, as containerd normalises it).
-func Find(ref string) (Image, bool) {
+func Find(ref string) (Entry, bool) {
 	want := normalise(ref)
-	for _, img := range catalog {
-		for _, r := range img.Refs {
+	for _, e := range catalog {
+		for _, r := range e.Refs {
 			if normalise(r) == want {
-				return img, true
+				return e, true
 			}
 		}
 	}
-	return Image{}, false
+	return Entry{}, false
 }
 
 // normalise is the docker reference rule for the names used here: a first
@@ -89,84 +70,72 @@ func normalise(ref string) string {
 	return ref
 }
 
-// Builder writes catalogue images into Dir, building each binary once even
-// when several images share it (/kfp-standin).
+// Builder makes catalogue images in Dir, building each of this module's
+// programs once however many images hold it (/kfp-standin).
 type Builder struct {
 	ModuleDir string // a directory inside this module, for go build
-	ToolsBin  string // the tools cache's bin directory, for Tool images
+	ToolsBin  string // the tools cache's bin directory (dex, oauth2-proxy)
 	Dir       string // where binaries and archives go
 
-	built map[string]string // binary name → path
+	built map[string]string // package → binary
 }
 
-// Archives writes the images that carry refs, each once, and returns their
-// archives in the order of refs. An unknown ref is an error naming the
-// catalogue.
-func (b *Builder) Archives(ctx context.Context, refs []string) ([]string, error) {
-	var out []string
-	done := map[string]bool{}
-	for _, r := range refs {
-		img, ok := Find(r)
-		if !ok {
-			var known []string
-			for _, i := range Catalog() {
-				known = append(known, i.Refs...)
-			}
-			return nil, fmt.Errorf("image %s is not in the catalogue (internal/images): known are %s", r, strings.Join(known, ", "))
-		}
-		if done[img.Refs[0]] {
-			continue
-		}
-		done[img.Refs[0]] = true
-		a, err := b.archive(ctx, img)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-func (b *Builder) archive(ctx context.Context, img Image) (string, error) {
-	bin, err := b.binary(ctx, img)
-	if err != nil {
-		return "", err
-	}
-	p := img.Path
-	if p == "" {
-		p = "/" + img.binaryName()
-	}
-	// One archive per image, named after its main ref.
-	file := strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(img.Refs[0]) + ".tar"
-	dest := filepath.Join(b.Dir, file)
-	spec := Spec{Ref: img.Refs[0], Tags: img.Refs[1:], Binary: bin, Path: p, Args: img.Args, Env: img.Env}
-	if err := WriteArchive(spec, dest); err != nil {
-		return "", err
-	}
-	return dest, nil
-}
-
-func (b *Builder) binary(ctx context.Context, img Image) (string, error) {
-	n := img.binaryName()
-	if p, ok := b.built[n]; ok {
+// Go builds the main package pkg of this module (static, BuildGo) into Dir,
+// once, and returns the binary's path.
+func (b *Builder) Go(ctx context.Context, pkg string) (string, error) {
+	if p, ok := b.built[pkg]; ok {
 		return p, nil
 	}
-	var p string
-	switch {
-	case img.Package != "":
-		p = filepath.Join(b.Dir, n)
-		if err := BuildGo(ctx, b.ModuleDir, img.Package, p); err != nil {
-			return "", err
-		}
-	default:
-		if b.ToolsBin == "" {
-			return "", fmt.Errorf("image %s is the pinned %s: no tools directory given (run `make tools`)", img.Refs[0], img.Tool)
-		}
-		p = filepath.Join(b.ToolsBin, img.Tool)
+	p := filepath.Join(b.Dir, path.Base(pkg))
+	if err := BuildGo(ctx, b.ModuleDir, pkg, p); err != nil {
+		return "", err
 	}
 	if b.built == nil {
 		b.built = map[string]string{}
 	}
-	b.built[n] = p
+	b.built[pkg] = p
 	return p, nil
+}
+
+// Tools is the tools cache's directory, or an error saying how to fill it.
+func (b *Builder) Tools() (string, error) {
+	if b.ToolsBin == "" {
+		return "", fmt.Errorf("no tools directory given for the images of pinned programs (run `make tools`)")
+	}
+	return b.ToolsBin, nil
+}
+
+// Archives writes the images that carry refs, each once, and returns their
+// archives in the order of refs. An unknown ref is an error naming the
+// catalogue's.
+func (b *Builder) Archives(ctx context.Context, refs []string) ([]string, error) {
+	var out []string
+	done := map[string]bool{}
+	for _, r := range refs {
+		e, ok := Find(r)
+		if !ok {
+			var known []string
+			for _, k := range Catalog() {
+				known = append(known, k.Refs...)
+			}
+			return nil, fmt.Errorf("image %s is not in the catalogue (internal/images): known are %s", r, strings.Join(known, ", "))
+		}
+		if done[e.Refs[0]] {
+			continue
+		}
+		done[e.Refs[0]] = true
+		img, err := e.Make(ctx, b)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", e.Refs[0], err)
+		}
+		img.Refs = e.Refs
+		// One archive per image, named after its main ref.
+		file := strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(e.Refs[0]) + ".tar"
+		dest := filepath.Join(b.Dir, file)
+		if err := WriteImage(img, dest); err != nil {
+			return nil, err
+		}
+		out = append(out, dest)
+	}
+	return out, nil
 }
