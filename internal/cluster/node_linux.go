@@ -169,6 +169,14 @@ func (n *Node) setupNetns(ctx context.Context) error {
 		{"addr", "add", n.nodeIP + "/24", "dev", nodeLink},
 		{"link", "set", nodeLink, "up"},
 		{"link", "set", nodePeerLink, "up"},
+		// A default route to a gateway that does not exist (nothing in
+		// the namespace has that address, so its ARP is never answered
+		// and nothing is sent anywhere): as on a real node, a packet to a
+		// ClusterIP kube-proxy did not translate is routed and meets
+		// kube-proxy's reject rules in the forward and output hooks (a
+		// Service without endpoints, a port it does not serve) — a refused
+		// connection, not "network is unreachable" from routing.
+		{"route", "add", "default", "via", n.blackholeGateway(), "dev", nodeLink},
 	} {
 		if err := ipn(args...); err != nil {
 			return err

@@ -93,6 +93,14 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 	if cf.Namespace != nil {
 		cfg.Namespace = *cf.Namespace
 	}
+	if p.Pod != nil && e.RealPods {
+		rep, err := e.inRealPod(ctx, p, cf, cfg.Timeout, step)
+		if err != nil {
+			return nil, err
+		}
+		res.Report = rep
+		return res, nil
+	}
 	if p.Pod != nil {
 		cleanup, err := e.asPod(ctx, p, cf, workdir, &cfg, step)
 		defer cleanup()

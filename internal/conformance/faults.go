@@ -81,9 +81,11 @@ func (e *Env) settle(ctx context.Context, ref scenarios.ObjectRef, present bool)
 			return e.bindingEffective(ctx, ref, present)
 		case "Service":
 			if present {
-				_, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name)
-				return err == nil, nil
+				if _, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name); err != nil {
+					return false, nil
+				}
 			}
+			return true, e.waitDNS(ctx, ref.Namespace, ref.Name, present)
 		}
 		return true, nil
 	})

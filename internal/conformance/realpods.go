@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -306,6 +308,63 @@ func (e *Env) waitThroughProxy(ctx context.Context, ns, name string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("the UI server never saw the API server as %s through its Service (want apiServerReady %t; last: %s): %w", name, want, last, err)
+	}
+	return nil
+}
+
+// waitDNS waits, on real pods, until cluster DNS answers for the Service as
+// the fault left it: no name once deleted, its new ClusterIP once restored.
+// CoreDNS learns of a change through a watch and caches answers; a client
+// pod asking in between would see the previous case's world. The question
+// goes to a kube-dns pod itself, over TCP through a port-forward, so it sees
+// what every pod's resolver sees. No kube-dns pod: nothing to wait for.
+func (e *Env) waitDNS(ctx context.Context, ns, name string, present bool) error {
+	if !e.RealPods {
+		return nil
+	}
+	want := ""
+	if present {
+		svc, err := e.Client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		want = svc.Spec.ClusterIP
+	}
+	pods, err := e.Client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+	if err != nil || len(pods.Items) == 0 {
+		return nil
+	}
+	dialer, err := svcdial.New(e.Config, "kube-system")
+	if err != nil {
+		return err
+	}
+	defer dialer.Close()
+	fqdn := fmt.Sprintf("%s.%s.svc.cluster.local.", name, ns)
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			if !podReady(p) {
+				continue
+			}
+			// A stream conn makes Go's resolver speak DNS over TCP.
+			r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) { return dialer.DialPod(ctx, p, 53) }}
+			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			addrs, err := r.LookupHost(qctx, fqdn)
+			cancel()
+			var dnsErr *net.DNSError
+			switch {
+			case err == nil && present && slices.Contains(addrs, want):
+			case errors.As(err, &dnsErr) && dnsErr.IsNotFound && !present:
+			default:
+				last = fmt.Sprintf("%s answers %v %v", p.Name, addrs, err)
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster DNS never answered for %s as the fault left it (present %t; last: %s): %w", fqdn, present, last, err)
 	}
 	return nil
 }

@@ -11,12 +11,15 @@ import (
 )
 
 // NewNode prepares a node cluster (a real kubelet, containerd and runc) with
-// kube-dns and KFP's images imported, so the install runs as real pods. As
+// kube-dns and the images of KFP, its login stack and the doctor imported,
+// so the install runs as real pods and in-cluster clients are doctor pods.
+// kube-proxy runs in nftables mode, which rejects a connection to a port a
+// ClusterIP does not serve (the iptables mode lets it time out). As
 // with NewKwok, a missing binary or Debian package fails: CI installs them.
 // Create still skips where the machine refuses namespaces
 // (cluster.ErrNodeUnsupported); see CreateOrSkip.
 func NewNode() *cluster.Node {
-	n, err := cluster.NewNode(cluster.NodeOptions{DNS: true, Images: images.KFPRefs()})
+	n, err := cluster.NewNode(cluster.NodeOptions{DNS: true, Images: NodeImages(), ProxyMode: "nftables"})
 	if errors.Is(err, cluster.ErrToolsMissing) {
 		ginkgo.Fail("the node cluster cannot start: " + err.Error())
 	}
@@ -32,4 +35,9 @@ func CreateOrSkip(ctx ginkgo.SpecContext, p cluster.Provider) {
 		ginkgo.Skip(err.Error())
 	}
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
+}
+
+// NodeImages are the catalogue refs a conformance node cluster imports.
+func NodeImages() []string {
+	return append(append(images.KFPRefs(), images.LoginRefs()...), images.Doctor("").Ref)
 }
