@@ -13,13 +13,14 @@ import (
 // NewNode prepares a node cluster (a real kubelet, containerd and runc) with
 // kube-dns and the images of KFP, its login stack and the doctor imported,
 // so the install runs as real pods and in-cluster clients are doctor pods.
-// kube-proxy runs in nftables mode, which rejects a connection to a port a
-// ClusterIP does not serve (the iptables mode lets it time out). As
-// with NewKwok, a missing binary or Debian package fails: CI installs them.
+// kube-proxy runs in iptables mode, the default of most clusters (kind's
+// too): a port a ClusterIP does not serve goes unanswered there, while the
+// nftables mode refuses it, which the doctor cannot tell from a Service
+// without endpoints. As with NewKwok, a missing binary or Debian package fails: CI installs them.
 // Create still skips where the machine refuses namespaces
 // (cluster.ErrNodeUnsupported); see CreateOrSkip.
 func NewNode() *cluster.Node {
-	n, err := cluster.NewNode(cluster.NodeOptions{DNS: true, Images: NodeImages(), ProxyMode: "nftables"})
+	n, err := cluster.NewNode(cluster.NodeOptions{DNS: true, Images: NodeImages()})
 	if errors.Is(err, cluster.ErrToolsMissing) {
 		ginkgo.Fail("the node cluster cannot start: " + err.Error())
 	}
