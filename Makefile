@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build test unit lint fuzz tools system-deps suites node-test conformance bench-cluster bench-node bench-login bench-scale demo clean
+.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance bench-cluster bench-node bench-login bench-scale demo clean
 
 all: build
 
@@ -16,6 +16,14 @@ LDFLAGS := -X main.version=$(VERSION)
 # Both binaries: bin/kfp-doctor (the diagnosis) and bin/kfp-connect (the lab).
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+# The doctor's image, built offline (no Docker, no registry): the static
+# kfp-doctor on an empty base, a docker archive tagged
+# ghcr.io/kfp-connect/kfp-doctor:$(VERSION) and :latest. Load it with
+# `kind load image-archive bin/images/kfp-doctor.tar` (deploy/doctor).
+IMAGES_DIR ?= $(BIN)/images
+images: build
+	$(BIN)/kfp-connect images --dir $(IMAGES_DIR) --version $(VERSION)
 
 # actionlint checks every workflow under .github/workflows, and action.yml
 # through the ci workflow's job that uses it (`uses: ./`). None of them can

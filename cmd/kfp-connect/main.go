@@ -95,6 +95,7 @@ kfp-doctor, the diagnosis a kfp.Client user runs, is a separate binary.`,
 	// Cobra's flag errors are usage errors too (children inherit this).
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	cmd.AddCommand(newLabCommand(stdout, stderr))
+	cmd.AddCommand(newImagesCommand(stdout))
 	cmd.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",

@@ -44,6 +44,7 @@ type Kind struct {
 	config   string // file name in kindconfigs
 	tmp      string
 	provider support.E2EClusterProvider
+	archives []string // image archives loaded onto the nodes after Create
 
 	mu sync.Mutex
 	rc *rest.Config
@@ -75,6 +76,15 @@ func NewKind(name, config string) (*Kind, error) {
 	return &Kind{name: name, config: config, tmp: tmp, provider: kind.NewProvider().WithName(name)}, nil
 }
 
+// WithImageArchives has Create load these docker archives onto the
+// cluster's nodes (kind load image-archive), e.g. the doctor's image from
+// `make images` (bin/images/kfp-doctor.tar), so pods run them with
+// imagePullPolicy Never or IfNotPresent and no registry. It returns k.
+func (k *Kind) WithImageArchives(paths ...string) *Kind {
+	k.archives = append(k.archives, paths...)
+	return k
+}
+
 // Name implements Provider.
 func (k *Kind) Name() string { return k.name }
 
@@ -82,6 +92,11 @@ func (k *Kind) Name() string { return k.name }
 func (k *Kind) Create(ctx context.Context) error {
 	if ok, reason := DockerAvailable(ctx); !ok {
 		return fmt.Errorf("kind cluster %s needs a container runtime: %s", k.name, reason)
+	}
+	// Before the cluster exists: a missing archive is a set-up mistake
+	// that should not cost a cluster bring-up.
+	if err := checkArchives(k.archives); err != nil {
+		return fmt.Errorf("kind cluster %s: %w", k.name, err)
 	}
 	if _, err := k.provider.CreateWithConfig(ctx, filepath.Join(k.tmp, k.config)); err != nil {
 		return fmt.Errorf("creating kind cluster %s: %w", k.name, err)
@@ -95,7 +110,46 @@ func (k *Kind) Create(ctx context.Context) error {
 	k.mu.Lock()
 	k.rc = rc
 	k.mu.Unlock()
+	if err := loadArchives(ctx, k.provider, k.name, k.archives); err != nil {
+		return err
+	}
 	return WaitReady(ctx, rc, true)
+}
+
+// checkArchives says which of paths is not a readable regular file.
+func checkArchives(paths []string) error {
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("image archive: %w (build it with `make images`)", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("image archive %s is not a file", p)
+		}
+	}
+	return nil
+}
+
+// loadArchives loads each archive onto every node of cluster name through
+// the provider's image loader (e2e-framework runs `kind load
+// image-archive`), bounded per archive.
+func loadArchives(ctx context.Context, p support.E2EClusterProvider, name string, archives []string) error {
+	if len(archives) == 0 {
+		return nil
+	}
+	loader, ok := p.(support.E2EClusterProviderWithImageLoader)
+	if !ok {
+		return fmt.Errorf("kind cluster %s: its provider cannot load image archives", name)
+	}
+	for _, a := range archives {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		err := loader.LoadImageArchive(actx, a)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("kind cluster %s: loading image archive %s: %w", name, a, err)
+		}
+	}
+	return nil
 }
 
 // KubeconfigPath implements Provider.

@@ -16,6 +16,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kfp-connect/kfp-connect/internal/images"
 )
 
 // NodeBinaries are the pinned programs a node cluster runs, as tools/build.sh
@@ -71,11 +73,13 @@ type NodeOptions struct {
 	// DNS adds kube-dns: the pinned, trimmed CoreDNS (tools/coredns) as a
 	// pod behind 10.96.0.10, Ready before Create returns.
 	DNS bool
-	// Images are catalogue refs (internal/images) to build and import
-	// besides pause and the probe, e.g. images.KFPRefs(): pods of those
-	// names then start with no pull, whatever their imagePullPolicy says
-	// short of Always.
-	Images []string
+	// Images are built from this module and imported besides the defaults
+	// (pause, probe), e.g. images.Doctor("") for pods of the doctor.
+	Images []images.Ref
+	// CatalogImages are catalogue refs (internal/images' Find) to build
+	// and import too, e.g. images.KFPRefs(): pods of those names then start
+	// with no pull, as long as their imagePullPolicy is not Always.
+	CatalogImages []string
 	// ImageArchives are docker archives built elsewhere, imported as they are.
 	ImageArchives []string
 }
@@ -95,7 +99,8 @@ type Node struct {
 	nodeIP    string
 	proxyMode string
 	dns       bool
-	images    []string
+	images    []images.Ref
+	catalog   []string
 	archives  []string
 	timeout   time.Duration
 
@@ -153,7 +158,7 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	}
 	n := &Node{
 		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
-		images: slices.Clone(opts.Images), archives: slices.Clone(opts.ImageArchives),
+		images: slices.Clone(opts.Images), catalog: slices.Clone(opts.CatalogImages), archives: slices.Clone(opts.ImageArchives),
 		// 10.200.X.1: a node IP of its own per cluster (X from the name's
 		// random suffix), so two clusters' logs and addresses never blur.
 		nodeIP: fmt.Sprintf("10.200.%d.1", 1+int(suffix[0])%254),

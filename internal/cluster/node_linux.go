@@ -71,12 +71,12 @@ func (n *Node) Create(ctx context.Context) error {
 		{"cgroup root", n.setupCgroups},
 		{"etcd and kube-apiserver started", n.startAPIServer},
 		{"images built", func(ctx context.Context) (err error) {
-			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), images.Defaults())
+			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), append(images.Defaults(), n.images...))
 			if err != nil {
 				return err
 			}
 			b := &images.Builder{ModuleDir: n.moduleDir, ToolsBin: n.bin, Dir: n.path("images")}
-			more, err := b.Archives(ctx, n.images)
+			more, err := b.Archives(ctx, n.catalog)
 			if err != nil {
 				return err
 			}

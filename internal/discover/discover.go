@@ -406,6 +406,10 @@ func (d *finder) podDefaultCRD(ctx context.Context) {
 
 // reason shortens an API error to what a user acts on: "forbidden",
 // "timed out", or the message.
+// Reason is how a failed API call reads in a problem or a probe's message:
+// a refusal names who was refused what, in the apiserver's words.
+func Reason(err error) string { return reason(err) }
+
 func reason(err error) string {
 	switch {
 	case apierrors.IsForbidden(err):

@@ -76,14 +76,6 @@ type Spec struct {
 	Ref    string // tag, e.g. PauseRef
 	Binary string // the static binary on disk
 	Path   string // where it lives in the image, absolute, e.g. /pause; also the entrypoint
-	// Tags are more tags of the same image (the names several manifests
-	// use for it); the archive carries them all.
-	Tags []string
-	// Args follow Path in the entrypoint: a multi-call binary's program,
-	// kept when a pod's args: replace the image's Cmd.
-	Args []string
-	// Env is the config's environment after PATH=/, as KEY=VALUE.
-	Env []string
 }
 
 // ErrNotStatic is wrapped when a binary would not run on an empty base.
@@ -91,16 +83,17 @@ var ErrNotStatic = errors.New("binary is dynamically linked: it cannot run on an
 
 // WriteArchive writes the image of spec as a docker archive at dest: a
 // single layer holding spec.Binary at spec.Path (mode 0755, root-owned),
-// config linux/amd64 with Entrypoint [spec.Path].
-func WriteArchive(spec Spec, dest string) error {
+// config linux/amd64 with Entrypoint [spec.Path]. The archive names the
+// image spec.Ref and each of alsoTagged (e.g. …:latest besides …:v1.2.0).
+func WriteArchive(spec Spec, dest string, alsoTagged ...string) error {
 	refs := map[name.Reference]v1.Image{}
 	var tags []name.Tag
-	for _, r := range append([]string{spec.Ref}, spec.Tags...) {
-		tag, err := name.NewTag(r, name.StrictValidation)
+	for _, r := range append([]string{spec.Ref}, alsoTagged...) {
+		t, err := name.NewTag(r, name.StrictValidation)
 		if err != nil {
 			return fmt.Errorf("image tag %q: %w", r, err)
 		}
-		tags = append(tags, tag)
+		tags = append(tags, t)
 	}
 	if !path.IsAbs(spec.Path) || path.Clean(spec.Path) != spec.Path || spec.Path == "/" {
 		return fmt.Errorf("image %s: path in image %q must be a clean absolute file path", spec.Ref, spec.Path)
@@ -126,8 +119,8 @@ func WriteArchive(spec Spec, dest string) error {
 	}
 	cf = cf.DeepCopy()
 	cf.OS, cf.Architecture = "linux", "amd64"
-	cf.Config.Entrypoint = append([]string{spec.Path}, spec.Args...)
-	cf.Config.Env = append([]string{"PATH=/"}, spec.Env...)
+	cf.Config.Entrypoint = []string{spec.Path}
+	cf.Config.Env = []string{"PATH=/"}
 	// A fixed date keeps the archive's digest a function of the binary only.
 	cf.Created = v1.Time{Time: time.Unix(0, 0).UTC()}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
@@ -161,12 +154,19 @@ func checkStatic(bin []byte) error {
 // BuildOption changes how BuildGo and Build build.
 type BuildOption func(*buildConfig)
 
-type buildConfig struct{ version string }
+type buildConfig struct {
+	version string
+	also    []string // extra tags
+}
 
 // Version stamps v into each program's main.version (-X main.version=v), as
 // `make build` does, so `kfp-doctor version` in the image prints the build's
 // version; programs without that variable are unaffected.
 func Version(v string) BuildOption { return func(c *buildConfig) { c.version = v } }
+
+// AlsoTag names each image Build writes also with tag (same repository),
+// e.g. "latest", which deploy/doctor/job.yaml runs.
+func AlsoTag(tag string) BuildOption { return func(c *buildConfig) { c.also = append(c.also, tag) } }
 
 // BuildGo builds the main package pkg of this module as a static linux/amd64
 // binary at dest. It runs `go build` in dir (any directory inside the
@@ -199,6 +199,10 @@ func BuildGo(ctx context.Context, dir, pkg, dest string, opts ...BuildOption) er
 // dir and writes its archive there; it returns the archives' paths in the
 // order of refs.
 func Build(ctx context.Context, moduleDir, dir string, refs []Ref, opts ...BuildOption) ([]string, error) {
+	var c buildConfig
+	for _, o := range opts {
+		o(&c)
+	}
 	var archives []string
 	for _, r := range refs {
 		base := filepath.Base(r.Package)
@@ -207,12 +211,24 @@ func Build(ctx context.Context, moduleDir, dir string, refs []Ref, opts ...Build
 			return nil, err
 		}
 		archive := filepath.Join(dir, base+".tar")
-		if err := WriteArchive(Spec{Ref: r.Ref, Binary: bin, Path: "/" + base}, archive); err != nil {
+		var also []string
+		for _, t := range c.also {
+			also = append(also, retag(r.Ref, t))
+		}
+		if err := WriteArchive(Spec{Ref: r.Ref, Binary: bin, Path: "/" + base}, archive, also...); err != nil {
 			return nil, err
 		}
 		archives = append(archives, archive)
 	}
 	return archives, nil
+}
+
+// retag is ref with its tag replaced by tag.
+func retag(ref, tag string) string {
+	if t, err := name.NewTag(ref); err == nil {
+		return t.Context().Name() + ":" + tag
+	}
+	return ref + ":" + tag // WriteArchive reports the bad ref
 }
 
 // Ref names an image and the main package it is built from.

@@ -64,11 +64,16 @@ func TestDoctorImage(t *testing.T) {
 	if ref.Ref != "ghcr.io/kfp-connect/kfp-doctor:v9.8.7-test-meta" {
 		t.Fatalf("Doctor(%q) = %s", version, ref.Ref)
 	}
-	archives, err := Build(context.Background(), ".", dir, []Ref{ref}, Version(version))
+	archives, err := Build(context.Background(), ".", dir, []Ref{ref}, Version(version), AlsoTag("latest"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Both names load the same image: the one deploy/doctor/job.yaml runs.
+	_, latest := readBack(t, archives[0], DoctorRepository+":latest")
 	files, cf := readBack(t, archives[0], ref.Ref)
+	if latest.Config.Entrypoint[0] != cf.Config.Entrypoint[0] {
+		t.Errorf(":latest entrypoint %q, :%s %q", latest.Config.Entrypoint, version, cf.Config.Entrypoint)
+	}
 	if got := strings.Join(cf.Config.Entrypoint, " "); got != "/kfp-doctor" {
 		t.Errorf("entrypoint = %q, want /kfp-doctor", got)
 	}

@@ -391,7 +391,9 @@ func sortedKeys(m map[string]string) []string {
 
 func shortReason(err error) string {
 	if apierrors.IsForbidden(err) {
-		return "forbidden"
+		// "forbidden (User … cannot list resource "poddefaults" …)": the
+		// permission the doctor's ServiceAccount lacks.
+		return discover.Reason(err)
 	}
 	return err.Error()
 }

@@ -20,7 +20,7 @@ import (
 // Create still skips where the machine refuses namespaces
 // (cluster.ErrNodeUnsupported); see CreateOrSkip.
 func NewNode() *cluster.Node {
-	n, err := cluster.NewNode(cluster.NodeOptions{DNS: true, Images: NodeImages()})
+	n, err := cluster.NewNode(cluster.NodeOptions{DNS: true, CatalogImages: NodeImages()})
 	if errors.Is(err, cluster.ErrToolsMissing) {
 		ginkgo.Fail("the node cluster cannot start: " + err.Error())
 	}
