@@ -182,13 +182,6 @@ func (n *Node) Workdir() string { return n.dir }
 // NodeIP is the node's InternalIP, inside the cluster's network namespace.
 func (n *Node) NodeIP() string { return n.nodeIP }
 
-// blackholeGateway is the default route's gateway: an address of the node's
-// subnet that nothing holds.
-func (n *Node) blackholeGateway() string {
-	ip := net.ParseIP(n.nodeIP).To4()
-	return fmt.Sprintf("%d.%d.%d.254", ip[0], ip[1], ip[2])
-}
-
 // CgroupRoot is the kubelet's cgroupRoot, created in every cgroup hierarchy.
 func (n *Node) CgroupRoot() string { return "/" + n.name }
 

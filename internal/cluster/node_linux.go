@@ -150,8 +150,8 @@ func run(ctx context.Context, name string, args ...string) error {
 }
 
 // setupNetns creates the network namespace: lo, and a veth pair whose ends
-// are both inside it (the node IP on one), so it has no link to the host
-// and no route off the machine. Forwarding and bridge netfilter are set
+// are both inside it (the node IP on one, with a route for the Service
+// range), so it has no link to the host and no route off the machine. Forwarding and bridge netfilter are set
 // there only; both are per-namespace sysctls.
 func (n *Node) setupNetns(ctx context.Context) error {
 	if err := run(ctx, "/usr/sbin/ip", "netns", "add", n.name); err != nil {
@@ -169,14 +169,16 @@ func (n *Node) setupNetns(ctx context.Context) error {
 		{"addr", "add", n.nodeIP + "/24", "dev", nodeLink},
 		{"link", "set", nodeLink, "up"},
 		{"link", "set", nodePeerLink, "up"},
-		// A default route to a gateway that does not exist (nothing in
-		// the namespace has that address, so its ARP is never answered
-		// and nothing is sent anywhere): as on a real node, a packet to a
-		// ClusterIP kube-proxy did not translate is routed and meets
-		// kube-proxy's reject rules in the forward and output hooks (a
-		// Service without endpoints, a port it does not serve) — a refused
-		// connection, not "network is unreachable" from routing.
-		{"route", "add", "default", "via", n.blackholeGateway(), "dev", nodeLink},
+		// The kube-apiserver dials ClusterIPs itself (admission webhooks,
+		// aggregated APIs). A connect is routed before kube-proxy's DNAT
+		// in OUTPUT, and the namespace has no default route: without this
+		// it fails with "network is unreachable" (measured). After DNAT
+		// the packet is routed again, to the pod over the CNI bridge. A
+		// pod's packet to a ClusterIP kube-proxy does not translate (a
+		// Service without endpoints, a port it does not serve) is routed
+		// here too, on to the forward hook, where kube-proxy's reject
+		// rules answer it as on a real node: refused, not unreachable.
+		{"route", "add", nodeServiceCIDR, "dev", nodeLink},
 	} {
 		if err := ipn(args...); err != nil {
 			return err

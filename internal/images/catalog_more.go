@@ -55,7 +55,3 @@ func loginImage(ctx context.Context, b *Builder, ref string) (Image, error) {
 	}
 	return Image{}, fmt.Errorf("the login images have none tagged %s", filepath.Base(ref))
 }
-
-// LoginRefs are the multi-user fixtures' login stack: Dex, oauth2-proxy and
-// the OpenLDAP directory.
-func LoginRefs() []string { return []string{DexRef, OAuth2ProxyRef, OpenLDAPRef} }

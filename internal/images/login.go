@@ -32,6 +32,9 @@ const (
 	ExecArgsPackage = "github.com/kfp-connect/kfp-connect/internal/images/execargs"
 )
 
+// LoginRefs are the tags LoginImages carry, for a catalogue of images.
+func LoginRefs() []string { return []string{DexRef, DexUpstreamRef, OAuth2ProxyRef, OpenLDAPRef} }
+
 // LoginBinaries are the binaries the login images are made of.
 type LoginBinaries struct {
 	ToolsBin string // dex and oauth2-proxy, static (tools/build.sh)

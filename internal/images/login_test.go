@@ -210,6 +210,11 @@ func TestLoginImages(t *testing.T) {
 	if len(archives) != 3 {
 		t.Fatalf("%d archives", len(archives))
 	}
+	for _, a := range archives {
+		if fi, err := os.Stat(a); err == nil {
+			t.Logf("%s: %.1f MB", filepath.Base(a), float64(fi.Size())/1e6)
+		}
+	}
 
 	cf, hdrs, _ := readImage(t, archives[0], DexRef)
 	if _, ok := hdrs["/usr/local/bin/dex"]; !ok || !strings.Contains(strings.Join(cf.Config.Env, " "), "/usr/local/bin") {

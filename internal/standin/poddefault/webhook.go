@@ -87,6 +87,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
+	// Which version the apiserver chose from the configuration's list.
+	h.logf("%s %s %s", review.APIVersion, review.Request.Operation, review.Request.Resource.Resource)
 	resp := h.Review(ctx, review.Request)
 	resp.UID = review.Request.UID
 	out, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
