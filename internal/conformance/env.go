@@ -44,6 +44,9 @@ type Env struct {
 	// unavailable holds, by namespace/name, the Deployments that cannot run
 	// here and why (see Unavailable).
 	unavailable map[string]string
+	// granted are the doctor's ClusterRoleBindings made for in-cluster
+	// paths on real pods (see grantDoctor).
+	granted map[string]bool
 }
 
 // Setup installs the scenario's KFP and fixtures on the cluster of cfg and,
@@ -133,8 +136,10 @@ var optionalDeployments = [][2]string{
 	{"istio-system", "istio-ingressgateway"}, {"auth", "openldap"}, {"auth", "dex"}, {"oauth2-proxy", "oauth2-proxy"},
 }
 
-// Close stops the stand-ins. The cluster belongs to the caller.
+// Close stops the stand-ins and removes the doctor's bindings. The cluster
+// belongs to the caller.
 func (e *Env) Close() {
+	e.revokeDoctor()
 	if e.Runtime != nil {
 		e.Runtime.Close()
 	}

@@ -6,10 +6,17 @@ import (
 	"path"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 
+	doctordeploy "github.com/kfp-connect/kfp-connect/deploy/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/doctorpod"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/report"
@@ -49,6 +56,9 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 		return nil, err
 	}
 	step("doctor pod in %s as %s, labels %v; PodDefaults applied: %v", spec.Namespace, spec.ServiceAccount, spec.Labels, applied)
+	if err := e.grantDoctor(ctx, spec.Namespace, spec.ServiceAccount); err != nil {
+		return nil, err
+	}
 
 	var cleanups []func()
 	defer func() {
@@ -251,3 +261,73 @@ func (e *Env) deleteLater(del func(context.Context) error) func() {
 	}
 }
 
+
+// doctorClusterRole is the read-only ClusterRole deploy/doctor documents
+// for a doctor run in a pod.
+const doctorClusterRole = "kfp-doctor"
+
+// grantDoctor gives the path's ServiceAccount the doctor's ClusterRole, as
+// the doctor's docs tell a user running it in a pod to (deploy/doctor): its
+// cluster probes (the install, endpoints, PodDefaults, KFP's RBAC replay)
+// then see what the kwok emulation shows them. It grants nothing of KFP's,
+// so a case's KFP answers are the pod's own. Close removes the bindings.
+func (e *Env) grantDoctor(ctx context.Context, ns, sa string) error {
+	if sa == "" {
+		sa = "default"
+	}
+	name := fmt.Sprintf("kfp-connect-doctor-%s-%s", ns, sa)
+	if e.granted[name] {
+		return nil
+	}
+	objs, err := cluster.DecodeManifests("deploy/doctor/rbac.yaml", doctordeploy.RBAC)
+	if err != nil {
+		return err
+	}
+	var role *rbacv1.ClusterRole
+	for _, o := range objs {
+		if o.GetKind() == "ClusterRole" && o.GetName() == doctorClusterRole {
+			role = &rbacv1.ClusterRole{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, role); err != nil {
+				return fmt.Errorf("deploy/doctor/rbac.yaml: %w", err)
+			}
+		}
+	}
+	if role == nil {
+		return fmt.Errorf("deploy/doctor/rbac.yaml has no ClusterRole %s", doctorClusterRole)
+	}
+	roles := e.Client.RbacV1().ClusterRoles()
+	if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating the doctor's ClusterRole: %w", err)
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{doctorpod.ManagedByLabel: doctorpod.ManagedByValue}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: doctorClusterRole},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: ns, Name: sa}},
+	}
+	if _, err := e.Client.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("binding the doctor's ClusterRole to %s/%s: %w", ns, sa, err)
+	}
+	if e.granted == nil {
+		e.granted = map[string]bool{}
+	}
+	e.granted[name] = true
+	// The authorizer's cache lags writes: wait until it says yes.
+	user := serviceAccountUser(ns, sa)
+	return wait.PollUntilContextTimeout(ctx, poll, time.Minute, true, func(ctx context.Context) (bool, error) {
+		sar, err := e.Client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Verb: "list", Resource: "services"}}}, metav1.CreateOptions{})
+		return err == nil && sar.Status.Allowed, nil
+	})
+}
+
+// revokeDoctor removes the bindings grantDoctor made (the ClusterRole stays:
+// it may be the cluster's own, applied from deploy/doctor).
+func (e *Env) revokeDoctor() {
+	for name := range e.granted {
+		e.deleteLater(func(ctx context.Context) error {
+			return e.Client.RbacV1().ClusterRoleBindings().Delete(ctx, name, metav1.DeleteOptions{})
+		})()
+	}
+	e.granted = nil
+}
