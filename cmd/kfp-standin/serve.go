@@ -34,7 +34,7 @@ func httpProgram(p standins.Program) program {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		in := standins.Inputs{Lookup: os.LookupEnv}
+		in := standins.Inputs{Lookup: os.LookupEnv, Transport: serviceTransport()}
 		// Not every stand-in needs an identity (the UI has none to check);
 		// one that does says so when it is missing.
 		if cfg, err := rest.InClusterConfig(); err == nil {
@@ -56,6 +56,19 @@ func httpProgram(p standins.Program) program {
 		fmt.Fprintf(stderr, "%s serving on %s\n", p.Name, ln.Addr())
 		return serve(ctx, ln, h)
 	}
+}
+
+// serviceTransport reaches cluster Services through a new connection per
+// request. A pooled connection outlives the pod behind it: once that pod
+// is deleted its address answers nothing, not even a reset, and the next
+// request would hang on it, where Envoy (which drops connections to
+// endpoints that leave) fails at once. A new connection goes through
+// kube-proxy again: to a current pod, or refused when there is none — as
+// the lab's transport on kwok behaves.
+func serviceTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableKeepAlives = true
+	return t
 }
 
 // serve serves h on ln until ctx ends, then stops gracefully.
