@@ -56,6 +56,10 @@ const (
 	nodeBridge             = "kfpc0"
 )
 
+// KubeProxyMetricsPort is where a node cluster's kube-proxy serves its
+// metrics, on the node IP: GET /api/v1/nodes/NODE:10249/proxy/metrics.
+const KubeProxyMetricsPort = "10249"
+
 // NodeOptions configures a node cluster.
 type NodeOptions struct {
 	// ToolsBin is the directory of the pinned binaries; empty uses ToolsBin(os.Getenv).
@@ -312,7 +316,10 @@ func (n *Node) kubeProxyConfig() ([]byte, error) {
 		"mode":               n.proxyMode,
 		"clusterCIDR":        nodePodCIDR,
 		"hostnameOverride":   n.name,
-		"metricsBindAddress": "127.0.0.1:10249",
+		// On the node IP (inside the namespace, like everything else), so
+		// the apiserver's node proxy reaches the sync metrics: specs wait
+		// on them for kube-proxy to have programmed an endpoint change.
+		"metricsBindAddress": net.JoinHostPort(n.nodeIP, KubeProxyMetricsPort),
 		"healthzBindAddress": "127.0.0.1:10256",
 		"conntrack": map[string]any{
 			"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s",

@@ -17,6 +17,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -367,4 +368,82 @@ func (e *Env) waitDNS(ctx context.Context, ns, name string, present bool) error 
 		return fmt.Errorf("cluster DNS never answered for %s as the fault left it (present %t; last: %s): %w", fqdn, present, last, err)
 	}
 	return nil
+}
+
+// kubeProxyMetricsPort is where kube-proxy serves its metrics (the node
+// provider binds them to the node IP, so the apiserver's node proxy
+// reaches them; elsewhere they are usually on the node's loopback only).
+const kubeProxyMetricsPort = "10249"
+
+// waitKubeProxy waits, on real pods, until every node's kube-proxy has no
+// Service or endpoint change pending and has synced its rules since since
+// (the start of the change) and since the last pod change behind the
+// Service's endpoints:
+// until then a ClusterIP may still lead to a deleted pod, where a
+// connection hangs. Where the metrics cannot be read there is nothing to
+// wait on (kube-proxy is then not ours to see).
+func (e *Env) waitKubeProxy(ctx context.Context, since time.Time, ns, service string) error {
+	if !e.RealPods {
+		return nil
+	}
+	// The endpointslice controller stamps when the pod change behind a
+	// slice's update happened: a sync after that has it.
+	slices, err := e.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: discoveryv1.LabelServiceName + "=" + service,
+	})
+	if err == nil {
+		for _, sl := range slices.Items {
+			if t, err := time.Parse(time.RFC3339Nano, sl.Annotations[corev1.EndpointsLastChangeTriggerTime]); err == nil && t.After(since) {
+				since = t
+			}
+		}
+	}
+	nodes, err := e.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes.Items {
+		var last string
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			body, err := e.Client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", n.Name+":"+kubeProxyMetricsPort, "proxy", "metrics").DoRaw(qctx)
+			if err != nil {
+				return false, errNoProxyMetrics
+			}
+			m := proxyMetrics(body)
+			synced, okSync := m["kubeproxy_sync_proxy_rules_last_timestamp_seconds"]
+			pending := m["kubeproxy_sync_proxy_rules_endpoint_changes_pending"] + m["kubeproxy_sync_proxy_rules_service_changes_pending"]
+			last = fmt.Sprintf("last sync %.3f, %v pending", synced, pending)
+			return okSync && pending == 0 && synced >= float64(since.UnixNano())/1e9, nil
+		})
+		if errors.Is(err, errNoProxyMetrics) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("kube-proxy on %s did not sync the change (%s): %w", n.Name, last, err)
+		}
+	}
+	return nil
+}
+
+var errNoProxyMetrics = errors.New("kube-proxy's metrics are not reachable")
+
+// proxyMetrics reads the unlabelled samples of a Prometheus text page.
+func proxyMetrics(body []byte) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok || strings.Contains(name, "{") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(strings.TrimSpace(value), &v); err == nil {
+			out[name] = v
+		}
+	}
+	return out
 }
