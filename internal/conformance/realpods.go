@@ -429,20 +429,31 @@ func (e *Env) waitKubeProxy(ctx context.Context, since time.Time, ns, service st
 
 var errNoProxyMetrics = errors.New("kube-proxy's metrics are not reachable")
 
-// proxyMetrics reads the unlabelled samples of a Prometheus text page.
+// proxyMetrics reads the samples of a Prometheus text page by metric name,
+// labels dropped: timestamps (…_seconds) by their latest, counts summed
+// (kube-proxy labels some per IP family).
 func proxyMetrics(body []byte) map[string]float64 {
 	out := map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok || strings.Contains(name, "{") {
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
 			continue
 		}
+		name, value := line[:i], line[i+1:]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j]
+		}
 		var v float64
-		if _, err := fmt.Sscan(strings.TrimSpace(value), &v); err == nil {
-			out[name] = v
+		if _, err := fmt.Sscan(value, &v); err != nil {
+			continue
+		}
+		if strings.HasSuffix(name, "_seconds") {
+			out[name] = max(out[name], v)
+		} else {
+			out[name] += v
 		}
 	}
 	return out
