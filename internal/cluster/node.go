@@ -310,12 +310,12 @@ func (n *Node) kubeletConfig() ([]byte, error) {
 // cluster's network namespace, where it runs.
 func (n *Node) kubeProxyConfig() ([]byte, error) {
 	return yaml.Marshal(map[string]any{
-		"apiVersion":         "kubeproxy.config.k8s.io/v1alpha1",
-		"kind":               "KubeProxyConfiguration",
-		"clientConnection":   map[string]any{"kubeconfig": n.path("kube-proxy.kubeconfig")},
-		"mode":               n.proxyMode,
-		"clusterCIDR":        nodePodCIDR,
-		"hostnameOverride":   n.name,
+		"apiVersion":       "kubeproxy.config.k8s.io/v1alpha1",
+		"kind":             "KubeProxyConfiguration",
+		"clientConnection": map[string]any{"kubeconfig": n.path("kube-proxy.kubeconfig")},
+		"mode":             n.proxyMode,
+		"clusterCIDR":      nodePodCIDR,
+		"hostnameOverride": n.name,
 		// On the node IP (inside the namespace, like everything else), so
 		// the apiserver's node proxy reaches the sync metrics: specs wait
 		// on them for kube-proxy to have programmed an endpoint change.

@@ -261,7 +261,6 @@ func (e *Env) deleteLater(del func(context.Context) error) func() {
 	}
 }
 
-
 // doctorClusterRole is the read-only ClusterRole deploy/doctor documents
 // for a doctor run in a pod.
 const doctorClusterRole = "kfp-doctor"
