@@ -44,8 +44,8 @@ unit:
 suites:
 	$(GO) test -race -count=1 -timeout 20m ./suites/...
 
-# The four scenarios, every path and fault, on PROVIDER (kwok, kind or
-# existing); JUnit and JSON reports in reports/. Part of `make suites`.
+# The four scenarios, every path and fault, on PROVIDER (kwok, node — real
+# pods, root —, kind or existing); JUnit and JSON reports in reports/. Part of `make suites`.
 # LABELS is a Ginkgo label filter, e.g. LABELS='multi-user && fault'.
 PROVIDER ?= kwok
 LABELS   ?=
