@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance bench-cluster bench-node bench-login bench-scale demo clean
+.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale demo clean
 
 all: build
 
@@ -44,8 +44,8 @@ unit:
 suites:
 	$(GO) test -race -count=1 -timeout 20m ./suites/...
 
-# The four scenarios, every path and fault, on PROVIDER (kwok, kind or
-# existing); JUnit and JSON reports in reports/. Part of `make suites`.
+# The four scenarios, every path and fault, on PROVIDER (kwok, node — real
+# pods, root —, kind or existing); JUnit and JSON reports in reports/. Part of `make suites`.
 # LABELS is a Ginkgo label filter, e.g. LABELS='multi-user && fault'.
 PROVIDER ?= kwok
 LABELS   ?=
@@ -86,8 +86,15 @@ fuzz:
 	$(GO) test ./internal/credentials -run '^$$' -fuzz '^FuzzInspectToken$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/redact -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME)
 
-# The README's test command: lint, unit tests with the race detector, and the suites.
-test: system-deps tools lint unit suites
+# The whole matrix again on the node provider: real pods, real DNS and
+# kube-proxy, in-cluster cases as Pods of the doctor's image. Needs root;
+# skipped with the reason where the kernel refuses namespaces.
+conformance-node: system-deps tools
+	PROVIDER=node $(GO) test -race -count=1 -timeout 40m ./suites/conformance
+
+# The README's test command: lint, unit tests with the race detector, the
+# suites (conformance on kwok among them), and conformance on the node.
+test: system-deps tools lint unit suites conformance-node
 
 tools:
 	tools/build.sh

@@ -56,6 +56,10 @@ const (
 	nodeBridge             = "kfpc0"
 )
 
+// KubeProxyMetricsPort is where a node cluster's kube-proxy serves its
+// metrics, on the node IP: GET /api/v1/nodes/NODE:10249/proxy/metrics.
+const KubeProxyMetricsPort = "10249"
+
 // NodeOptions configures a node cluster.
 type NodeOptions struct {
 	// ToolsBin is the directory of the pinned binaries; empty uses ToolsBin(os.Getenv).
@@ -76,6 +80,12 @@ type NodeOptions struct {
 	// Images are built from this module and imported besides the defaults
 	// (pause, probe), e.g. images.Doctor("") for pods of the doctor.
 	Images []images.Ref
+	// CatalogImages are catalogue refs (internal/images' Find) to build
+	// and import too, e.g. images.KFPRefs(): pods of those names then start
+	// with no pull, as long as their imagePullPolicy is not Always.
+	CatalogImages []string
+	// ImageArchives are docker archives built elsewhere, imported as they are.
+	ImageArchives []string
 }
 
 // Node is a one-node cluster with a real kubelet, containerd and runc, no
@@ -94,6 +104,8 @@ type Node struct {
 	proxyMode string
 	dns       bool
 	images    []images.Ref
+	catalog   []string
+	archives  []string
 	timeout   time.Duration
 
 	mu        sync.Mutex
@@ -158,7 +170,7 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	}
 	n := &Node{
 		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
-		images: slices.Clone(opts.Images),
+		images: slices.Clone(opts.Images), catalog: slices.Clone(opts.CatalogImages), archives: slices.Clone(opts.ImageArchives),
 		// 10.200.X.1: a node IP of its own per cluster (X from the name's
 		// random suffix), so two clusters' logs and addresses never blur.
 		nodeIP: fmt.Sprintf("10.200.%d.1", 1+int(suffix[0])%254),
@@ -306,13 +318,16 @@ func (n *Node) kubeletConfig() ([]byte, error) {
 // cluster's network namespace, where it runs.
 func (n *Node) kubeProxyConfig() ([]byte, error) {
 	return yaml.Marshal(map[string]any{
-		"apiVersion":         "kubeproxy.config.k8s.io/v1alpha1",
-		"kind":               "KubeProxyConfiguration",
-		"clientConnection":   map[string]any{"kubeconfig": n.path("kube-proxy.kubeconfig")},
-		"mode":               n.proxyMode,
-		"clusterCIDR":        nodePodCIDR,
-		"hostnameOverride":   n.name,
-		"metricsBindAddress": "127.0.0.1:10249",
+		"apiVersion":       "kubeproxy.config.k8s.io/v1alpha1",
+		"kind":             "KubeProxyConfiguration",
+		"clientConnection": map[string]any{"kubeconfig": n.path("kube-proxy.kubeconfig")},
+		"mode":             n.proxyMode,
+		"clusterCIDR":      nodePodCIDR,
+		"hostnameOverride": n.name,
+		// On the node IP (inside the namespace, like everything else), so
+		// the apiserver's node proxy reaches the sync metrics: specs wait
+		// on them for kube-proxy to have programmed an endpoint change.
+		"metricsBindAddress": net.JoinHostPort(n.nodeIP, KubeProxyMetricsPort),
 		"healthzBindAddress": "127.0.0.1:10256",
 		"conntrack": map[string]any{
 			"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s",

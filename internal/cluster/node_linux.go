@@ -72,8 +72,17 @@ func (n *Node) Create(ctx context.Context) error {
 		{"etcd and kube-apiserver started", n.startAPIServer},
 		{"images built", func(ctx context.Context) (err error) {
 			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), append(images.Defaults(), n.images...))
-			if err != nil || !n.dns {
+			if err != nil {
 				return err
+			}
+			b := &images.Builder{ModuleDir: n.moduleDir, ToolsBin: n.bin, Dir: n.path("images")}
+			more, err := b.Archives(ctx, n.catalog)
+			if err != nil {
+				return err
+			}
+			archives = append(append(archives, more...), n.archives...)
+			if !n.dns {
+				return nil
 			}
 			a := n.path("images", "coredns.tar")
 			archives = append(archives, a)
@@ -164,7 +173,11 @@ func (n *Node) setupNetns(ctx context.Context) error {
 		// aggregated APIs). A connect is routed before kube-proxy's DNAT
 		// in OUTPUT, and the namespace has no default route: without this
 		// it fails with "network is unreachable" (measured). After DNAT
-		// the packet is routed again, to the pod over the CNI bridge.
+		// the packet is routed again, to the pod over the CNI bridge. A
+		// pod's packet to a ClusterIP kube-proxy does not translate (a
+		// Service without endpoints, a port it does not serve) is routed
+		// here too, on to the forward hook, where kube-proxy's reject
+		// rules answer it as on a real node: refused, not unreachable.
 		{"route", "add", nodeServiceCIDR, "dev", nodeLink},
 	} {
 		if err := ipn(args...); err != nil {

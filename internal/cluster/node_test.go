@@ -82,10 +82,13 @@ func TestNodeKubeProxyConfig(t *testing.T) {
 			if cfg.Conntrack.MaxPerCore == nil || *cfg.Conntrack.MaxPerCore != 0 {
 				t.Errorf("conntrack.maxPerCore = %v, want 0", cfg.Conntrack.MaxPerCore)
 			}
-			for _, a := range []string{cfg.MetricsBindAddress, cfg.HealthzBindAddress} {
-				if !strings.HasPrefix(a, "127.0.0.1:") {
-					t.Errorf("kube-proxy listens on %q, want loopback", a)
-				}
+			if !strings.HasPrefix(cfg.HealthzBindAddress, "127.0.0.1:") {
+				t.Errorf("kube-proxy's healthz listens on %q, want loopback", cfg.HealthzBindAddress)
+			}
+			// The metrics on the node IP, which exists only inside the
+			// cluster's namespace: the apiserver's node proxy reads them.
+			if want := n.nodeIP + ":" + KubeProxyMetricsPort; cfg.MetricsBindAddress != want {
+				t.Errorf("kube-proxy's metrics listen on %q, want %q", cfg.MetricsBindAddress, want)
 			}
 		})
 	}

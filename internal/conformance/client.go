@@ -93,6 +93,14 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 	if cf.Namespace != nil {
 		cfg.Namespace = *cf.Namespace
 	}
+	if p.Pod != nil && e.RealPods {
+		rep, err := e.inRealPod(ctx, p, cf, cfg.Timeout, step)
+		if err != nil {
+			return nil, err
+		}
+		res.Report = rep
+		return res, nil
+	}
 	if p.Pod != nil {
 		cleanup, err := e.asPod(ctx, p, cf, workdir, &cfg, step)
 		defer cleanup()
@@ -282,9 +290,7 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 // to the Service, and a token minted by TokenRequest.
 func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, workdir string, cfg *doctorCall, step func(string, ...any)) (func(), error) {
 	if p.NeedsPodNetwork() {
-		// The kube-apiserver would dial the pod's IP itself; on kwok that
-		// IP is on no machine. The doctor refuses it too (--sdk-default-host).
-		return func() {}, fmt.Errorf("path %s goes through the kube-apiserver's service proxy, which dials a pod IP: it needs a provider with real pod networking (the `node` provider, which does not exist yet), not kwok", p.Name)
+		return e.serviceProxy(p, cf, workdir, cfg, step)
 	}
 	if cf.ContextNamespace != "" {
 		return func() {}, fmt.Errorf("path %s: the ContextNamespace fault is for in-cluster paths", p.Name)

@@ -40,10 +40,19 @@ type Env struct {
 	Dropped []string
 	// Owner labels the objects the cases create (client pods).
 	Owner Owner
+	// RealPods: the cluster runs its pods (the node provider, kind), so the
+	// install runs from its images and no lab runtime is started.
+	RealPods bool
+	// unavailable holds, by namespace/name, the Deployments that cannot run
+	// here and why (see Unavailable).
+	unavailable map[string]string
+	// granted are the doctor's ClusterRoleBindings made for in-cluster
+	// paths on real pods (see grantDoctor).
+	granted map[string]bool
 }
 
-// Setup installs the scenario's KFP and fixtures on the cluster of cfg and
-// starts the lab runtime. drop, when not nil, leaves out the objects it
+// Setup installs the scenario's KFP and fixtures on the cluster of cfg and,
+// where pods do not really run (kwok), starts the lab runtime. drop, when not nil, leaves out the objects it
 // returns true for: the way to show that a missing fixture turns its case red.
 func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop func(*unstructured.Unstructured) bool, log *slog.Logger) (*Env, error) {
 	objs, err := install.Fixtures(sc.Mode)
@@ -76,12 +85,21 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 	if env.Dyn, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
-	bins, err := lab.DefaultBinaries()
-	if err != nil {
+	if env.RealPods, err = hasRealPods(ctx, env); err != nil {
 		return nil, err
 	}
-	if env.Runtime, _, err = lab.InstallAndRun(ctx, cfg, kept, lab.Programs(bins), log); err != nil {
-		return nil, err
+	if env.RealPods {
+		if err := env.installOnNodes(ctx, kept); err != nil {
+			return nil, err
+		}
+	} else {
+		bins, err := lab.DefaultBinaries()
+		if err != nil {
+			return nil, err
+		}
+		if env.Runtime, _, err = lab.InstallAndRun(ctx, cfg, kept, lab.Programs(bins), log); err != nil {
+			return nil, err
+		}
 	}
 	if err := env.waitKFP(ctx); err != nil {
 		env.Close()
@@ -98,7 +116,9 @@ func (e *Env) waitKFP(ctx context.Context) error {
 	deployments := [][2]string{{KFPNamespace, "ml-pipeline"}, {KFPNamespace, "ml-pipeline-ui"}}
 	for _, d := range optionalDeployments {
 		_, err := e.Client.AppsV1().Deployments(d[0]).Get(ctx, d[1], metav1.GetOptions{})
+		_, cannotRun := e.unavailable[d[0]+"/"+d[1]]
 		switch {
+		case err == nil && cannotRun:
 		case err == nil:
 			deployments = append(deployments, d)
 		case !apierrors.IsNotFound(err):
@@ -118,8 +138,10 @@ var optionalDeployments = [][2]string{
 	{"istio-system", "istio-ingressgateway"}, {"auth", "openldap"}, {"auth", "dex"}, {"oauth2-proxy", "oauth2-proxy"},
 }
 
-// Close stops the stand-ins. The cluster belongs to the caller.
+// Close stops the stand-ins and removes the doctor's bindings. The cluster
+// belongs to the caller.
 func (e *Env) Close() {
+	e.revokeDoctor()
 	if e.Runtime != nil {
 		e.Runtime.Close()
 	}

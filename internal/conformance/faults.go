@@ -52,23 +52,25 @@ func (e *Env) deleteObject(ctx context.Context, ref scenarios.ObjectRef) (func(c
 	if err != nil {
 		return nil, fmt.Errorf("fault: %s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, err)
 	}
+	deleted := time.Now()
 	if err := res.Delete(ctx, ref.Name, metav1.DeleteOptions{}); err != nil {
 		return nil, err
 	}
-	if err := e.settle(ctx, ref, false); err != nil {
+	if err := e.settle(ctx, ref, false, deleted); err != nil {
 		return nil, err
 	}
 	return func(ctx context.Context) error {
 		obj := cleanForCreate(saved)
+		created := time.Now()
 		if _, err := res.Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("restoring %s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, err)
 		}
-		return e.settle(ctx, ref, true)
+		return e.settle(ctx, ref, true, created)
 	}, nil
 }
 
-// settle waits until a deleted or restored object has its effect.
-func (e *Env) settle(ctx context.Context, ref scenarios.ObjectRef, present bool) error {
+// settle waits until an object deleted or restored at changed has its effect.
+func (e *Env) settle(ctx context.Context, ref scenarios.ObjectRef, present bool, changed time.Time) error {
 	gvr := deletable[ref.Kind]
 	return wait.PollUntilContextTimeout(ctx, poll, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := e.Dyn.Resource(gvr).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
@@ -81,9 +83,14 @@ func (e *Env) settle(ctx context.Context, ref scenarios.ObjectRef, present bool)
 			return e.bindingEffective(ctx, ref, present)
 		case "Service":
 			if present {
-				_, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name)
-				return err == nil, nil
+				if _, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name); err != nil {
+					return false, nil
+				}
 			}
+			if err := e.waitKubeProxy(ctx, changed, ref.Namespace, ref.Name); err != nil {
+				return true, err
+			}
+			return true, e.waitDNS(ctx, ref.Namespace, ref.Name, present)
 		}
 		return true, nil
 	})

@@ -197,6 +197,10 @@ func (r *Runner) runScenario(ctx context.Context, sp ScenarioPlan, prep Prepared
 			cr.Status, cr.Reason = Skipped, prep.Skip
 		case p.Skip != "":
 			cr.Status, cr.Reason = Skipped, p.Skip
+		case prep.Env != nil && prep.Env.Unavailable(p.Case) != "":
+			// A part of the install this cluster cannot run (an image it
+			// cannot have): the case says so instead of failing.
+			cr.Status, cr.Reason = Skipped, prep.Env.Unavailable(p.Case)
 		case ctx.Err() != nil:
 			return fmt.Errorf("interrupted: %w", context.Cause(ctx))
 		default:

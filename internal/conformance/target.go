@@ -147,9 +147,6 @@ func (e *Existing) init(ctx context.Context) error {
 	return nil
 }
 
-// kwokNodeAnnotation marks the nodes kwok fakes.
-const kwokNodeAnnotation = "kwok.x-k8s.io/node"
-
 // inClusterSkip says why the in-cluster paths cannot run on a cluster with
 // these nodes, or "" when they can. Their client is a pod whose container
 // nothing runs — its identity, files and DNS view are rebuilt here — which

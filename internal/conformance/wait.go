@@ -89,7 +89,12 @@ func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) erro
 	if err != nil {
 		return fmt.Errorf("deployment %s/%s did not settle (up=%t): %s: %w", ns, name, up, last, err)
 	}
-	return nil
+	// The pods' changes, stamped on the Service's endpoint slices, are
+	// what kube-proxy must have synced.
+	if err := e.waitKubeProxy(ctx, time.Time{}, ns, name); err != nil {
+		return err
+	}
+	return e.waitThroughProxy(ctx, ns, name)
 }
 
 func (e *Env) readyEndpoints(ctx context.Context, ns, service string) (int, error) {

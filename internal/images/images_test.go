@@ -207,13 +207,13 @@ func TestWriteArchiveRefuses(t *testing.T) {
 		msg  string // wanted part of the message
 	}{
 		// Debian's ls is linked against libc: it would not start in an empty image.
-		{"dynamically linked", Spec{PauseRef, "/usr/bin/ls", "/ls"}, ErrNotStatic, "CGO_ENABLED=0"},
-		{"not ELF", Spec{PauseRef, text, "/script"}, nil, "not an ELF executable"},
-		{"missing binary", Spec{PauseRef, filepath.Join(dir, "nope"), "/nope"}, os.ErrNotExist, "reading its binary"},
-		{"relative path", Spec{PauseRef, static, "pause"}, nil, "clean absolute file path"},
-		{"root path", Spec{PauseRef, static, "/"}, nil, "clean absolute file path"},
-		{"unclean path", Spec{PauseRef, static, "/a/../pause"}, nil, "clean absolute file path"},
-		{"bad tag", Spec{"Not A Tag", static, "/pause"}, nil, "image tag"},
+		{"dynamically linked", Spec{Ref: PauseRef, Binary: "/usr/bin/ls", Path: "/ls"}, ErrNotStatic, "CGO_ENABLED=0"},
+		{"not ELF", Spec{Ref: PauseRef, Binary: text, Path: "/script"}, nil, "not an ELF executable"},
+		{"missing binary", Spec{Ref: PauseRef, Binary: filepath.Join(dir, "nope"), Path: "/nope"}, os.ErrNotExist, "reading its binary"},
+		{"relative path", Spec{Ref: PauseRef, Binary: static, Path: "pause"}, nil, "clean absolute file path"},
+		{"root path", Spec{Ref: PauseRef, Binary: static, Path: "/"}, nil, "clean absolute file path"},
+		{"unclean path", Spec{Ref: PauseRef, Binary: static, Path: "/a/../pause"}, nil, "clean absolute file path"},
+		{"bad tag", Spec{Ref: "Not A Tag", Binary: static, Path: "/pause"}, nil, "image tag"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := WriteArchive(tc.spec, filepath.Join(dir, "out.tar"))

@@ -2,62 +2,57 @@ package lab
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strings"
 
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/kfp-connect/kfp-connect/internal/standin/apiserver"
-	"github.com/kfp-connect/kfp-connect/internal/standin/gateway"
-	"github.com/kfp-connect/kfp-connect/internal/standin/ui"
+	"github.com/kfp-connect/kfp-connect/internal/standin/programs"
 )
 
-// KFP's two programs a client talks to. Images are matched by name, so the
-// real manifests' images (ghcr.io/kubeflow/kfp-api-server:…) run here too.
+// KFP's two programs a client talks to, and the gateway. Images are matched
+// by name, so the real manifests' images (ghcr.io/kubeflow/kfp-api-server:…)
+// run here too. Each is built by internal/standin/programs, as the same
+// stand-in is inside a real container (cmd/kfp-standin).
 var (
 	APIServer = Program{
 		Name:  "kfp-api-server",
 		Match: func(image string) bool { return strings.Contains(image, "kfp-api-server") },
 		Handler: func(_ context.Context, in Inputs) (http.Handler, error) {
-			cfg, err := apiserver.ConfigFromEnv(in.Lookup)
-			if err != nil {
-				return nil, err
-			}
+			lookup := in.Lookup
 			if _, set := in.Lookup("TAG_NAME"); !set {
-				// What the image's own ENV would have said.
-				cfg.TagName = apiserver.TagFromImage(in.Container.Image)
+				// What the image's own ENV would have said (the node
+				// provider's images carry it).
+				tag := apiserver.TagFromImage(in.Container.Image)
+				lookup = func(k string) (string, bool) {
+					if k == "TAG_NAME" {
+						return tag, true
+					}
+					return in.Lookup(k)
+				}
 			}
-			kube, err := kubernetes.NewForConfig(in.Identity)
-			if err != nil {
-				return nil, fmt.Errorf("client for the API server's ServiceAccount: %w", err)
-			}
-			return apiserver.New(cfg, kube), nil
+			return programs.APIServer.Build(programs.Inputs{Lookup: lookup, Identity: in.Identity})
 		},
 	}
 	UIServer = Program{
 		Name:  "kfp-frontend",
 		Match: func(image string) bool { return strings.Contains(image, "kfp-frontend") },
 		Handler: func(_ context.Context, in Inputs) (http.Handler, error) {
-			cfg := ui.ConfigFromEnv(in.Lookup)
-			cfg.Transport = in.Dialer.Transport()
-			return ui.New(cfg), nil
+			return programs.UI.Build(in.programInputs())
 		},
 	}
-	// Gateway is Kubeflow's Istio ingress gateway (image istio/proxyv2),
-	// reduced to the /pipeline route and the m2m policies. It reads the
-	// cluster's OIDC discovery and JWKS as the pod's ServiceAccount, which
-	// the default system:service-account-issuer-discovery binding allows, and
-	// reaches ml-pipeline-ui as the pod would. No ext_authz: an unsecured
-	// gateway until the Dex and oauth2-proxy work lands.
+	// Gateway is Kubeflow's Istio ingress gateway (image istio/proxyv2); it
+	// reaches ml-pipeline-ui as the pod would. No ext_authz unless the pod's
+	// env names a login (see internal/standin/gateway).
 	Gateway = Program{
 		Name:  "istio-ingressgateway",
 		Match: func(image string) bool { return strings.Contains(image, "istio/proxyv2") },
 		Handler: func(_ context.Context, in Inputs) (http.Handler, error) {
-			cfg := gateway.ConfigFromEnv(in.Lookup)
-			cfg.Transport = in.Dialer.Transport()
-			cfg.Cluster = in.Identity
-			return gateway.New(cfg)
+			return programs.Gateway.Build(in.programInputs())
 		},
 	}
 )
+
+// programInputs is what the container would see, for internal/standin/programs.
+func (in Inputs) programInputs() programs.Inputs {
+	return programs.Inputs{Lookup: in.Lookup, Identity: in.Identity, Transport: in.Dialer.Transport()}
+}

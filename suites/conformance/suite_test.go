@@ -1,5 +1,6 @@
 // Package conformance_test runs the four scenarios — every documented path,
-// every fault — on a cluster from PROVIDER (kwok by default; kind; existing),
+// every fault — on a cluster from PROVIDER (kwok by default; node, a real
+// kubelet and containerd; kind; existing),
 // and checks each against what its scenario declares: success, or the KFD id
 // the doctor must name. Each case is its own spec and JUnit test case.
 //
@@ -33,13 +34,23 @@ func TestConformance(t *testing.T) {
 	RunSpecs(t, "kfp-connect conformance")
 }
 
-var _ = ReportAfterSuite("reports", suitekit.Reports("conformance"))
+// One report per provider: make test runs kwok's and node's one after the other.
+var _ = ReportAfterSuite("reports", suitekit.Reports(reportName()))
+
+func reportName() string {
+	if p := os.Getenv("PROVIDER"); p != "" && p != "kwok" {
+		return "conformance-" + p
+	}
+	return "conformance"
+}
 
 // provider returns the cluster for one scenario, or a reason to skip.
 func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 	switch p := os.Getenv("PROVIDER"); p {
 	case "", "kwok":
 		return suitekit.NewKwok(), ""
+	case "node":
+		return suitekit.NewNode(), ""
 	case "kind":
 		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
 			return nil, "skipped: no container runtime (" + why + ")"
@@ -53,7 +64,7 @@ func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 		}
 		return cluster.NewExisting(os.Getenv("KUBECONFIG"), os.Getenv("KUBECONTEXT")), ""
 	default:
-		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, kind or existing", p))
+		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, node, kind or existing", p))
 	}
 	return nil, ""
 }
@@ -86,7 +97,8 @@ func labelsOf(sc *scenarios.Scenario, c scenarios.Case) Labels {
 // every case, the ones that change the install included — the suite's
 // clusters are its own.
 func plans() ([]conformance.ScenarioPlan, error) {
-	return conformance.Plan(all.Scenarios(), conformance.Selection{}, conformance.PlanOptions{Disruptive: true})
+	// On the node provider pod IPs are real: the service-proxy path runs.
+	return conformance.Plan(all.Scenarios(), conformance.Selection{}, conformance.PlanOptions{Disruptive: true, PodNetwork: os.Getenv("PROVIDER") == "node"})
 }
 
 var _ = Describe("scenarios", func() {
@@ -105,7 +117,7 @@ var _ = Describe("scenarios", func() {
 					Skip(skip)
 				}
 				DeferCleanup(func(ctx SpecContext) { Expect(p.Destroy(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
-				Expect(p.Create(ctx)).To(Succeed())
+				suitekit.CreateOrSkip(ctx, p)
 				log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 				var err error
 				env, err = conformance.Setup(ctx, p.RESTConfig(), sc, dropped(), log)
@@ -128,6 +140,9 @@ var _ = Describe("scenarios", func() {
 					continue
 				}
 				It(name, labelsOf(sc, c), func(ctx SpecContext) {
+					if why := env.Unavailable(c); why != "" {
+						Skip(why)
+					}
 					res, err := conformance.RunCase(ctx, env, c, GinkgoT().TempDir())
 					if res != nil {
 						for _, s := range res.Steps {
