@@ -151,6 +151,10 @@ type Fault struct {
 	EditConfig *EditConfig
 	// Client-side faults.
 	Client *ClientFault
+	// Admission: the fault is in the PodDefault webhook, which only a
+	// cluster whose apiserver calls it has (the node provider); elsewhere
+	// the case is skipped with that reason.
+	Admission bool
 }
 
 // ObjectRef names an object to delete.

@@ -78,6 +78,16 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 	if err != nil {
 		return nil, fmt.Errorf("injecting fault %s: %w", c.Fault, err)
 	}
+	if f.Admission {
+		// The next case's pod must be admitted again, with its PodDefault.
+		undo := revert
+		revert = func(ctx context.Context) error {
+			if err := undo(ctx); err != nil {
+				return err
+			}
+			return e.waitAdmission(ctx)
+		}
+	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
@@ -94,7 +104,7 @@ func (e *Env) Run(ctx context.Context, c scenarios.Case, workdir string) (res *R
 		cfg.Namespace = *cf.Namespace
 	}
 	if p.Pod != nil && e.RealPods {
-		rep, err := e.inRealPod(ctx, p, cf, cfg.Timeout, step)
+		rep, err := e.inRealPod(ctx, p, cf, cfg.Timeout, workdir, step)
 		if err != nil {
 			return nil, err
 		}

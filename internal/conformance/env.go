@@ -40,6 +40,10 @@ type Env struct {
 	Dropped []string
 	// Owner labels the objects the cases create (client pods).
 	Owner Owner
+	// Admission: Kubeflow's PodDefault webhook runs in the cluster and the
+	// apiserver calls it (InstallPodDefaultWebhook): the in-cluster pods get
+	// their PodDefaults by admission, not from the suite.
+	Admission bool
 	// RealPods: the cluster runs its pods (the node provider, kind), so the
 	// install runs from its images and no lab runtime is started.
 	RealPods bool

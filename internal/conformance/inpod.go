@@ -34,7 +34,7 @@ const podHome = "/home/kfp"
 // client faults become the pod's: another audience or no token volume, a
 // token file of a Secret (expired, or bound to a pod since deleted), a
 // context.json of a ConfigMap. What each step did goes to step.
-func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, timeout time.Duration, step func(string, ...any)) (*report.Report, error) {
+func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFault, timeout time.Duration, workdir string, step func(string, ...any)) (*report.Report, error) {
 	if cf.NoPrefix || cf.ForeignIssuer {
 		return nil, fmt.Errorf("path %s: the NoPrefix and ForeignIssuer faults are for out-of-cluster paths", p.Name)
 	}
@@ -51,11 +51,15 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 	if v := spec.Volume; v != nil {
 		addTokenVolume(pod, "kfp-token", v.MountDir, v.Audience, v.ExpirationSeconds)
 	}
-	applied, err := e.applyPodDefaults(ctx, pod)
-	if err != nil {
-		return nil, err
+	if e.Admission {
+		step("doctor pod in %s as %s, labels %v; its PodDefaults are the webhook's to apply, at admission", spec.Namespace, spec.ServiceAccount, spec.Labels)
+	} else {
+		applied, err := e.applyPodDefaults(ctx, pod)
+		if err != nil {
+			return nil, err
+		}
+		step("doctor pod in %s as %s, labels %v; PodDefaults applied by the suite: %v", spec.Namespace, spec.ServiceAccount, spec.Labels, applied)
 	}
-	step("doctor pod in %s as %s, labels %v; PodDefaults applied: %v", spec.Namespace, spec.ServiceAccount, spec.Labels, applied)
 	if err := e.grantDoctor(ctx, spec.Namespace, spec.ServiceAccount); err != nil {
 		return nil, err
 	}
@@ -127,6 +131,12 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 		Namespace: spec.Namespace, ServiceAccount: spec.ServiceAccount, Labels: pod.Labels,
 		Env: c.Env, Volumes: pod.Spec.Volumes, VolumeMounts: c.VolumeMounts, Args: args,
 	}, doctorpod.Options{Timeout: 2 * time.Minute})
+	if refusedByAdmission(err) {
+		// The pod never exists, so nothing in it can report: the user
+		// whose notebook does not start asks the doctor from outside.
+		step("the apiserver refused the doctor pod: %v", err)
+		return e.doctorFromOutside(ctx, ns, workdir, step)
+	}
 	if res != nil {
 		step("doctor pod %s exited %d", res.Pod, res.ExitCode)
 	}

@@ -189,6 +189,9 @@ func available(d *appsv1.Deployment) bool {
 // Unavailable says why case c cannot run on this cluster, or "": a path
 // through the gateway or a Dex login needs the gateway and the login stack.
 func (e *Env) Unavailable(c scenarios.Case) string {
+	if f, ok := e.Scenario.Fault(c.Fault); ok && f.Admission && !e.Admission {
+		return "fault " + f.Name + " is in the PodDefault webhook, which runs only where the kube-apiserver calls it (PROVIDER=node); here PodDefaults are applied by the suite, so the fault would change nothing"
+	}
 	if len(e.unavailable) == 0 {
 		return ""
 	}

@@ -55,9 +55,11 @@ func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
 			return nil, "skipped: no container runtime (" + why + ")"
 		}
-		// In-cluster paths on kind run as a real Pod of the doctor's image,
-		// which the GitHub workflow builds; not on this machine.
-		return nil, "skipped: the kind provider needs the doctor's image, built in GitHub Actions"
+		// The node provider's images, loaded with `kind load image-archive`:
+		// the same pods, in-cluster cases as doctor pods.
+		k, err := suitekit.NewKind(sc.Mode)
+		Expect(err).NotTo(HaveOccurred())
+		return k, ""
 	case "existing":
 		if os.Getenv("KFP_CONNECT_EXISTING_DISPOSABLE") != "1" {
 			return nil, "skipped: the suite installs fixtures and injects faults; set KFP_CONNECT_EXISTING_DISPOSABLE=1 for a cluster you can break"
@@ -123,6 +125,15 @@ var _ = Describe("scenarios", func() {
 				env, err = conformance.Setup(ctx, p.RESTConfig(), sc, dropped(), log)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(env.Close)
+				if n, ok := p.(*cluster.Node); ok {
+					// PodDefaults by admission: Kubeflow's webhook manifests,
+					// our webhook's image, the real apiserver calling it.
+					why, err := env.InstallPodDefaultWebhook(ctx, n.IssueCertificates)
+					Expect(err).NotTo(HaveOccurred())
+					if why != "" {
+						AddReportEntry("PodDefaults applied by the suite", why)
+					}
+				}
 				if len(env.Dropped) > 0 {
 					AddReportEntry("fixtures left out", env.Dropped)
 				}
