@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path"
 	"time"
 
@@ -51,7 +52,8 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 	if v := spec.Volume; v != nil {
 		addTokenVolume(pod, "kfp-token", v.MountDir, v.Audience, v.ExpirationSeconds)
 	}
-	if e.Admission {
+	tokenFault := cf.NoTokenFile || cf.Audience != "" || cf.ExpiredToken || cf.InvalidateToken
+	if e.Admission && !tokenFault {
 		step("doctor pod in %s as %s, labels %v; its PodDefaults are the webhook's to apply, at admission", spec.Namespace, spec.ServiceAccount, spec.Labels)
 	} else {
 		applied, err := e.applyPodDefaults(ctx, pod)
@@ -59,6 +61,15 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 			return nil, err
 		}
 		step("doctor pod in %s as %s, labels %v; PodDefaults applied by the suite: %v", spec.Namespace, spec.ServiceAccount, spec.Labels, applied)
+		if e.Admission && len(applied) > 0 {
+			// A token fault is a pod whose token volume is wrong: it comes
+			// with the PodDefault's volume already there (and changed below),
+			// without the selecting label, so the webhook does not apply the
+			// PodDefault again and refuse the pod for the conflict.
+			pod.Labels = maps.Clone(pod.Labels)
+			delete(pod.Labels, accessLabel)
+			step("label %s dropped, so admission leaves the pod as the fault made it", accessLabel)
+		}
 	}
 	if err := e.grantDoctor(ctx, spec.Namespace, spec.ServiceAccount); err != nil {
 		return nil, err
@@ -145,6 +156,9 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 	}
 	return res.Report.Report, nil
 }
+
+// accessLabel selects the pods Kubeflow's PodDefault mounts the KFP token in.
+const accessLabel = "access-ml-pipeline"
 
 // tokenFaults turns the token faults into the pod's volumes.
 func (e *Env) tokenFaults(ctx context.Context, pod *corev1.Pod, cf scenarios.ClientFault, step func(string, ...any), cleanups *[]func()) error {

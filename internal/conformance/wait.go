@@ -140,7 +140,8 @@ func (e *Env) currentHash(ctx context.Context, d *appsv1.Deployment) (string, er
 }
 
 // serving says which pods serve: those the lab runtime runs a stand-in
-// for, or, on a cluster whose runtime is not ours (Attach), those that are
+// for; on real pods, those the kubelet found Ready by their own readiness
+// probe; else (a cluster whose runtime is not ours, Attach) those that are
 // Ready and answer an HTTP request through a port-forward to their first
 // port (every Deployment a fault touches serves HTTP there).
 func (e *Env) serving(ctx context.Context, ns string, pods []corev1.Pod) map[string]bool {
@@ -161,6 +162,12 @@ func (e *Env) serving(ctx context.Context, ns string, pods []corev1.Pod) map[str
 	for i := range pods {
 		p := &pods[i]
 		if !podReady(p) || len(p.Spec.Containers) == 0 || len(p.Spec.Containers[0].Ports) == 0 {
+			continue
+		}
+		if e.RealPods && p.Spec.Containers[0].ReadinessProbe != nil {
+			// A real kubelet ran the container's own readiness probe
+			// (slapd's is a TCP check: it answers no HTTP request).
+			serving[p.Name] = true
 			continue
 		}
 		if answers(ctx, d, p, int(p.Spec.Containers[0].Ports[0].ContainerPort)) {
