@@ -6,7 +6,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -52,50 +54,35 @@ func ListCluster(ctx context.Context, kube kubernetes.Interface) (objs []Object,
 	}
 	for _, ns := range deploymentNamespaces {
 		list("Deployment", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			l, err := kube.AppsV1().Deployments(ns).List(ctx, o)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]string, 0, len(l.Items))
-			for _, i := range l.Items {
-				out = append(out, i.Name)
-			}
-			return out, nil
+			return names(kube.AppsV1().Deployments(ns).List(ctx, o))
 		})
 	}
 	ns := gatewayNamespace
 	list("Service", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-		l, err := kube.CoreV1().Services(ns).List(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, 0, len(l.Items))
-		for _, i := range l.Items {
-			out = append(out, i.Name)
-		}
-		return out, nil
+		return names(kube.CoreV1().Services(ns).List(ctx, o))
 	})
 	list("ConfigMap", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-		l, err := kube.CoreV1().ConfigMaps(ns).List(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, 0, len(l.Items))
-		for _, i := range l.Items {
-			out = append(out, i.Name)
-		}
-		return out, nil
+		return names(kube.CoreV1().ConfigMaps(ns).List(ctx, o))
 	})
 	list("Ingress", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-		l, err := kube.NetworkingV1().Ingresses(ns).List(ctx, o)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]string, 0, len(l.Items))
-		for _, i := range l.Items {
-			out = append(out, i.Name)
-		}
-		return out, nil
+		return names(kube.NetworkingV1().Ingresses(ns).List(ctx, o))
 	})
 	return objs, problems
+}
+
+// names are the names of a list's items, whatever their type.
+func names(list runtime.Object, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	err = meta.EachListItem(list, func(o runtime.Object) error {
+		m, err := meta.Accessor(o)
+		if err != nil {
+			return err
+		}
+		out = append(out, m.GetName())
+		return nil
+	})
+	return out, err
 }
