@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale demo clean
+.PHONY: all build images wheels test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale demo clean
 
 all: build
 
@@ -24,6 +24,17 @@ build:
 IMAGES_DIR ?= $(BIN)/images
 images: build
 	$(BIN)/kfp-connect images --dir $(IMAGES_DIR) --version $(VERSION)
+
+# The kfp-doctor Python wheels (pip install kfp-doctor), built offline in
+# bin/wheels: one per platform of the release (linux and darwin, amd64 and
+# arm64), each carrying the static binary as ruff and uv carry theirs.
+# DIST=dist takes a release's binaries (goreleaser's dist/artifacts.json, as
+# .github/workflows/release.yml does); without it they are cross-built here
+# with the release's flags.
+WHEELS_DIR      ?= $(BIN)/wheels
+WHEEL_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64
+wheels:
+	$(GO) run ./hack/pywheel --version $(VERSION) --out $(WHEELS_DIR) $(if $(DIST),--dist $(DIST),--build $(WHEEL_PLATFORMS))
 
 # actionlint checks every workflow under .github/workflows, and action.yml
 # through the ci workflow's job that uses it (`uses: ./`). None of them can
@@ -100,7 +111,9 @@ tools:
 	tools/build.sh
 
 # Debian packages the lab needs: slapd for its LDAP directory; containerd,
-# runc, the CNI plugins, iptables/nftables and conntrack for the node provider.
+# runc, the CNI plugins, iptables/nftables and conntrack for the node
+# provider; python3 with venv and the real KFP SDK's dependencies for the
+# kfp-doctor wheel's tests and the SDK's runs.
 system-deps:
 	hack/system-deps.sh
 
