@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/pywheel"
 )
 
 func main() {
@@ -50,11 +52,11 @@ func run(ctx context.Context, args []string) error {
 	if *version == "" {
 		return errors.New("--version is required")
 	}
-	pyVersion, err := PEP440(*version)
+	pyVersion, err := pywheel.PEP440(*version)
 	if err != nil {
 		return err
 	}
-	pkg, readme, lic, err := ReadPackage(*src, *license)
+	pkg, readme, lic, err := pywheel.ReadPackage(*src, *license)
 	if err != nil {
 		return fmt.Errorf("reading the package: %w", err)
 	}
@@ -77,7 +79,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	stamp := sourceDate()
-	for _, p := range Platforms { // in a fixed order
+	for _, p := range pywheel.Platforms { // in a fixed order
 		path, ok := bins[p.Name()]
 		if !ok {
 			continue
@@ -86,7 +88,7 @@ func run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		w := &Wheel{Version: pyVersion, Platform: p, Binary: b, Package: pkg, README: readme, License: lic, Time: stamp}
+		w := &pywheel.Wheel{Version: pyVersion, Platform: p, Binary: b, Package: pkg, README: readme, License: lic, Time: stamp}
 		var zb bytes.Buffer
 		if err := w.Write(&zb); err != nil {
 			return err
@@ -111,11 +113,11 @@ func sourceDate() time.Time {
 	return time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 }
 
-func platformOf(s string) (Platform, error) {
+func platformOf(s string) (pywheel.Platform, error) {
 	goos, goarch, _ := strings.Cut(strings.TrimSpace(s), "/")
-	p, ok := FindPlatform(goos, goarch)
+	p, ok := pywheel.FindPlatform(goos, goarch)
 	if !ok {
-		return Platform{}, fmt.Errorf("%q: not a platform of the release (linux or darwin, amd64 or arm64)", s)
+		return pywheel.Platform{}, fmt.Errorf("%q: not a platform of the release (linux or darwin, amd64 or arm64)", s)
 	}
 	return p, nil
 }
@@ -158,7 +160,7 @@ func fromDist(dist string) (binaries, error) {
 		if a.Type != "Binary" || a.Extra["ID"] != "kfp-doctor" {
 			continue
 		}
-		p, ok := FindPlatform(a.Goos, a.Goarch)
+		p, ok := pywheel.FindPlatform(a.Goos, a.Goarch)
 		if !ok {
 			continue
 		}
@@ -169,8 +171,8 @@ func fromDist(dist string) (binaries, error) {
 		}
 		bins[p.Name()] = path
 	}
-	if len(bins) != len(Platforms) {
-		return nil, fmt.Errorf("--dist: artifacts.json lists kfp-doctor for %d of the %d platforms", len(bins), len(Platforms))
+	if len(bins) != len(pywheel.Platforms) {
+		return nil, fmt.Errorf("--dist: artifacts.json lists kfp-doctor for %d of the %d platforms", len(bins), len(pywheel.Platforms))
 	}
 	return bins, nil
 }

@@ -1,4 +1,10 @@
-package main
+// Package pywheel writes the kfp-doctor Python wheels: a zip (PEP 427) of the
+// kfp_doctor package (python/, standard library only) and the static
+// kfp-doctor binary of one platform as a script, which pip puts on PATH, as
+// ruff and uv ship theirs. No build backend, pip or network is involved:
+// hack/pywheel (make wheels) writes a release's wheels with it, and the tests
+// and the notebook image install the one for this machine.
+package pywheel
 
 import (
 	"archive/zip"

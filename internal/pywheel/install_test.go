@@ -1,7 +1,6 @@
-package main
+package pywheel
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -51,10 +49,6 @@ func multiUserKFP(t *testing.T, delay time.Duration) string {
 // run by that venv's python — with the real KFP SDK when it is at hand —
 // against endpoints that replay a real KFP's replies.
 func TestInstalledWheel(t *testing.T) {
-	plat, ok := FindPlatform(runtime.GOOS, runtime.GOARCH)
-	if !ok {
-		t.Skipf("no wheel for %s/%s", runtime.GOOS, runtime.GOARCH)
-	}
 	py, err := sdkrun.Python()
 	if err != nil {
 		t.Fatal(err)
@@ -62,55 +56,24 @@ func TestInstalledWheel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	run := func(name string, env []string, args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Dir, cmd.Env = dir, env
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		err := cmd.Run()
-		t.Logf("%s %s (%.1fs)", filepath.Base(name), strings.Join(args, " "), time.Since(start).Seconds())
-		if err != nil {
-			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out.String())
-		}
-		return out.String()
-	}
-
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "kfp-doctor")
-	// Built as `go test` builds the packages (no -trimpath), so the build
-	// cache the tests filled serves it; the release's flags are pywheel's.
-	gobuild := exec.CommandContext(ctx, "go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", bin, "./cmd/kfp-doctor")
-	gobuild.Dir = repo
+	step := func(what string, start time.Time) { t.Logf("%s (%.1fs)", what, time.Since(start).Seconds()) }
 	start := time.Now()
-	if out, err := gobuild.CombinedOutput(); err != nil {
-		t.Fatalf("building kfp-doctor: %v\n%s", err, out)
-	}
-	t.Logf("go build ./cmd/kfp-doctor (%.1fs)", time.Since(start).Seconds())
-	w := testWheel(t, plat)
-	if w.Binary, err = os.ReadFile(bin); err != nil {
+	whl, err := HostWheel(ctx, repo, dir)
+	if err != nil {
 		t.Fatal(err)
 	}
-	whl := filepath.Join(dir, w.FileName())
-	if err := os.WriteFile(whl, build(t, w), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// The venv sees the system's packages: the SDK's dependencies are
-	// Debian's (the SDK's README); the package itself needs none.
-	venv := filepath.Join(dir, "venv")
+	step("kfp-doctor built and wrapped in "+filepath.Base(whl), start)
 	start = time.Now()
-	if out, err := exec.CommandContext(ctx, py, "-m", "venv", "--system-site-packages", venv).CombinedOutput(); err != nil {
-		t.Fatalf("%s -m venv: %v\n%s(Debian's python3-venv: make system-deps)", py, err, out)
+	vpy, err := Venv(ctx, py, filepath.Join(dir, "venv"), whl)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("python3 -m venv (%.1fs)", time.Since(start).Seconds())
-	vpy := filepath.Join(venv, "bin", "python")
+	step("python3 -m venv; pip install --no-index", start)
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Join(dir, "home"), "LANG=C.UTF-8"}
-	run(vpy, env, "-m", "pip", "install", "--no-index", "--no-deps", "--disable-pip-version-check", "-q", whl)
 
 	jwt, err := jwttest.Mint(jwttest.Token{Namespace: "ns-1", ServiceAccount: "default-editor", Audience: []string{"pipelines.kubeflow.org"}, Expires: time.Now().Add(time.Hour)})
 	if err != nil {
@@ -127,7 +90,15 @@ func TestInstalledWheel(t *testing.T) {
 		env = sdk.Env(env)
 	}
 	tests := filepath.Join(repo, "python", "tests")
-	out := run(vpy, env, "-m", "unittest", "discover", "-v", "-s", tests, "-t", tests)
+	cmd := exec.CommandContext(ctx, vpy, "-m", "unittest", "discover", "-v", "-s", tests, "-t", tests)
+	cmd.Dir, cmd.Env = dir, env
+	start = time.Now()
+	b, err := cmd.CombinedOutput()
+	out := string(b)
+	step("python -m unittest", start)
+	if err != nil {
+		t.Fatalf("the package's tests: %v\n%s", err, out)
+	}
 	t.Log(out)
 	m := regexp.MustCompile(`(?m)^Ran (\d+) tests?`).FindStringSubmatch(out)
 	if m == nil || m[1] == "0" {
