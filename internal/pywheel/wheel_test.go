@@ -146,4 +146,3 @@ func TestPEP440(t *testing.T) {
 		}
 	}
 }
-
