@@ -122,7 +122,7 @@ def run_case(case, out_fd):
 
     if case.get("diagnose"):
         emit(out_fd, {"stage": "diagnose"})
-        res["diagnosis"] = diagnose(client, kwargs)
+        res["diagnosis"] = diagnose(client, kwargs, bool(case.get("write")))
 
     if client is not None:
         emit(out_fd, {"stage": "list_experiments"})
@@ -152,16 +152,20 @@ def raised(res, stage, e):
             res["kfp_code"] = code
 
 
-def diagnose(client, kwargs):
+def diagnose(client, kwargs, check_write):
+    """kfp_doctor.diagnose on the client as built (or on its keywords when
+    the constructor raised), going on to the write check where the case
+    writes."""
     try:
         import kfp_doctor
     except ImportError as e:
         return {"error": f"kfp_doctor is not installed: {e}"}
     try:
         if client is not None:
-            rep = kfp_doctor.diagnose(client)
+            rep = kfp_doctor.diagnose(client, check_write=check_write)
         else:
-            rep = kfp_doctor.diagnose(**{k: v for k, v in kwargs.items() if k in ("host", "namespace", "existing_token", "credentials", "cookies", "ssl_ca_cert", "verify_ssl", "kube_context")})
+            keep = ("host", "namespace", "existing_token", "credentials", "cookies", "ssl_ca_cert", "verify_ssl", "kube_context")
+            rep = kfp_doctor.diagnose(check_write=check_write, **{k: v for k, v in kwargs.items() if k in keep})
         return {"json": rep.json, "text": str(rep), "html": rep._repr_html_()}
     except Exception as e:
         return {"error": f"{type(e).__name__}: {e}"}
@@ -233,6 +237,10 @@ def run_in_child(case):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--case":
+        # In a pod: one case, its answer the log's last line.
+        print(json.dumps(run_in_child(json.loads(sys.argv[2]))), flush=True)
+        return
     print(json.dumps({"ready": kfp.__version__}), flush=True)
     for line in sys.stdin:
         if not line.strip():

@@ -20,6 +20,9 @@ import (
 //go:embed driver.py
 var driverPy []byte
 
+// DriverScript is the driver's Python source: the notebook image carries it.
+func DriverScript() []byte { return append([]byte(nil), driverPy...) }
+
 // Case is one kfp.Client as a path's user builds and uses it.
 type Case struct {
 	// kfp.Client's keyword arguments ("" and nil are left out).
