@@ -85,8 +85,9 @@ def enter_pod(pod):
 
 
 def run_case(case, out_fd):
-    os.environ.clear()
-    os.environ.update(case.get("env") or {})
+    if not case.get("keep_env"):  # in a pod the environment is the pod's own
+        os.environ.clear()
+        os.environ.update(case.get("env") or {})
     # What the SDK and the kubernetes package read from the environment when
     # they were imported, read again for this case's environment.
     kfp_client_module.Client._LOCAL_KFP_CONTEXT = os.path.expanduser("~/.config/kfp/context.json")

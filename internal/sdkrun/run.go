@@ -197,11 +197,12 @@ func Start(ctx context.Context, python string, sdk *SDK) (*Driver, error) {
 }
 
 type caseLine struct {
-	ID                int               `json:"id"`
+	ID                int               `json:"id,omitempty"`
+	KeepEnv           bool              `json:"keep_env,omitempty"`
 	Kwargs            map[string]any    `json:"kwargs"`
 	ExistingTokenFile string            `json:"existing_token_file,omitempty"`
 	Credentials       *map[string]any   `json:"credentials,omitempty"`
-	Env               map[string]string `json:"env"`
+	Env               map[string]string `json:"env,omitempty"`
 	Pod               *podLine          `json:"pod,omitempty"`
 	Write             bool              `json:"write,omitempty"`
 	Diagnose          bool              `json:"diagnose,omitempty"`
@@ -222,13 +223,66 @@ func (d *Driver) Run(ctx context.Context, c Case) (*Outcome, error) {
 	if d.dead != nil {
 		return nil, d.dead
 	}
-	bound := c.Bound
-	if bound <= 0 {
-		bound = DefaultBound
-	}
 	d.next++
-	line := caseLine{ID: d.next, Kwargs: map[string]any{}, ExistingTokenFile: c.ExistingTokenFile, Env: c.Env,
-		Write: c.Write, Diagnose: c.Diagnose, BoundS: bound.Seconds(), DiagnoseBoundS: diagnoseBound.Seconds()}
+	line := c.line()
+	line.ID = d.next
+	if line.Env == nil {
+		line.Env = map[string]string{}
+	}
+	b, err := json.Marshal(line)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.in.Write(append(b, '\n')); err != nil {
+		return nil, d.fail(fmt.Errorf("writing to the SDK driver: %w", err))
+	}
+	// The driver stops a stage at its bound; this one is for the driver.
+	wait := 2*c.bound() + diagnoseBound + 30*time.Second
+	var o Outcome
+	if err := d.readLine(ctx, wait, &o); err != nil {
+		return nil, d.fail(err)
+	}
+	o.Elapsed = time.Duration(o.ElapsedS * float64(time.Second))
+	return &o, nil
+}
+
+func (c Case) bound() time.Duration {
+	if c.Bound <= 0 {
+		return DefaultBound
+	}
+	return c.Bound
+}
+
+// PodArgs are the driver's arguments for c in a pod whose image carries the
+// driver and the SDK (images.NotebookRef): one case, run in the pod's own
+// environment, its outcome the log's last line (ParseOutcome).
+func (c Case) PodArgs(driver string) ([]string, error) {
+	if c.Env != nil || c.Pod != nil {
+		return nil, errors.New("a case in a real pod runs in the pod's own environment and files: no Env, no Pod")
+	}
+	line := c.line()
+	line.KeepEnv = true
+	b, err := json.Marshal(line)
+	if err != nil {
+		return nil, err
+	}
+	return []string{driver, "--case", string(b)}, nil
+}
+
+// ParseOutcome reads a pod's outcome: the last line of its log.
+func ParseOutcome(log []byte) (*Outcome, error) {
+	lines := strings.Split(strings.TrimSpace(string(log)), "\n")
+	var o Outcome
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &o); err != nil || o.Result == "" {
+		return nil, fmt.Errorf("the SDK pod's log ends without an outcome: %q", lines[len(lines)-1])
+	}
+	o.Elapsed = time.Duration(o.ElapsedS * float64(time.Second))
+	return &o, nil
+}
+
+func (c Case) line() caseLine {
+	line := caseLine{Kwargs: map[string]any{}, ExistingTokenFile: c.ExistingTokenFile, Env: c.Env,
+		Write: c.Write, Diagnose: c.Diagnose, BoundS: c.bound().Seconds(), DiagnoseBoundS: diagnoseBound.Seconds()}
 	for k, v := range map[string]string{"host": c.Host, "namespace": c.Namespace, "cookies": c.Cookies, "ssl_ca_cert": c.SSLCACert, "kube_context": c.KubeContext} {
 		if v != "" {
 			line.Kwargs[k] = v
@@ -244,27 +298,10 @@ func (d *Driver) Run(ctx context.Context, c Case) (*Outcome, error) {
 		}
 		line.Credentials = &m
 	}
-	if c.Env == nil {
-		line.Env = map[string]string{}
-	}
 	if p := c.Pod; p != nil {
 		line.Pod = &podLine{SADir: p.ServiceAccountDir, TokenDefault: p.TokenDefaultPath, Dial: p.Dial}
 	}
-	b, err := json.Marshal(line)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.in.Write(append(b, '\n')); err != nil {
-		return nil, d.fail(fmt.Errorf("writing to the SDK driver: %w", err))
-	}
-	// The driver stops a stage at its bound; this one is for the driver.
-	wait := 2*bound + diagnoseBound + 30*time.Second
-	var o Outcome
-	if err := d.readLine(ctx, wait, &o); err != nil {
-		return nil, d.fail(err)
-	}
-	o.Elapsed = time.Duration(o.ElapsedS * float64(time.Second))
-	return &o, nil
+	return line
 }
 
 // readLine reads one JSON line within wait, or fails.
