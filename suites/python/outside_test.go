@@ -113,7 +113,9 @@ var _ = Describe("diagnose(client) on every outside path", func() {
 			for _, p := range sc.Paths {
 				switch {
 				case p.NeedsPodNetwork():
-					It(p.Name, func() { Skip("kfp.Client() through the kube-apiserver's service proxy needs real pod networking (the node provider)") })
+					It(p.Name, func() {
+						Skip("kfp.Client() through the kube-apiserver's service proxy needs real pod networking (the node provider)")
+					})
 					continue
 				case p.Install != nil:
 					It(p.Name, func() {
