@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images wheels test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale demo clean
+.PHONY: all build images wheels test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale bench-sdk demo clean
 
 all: build
 
@@ -84,6 +84,12 @@ bench-node: system-deps tools
 # login stages and the whole diagnosis, median of 5 per connector.
 bench-login: system-deps tools
 	$(GO) run ./hack/bench-login -n 5
+
+# The real KFP SDK's time to its verdict next to the doctor's, per outside
+# path of the multi-user lab, healthy and failing (median of 5). Needs the SDK
+# (../shared/upstream/kfp-sdk-2.17.0 and Debian's packages: system-deps).
+bench-sdk: system-deps tools
+	$(GO) run ./hack/bench-sdk -n 5
 
 # The doctor against 10 and then 1,000 profile namespaces: wall time and
 # Kubernetes API requests per run (they must not grow with the profiles).
