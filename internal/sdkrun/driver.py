@@ -165,8 +165,9 @@ def diagnose(client, kwargs, check_write):
         if client is not None:
             rep = kfp_doctor.diagnose(client, check_write=check_write)
         else:
-            keep = ("host", "namespace", "existing_token", "credentials", "cookies", "ssl_ca_cert", "verify_ssl", "kube_context")
-            rep = kfp_doctor.diagnose(check_write=check_write, **{k: v for k, v in kwargs.items() if k in keep})
+            from kfp_doctor._client import KEYWORDS
+
+            rep = kfp_doctor.diagnose(check_write=check_write, **{k: v for k, v in kwargs.items() if k in KEYWORDS})
         return {"json": rep.json, "text": str(rep), "html": rep._repr_html_()}
     except Exception as e:
         return {"error": f"{type(e).__name__}: {e}"}

@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/shared"
 )
 
 // SDKVersion is the SDK the project holds the doctor to.
@@ -72,20 +74,11 @@ func FindFolder() (string, bool) {
 	if dir := os.Getenv(EnvSDK); dir != "" {
 		return dir, isSDK(dir)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
+	up, ok := shared.FindUpstream(func(dir string) bool { return isSDK(filepath.Join(dir, sdkFolder)) })
+	if !ok {
 		return "", false
 	}
-	for dir := wd; ; {
-		if c := filepath.Join(dir, "shared", "upstream", sdkFolder); isSDK(c) {
-			return c, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
+	return filepath.Join(up, sdkFolder), true
 }
 
 func isSDK(dir string) bool {

@@ -54,16 +54,15 @@ def diagnose(
     """
     if isinstance(client, str):  # diagnose("http://localhost:3000"), as kfp.Client(host)
         client, host = None, client if host is None else host
-    keywords = dict(host=host, namespace=namespace, existing_token=existing_token, credentials=credentials,
-                    cookies=cookies, ssl_ca_cert=ssl_ca_cert, verify_ssl=verify_ssl)
+    given = {k: v for k, v in locals().items() if k in _client.KEYWORDS and v is not None}
     if client is not None:
-        given = [k for k, v in keywords.items() if v is not None]
-        if given:
-            raise TypeError(f"diagnose() takes a kfp.Client or kfp.Client's keywords, not both (got {', '.join(given)} besides the client)")
+        others = sorted(set(given) - {"kube_context"})
+        if others:
+            raise TypeError(f"diagnose() takes a kfp.Client or kfp.Client's keywords, not both (got {', '.join(others)} besides the client)")
         call = _client.from_client(client, kube_context=kube_context)
         proxy = proxy or _client.client_proxy(client)
     else:
-        call = _client.from_keywords(kube_context=kube_context, **keywords)
+        call = _client.from_keywords(given)
     if timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout}")
     args = ["--client-config", "-", "--timeout", f"{timeout:g}s"]

@@ -73,25 +73,25 @@ def _credentials(call: Dict[str, Any], credentials: Any) -> None:
     call["token_source"] = f"credentials={type(credentials).__module__}.{type(credentials).__qualname__} (its refresh_api_key_hook)"
 
 
-def from_keywords(
-    host: Optional[str] = None,
-    namespace: Optional[str] = None,
-    existing_token: Optional[str] = None,
-    credentials: Any = None,
-    cookies: Optional[str] = None,
-    ssl_ca_cert: Optional[str] = None,
-    verify_ssl: Optional[bool] = None,
-    kube_context: Optional[str] = None,
-) -> Dict[str, Any]:
+# kfp.Client's keyword arguments the doctor takes (--client-config's keys).
+KEYWORDS = ("host", "namespace", "existing_token", "credentials", "cookies", "ssl_ca_cert", "verify_ssl", "kube_context")
+
+
+def from_keywords(keywords: Dict[str, Any]) -> Dict[str, Any]:
     """The call kfp.Client(**keywords) would make, for when its constructor
     itself raises. The SDK's precedence holds: existing_token before
     credentials."""
+    unknown = sorted(set(keywords) - set(KEYWORDS))
+    if unknown:
+        raise TypeError(f"not kfp.Client keywords the doctor takes: {', '.join(unknown)}")
     call: Dict[str, Any] = {"schema_version": SCHEMA_VERSION, "source": "kfp_doctor.diagnose keywords"}
-    for key, value in (("host", host), ("namespace", namespace), ("ssl_ca_cert", ssl_ca_cert), ("kube_context", kube_context)):
+    for key in ("host", "namespace", "ssl_ca_cert", "kube_context"):
+        value = keywords.get(key)
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{key}= takes a str, got {type(value).__name__}")
         if value:
             call[key] = value
+    cookies, existing_token, credentials, verify_ssl = (keywords.get(k) for k in ("cookies", "existing_token", "credentials", "verify_ssl"))
     if cookies is not None:
         if not isinstance(cookies, str):
             raise TypeError(f"cookies= takes the Cookie header as a str (\"name=value; name2=value2\"), got {type(cookies).__name__}")
