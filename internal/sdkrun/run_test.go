@@ -3,6 +3,7 @@ package sdkrun
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -214,5 +215,40 @@ func TestCompare(t *testing.T) {
 	}
 	if got := Compare(raised, rep(fail)); got.SDK != "list_experiments raised ApiException (HTTP 401, KFP code 16) in 0s" || got.Doctor != "FAILED: list-experiments [KFD001]" {
 		t.Errorf("%q / %q", got.SDK, got.Doctor)
+	}
+}
+
+// Forwarders carry a connection to the address as dial reaches it, and
+// stop with close.
+func TestForwarders(t *testing.T) {
+	var s seen
+	srv := kfpServer(t, &s)
+	var dialed []string
+	var mu sync.Mutex
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		mu.Lock()
+		dialed = append(dialed, addr)
+		mu.Unlock()
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Host)
+	}
+	m, closeAll, err := Forwarders(context.Background(), dial, []string{"ml-pipeline.kubeflow:8888", "ml-pipeline.kubeflow:8888"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 1 {
+		t.Fatalf("%v", m)
+	}
+	resp, err := http.Get("http://" + m["ml-pipeline.kubeflow:8888"] + kfptest.HealthzV2)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+	closeAll()
+	if len(dialed) != 1 || dialed[0] != "ml-pipeline.kubeflow:8888" {
+		t.Fatalf("dialed %v", dialed)
+	}
+	if _, err := http.Get("http://" + m["ml-pipeline.kubeflow:8888"] + kfptest.HealthzV2); err == nil {
+		t.Fatal("a closed forwarder still answers")
 	}
 }
