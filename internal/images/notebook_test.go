@@ -65,10 +65,14 @@ func TestNotebookImage(t *testing.T) {
 	if _, ok := have["/usr/lib/python3.11/test/__init__.py"]; ok {
 		t.Error("the standard library's tests are in the image")
 	}
-	out := filepath.Join(dir, "notebook.tar")
-	if err := WriteImage(img, out); err != nil {
+	// What WriteImage refuses an image for, without compressing it (the
+	// node suite writes and runs it): every ELF file's loader and libraries.
+	entries, err := img.entries()
+	if err != nil {
 		t.Fatal(err)
 	}
-	fi, _ := os.Stat(out)
-	t.Logf("%d files, %.0f MB archive, in %s", len(img.Files), float64(fi.Size())/1e6, time.Since(start).Round(time.Millisecond))
+	if err := checkELFs(entries); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d files, in %s", len(entries), time.Since(start).Round(time.Millisecond))
 }
