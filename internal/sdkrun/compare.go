@@ -106,16 +106,23 @@ type Finding struct {
 	Probe, Status, KFD, Message string
 }
 
-// randomNames are the parts of a message that differ between two runs of
-// one call: the write check's experiment, a port-forward's port.
-var randomNames = regexp.MustCompile(`kfp-doctor-check-[0-9a-f]+`)
+// The parts of a message that differ between two runs of one call: the
+// write check's experiment, and durations (a token's "expires in 59m58s").
+var (
+	randomNames = regexp.MustCompile(`kfp-doctor-check-[0-9a-f]+`)
+	durations   = regexp.MustCompile(`\b(\d+h)?(\d+m)?\d+(\.\d+)?(h|m|s|ms|µs)\b`)
+)
+
+func steady(msg string) string {
+	return durations.ReplaceAllString(randomNames.ReplaceAllString(msg, "kfp-doctor-check-…"), "…")
+}
 
 // Findings reads the results of a -o json report (kfp_doctor's Report.json).
 func Findings(results []map[string]any) []Finding {
 	out := make([]Finding, 0, len(results))
 	for _, r := range results {
 		s := func(k string) string { v, _ := r[k].(string); return v }
-		out = append(out, Finding{Probe: s("probe"), Status: s("status"), KFD: s("kfd"), Message: randomNames.ReplaceAllString(s("message"), "kfp-doctor-check-…")})
+		out = append(out, Finding{Probe: s("probe"), Status: s("status"), KFD: s("kfd"), Message: steady(s("message"))})
 	}
 	return out
 }
@@ -124,7 +131,7 @@ func Findings(results []map[string]any) []Finding {
 func FindingsOf(rep *report.Report) []Finding {
 	out := make([]Finding, 0, len(rep.Results))
 	for _, r := range rep.Results {
-		f := Finding{Probe: r.Probe, Status: string(r.Status), Message: randomNames.ReplaceAllString(rep.Redact.String(r.Message), "kfp-doctor-check-…")}
+		f := Finding{Probe: r.Probe, Status: string(r.Status), Message: steady(rep.Redact.String(r.Message))}
 		if r.Status != probe.Pass {
 			f.KFD = string(r.KFD)
 		}

@@ -252,3 +252,15 @@ func TestForwarders(t *testing.T) {
 		t.Fatal("a closed forwarder still answers")
 	}
 }
+
+// Two runs of one call compare equal whatever the clock said.
+func TestFindingsAreSteady(t *testing.T) {
+	a := Findings([]map[string]any{{"probe": "token", "status": "pass", "message": "expires in 59m58s; took 215ms; experiment kfp-doctor-check-0a1b2c3d"}})
+	b := Findings([]map[string]any{{"probe": "token", "status": "pass", "message": "expires in 59m59s; took 3ms; experiment kfp-doctor-check-ffff0000"}})
+	if a[0] != b[0] || !strings.Contains(a[0].Message, "expires in …") {
+		t.Fatalf("%+v\n%+v", a[0], b[0])
+	}
+	if c := Findings([]map[string]any{{"probe": "token", "message": "namespace-3, HTTP 401"}}); c[0].Message != "namespace-3, HTTP 401" {
+		t.Fatalf("%q", c[0].Message)
+	}
+}
