@@ -103,6 +103,10 @@ func clientCallConfig(base Config, c *ClientCall) Config {
 	out := base
 	out.Host = c.Host
 	out.Namespace = c.Namespace
+	out.ClientSource = c.Source
+	if out.ClientSource == "" {
+		out.ClientSource = "a kfp.Client call"
+	}
 	out.Token, out.TokenSource = c.ExistingToken, c.TokenSource
 	if out.Token != "" && out.TokenSource == "" {
 		out.TokenSource = "existing_token="

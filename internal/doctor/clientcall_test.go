@@ -49,6 +49,7 @@ func comparable(t *testing.T, rep *report.Report) string {
 	facts, _ := m["facts"].(map[string]any)
 	delete(facts, "host_given_by")
 	delete(facts, "credential_chain")
+	delete(facts, "client_config")
 	for _, r := range m["results"].([]any) {
 		delete(r.(map[string]any), "duration_ms")
 	}
@@ -114,8 +115,8 @@ func TestClientCallIgnoresTheDoctorsVariables(t *testing.T) {
 	if len(p.Credentials) != 0 || p.Call.AuthKind != sdkmodel.AuthNone {
 		t.Fatalf("credentials %+v, auth %s: want none", p.Credentials, p.Call.AuthKind)
 	}
-	if p.Given.Flag() != "host= (--client-config)" {
-		t.Fatalf("host given by %q", p.Given.Flag())
+	if p.Given.Flag() != "host= (--client-config)" || p.ClientSource != "a kfp.Client call" || !strings.HasPrefix(p.details[0], "a kfp.Client call (--client-config)") {
+		t.Fatalf("host given by %q, client %q, details %q", p.Given.Flag(), p.ClientSource, p.details)
 	}
 }
 

@@ -50,8 +50,10 @@ type Config struct {
 	// ClientConfig is --client-config: a file, or "-" for stdin, describing
 	// the kfp.Client call (ClientCall) in place of the call flags. With it
 	// the doctor's own $KFP_DOCTOR_TOKEN and $KFP_DOCTOR_COOKIES are not
-	// read: the call is the client's, whole.
+	// read: the call is the client's, whole. ClientSource is what the
+	// document says it describes ("kfp.Client object"), for the report.
 	ClientConfig       string
+	ClientSource       string
 	Cookies            string // raw, or @file
 	CACert             string
 	InsecureSkipVerify bool

@@ -37,6 +37,9 @@ type Plan struct {
 	Credentials []Credential
 	// Scenario is the scenario's name ("" off the cluster).
 	Scenario string
+	// ClientSource is what a --client-config described ("kfp.Client
+	// object"), "" for flags.
+	ClientSource string
 	// ContextNamespace is the kubeconfig context's namespace ("" when none):
 	// kubectl's default namespace, which kfp.Client does not read.
 	ContextNamespace string
@@ -169,7 +172,7 @@ func (r *resolver) close() {
 // SDK's call and the credentials.
 func (r *resolver) resolve(ctx context.Context) (*Plan, error) {
 	cfg, s := r.cfg, r.s
-	p := &Plan{Deadlines: r.d, Given: givenHost(cfg, s)}
+	p := &Plan{Deadlines: r.d, Given: givenHost(cfg, s), ClientSource: cfg.ClientSource}
 	lp, err := planLogin(ctx, cfg, s, p.Given, r.d, r.httpTransport, r.red)
 	if err != nil {
 		return nil, err
@@ -255,6 +258,9 @@ func (r *resolver) resolveCall(ctx context.Context, p *Plan) error {
 		t.FillNamespace = call.Namespace.Value
 	}
 	var details []string
+	if cfg.ClientConfig != "" {
+		details = append(details, cfg.ClientSource+" (--client-config)")
+	}
 	switch call.NamespaceKind {
 	case sdkmodel.NamespaceExplicit:
 		details = append(details, "namespace "+t.Namespace)
