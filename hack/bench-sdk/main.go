@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
@@ -41,6 +44,10 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// client-go logs the port-forwards' retries while the lab's programs
+	// start: not the benchmark's output.
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
 	if err := run(ctx, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-sdk:", err)
 		os.Exit(1)
@@ -136,7 +143,7 @@ func run(ctx context.Context, n int) (err error) {
 		{"gateway-m2m-bearer", "healthy", sdkrun.Case{Host: gw + "/pipeline", Namespace: profile, ExistingTokenFile: gwToken}, []string{"--host", gw + "/pipeline", "-n", profile, "--token-file", gwToken}, nil},
 		{"gateway-m2m-bearer", "no token", sdkrun.Case{Host: gw + "/pipeline", Namespace: profile}, []string{"--host", gw + "/pipeline", "-n", profile}, nil},
 	}
-	fmt.Printf("%-28s %-28s %-52s %s\n", "path", "state", fmt.Sprintf("real SDK: Client() + list_experiments (median of %d)", n), "kfp-doctor, whole run")
+	fmt.Printf("%-28s %-28s %-56s %s\n", "path", "state", fmt.Sprintf("real SDK: Client() + list_experiments (median of %d)", n), "kfp-doctor, whole run")
 	for _, r := range rows {
 		r.sdk.Env = home
 		var sdkTimes, docTimes []time.Duration
@@ -170,7 +177,7 @@ func run(ctx context.Context, n int) (err error) {
 		if sdkOK != docOK {
 			agree = "  ← the SDK and the doctor disagree"
 		}
-		fmt.Printf("%-28s %-28s %-52s %s%s\n", r.path, r.state,
+		fmt.Printf("%-28s %-28s %-56s %s%s\n", r.path, r.state,
 			fmt.Sprintf("%8s  %s", median(sdkTimes).Round(time.Millisecond), outcome(last)),
 			fmt.Sprintf("%8s  %s", median(docTimes).Round(time.Millisecond), verdict), agree)
 	}
@@ -183,9 +190,9 @@ func outcome(o *sdkrun.Outcome) string {
 	case sdkrun.Succeeded:
 		return fmt.Sprintf("listed %d", o.Listed)
 	case sdkrun.Raised:
-		s := o.Stage + ": " + o.Exception[max(0, len(o.Exception)-24):]
+		s := o.Stage + " raised " + o.Exception[strings.LastIndex(o.Exception, ".")+1:]
 		if o.HTTPStatus != 0 {
-			s += fmt.Sprintf(" %d", o.HTTPStatus)
+			s += fmt.Sprintf(" (HTTP %d)", o.HTTPStatus)
 		}
 		return s
 	}
