@@ -111,7 +111,7 @@ func sdkVerdict(t *Target) probe.Result {
 		return probe.Warned(kfd.NamespaceNamesService, fmt.Sprintf("%s; with no host, namespace=%q also names the API server's Service: %s, not KFP's ml-pipeline.kubeflow", msg, c.ServiceNamespace, c.Host.Value))
 	}
 	if c.AuthKind == sdkmodel.AuthIAP || c.AuthKind == sdkmodel.AuthGCP {
-		return probe.Warned(kfd.SDKTokenNotReproduced, msg+"; the doctor sends no such token: the probes below check the endpoint without it")
+		return probe.Warned(kfd.SDKTokenNotReproduced, msg+"; "+SayNoSuchToken+": the probes below check the endpoint without it")
 	}
 	return probe.Passf(msg)
 }
@@ -170,7 +170,7 @@ func unsentTokenProbe() probe.Probe[*Target] {
 		DependsOn: []string{"healthz"},
 		Run: func(ctx context.Context, t *Target) probe.Result {
 			s := t.SDK
-			msg := fmt.Sprintf("kfp.Client(host=…) does not send the token mounted at %s; pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() or omit host", s.Unsent.Path)
+			msg := fmt.Sprintf("kfp.Client(host=…) %s %s; pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() or omit host", SayUnsentToken, s.Unsent.Path)
 			if _, err := s.Unsent.Read(ctx); err != nil {
 				return probe.Warned(kfd.HostWithoutCredentials, msg+" (and the token cannot be read now: "+err.Error()+")")
 			}
