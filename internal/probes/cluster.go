@@ -254,8 +254,11 @@ func audienceProbe() probe.Probe[*Target] {
 			if !info.HasAudience(want) {
 				// The kube-apiserver's TokenReview refuses any token whose
 				// audiences lack the one asked for: this is certain.
-				return probe.Failed(kfd.TokenAudience, fmt.Sprintf("token for %s has audience %s, but ml-pipeline reviews tokens for %q (%s): KFP will answer 401 \"Failed to find all of '[%s]' in audience\"",
-					info.Who(), aud, want, source, want))
+				// The kube-apiserver's TokenReview answers first, so KFP's
+				// 401 carries its words (kfp-recorded-replies.md), not KFP's
+				// own audience check's.
+				return probe.Failed(kfd.TokenAudience, fmt.Sprintf("token for %s has audience %s, but ml-pipeline reviews tokens for %q (%s): KFP will answer 401 with the TokenReview's \"token audiences %q is invalid for the target audiences %q\"",
+					info.Who(), aud, want, source, info.Audience, []string{want}))
 			}
 			return probe.Passf(fmt.Sprintf("token audience %s includes %q (%s)", aud, want, source))
 		},
