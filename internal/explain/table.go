@@ -68,7 +68,13 @@ func table() []rule {
 		},
 		{
 			ID: kfd.IstioDenied, Confirm: cmdToken,
-			Patterns: []pattern{{Re: `RBAC: access denied`, Weight: wordsServer, Generic: true}},
+			Patterns: []pattern{
+				{Re: `RBAC: access denied`, Weight: wordsServer, Generic: true},
+				// The body cut off, its length left: 19 bytes of text/plain
+				// from Envoy is "RBAC: access denied".
+				{Re: `\(403\).{0,300}'content-length': '19'.{0,200}istio-envoy`, Possible: true, Weight: wordsStatus,
+					Why: "a 403 of 19 bytes of text/plain from Istio is the length of its \"RBAC: access denied\"; the body itself is not in the text"},
+			},
 		},
 		{
 			ID: kfd.PipelinePodDenied, Confirm: cmdInPod,
