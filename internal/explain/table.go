@@ -301,7 +301,10 @@ func table() []rule {
 				{Re: `\.config/kfp/context\.json`},
 				// The constructor's own line is in every traceback through
 				// it; only the KeyError it raises names the file's fault.
-				{Re: `_context_setting\[['"]namespace['"]\]\s*KeyError: 'namespace'`, Weight: wordsServer},
+				{Re: `_context_setting\[['"]namespace['"]\].{0,300}?KeyError: 'namespace'`, Weight: wordsServer},
+				// Reading the file is the constructor's first step: its
+				// JSON error comes through _load_context_setting_or_default.
+				{Re: `_load_context_setting_or_default.{0,1000}?JSONDecodeError`, Weight: wordsServer},
 			},
 		},
 		{
