@@ -425,6 +425,20 @@ func quoteShort(s string) string {
 	return "\"" + s + "\""
 }
 
+// ByHost recognises the endpoint itself as a stack's (a strong host row of
+// the table): Google's inverse proxy serves hosted KFP at its own hosts.
+func ByHost(u *url.URL) (Distribution, bool) {
+	if u == nil || u.Hostname() == "" {
+		return Distribution{}, false
+	}
+	for _, sig := range table {
+		if sig.Where == TargetHost && sig.Strength == Strong && hasHostSuffix(u.Hostname(), sig.Value) {
+			return distributions[sig.Distro], true
+		}
+	}
+	return Distribution{}, false
+}
+
 // SignIn recognises u as a cloud's own sign-in page (a Location host row of
 // the table): a client that is sent there has met that distribution's login,
 // which no Dex form and no KFP answer lies behind.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/login"
@@ -67,6 +68,13 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 				break
 			}
 		}
+	}
+	// Google's inverse proxy answers an unauthenticated call with its own
+	// 401 page or a sign-in: on its hosts that is the missing Google token.
+	if d, ok := distro.ByHost(t.Client.Base()); ok && d.KFD != "" && reply != nil &&
+		(id == kfd.LoginPage || reply.StatusCode == http.StatusUnauthorized || reply.StatusCode == http.StatusForbidden) {
+		id = d.KFD
+		msg += "; " + t.Client.Base().Host + " is " + d.Name + ": it admits only a Google access token"
 	}
 	if id == kfd.NoAnswer {
 		msg = fmt.Sprintf("%s accepted the connection but sent no answer; kfp.Client() would hang here forever", t.Client.Base().Host)
