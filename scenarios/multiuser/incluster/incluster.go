@@ -71,6 +71,10 @@ var Scenario = s.Scenario{
 		{Name: "ui-host-without-credentials", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") in a PodDefault pod, no credentials=: the mounted token is not sent",
 			Host: "http://ml-pipeline-ui.kubeflow",
 			Pod:  &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		// A pipeline step calling kfp.Client(): Argo's pod, labelled by
+		// the workflow controller, not for access-ml-pipeline.
+		{Name: "pipeline-step", Doc: "kfp.Client() with no host in a pipeline step's pod: the workflow controller's labels, no access-ml-pipeline label, so no PodDefault mounts a token",
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: map[string]string{"workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		// … and the fix KFD036 names: credentials= with the mounted path.
 		{Name: "ui-host-with-token-path", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\", credentials=ServiceAccountTokenVolumeCredentials(path=\"/var/run/secrets/kubeflow/pipelines/token\")) in a PodDefault pod",
 			Host: "http://ml-pipeline-ui.kubeflow", Token: s.Token{Kind: s.VolumeToken, Path: "/var/run/secrets/kubeflow/pipelines/token"},
@@ -144,5 +148,8 @@ var Scenario = s.Scenario{
 		{Path: "sdk-default", Fault: "stale-context-namespace", Expect: s.Fails("rbac", kfd.RBACDenied).AndNames("sdk", kfd.ContextFile)},
 		{Path: "ui-host-without-credentials", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
 		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
+		// The SDK goes on without a token (KFD001); the doctor, seeing the
+		// workflow's label, says why: a step has no PodDefault (KFD058).
+		{Path: "pipeline-step", Expect: s.Fails("poddefault", kfd.PipelineStep).AndNames("list-experiments", kfd.NoIdentity)},
 	},
 }
