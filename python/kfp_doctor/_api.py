@@ -87,7 +87,9 @@ def _diagnosis(args: List[str], stdin: bytes, timeout: float, env: Dict[str, str
         path = os.path.join(tmp, "report.json")
         res = _binary.run([*args, "-o", "text", "--json-file", path], stdin, timeout, env)
         text = res.stdout.decode("utf-8", "replace")
-        if res.returncode not in (0, 1) or not os.path.exists(path):
+        # Exit 2 with a report is a run that checked nothing (KFD040):
+        # still a report. Without one, the doctor refused the call.
+        if not os.path.exists(path):
             raise DoctorError(_reason(res), res.returncode)
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
