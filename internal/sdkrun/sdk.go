@@ -44,6 +44,9 @@ type SDK struct {
 	Python     string
 	PythonPath string
 	Version    string
+	// HasDoctor: the kfp-doctor package is importable too, so the driver
+	// can run kfp_doctor.diagnose on each client.
+	HasDoctor bool
 }
 
 // ErrNoSDK is wrapped when no importable SDK is found: suites turn it into a
@@ -86,29 +89,51 @@ func isSDK(dir string) bool {
 	return err == nil
 }
 
-// Find returns the SDK to run, checked by importing it (at most 30 s: the
-// first import compiles the SDK's modules). The error wraps ErrNoSDK when
-// kfp cannot be imported.
+// Find returns the SDK to run under Python(): see FindFor.
 func Find(ctx context.Context) (*SDK, error) {
 	py, err := Python()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoSDK, err)
 	}
-	sdk := &SDK{Python: py}
+	return FindFor(ctx, py)
+}
+
+// FindFor returns the SDK python imports: its own kfp when it has one (pip
+// install kfp), else the SDK folder's (FindFolder) on its PYTHONPATH. Each
+// try imports it (at most 30 s: the first import compiles the SDK's
+// modules). The error wraps ErrNoSDK when kfp cannot be imported.
+func FindFor(ctx context.Context, python string) (*SDK, error) {
+	var tries []*SDK
+	tries = append(tries, &SDK{Python: python})
 	if dir, ok := FindFolder(); ok {
-		sdk.PythonPath = dir
+		tries = append(tries, &SDK{Python: python, PythonPath: dir})
 	}
+	var why string
+	for _, sdk := range tries {
+		out, err := sdk.python(ctx, "import kfp, kfp_server_api; print(kfp.__version__)\ntry:\n import kfp_doctor\n print('kfp_doctor')\nexcept ImportError:\n print('')")
+		if err != nil {
+			why = err.Error()
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(out)+"\n", "\n")
+		sdk.Version, sdk.HasDoctor = strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1]) == "kfp_doctor"
+		return sdk, nil
+	}
+	return nil, fmt.Errorf("%w (%s: %s)", ErrNoSDK, python, why)
+}
+
+// python runs code under the SDK's interpreter and environment.
+func (s *SDK) python(ctx context.Context, code string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, py, "-W", "ignore", "-c", "import kfp, kfp_server_api; print(kfp.__version__)")
-	cmd.Env = sdk.Env(os.Environ())
+	cmd := exec.CommandContext(ctx, s.Python, "-W", "ignore", "-c", code)
+	cmd.Env = s.Env(os.Environ())
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%w (%s: %s)", ErrNoSDK, py, lastLine(stderr.String()))
+		return "", errors.New(lastLine(stderr.String() + " " + err.Error()))
 	}
-	sdk.Version = strings.TrimSpace(out.String())
-	return sdk, nil
+	return out.String(), nil
 }
 
 // Env is env with the SDK's folder first on PYTHONPATH.
