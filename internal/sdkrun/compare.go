@@ -1,6 +1,7 @@
 package sdkrun
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -138,4 +139,51 @@ func FindingsOf(rep *report.Report) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// SameDiagnosis holds kfp_doctor.diagnose's report on the client against
+// the doctor's on the same call and says how they differ ("" when they do
+// not). exact compares every probe's message too: for two runs that see the
+// same call, files and server. Otherwise only what each probe concluded —
+// its status and catalogue id — for the probes both ran, and the verdict:
+// for runs that cannot see quite the same (the doctor logged in itself
+// where the client holds the session; a notebook's constructor stored its
+// namespace in context.json and its token is bound to its own pod).
+func SameDiagnosis(d *Diagnosis, rep *report.Report, exact bool) (string, error) {
+	if d.Error != "" {
+		return "", fmt.Errorf("kfp_doctor.diagnose did not run: %s", d.Error)
+	}
+	var got struct {
+		OK      bool             `json:"ok"`
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal(d.JSON, &got); err != nil {
+		return "", fmt.Errorf("kfp_doctor.diagnose's report: %w", err)
+	}
+	if got.OK != rep.OK() {
+		return fmt.Sprintf("diagnose(client) says ok=%t, the doctor ok=%t", got.OK, rep.OK()), nil
+	}
+	mine, theirs := Findings(got.Results), FindingsOf(rep)
+	if exact {
+		if len(mine) != len(theirs) {
+			return fmt.Sprintf("diagnose(client) ran %d probes, the doctor %d", len(mine), len(theirs)), nil
+		}
+		for i := range mine {
+			if mine[i] != theirs[i] {
+				return fmt.Sprintf("probe %s: diagnose(client) %+v, the doctor %+v", theirs[i].Probe, mine[i], theirs[i]), nil
+			}
+		}
+		return "", nil
+	}
+	by := map[string]Finding{}
+	for _, f := range theirs {
+		by[f.Probe] = f
+	}
+	for _, f := range mine {
+		t, ok := by[f.Probe]
+		if ok && (t.Status != f.Status || t.KFD != f.KFD) {
+			return fmt.Sprintf("probe %s: diagnose(client) %s %s, the doctor %s %s", f.Probe, f.Status, f.KFD, t.Status, t.KFD), nil
+		}
+	}
+	return "", nil
 }

@@ -2,6 +2,7 @@ package sdkrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -262,5 +263,40 @@ func TestFindingsAreSteady(t *testing.T) {
 	}
 	if c := Findings([]map[string]any{{"probe": "token", "message": "namespace-3, HTTP 401"}}); c[0].Message != "namespace-3, HTTP 401" {
 		t.Fatalf("%q", c[0].Message)
+	}
+}
+
+// diagnose(client)'s report against the doctor's: exactly, or by what each
+// probe concluded.
+func TestSameDiagnosis(t *testing.T) {
+	doctor := rep(probe.Result{Probe: "sdk", Status: probe.Pass, Message: "host h (host=) · namespace n (namespace=)"},
+		probe.Result{Probe: "list-experiments", Status: probe.Pass, Message: "listed 0 experiment(s)"})
+	diag := func(ok bool, results ...map[string]any) *Diagnosis {
+		b, _ := json.Marshal(map[string]any{"ok": ok, "results": results})
+		return &Diagnosis{JSON: b}
+	}
+	same := diag(true, map[string]any{"probe": "sdk", "status": "pass", "message": "host h (host=) · namespace n (namespace=)"},
+		map[string]any{"probe": "list-experiments", "status": "pass", "message": "listed 0 experiment(s)"})
+	otherWords := diag(true, map[string]any{"probe": "sdk", "status": "pass", "message": "host h (host=) · namespace n (context.json)"},
+		map[string]any{"probe": "list-experiments", "status": "pass", "message": "listed 0 experiment(s)"})
+	failed := diag(false, map[string]any{"probe": "sdk", "status": "pass"}, map[string]any{"probe": "list-experiments", "status": "fail", "kfd": "KFD001"})
+	for _, c := range []struct {
+		name  string
+		d     *Diagnosis
+		exact bool
+		want  string
+	}{
+		{"the same report", same, true, ""},
+		{"other words, exact", otherWords, true, "probe sdk"},
+		{"other words, verdicts", otherWords, false, ""},
+		{"another verdict", failed, false, "ok=false"},
+	} {
+		got, err := SameDiagnosis(c.d, doctor, c.exact)
+		if err != nil || (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q %v", c.name, got, err)
+		}
+	}
+	if _, err := SameDiagnosis(&Diagnosis{Error: "kfp_doctor is not installed"}, doctor, true); err == nil {
+		t.Error("a diagnosis that did not run compared")
 	}
 }
