@@ -71,18 +71,49 @@ func Run(ctx context.Context, cs kubernetes.Interface, spec Spec, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	run, err := RunPod(ctx, cs, pod, opts)
+	if run == nil {
+		return nil, err
+	}
+	res := &Result{Pod: run.Pod, ExitCode: run.ExitCode}
+	if err != nil {
+		return res, err
+	}
+	res.Report, err = ParseLog(run.Log)
+	if err != nil || res.ExitCode != 0 {
+		res.LogTail = Tail(run.Log, tailLines)
+	}
+	if err != nil {
+		return res, fmt.Errorf("doctor pod %s/%s exited %d: %w; its log ends:\n%s", pod.Namespace, run.Pod, res.ExitCode, err, res.LogTail)
+	}
+	return res, nil
+}
+
+// PodRun is what a pod of one container left behind.
+type PodRun struct {
+	Pod      string
+	ExitCode int32
+	Log      []byte
+}
+
+// RunPod is the lifecycle Run gives the doctor's pod, for any pod of one
+// container — such as the real SDK's beside it (internal/sdkrun): created,
+// watched until it terminates (giving up at once when its container cannot
+// start, bounded by opts.Timeout), its container's log read, and deleted,
+// also when ctx is cancelled. The PodRun is nil only when the pod was not
+// created.
+func RunPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, opts Options) (run *PodRun, err error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = 3 * time.Minute
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	pods := cs.CoreV1().Pods(pod.Namespace)
-	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	created, err := cs.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("creating doctor pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return nil, fmt.Errorf("creating pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	res := &Result{Pod: created.Name}
+	run = &PodRun{Pod: created.Name}
 	defer func() {
 		// Also after Ctrl-C or the run's deadline: nothing of a run stays.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -93,27 +124,17 @@ func Run(ctx context.Context, cs kubernetes.Interface, spec Spec, opts Options) 
 	}()
 	ended, err := waitTerminated(ctx, cs, created)
 	if err != nil {
-		return res, err
+		return run, err
 	}
-	if st := doctorStatus(ended); st != nil && st.State.Terminated != nil {
-		res.ExitCode = st.State.Terminated.ExitCode
+	if st := containerStatus(ended); st != nil && st.State.Terminated != nil {
+		run.ExitCode = st.State.Terminated.ExitCode
 	}
-	log, err := readLog(ctx, cs, created)
-	if err != nil {
-		return res, err
-	}
-	res.Report, err = ParseLog(log)
-	if err != nil || res.ExitCode != 0 {
-		res.LogTail = Tail(log, tailLines)
-	}
-	if err != nil {
-		return res, fmt.Errorf("doctor pod %s/%s exited %d: %w; its log ends:\n%s", created.Namespace, created.Name, res.ExitCode, err, res.LogTail)
-	}
-	return res, nil
+	run.Log, err = readLog(ctx, cs, created)
+	return run, err
 }
 
 // waitTerminated watches the pod until its phase is Succeeded or Failed. It
-// gives up early when the doctor's container cannot start, naming why.
+// gives up early when its container cannot start, naming why.
 func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
 	lw := podWatch(cs, pod)
 	var last *corev1.Pod
@@ -124,7 +145,7 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 			return false, nil
 		}
 		if e.Type == watch.Deleted {
-			return false, fmt.Errorf("doctor pod %s/%s was deleted before it ended", p.Namespace, p.Name)
+			return false, fmt.Errorf("pod %s/%s was deleted before it ended", p.Namespace, p.Name)
 		}
 		last = p
 		switch p.Status.Phase {
@@ -141,7 +162,7 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 			return nil, stuck
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("doctor pod %s/%s did not end in time (%v): %s", pod.Namespace, pod.Name, context.Cause(ctx), describe(last))
+			return nil, fmt.Errorf("pod %s/%s did not end in time (%v): %s", pod.Namespace, pod.Name, context.Cause(ctx), describe(last))
 		}
 		return nil, err
 	}
@@ -159,7 +180,7 @@ var fatalWaiting = map[string]string{
 }
 
 func notStarting(p *corev1.Pod) error {
-	st := doctorStatus(p)
+	st := containerStatus(p)
 	if st == nil || st.State.Waiting == nil {
 		return nil
 	}
@@ -167,12 +188,16 @@ func notStarting(p *corev1.Pod) error {
 	if !fatal {
 		return nil
 	}
-	return fmt.Errorf("doctor pod %s/%s (image %s): %s: %s: %w", p.Namespace, p.Name, st.Image, st.State.Waiting.Reason, strings.TrimSpace(st.State.Waiting.Message+"; "+hint), ErrNotStarted)
+	return fmt.Errorf("pod %s/%s (image %s): %s: %s: %w", p.Namespace, p.Name, st.Image, st.State.Waiting.Reason, strings.TrimSpace(st.State.Waiting.Message+"; "+hint), ErrNotStarted)
 }
 
-func doctorStatus(p *corev1.Pod) *corev1.ContainerStatus {
+// containerStatus is the status of the pod's (one) container.
+func containerStatus(p *corev1.Pod) *corev1.ContainerStatus {
+	if len(p.Spec.Containers) == 0 {
+		return nil
+	}
 	for i := range p.Status.ContainerStatuses {
-		if p.Status.ContainerStatuses[i].Name == Container {
+		if p.Status.ContainerStatuses[i].Name == p.Spec.Containers[0].Name {
 			return &p.Status.ContainerStatuses[i]
 		}
 	}
@@ -194,14 +219,14 @@ func describe(p *corev1.Pod) string {
 			}
 		}
 	}
-	if st := doctorStatus(p); st != nil && st.State.Waiting != nil {
+	if st := containerStatus(p); st != nil && st.State.Waiting != nil {
 		fmt.Fprintf(&b, ", container waiting: %s %s", st.State.Waiting.Reason, st.State.Waiting.Message)
 	}
 	return b.String()
 }
 
 func readLog(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) ([]byte, error) {
-	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: Container, LimitBytes: ptr.To[int64](maxLog)}).Stream(ctx)
+	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: pod.Spec.Containers[0].Name, LimitBytes: ptr.To[int64](maxLog)}).Stream(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the log of doctor pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
