@@ -51,7 +51,7 @@ func TestCommandLine(t *testing.T) {
 }
 
 func TestOAuth2ProxyListen(t *testing.T) {
-	args := OAuth2Proxy(Binaries{Dir: "/bin"}).Exec.Listen(
+	args := execs["oauth2-proxy"](Binaries{Dir: "/bin"}).Listen(
 		[]string{"/bin/oauth2-proxy", "--http-address=0.0.0.0:4180", "--config=/x"},
 		map[int32]string{4180: "127.0.0.1:5000", 44180: "127.0.0.1:5001"})
 	got := strings.Join(args, " ")

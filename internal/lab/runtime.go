@@ -26,6 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -562,6 +563,65 @@ func (r *Runtime) WaitFor(ctx context.Context, cond func([]Instance) bool) error
 		case <-ch:
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the lab's stand-ins: %w", ctx.Err())
+		}
+	}
+}
+
+// WaitServed blocks until the lab runs the program of every Running pod of
+// the Deployment namespace/name whose image it has a program for, and at
+// least one such pod is served: a Deployment is ready here once its pods'
+// programs answer, whatever those programs are called (a --program binary
+// is named after its file).
+func (r *Runtime) WaitServed(ctx context.Context, namespace, name string) error {
+	d, err := r.client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("waiting for deployment %s/%s: %w", namespace, name, err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("selector of deployment %s/%s: %w", namespace, name, err)
+	}
+	served := func() bool {
+		running := map[types.UID]bool{}
+		for _, inst := range r.Instances() {
+			running[inst.UID] = true
+		}
+		pods, err := r.pods.ByIndex(cache.NamespaceIndex, namespace)
+		if err != nil {
+			return false
+		}
+		n := 0
+		for _, obj := range pods {
+			pod := obj.(*corev1.Pod)
+			if !sel.Matches(labels.Set(pod.Labels)) || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			if prog, _ := r.program(pod); prog == nil {
+				continue
+			}
+			if !running[pod.UID] {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	}
+	// Programs starting notify; pods changing do not, so look again now and
+	// then too.
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		ch := r.changed
+		r.mu.Unlock()
+		if served() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the programs of deployment %s/%s: %w", namespace, name, ctx.Err())
 		}
 	}
 }

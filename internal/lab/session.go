@@ -229,35 +229,32 @@ func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.U
 	if err != nil {
 		return nil, nil, err
 	}
-	want := []string{APIServer.Name, UIServer.Name}
-	if err := install.WaitReady(ctx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
-		rt.Close()
-		return nil, nil, err
-	}
+	wait := [][2]string{{"kubeflow", "ml-pipeline"}, {"kubeflow", "ml-pipeline-ui"}}
 	for _, d := range loginDeployments {
-		if !declares(objs, d.namespace, d.name) {
-			continue
+		if declares(objs, d[0], d[1]) {
+			wait = append(wait, d)
 		}
-		if err := install.WaitReady(ctx, cfg, d.namespace, d.name); err != nil {
+	}
+	for _, d := range wait {
+		if err := install.WaitReady(ctx, cfg, d[0], d[1]); err != nil {
 			rt.Close()
 			return nil, nil, err
 		}
-		want = append(want, d.program)
-	}
-	if err := rt.WaitFor(ctx, hasPrograms(want...)); err != nil {
-		rt.Close()
-		return nil, nil, fmt.Errorf("%w\n%s", err, rt.LogTails(20))
+		if err := rt.WaitServed(ctx, d[0], d[1]); err != nil {
+			rt.Close()
+			return nil, nil, fmt.Errorf("%w\n%s", err, rt.LogTails(20))
+		}
 	}
 	return rt, res, nil
 }
 
 // loginDeployments are the Deployments of Kubeflow's login stack and the
 // gateway, as our multi-user fixtures declare them.
-var loginDeployments = []struct{ namespace, name, program string }{
-	{"auth", "openldap", "openldap"},
-	{"auth", "dex", "dex"},
-	{"oauth2-proxy", "oauth2-proxy", "oauth2-proxy"},
-	{"istio-system", "istio-ingressgateway", "istio-ingressgateway"},
+var loginDeployments = [][2]string{
+	{"auth", "openldap"},
+	{"auth", "dex"},
+	{"oauth2-proxy", "oauth2-proxy"},
+	{"istio-system", "istio-ingressgateway"},
 }
 
 func declares(objs []*unstructured.Unstructured, namespace, name string) bool {
@@ -276,21 +273,6 @@ func DefaultBinaries() (Binaries, error) {
 		return Binaries{}, err
 	}
 	return Binaries{Dir: dir}, nil
-}
-
-func hasPrograms(names ...string) func([]Instance) bool {
-	return func(list []Instance) bool {
-		for _, n := range names {
-			found := false
-			for _, i := range list {
-				found = found || i.Program == n
-			}
-			if !found {
-				return false
-			}
-		}
-		return true
-	}
 }
 
 // waitHealthy polls the UI's healthz through the forward until it says the
