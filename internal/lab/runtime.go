@@ -1,11 +1,13 @@
-// Package lab is the Docker-free runtime of the KFP lab: for every Running pod
-// of a known KFP image in a kwok cluster it starts the matching stand-in as a
-// local HTTP server configured from that pod's environment and identity, and
-// points a kwok ClusterPortForward rule at it, so that a port-forward to the
-// pod (kubectl's, client-go's, or svcdial's for in-cluster names) reaches it.
-// When the pod goes away the stand-in stops; a changed Deployment makes new
-// pods, which get new stand-ins. Everything around the stand-ins — objects,
-// Services, endpoints, tokens, RBAC decisions — is the real cluster's.
+// Package lab is the kwok pod runner: for every Running pod of an image
+// the program catalogue knows (internal/programs) in a kwok cluster, where
+// nothing runs pods, it runs that pod's program — a stand-in served in this
+// process, or a real program as a local process — configured from the pod's
+// environment, volumes and identity, and points a kwok ClusterPortForward
+// rule at it, so that a port-forward to the pod (kubectl's, client-go's, or
+// svcdial's for in-cluster names) reaches it. When the pod goes away its
+// program stops; a changed Deployment makes new pods, which get new
+// programs. Everything around the programs — objects, Services, endpoints,
+// tokens, RBAC decisions — is the real cluster's.
 package lab
 
 import (

@@ -17,7 +17,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
@@ -29,8 +29,8 @@ const labChildEnv = "KFP_CONNECT_LAB_CHILD"
 func labChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := lab.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: install.MultiUser, Source: install.FromFixtures}
-	err := lab.Serve(ctx, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)), func(s lab.State) error {
+	opts := labd.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: install.MultiUser, Source: install.FromFixtures}
+	err := labd.Serve(ctx, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)), func(s labd.State) error {
 		line, err := json.Marshal(s)
 		if err == nil {
 			fmt.Println(string(line))
@@ -49,7 +49,7 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
 		Expect(err).NotTo(HaveOccurred())
 		cmd, line, exited := suitekit.StartOwner(ctx, []string{labChildEnv + "=1", "HOME=" + GinkgoT().TempDir(), "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 3*time.Minute)
-		var s lab.State
+		var s labd.State
 		Expect(json.Unmarshal([]byte(line), &s)).To(Succeed(), "child said %q", line)
 		DeferCleanup(func() {
 			_ = cmd.Process.Kill()
