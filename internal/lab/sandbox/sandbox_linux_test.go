@@ -175,7 +175,7 @@ func TestTwoPodsOneFixedPort(t *testing.T) {
 // A connection the pod makes to any address but its own reaches the
 // caller's socket, which sees the address dialled.
 func TestEgressReachesCallersSocket(t *testing.T) {
-	s := startProbe(t, "egress", "10.0.0.7", "t", Listen{Network: "tcp", Addr: "0.0.0.0:9999"})
+	s := startProbe(t, "egress", "10.0.0.7", "t", Listen{Network: "tcp", Addr: ":9999"})
 	ln := s.Sockets[0].(net.Listener)
 	go func() {
 		c, err := ln.Accept()
