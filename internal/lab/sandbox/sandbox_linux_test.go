@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -92,8 +91,8 @@ func startProbe(t *testing.T, name, podIP, token string, listen ...Listen) *Sand
 		Env:    []string{"PATH=/usr/local/bin:/usr/bin:/bin"},
 		Listen: listen,
 	}
-	var log syncBuffer
-	s, err := Start(context.Background(), spec, &log)
+	log := newLog(t)
+	s, err := Start(context.Background(), spec, log)
 	if errors.Is(err, ErrUnsupported) {
 		t.Skip(err)
 	}
@@ -198,8 +197,8 @@ func TestEgressReachesCallersSocket(t *testing.T) {
 func TestExitIsReported(t *testing.T) {
 	dir := t.TempDir()
 	spec := Spec{Hostname: "x", Dir: dir, PodIP: "10.0.0.9", Argv: []string{"/bin/sh", "-c", "echo bye; exit 3"}, Env: []string{"PATH=/usr/bin:/bin"}}
-	var log syncBuffer
-	s, err := Start(context.Background(), spec, &log)
+	log := newLog(t)
+	s, err := Start(context.Background(), spec, log)
 	if errors.Is(err, ErrUnsupported) {
 		t.Skip(err)
 	}
@@ -219,19 +218,53 @@ func TestExitIsReported(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+// logFile is where a sandbox's helper and program print, for a test to read.
+type logFile struct{ *os.File }
+
+func newLog(t *testing.T) logFile {
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return logFile{f}
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
+func (l logFile) String() string {
+	b, _ := os.ReadFile(l.Name())
+	return string(b)
 }
 
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// Stopping a sandbox stops what its program forked too.
+func TestStopEndsWhatTheProgramForked(t *testing.T) {
+	spec := Spec{Hostname: "x", Dir: t.TempDir(), PodIP: "10.0.0.9", Argv: []string{"/bin/sh", "-c", "sleep 600 & echo started; wait"}, Env: []string{"PATH=/usr/bin:/bin"}}
+	log := newLog(t)
+	s, err := Start(context.Background(), spec, log)
+	if errors.Is(err, ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the program printed nothing: %q", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pgid := s.cmd.Process.Pid
+	s.Stop(2 * time.Second)
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp …; comm may hold spaces.
+		fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		if len(fields) > 2 && fields[0] != "Z" && fields[2] == fmt.Sprint(pgid) {
+			t.Errorf("%s of the sandbox's group survived Stop", f)
+		}
+	}
 }
