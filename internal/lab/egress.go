@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/dns/dnsmessage"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/lab/sandbox"
@@ -151,7 +152,7 @@ func (e *egress) forward(c net.Conn) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
-	upstream, err := e.dial(ctx, to)
+	upstream, pod, err := e.dial(ctx, to)
 	cancel()
 	if err != nil {
 		// kube-proxy would refuse; the connection is accepted already, so
@@ -162,43 +163,47 @@ func (e *egress) forward(c net.Conn) {
 		return
 	}
 	defer upstream.Close()
+	// A pod that stops closes its connections, as a program shutting down
+	// does: the client's pooled connection must not outlive it.
+	defer e.r.track(pod, c)()
 	splice(e.ctx, c, upstream)
 }
 
-func (e *egress) dial(ctx context.Context, to *net.TCPAddr) (net.Conn, error) {
+// dial reaches a Service's cluster IP and port: a ready endpoint pod, whose
+// UID it returns, or the API server for the kubernetes Service.
+func (e *egress) dial(ctx context.Context, to *net.TCPAddr) (net.Conn, types.UID, error) {
 	svc := e.r.serviceByIP(to.IP.String())
 	if svc == nil {
-		return nil, fmt.Errorf("no Service has cluster IP %s", to.IP)
+		return nil, "", fmt.Errorf("no Service has cluster IP %s", to.IP)
 	}
 	if svc.Namespace == "default" && svc.Name == "kubernetes" {
 		u, err := url.Parse(e.r.config.Host)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		var d net.Dialer
-		return d.DialContext(ctx, "tcp", u.Host)
+		c, err := d.DialContext(ctx, "tcp", u.Host)
+		return c, "", err
 	}
-	return e.dialer.DialContext(ctx, "tcp", net.JoinHostPort(svc.Name+"."+svc.Namespace, strconv.Itoa(to.Port)))
+	t, err := e.dialer.Resolve(ctx, net.JoinHostPort(svc.Name+"."+svc.Namespace, strconv.Itoa(to.Port)))
+	if err != nil {
+		return nil, "", err
+	}
+	c, err := e.dialer.DialPod(ctx, t.Pod, t.Port)
+	return c, t.Pod.UID, err
 }
 
-// splice copies both ways until either side ends or ctx does.
+// splice copies both ways until either side ends or ctx does; the caller
+// then closes both. An end on one side ends the other, as a connection
+// through kube-proxy or a port-forward ends when either peer goes: waiting
+// for both halves would hold a pooled connection to a pod that left.
 func splice(ctx context.Context, a, b net.Conn) {
 	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	for i := 0; i < 2; i++ {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return
-		}
+	go func() { _, _ = io.Copy(a, b); done <- struct{}{} }()
+	go func() { _, _ = io.Copy(b, a); done <- struct{}{} }()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -329,4 +334,40 @@ func (r *Runtime) serviceByIP(ip string) *corev1.Service {
 		}
 	}
 	return nil
+}
+
+// track records c as a connection to the pod uid (none: "") until the
+// returned func is called; closePod closes them all when the pod stops.
+func (r *Runtime) track(uid types.UID, c net.Conn) func() {
+	if uid == "" {
+		return func() {}
+	}
+	r.connMu.Lock()
+	defer r.connMu.Unlock()
+	if r.conns == nil {
+		r.conns = map[types.UID]map[net.Conn]bool{}
+	}
+	if r.conns[uid] == nil {
+		r.conns[uid] = map[net.Conn]bool{}
+	}
+	r.conns[uid][c] = true
+	return func() {
+		r.connMu.Lock()
+		defer r.connMu.Unlock()
+		delete(r.conns[uid], c)
+		if len(r.conns[uid]) == 0 {
+			delete(r.conns, uid)
+		}
+	}
+}
+
+// closePod closes the pods' connections to the pod uid.
+func (r *Runtime) closePod(uid types.UID) {
+	r.connMu.Lock()
+	conns := r.conns[uid]
+	delete(r.conns, uid)
+	r.connMu.Unlock()
+	for c := range conns {
+		c.Close()
+	}
 }

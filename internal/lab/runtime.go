@@ -143,6 +143,11 @@ type Runtime struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 
+	// conns are pods' processes' connections to other pods, by the UID of
+	// the pod they reach (see track).
+	connMu sync.Mutex
+	conns  map[types.UID]map[net.Conn]bool
+
 	mu        sync.Mutex
 	instances map[string]*Instance   // by namespace/name
 	exited    map[string]*tailBuffer // logs of stopped processes, by pod
@@ -426,6 +431,7 @@ func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	}
 	r.mu.Unlock()
 	r.release(inst)
+	r.closePod(inst.UID)
 	r.mu.Lock()
 	r.notifyLocked()
 	r.mu.Unlock()
