@@ -56,7 +56,9 @@ func Start(ctx context.Context, spec Spec, out io.Writer) (_ *Sandbox, err error
 		return nil, err
 	}
 	cmd := exec.Command(self)
-	cmd.Args = []string{"kfp-lab-sandbox " + spec.Hostname}
+	// Named by its pod and directory, so `ps` (and a clean-up looking for
+	// what mentions the lab's directory) finds it.
+	cmd.Args = []string{"kfp-lab-sandbox", spec.Hostname, spec.Dir}
 	cmd.Env = []string{helperEnv + "=1"}
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stdout, cmd.Stderr = out, out
