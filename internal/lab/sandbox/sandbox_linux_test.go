@@ -268,3 +268,31 @@ func TestStopEndsWhatTheProgramForked(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStartToServing measures a pod process's start: the sandbox made
+// (namespaces, root, network), the program started and answering on its
+// port through Dial, then stopped and gone.
+func BenchmarkStartToServing(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		spec := Spec{Hostname: "bench", Dir: dir, PodIP: "10.0.0.5",
+			Files: []File{{Path: "/usr/local/bin/probe", Self: "probe"}},
+			Argv:  []string{"probe"}, Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin"}}
+		s, err := Start(context.Background(), spec, io.Discard)
+		if errors.Is(err, ErrUnsupported) {
+			b.Skip(err)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			c, err := s.Dial(context.Background(), 8888)
+			if err == nil {
+				c.Close()
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		s.Stop(5 * time.Second)
+	}
+}
