@@ -1,7 +1,7 @@
 // Command pywheel builds the kfp-doctor Python wheels offline: one wheel per
 // platform of the release, each carrying the static kfp-doctor binary as a
 // script (pip puts it on PATH, as ruff and uv ship theirs) and the kfp_doctor
-// package from python/ (standard library only). No PyPI, pip or build
+// package (python/, embedded; standard library only). No PyPI, pip or build
 // backend is needed: a wheel is a zip with METADATA, WHEEL and RECORD.
 //
 //	go run ./hack/pywheel --version v1.2.3 --dist dist --out bin/wheels          # a release's binaries (goreleaser's artifacts.json)
@@ -40,8 +40,6 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("pywheel", flag.ContinueOnError)
 	version := fs.String("version", "", "the release's version (a tag like v1.2.3, or what git describe prints)")
 	out := fs.String("out", "bin/wheels", "directory the wheels are written to")
-	src := fs.String("src", "python", "directory holding the kfp_doctor package and its README.md")
-	license := fs.String("license", "LICENSE", "the licence file every wheel carries")
 	dist := fs.String("dist", "", "goreleaser's dist directory: the kfp-doctor binaries listed in its artifacts.json")
 	build := fs.String("build", "", "comma-separated GOOS/GOARCH list to cross-build kfp-doctor for, with the release's flags")
 	var given []string
@@ -56,7 +54,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	pkg, readme, lic, err := pywheel.ReadPackage(*src, *license)
+	pkg, readme, lic, err := pywheel.Package()
 	if err != nil {
 		return fmt.Errorf("reading the package: %w", err)
 	}

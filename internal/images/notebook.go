@@ -4,66 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"github.com/kfp-connect/kfp-connect/internal/pywheel"
-	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 )
-
-// The notebook image as a catalogue entry: the SDK folder, Debian's python3
-// and a wheel built here, as a node cluster asked for it imports it.
-func init() {
-	register(Entry{Refs: []string{NotebookRef}, Make: func(ctx context.Context, b *Builder) (Image, error) {
-		py, err := sdkrun.Python()
-		if err != nil {
-			return Image{}, err
-		}
-		sdk, ok := sdkrun.FindFolder()
-		if !ok {
-			return Image{}, sdkrun.ErrNoSDK
-		}
-		repo, err := moduleRoot(b.ModuleDir)
-		if err != nil {
-			return Image{}, err
-		}
-		whl, err := pywheel.HostWheel(ctx, repo, b.Dir)
-		if err != nil {
-			return Image{}, err
-		}
-		venv := filepath.Join(b.Dir, "notebook-venv")
-		if err := os.RemoveAll(venv); err != nil {
-			return Image{}, err
-		}
-		if _, err := pywheel.Venv(ctx, py, venv, whl); err != nil {
-			return Image{}, err
-		}
-		return NotebookImage(ctx, NotebookInputs{Python: py, SDK: sdk, Venv: venv, Driver: sdkrun.DriverScript()})
-	}})
-}
-
-// moduleRoot is the directory of the go.mod above dir.
-func moduleRoot(dir string) (string, error) {
-	d, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", errors.New("no go.mod above " + dir)
-		}
-		d = parent
-	}
-}
 
 // NotebookRef is a notebook-like image: Debian's python3 with the packages
 // the real KFP SDK imports, the SDK itself, and the kfp-doctor wheel
@@ -108,16 +55,16 @@ var sdkModules = []string{
 // stdlibLeftOut are parts of the standard library no notebook run needs.
 var stdlibLeftOut = map[string]bool{"test": true, "idlelib": true, "tkinter": true, "turtledemo": true, "lib2to3": true, "ensurepip": true, "__pycache__": true}
 
-// NotebookImage is the image of in. Its entrypoint is the venv's python;
-// the pod's args say what it runs (the SDK driver with one case).
-func NotebookImage(ctx context.Context, in NotebookInputs) (Image, error) {
+// NotebookFiles are the notebook image's files (internal/programs holds its
+// config: the venv's python as entrypoint, the pod's args say what it runs).
+func NotebookFiles(ctx context.Context, in NotebookInputs) ([]File, error) {
 	layout, err := pythonLayout(ctx, in)
 	if err != nil {
-		return Image{}, err
+		return nil, err
 	}
 	real, err := filepath.EvalSymlinks(in.Python)
 	if err != nil {
-		return Image{}, err
+		return nil, err
 	}
 	elfs := []string{real}
 	var files []File
@@ -129,7 +76,7 @@ func NotebookImage(ctx context.Context, in NotebookInputs) (Image, error) {
 		return stdlibLeftOut[first] || strings.HasPrefix(first, "config-") || strings.Contains(rel, "__pycache__")
 	})
 	if err != nil {
-		return Image{}, err
+		return nil, err
 	}
 	add(stdlib)
 	// Debian links sitecustomize.py into /etc.
@@ -140,12 +87,12 @@ func NotebookImage(ctx context.Context, in NotebookInputs) (Image, error) {
 	for _, top := range layout.site {
 		fi, err := os.Lstat(top)
 		if err != nil {
-			return Image{}, err
+			return nil, err
 		}
 		if fi.IsDir() {
 			t, err := tree(top, top, func(rel string) bool { return strings.Contains(rel, "__pycache__") })
 			if err != nil {
-				return Image{}, err
+				return nil, err
 			}
 			add(t)
 		} else {
@@ -170,7 +117,7 @@ func NotebookImage(ctx context.Context, in NotebookInputs) (Image, error) {
 	// own paths come again: keep the first).
 	libs, err := HostFiles(elfs...)
 	if err != nil {
-		return Image{}, fmt.Errorf("the notebook image: %w", err)
+		return nil, fmt.Errorf("the notebook image: %w", err)
 	}
 	seen := map[string]bool{}
 	for _, f := range files {
@@ -188,11 +135,11 @@ func NotebookImage(ctx context.Context, in NotebookInputs) (Image, error) {
 
 	sdk, err := tree(in.SDK, NotebookSDK, func(rel string) bool { return strings.Contains(rel, "__pycache__") })
 	if err != nil {
-		return Image{}, err
+		return nil, err
 	}
 	venv, err := tree(in.Venv, NotebookVenv, func(rel string) bool { return strings.Contains(rel, "__pycache__") })
 	if err != nil {
-		return Image{}, err
+		return nil, err
 	}
 	files = append(append(files, sdk...), venv...)
 	files = append(files,
@@ -200,17 +147,7 @@ func NotebookImage(ctx context.Context, in NotebookInputs) (Image, error) {
 		File{Path: NotebookHome, Dir: true, UID: NotebookUID, GID: NotebookUID},
 		File{Path: "/tmp", Dir: true, Mode: 0o1777},
 	)
-	return Image{
-		Files:      files,
-		Entrypoint: []string{NotebookVenv + "/bin/python"},
-		Env: []string{
-			"PATH=" + NotebookVenv + "/bin:/usr/local/bin:/usr/bin:/bin",
-			"PYTHONPATH=" + NotebookSDK, "HOME=" + NotebookHome, "LANG=C.UTF-8",
-		},
-		User:       fmt.Sprint(NotebookUID),
-		WorkingDir: NotebookHome,
-		Labels:     map[string]string{versionLabel: "kfp 2.17.0, Debian python3"},
-	}, nil
+	return files, nil
 }
 
 // layout is where the interpreter keeps its standard library, and the

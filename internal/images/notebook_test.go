@@ -43,14 +43,14 @@ func TestNotebookImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	img, err := NotebookImage(ctx, NotebookInputs{Python: py, SDK: sdk, Venv: venv, Driver: sdkrun.DriverScript()})
+	files, err := NotebookFiles(ctx, NotebookInputs{Python: py, SDK: sdk, Venv: venv, Driver: sdkrun.DriverScript()})
 	if errors.Is(err, sdkrun.ErrNoSDK) {
 		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	img.Refs = []string{NotebookRef}
+	img := Image{Refs: []string{NotebookRef}, Files: files}
 	have := map[string]File{}
 	for _, f := range img.Files {
 		have[f.Path] = f

@@ -11,24 +11,34 @@ import (
 	"time"
 )
 
-// HostWheel builds kfp-doctor for this machine from the module at repo and
-// writes its wheel into dir. The binary is built as `go test` builds
-// packages (no -trimpath), so a warm build cache serves it; the release's
-// flags are hack/pywheel's. It returns the wheel's path.
-func HostWheel(ctx context.Context, repo, dir string) (string, error) {
+// HostWheel builds kfp-doctor for this machine in the module that holds
+// moduleDir and writes its wheel into dir. The binary is built as `go test`
+// builds packages (no -trimpath), so a warm build cache serves it; the
+// release's flags are hack/pywheel's. It returns the wheel's path.
+func HostWheel(ctx context.Context, moduleDir, dir string) (string, error) {
+	bin := filepath.Join(dir, "kfp-doctor")
+	build := exec.CommandContext(ctx, "go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", bin, "github.com/kfp-connect/kfp-connect/cmd/kfp-doctor")
+	build.Dir = moduleDir
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building kfp-doctor: %w\n%s", err, out)
+	}
+	whl, err := WheelOf(bin, dir)
+	if err != nil {
+		return "", err
+	}
+	return whl, os.Remove(bin)
+}
+
+// WheelOf writes the wheel of a kfp-doctor binary for this machine into dir
+// and returns its path.
+func WheelOf(bin, dir string) (string, error) {
 	plat, ok := FindPlatform(runtime.GOOS, runtime.GOARCH)
 	if !ok {
 		return "", fmt.Errorf("no kfp-doctor wheel for %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
-	pkg, readme, lic, err := ReadPackage(filepath.Join(repo, "python"), filepath.Join(repo, "LICENSE"))
+	pkg, readme, lic, err := Package()
 	if err != nil {
 		return "", err
-	}
-	bin := filepath.Join(dir, "kfp-doctor")
-	build := exec.CommandContext(ctx, "go", "build", "-ldflags", "-X main.version=v0.0.0-test", "-o", bin, "./cmd/kfp-doctor")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building kfp-doctor: %w\n%s", err, out)
 	}
 	w := &Wheel{Version: "0.0.0+test", Platform: plat, Package: pkg, README: readme, License: lic, Time: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)}
 	if w.Binary, err = os.ReadFile(bin); err != nil {
@@ -39,10 +49,7 @@ func HostWheel(ctx context.Context, repo, dir string) (string, error) {
 		return "", err
 	}
 	whl := filepath.Join(dir, w.FileName())
-	if err := os.WriteFile(whl, b.Bytes(), 0o644); err != nil {
-		return "", err
-	}
-	return whl, os.Remove(bin)
+	return whl, os.WriteFile(whl, b.Bytes(), 0o644)
 }
 
 // Venv makes a fresh venv at dir with python's venv module and installs the

@@ -13,13 +13,15 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	kfpconnect "github.com/kfp-connect/kfp-connect"
+	"github.com/kfp-connect/kfp-connect/python"
 )
 
 // Distribution is the Python distribution's name on PyPI and its
@@ -131,7 +133,7 @@ func (w *Wheel) wheelFile() []byte {
 type member struct {
 	name string
 	data []byte
-	mode os.FileMode
+	mode fs.FileMode
 }
 
 // Write writes the wheel (a zip, PEP 427): the package, the binary as a
@@ -182,31 +184,26 @@ func (w *Wheel) Write(out io.Writer) error {
 	return zw.Close()
 }
 
-// ReadPackage reads the Python package under src (src/kfp_doctor/*.py and
-// py.typed), its README and the licence: what every wheel carries.
-func ReadPackage(src, license string) (pkg map[string][]byte, readme, lic []byte, err error) {
+// Package is what every wheel carries besides its binary: the kfp_doctor
+// package's files by name (kfp_doctor/…), its README (the long
+// description) and the repository's licence — embedded in this module.
+func Package() (pkg map[string][]byte, readme, license []byte, err error) {
 	pkg = map[string][]byte{}
-	entries, err := os.ReadDir(filepath.Join(src, importName))
+	entries, err := fs.ReadDir(python.Files, importName)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	for _, e := range entries {
-		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".py") || e.Name() == "py.typed") {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, importName, e.Name()))
+		b, err := fs.ReadFile(python.Files, path.Join(importName, e.Name()))
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		pkg[path.Join(importName, e.Name())] = b
 	}
-	if readme, err = os.ReadFile(filepath.Join(src, "README.md")); err != nil {
+	if readme, err = fs.ReadFile(python.Files, "README.md"); err != nil {
 		return nil, nil, nil, err
 	}
-	if lic, err = os.ReadFile(license); err != nil {
-		return nil, nil, nil, err
-	}
-	return pkg, readme, lic, nil
+	return pkg, readme, kfpconnect.License, nil
 }
 
 var (

@@ -16,7 +16,7 @@ import (
 
 func testWheel(t *testing.T, p Platform) *Wheel {
 	t.Helper()
-	pkg, readme, lic, err := ReadPackage("../../python", "../../LICENSE")
+	pkg, readme, lic, err := Package()
 	if err != nil {
 		t.Fatal(err)
 	}
