@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -138,30 +137,6 @@ func TestParseKindConfigRejects(t *testing.T) {
 				t.Fatalf("want error mentioning %q, got %v", tt.want, err)
 			}
 		})
-	}
-}
-
-func TestReadManifests(t *testing.T) {
-	fsys := fstest.MapFS{
-		"b/20-roles.yaml": {Data: []byte("---\napiVersion: v1\nkind: Namespace\nmetadata: {name: second}\n---\n# only a comment\n---\n")},
-		"10-ns.yml":       {Data: []byte("apiVersion: v1\nkind: Namespace\nmetadata: {name: first}\n")},
-		"README.md":       {Data: []byte("not a manifest")},
-	}
-	objs, err := ReadManifests(fsys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, o := range objs {
-		names = append(names, o.GetName())
-	}
-	if got := strings.Join(names, ","); got != "first,second" {
-		t.Fatalf("objects in order %q, want first,second", got)
-	}
-
-	_, err = ReadManifests(fstest.MapFS{"x.yaml": {Data: []byte("apiVersion: v1\nkind: Namespace\n")}})
-	if err == nil || !strings.Contains(err.Error(), "x.yaml: document 1") {
-		t.Fatalf("want an error naming the file and document, got %v", err)
 	}
 }
 

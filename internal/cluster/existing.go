@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"time"
 
 	"k8s.io/client-go/rest"
@@ -77,14 +76,6 @@ func (e *Existing) RESTConfig() *rest.Config {
 		return nil
 	}
 	return rest.CopyConfig(e.rc)
-}
-
-// LoadFixtures implements Provider.
-func (e *Existing) LoadFixtures(ctx context.Context, fsys fs.FS) error {
-	if e.rc == nil {
-		return fmt.Errorf("existing cluster %s: LoadFixtures before Create", e.Name())
-	}
-	return ApplyFS(ctx, e.rc, fsys)
 }
 
 // Destroy implements Provider: the cluster is the user's, we leave it be.

@@ -165,15 +165,6 @@ func (k *Kind) RESTConfig() *rest.Config {
 	return rest.CopyConfig(k.rc)
 }
 
-// LoadFixtures implements Provider.
-func (k *Kind) LoadFixtures(ctx context.Context, fsys fs.FS) error {
-	rc := k.RESTConfig()
-	if rc == nil {
-		return fmt.Errorf("kind cluster %s: LoadFixtures before Create", k.name)
-	}
-	return ApplyFS(ctx, rc, fsys)
-}
-
 // Destroy implements Provider.
 func (k *Kind) Destroy(ctx context.Context) error {
 	// As for kwok: a cancelled ctx (Ctrl-C) must not skip the clean-up.

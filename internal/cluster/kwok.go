@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/url"
 	"os"
@@ -328,15 +327,6 @@ func (k *Kwok) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	return bytes.TrimSpace(out.Bytes()), err
-}
-
-// LoadFixtures implements Provider.
-func (k *Kwok) LoadFixtures(ctx context.Context, fsys fs.FS) error {
-	rc := k.RESTConfig()
-	if rc == nil {
-		return fmt.Errorf("kwok cluster %s: LoadFixtures before Create", k.name)
-	}
-	return ApplyFS(ctx, rc, fsys)
 }
 
 // Destroy implements Provider. It asks kwokctl to delete the cluster, then

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -437,13 +436,4 @@ func (n *Node) Timings() []NodeStep {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]NodeStep(nil), n.steps...)
-}
-
-// LoadFixtures implements Provider.
-func (n *Node) LoadFixtures(ctx context.Context, fsys fs.FS) error {
-	rc := n.RESTConfig()
-	if rc == nil {
-		return fmt.Errorf("node cluster %s: LoadFixtures before Create", n.name)
-	}
-	return ApplyFS(ctx, rc, fsys)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -54,7 +55,7 @@ func TestIssueCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := DecodeManifests("admission-webhook", []byte(admissionWebhookManifests))
+	objs, err := manifests.Decode("admission-webhook", []byte(admissionWebhookManifests))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 // nodeState is what Create has set up so far; Destroy undoes exactly that,
@@ -526,7 +527,7 @@ func (n *Node) startNode(context.Context) error {
 // through the kubernetes Service: so it also shows pods reach the apiserver.
 func (n *Node) startDNS(ctx context.Context) error {
 	rc := n.RESTConfig()
-	if err := ApplyFS(ctx, rc, nodedns.Manifests); err != nil {
+	if err := manifests.ApplyFS(ctx, rc, nodedns.Manifests); err != nil {
 		return err
 	}
 	cs, err := kubernetes.NewForConfig(rc)

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 // testNode is a Node with a work directory and no process, for the
@@ -244,7 +245,7 @@ func TestNewNodeRejects(t *testing.T) {
 // The kube-dns manifests must match what the kubelet and the image build
 // assume: the clusterDNS address and the locally built, never pulled image.
 func TestNodeDNSManifests(t *testing.T) {
-	objs, err := ReadManifests(nodedns.Manifests)
+	objs, err := manifests.Read(nodedns.Manifests)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/report"
 )
@@ -63,7 +63,7 @@ func (e *Env) InstallPodDefaultWebhook(ctx context.Context, issue Issuer) (why s
 			workload = append(workload, o)
 		}
 	}
-	if err := cluster.Apply(ctx, e.Config, workload); err != nil {
+	if err := manifests.ApplyAll(ctx, e.Config, workload); err != nil {
 		return "", fmt.Errorf("applying the PodDefault webhook: %w", err)
 	}
 	if err := install.WaitReady(ctx, e.Config, KFPNamespace, "admission-webhook-deployment"); err != nil {
@@ -71,7 +71,7 @@ func (e *Env) InstallPodDefaultWebhook(ctx context.Context, issue Issuer) (why s
 	}
 	// The configuration last: with failurePolicy Fail it refuses every pod
 	// in a profile namespace until its server answers.
-	if err := cluster.Apply(ctx, e.Config, hooks); err != nil {
+	if err := manifests.ApplyAll(ctx, e.Config, hooks); err != nil {
 		return "", fmt.Errorf("applying the webhook configuration: %w", err)
 	}
 	if err := e.waitAdmission(ctx); err != nil {

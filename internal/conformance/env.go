@@ -20,8 +20,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -68,7 +68,7 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 		if err != nil {
 			return nil, fmt.Errorf("scenario %s: fixture %s: %w", sc.Name, name, err)
 		}
-		extra, err := cluster.DecodeManifests(name, data)
+		extra, err := manifests.Decode(name, data)
 		if err != nil {
 			return nil, err
 		}

@@ -17,9 +17,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	doctordeploy "github.com/kfp-connect/kfp-connect/deploy/doctor"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/doctorpod"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/report"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -302,7 +302,7 @@ func (e *Env) grantDoctor(ctx context.Context, ns, sa string) error {
 	if e.granted[name] {
 		return nil
 	}
-	objs, err := cluster.DecodeManifests("deploy/doctor/rbac.yaml", doctordeploy.RBAC)
+	objs, err := manifests.Decode("deploy/doctor/rbac.yaml", doctordeploy.RBAC)
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -180,7 +180,7 @@ func Attach(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, owner
 		if err != nil {
 			return nil, created, fmt.Errorf("scenario %s: fixture %s: %w", sc.Name, name, err)
 		}
-		objs, err := cluster.DecodeManifests(name, data)
+		objs, err := manifests.Decode(name, data)
 		if err != nil {
 			return nil, created, err
 		}

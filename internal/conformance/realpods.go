@@ -26,7 +26,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -64,7 +64,7 @@ func hasRealPods(ctx context.Context, e *Env) (bool, error) {
 // stack) too, unless their pods cannot get their image, which leaves them
 // unavailable, with the reason, to the cases that need them.
 func (e *Env) installOnNodes(ctx context.Context, objs []*unstructured.Unstructured) error {
-	if _, err := install.Apply(ctx, e.Config, objs); err != nil {
+	if _, err := manifests.Apply(ctx, e.Config, objs, manifests.Options{}); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)

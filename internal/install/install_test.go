@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
@@ -156,7 +155,7 @@ func TestFixturesShape(t *testing.T) {
 // applied by one field manager, so they must be identical or the second
 // apply would silently strip what the first set.
 func TestFixturesAgreeWithRBAC(t *testing.T) {
-	rbac, err := cluster.ReadManifests(fixtures.RBAC)
+	rbac, err := manifests.Read(fixtures.RBAC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,46 +356,6 @@ func TestUpstreamDir(t *testing.T) {
 	} {
 		if got := UpstreamDir("/s", mode); got != want {
 			t.Errorf("UpstreamDir(%s) = %s, want %s", mode, got, want)
-		}
-	}
-}
-
-func TestRefuseWebhooks(t *testing.T) {
-	hook := func(kind string, policies ...any) *unstructured.Unstructured {
-		var hooks []any
-		for _, p := range policies {
-			h := map[string]any{"name": "x.kubeflow.org"}
-			if p != nil {
-				h["failurePolicy"] = p
-			}
-			hooks = append(hooks, h)
-		}
-		return &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
-			"metadata": map[string]any{"name": "w"}, "webhooks": hooks,
-		}}
-	}
-	for _, tc := range []struct {
-		obj  *unstructured.Unstructured
-		want string // substring of the reason; "" means applied
-	}{
-		{hook("MutatingWebhookConfiguration", nil), "failurePolicy Fail"},
-		{hook("ValidatingWebhookConfiguration", "Ignore", "Fail"), "failurePolicy Fail, Ignore"},
-		{&unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService"}}, "discovery"},
-		{&unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service"}}, ""},
-	} {
-		got := refuse(tc.obj)
-		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
-			t.Errorf("refuse(%s) = %q, want it to contain %q", tc.obj.GetKind(), got, tc.want)
-		}
-	}
-}
-
-func TestKindRankPutsWorkloadsLast(t *testing.T) {
-	order := []string{"PriorityClass", "ServiceAccount", "ClusterRole", "Service", "NetworkPolicy", "Deployment"}
-	for i := 1; i < len(order); i++ {
-		if kindRank(order[i-1]) > kindRank(order[i]) {
-			t.Errorf("%s ranks after %s", order[i-1], order[i])
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 // Mode is how KFP is deployed: one shared user, or Kubeflow's profiles.
@@ -56,7 +56,7 @@ func Fixtures(mode Mode) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fixtures for %s: %w", mode, err)
 	}
-	objs, err := cluster.ReadManifests(sub)
+	objs, err := manifests.Read(sub)
 	if err != nil {
 		return nil, fmt.Errorf("fixtures for %s: %w", mode, err)
 	}

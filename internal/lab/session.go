@@ -21,6 +21,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
 
@@ -87,30 +88,6 @@ func StateDir(name string) string {
 	return filepath.Join(base, "kfp-connect", "lab", name)
 }
 
-// Objects returns the install's objects: our fixtures, or the real upstream
-// kustomizations built in-process.
-func Objects(mode install.Mode, source install.Source) ([]*unstructured.Unstructured, error) {
-	switch source {
-	case install.FromFixtures:
-		return install.Fixtures(mode)
-	case install.FromUpstream:
-		root, ok := install.FindShared()
-		if !ok {
-			return nil, fmt.Errorf("no upstream manifests found: set %s to the folder holding kubeflow-pipelines/ (shared/upstream)", install.UpstreamEnv)
-		}
-		var all []*unstructured.Unstructured
-		for _, dir := range install.UpstreamDirs(root, mode) {
-			objs, err := install.Kustomize(dir)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, objs...)
-		}
-		return all, nil
-	}
-	return nil, fmt.Errorf("unknown install source %q: want %q or %q", source, install.FromFixtures, install.FromUpstream)
-}
-
 // Serve brings up a lab — a kwok cluster, KFP installed, stand-ins running,
 // ml-pipeline-ui forwarded to a local port — calls ready with its state, and
 // keeps it running until ctx ends; then it removes everything.
@@ -121,7 +98,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Minute
 	}
-	objs, err := Objects(opts.Mode, opts.Source)
+	objs, err := install.Objects(opts.Source, opts.Mode)
 	if err != nil {
 		return err
 	}
@@ -220,8 +197,8 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 // programs serve — and, where the install has them, the login stack's (Dex,
 // oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
 // runtime; on error nothing of it is left running.
-func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
-	res, err := install.Apply(ctx, cfg, objs)
+func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *manifests.Result, error) {
+	res, err := manifests.Apply(ctx, cfg, objs, manifests.Options{FakePods: true})
 	if err != nil {
 		return nil, nil, err
 	}

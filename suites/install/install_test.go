@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
@@ -49,7 +51,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 			dyn := dynamic.NewForConfigOrDie(rc)
 
 			By(fmt.Sprintf("applying %d objects", len(objs)))
-			res, err := install.Apply(ctx, rc, objs)
+			res, err := manifests.Apply(ctx, rc, objs, manifests.Options{FakePods: true})
 			Expect(err).NotTo(HaveOccurred())
 			report(source, mode, len(objs), res)
 			Expect(res.Applied + len(res.Skipped)).To(Equal(len(objs)))
@@ -136,7 +138,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 
 // report puts the apply's numbers and everything the lab could not honour
 // into the spec report (and so into reports/install-suite.json).
-func report(source install.Source, mode install.Mode, total int, res *install.Result) {
+func report(source install.Source, mode install.Mode, total int, res *manifests.Result) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d objects, %d applied, %d skipped, %d changed, in %s\n",
 		source, mode, total, res.Applied, len(res.Skipped), len(res.Changed), res.Elapsed.Round(time.Millisecond))
@@ -153,7 +155,7 @@ func report(source install.Source, mode install.Mode, total int, res *install.Re
 	GinkgoWriter.Print(b.String())
 }
 
-func reportNotes(what string, notes []install.Note) {
+func reportNotes(what string, notes []manifests.Note) {
 	if len(notes) == 0 {
 		return
 	}

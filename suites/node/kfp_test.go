@@ -18,6 +18,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
 
@@ -44,7 +45,7 @@ var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp
 		objs, err := install.Fixtures(install.Standalone)
 		Expect(err).NotTo(HaveOccurred())
 		rc := n.RESTConfig()
-		_, err = install.Apply(ctx, rc, objs)
+		_, err = manifests.Apply(ctx, rc, objs, manifests.Options{})
 		Expect(err).NotTo(HaveOccurred())
 
 		for _, name := range []string{"ml-pipeline", "ml-pipeline-ui"} {

@@ -18,6 +18,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 // The login programs the lab runs as processes on kwok, here as pods of
@@ -46,7 +47,7 @@ var _ = Describe("The login programs as pods on a node cluster", Ordered, Label(
 				objs = append(objs, o)
 			}
 		}
-		_, err = install.Apply(ctx, n.RESTConfig(), objs)
+		_, err = manifests.Apply(ctx, n.RESTConfig(), objs, manifests.Options{})
 		Expect(err).NotTo(HaveOccurred())
 	}, NodeTimeout(6*time.Minute))
 

@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 )
 
@@ -69,7 +70,7 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 				base = append(base, o)
 			}
 		}
-		_, err = install.Apply(ctx, n.RESTConfig(), base)
+		_, err = manifests.Apply(ctx, n.RESTConfig(), base, manifests.Options{})
 		Expect(err).NotTo(HaveOccurred())
 
 		By("applying the upstream admission-webhook, its certificate issued by the node's CA")
@@ -89,9 +90,9 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 			}
 		}
 		Expect(hooks).To(HaveLen(1))
-		Expect(cluster.Apply(ctx, n.RESTConfig(), workload)).To(Succeed())
+		Expect(manifests.ApplyAll(ctx, n.RESTConfig(), workload)).To(Succeed())
 		Expect(install.WaitReady(ctx, n.RESTConfig(), webhookNamespace, "admission-webhook-deployment")).To(Succeed())
-		Expect(cluster.Apply(ctx, n.RESTConfig(), hooks)).To(Succeed())
+		Expect(manifests.ApplyAll(ctx, n.RESTConfig(), hooks)).To(Succeed())
 
 		pd, err = dynamic.NewForConfigOrDie(n.RESTConfig()).Resource(poddefault.GVR).Namespace(profileNamespace).Get(ctx, "access-ml-pipeline", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())

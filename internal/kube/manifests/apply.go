@@ -1,4 +1,4 @@
-package install
+package manifests
 
 import (
 	"cmp"
@@ -21,8 +21,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 )
 
 // Ref names one object of an install.
@@ -77,9 +75,9 @@ var (
 	establishWait = 30 * time.Second
 )
 
-// refuse says why an object must not be applied to a cluster whose pods are
-// fake, or "" when it may be.
-func refuse(o *unstructured.Unstructured) string {
+// refuseOnFakePods says why an object must not be applied to a cluster whose
+// pods are fake (kwok), or "" when it may be.
+func refuseOnFakePods(o *unstructured.Unstructured) string {
 	switch o.GroupVersionKind().GroupKind() {
 	case mutatingGK, validatingGK:
 		// Measured with Kubeflow's PodDefault webhook: once applied, every
@@ -107,6 +105,16 @@ func refuse(o *unstructured.Unstructured) string {
 	return ""
 }
 
+// Options say what the cluster can run.
+type Options struct {
+	// FakePods: the cluster's pods never really run (kwok's fake nodes), so
+	// admission webhooks and aggregated APIs, whose servers would be pods,
+	// are skipped with the reason instead of applied: the apiserver would
+	// dial a pod IP that is on no machine, and every request they match
+	// would fail.
+	FakePods bool
+}
+
 // Apply installs objs: CRDs first, waiting until each is Established, then
 // namespaces, then the rest with what pods need (service accounts, config,
 // RBAC, Services) before workloads, otherwise in the given order; all by
@@ -115,8 +123,9 @@ func refuse(o *unstructured.Unstructured) string {
 // Objects of kinds the cluster does not serve, and objects refuse rejects,
 // are recorded in Result.Skipped instead of failing the install; any other
 // apiserver refusal is an error, since it means the install is not what the
-// manifests say.
-func Apply(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) (*Result, error) {
+// manifests say. It is the one applier of the module: installs, fixtures,
+// the node's own add-ons, the suites' objects.
+func Apply(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, opts Options) (*Result, error) {
 	start := time.Now()
 	res := &Result{}
 	cfg = rest.CopyConfig(cfg)
@@ -136,7 +145,7 @@ func Apply(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructu
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client for %s: %w", cfg.Host, err)
 	}
-	a := applier{dyn: dyn, mapper: mapper, res: res, warnings: warnings, installed: map[schema.GroupKind]bool{}}
+	a := applier{dyn: dyn, mapper: mapper, res: res, warnings: warnings, installed: map[schema.GroupKind]bool{}, fakePods: opts.FakePods}
 
 	var crds, namespaces, others []*unstructured.Unstructured
 	for _, o := range objs {
@@ -230,11 +239,12 @@ type applier struct {
 	// installed are the kinds of the CRDs this install brought: discovery
 	// may serve them a moment after they are Established.
 	installed map[schema.GroupKind]bool
+	fakePods  bool
 }
 
 func (a *applier) apply(ctx context.Context, o *unstructured.Unstructured) error {
 	ref := refOf(o)
-	if why := refuse(o); why != "" {
+	if why := refuseOnFakePods(o); a.fakePods && why != "" {
 		a.res.Skipped = append(a.res.Skipped, Note{ref, why})
 		return nil
 	}
@@ -265,7 +275,7 @@ func (a *applier) apply(ctx context.Context, o *unstructured.Unstructured) error
 		ri = a.dyn.Resource(m.Resource).Namespace(ns)
 	}
 	a.warnings.take() // discovery's, not this object's
-	if _, err := ri.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: cluster.FieldManager, Force: true}); err != nil {
+	if _, err := ri.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("applying %s: %w", ref, err)
 	}
 	for _, w := range a.warnings.take() {
