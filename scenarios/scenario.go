@@ -8,8 +8,8 @@ package scenarios
 import (
 	"fmt"
 
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // Location is where the client runs.
@@ -23,7 +23,7 @@ const (
 // Scenario is one deployment × location.
 type Scenario struct {
 	Name     string // "standalone/in-cluster"
-	Mode     install.Mode
+	Mode     kubeflow.Mode
 	Location Location
 	// Extra fixture files (paths in fixtures.RBAC) applied after the install.
 	Extra  []string

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
@@ -32,7 +33,7 @@ func (f *labFlags) bindName(fs *pflag.FlagSet) {
 func (f *labFlags) bind(fs *pflag.FlagSet, timeoutFlag string) {
 	f.bindName(fs)
 	f.timeoutFlag = timeoutFlag
-	fs.StringVar(&f.mode, "mode", string(install.MultiUser), "standalone or multi-user")
+	fs.StringVar(&f.mode, "mode", string(kubeflow.MultiUser), "standalone or multi-user")
 	fs.StringVar(&f.source, "install", string(install.FromFixtures), "fixtures (our minimal install) or upstream (the real kustomizations under shared/upstream)")
 	fs.IntVar(&f.port, "port", 0, "local port forwarded to svc/ml-pipeline-ui:80 (0 picks a free one)")
 	fs.DurationVar(&f.timeout, timeoutFlag, 4*time.Minute, "how long to wait for the lab to be ready")
@@ -41,7 +42,7 @@ func (f *labFlags) bind(fs *pflag.FlagSet, timeoutFlag string) {
 
 // options checks the flags and turns them into the lab's options.
 func (f *labFlags) options() (lab.Options, error) {
-	opts := lab.Options{Name: f.name, Mode: install.Mode(f.mode), Source: install.Source(f.source), Port: f.port, ReadyTimeout: f.timeout}
+	opts := lab.Options{Name: f.name, Mode: kubeflow.Mode(f.mode), Source: install.Source(f.source), Port: f.port, ReadyTimeout: f.timeout}
 	if !opts.Mode.Valid() {
 		return opts, usageErr("--mode %q: want standalone or multi-user", f.mode)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
@@ -76,8 +77,8 @@ func TestServeFlagsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string]lab.Options{
-		"defaults":  {Name: lab.DefaultName, Mode: install.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute},
-		"every one": {Name: "mine", Mode: install.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}},
+		"defaults":  {Name: lab.DefaultName, Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute},
+		"every one": {Name: "mine", Mode: kubeflow.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {

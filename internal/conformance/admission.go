@@ -15,6 +15,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/report"
 )
@@ -23,9 +24,6 @@ import (
 // would write and fills caBundles ((*cluster.Node).IssueCertificates): a
 // cluster without cert-manager.
 type Issuer func([]*unstructured.Unstructured) ([]*unstructured.Unstructured, error)
-
-// The profile namespace whose PodDefault the readiness check asks for.
-const admissionProbeNamespace = "kubeflow-user-example-com"
 
 // InstallPodDefaultWebhook installs Kubeflow's own PodDefault webhook
 // manifests (kubeflow/manifests applications/admission-webhook, the
@@ -39,7 +37,7 @@ func (e *Env) InstallPodDefaultWebhook(ctx context.Context, issue Issuer) (why s
 	switch {
 	case !e.RealPods:
 		return "the pods do not really run here (kwok): the apiserver must not call a webhook at a fake pod IP", nil
-	case e.Scenario.Mode != install.MultiUser:
+	case e.Scenario.Mode != kubeflow.MultiUser:
 		return "standalone KFP has no PodDefaults", nil
 	}
 	shared, ok := install.FindShared()
@@ -66,7 +64,7 @@ func (e *Env) InstallPodDefaultWebhook(ctx context.Context, issue Issuer) (why s
 	if err := manifests.ApplyAll(ctx, e.Config, workload); err != nil {
 		return "", fmt.Errorf("applying the PodDefault webhook: %w", err)
 	}
-	if err := install.WaitReady(ctx, e.Config, KFPNamespace, "admission-webhook-deployment"); err != nil {
+	if err := install.WaitReady(ctx, e.Config, kubeflow.Namespace, kubeflow.PodDefaultWebhookDeployment); err != nil {
 		return "", err
 	}
 	// The configuration last: with failurePolicy Fail it refuses every pod
@@ -86,7 +84,7 @@ func (e *Env) InstallPodDefaultWebhook(ctx context.Context, issue Issuer) (why s
 // annotation: the apiserver reaches the webhook through its Service.
 func (e *Env) waitAdmission(ctx context.Context) error {
 	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{GenerateName: "admission-check-", Namespace: admissionProbeNamespace, Labels: map[string]string{"access-ml-pipeline": "true"}},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "admission-check-", Namespace: kubeflow.ExampleProfile, Labels: map[string]string{"access-ml-pipeline": "true"}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "kfpc.local/none"}}},
 	}
 	var last error

@@ -28,6 +28,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/report"
 	"github.com/kfp-connect/kfp-connect/scenarios"
@@ -320,7 +321,7 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 		}
 		step("~/.config/kfp/context.json holds the header %s (fault)", cf.ContextHeader[0])
 	}
-	dialer, err := svcdial.New(e.Config, KFPNamespace)
+	dialer, err := svcdial.New(e.Config, kubeflow.Namespace)
 	if err != nil {
 		return func() {}, err
 	}
@@ -331,7 +332,7 @@ func (e *Env) fromOutside(ctx context.Context, p scenarios.Path, cf scenarios.Cl
 	}
 	ns := p.PortForward.Namespace
 	if ns == "" {
-		ns = KFPNamespace
+		ns = kubeflow.Namespace
 	}
 	fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})

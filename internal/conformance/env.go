@@ -22,12 +22,10 @@ import (
 	"github.com/kfp-connect/kfp-connect/fixtures"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
-
-// KFPNamespace is where the installs put KFP.
-const KFPNamespace = "kubeflow"
 
 // Env is a cluster prepared for one scenario.
 type Env struct {
@@ -117,7 +115,7 @@ func Setup(ctx context.Context, cfg *rest.Config, sc *scenarios.Scenario, drop f
 func (e *Env) waitKFP(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	deployments := [][2]string{{KFPNamespace, "ml-pipeline"}, {KFPNamespace, "ml-pipeline-ui"}}
+	deployments := [][2]string{{kubeflow.Namespace, kubeflow.APIServer}, {kubeflow.Namespace, kubeflow.UIServer}}
 	for _, d := range optionalDeployments {
 		_, err := e.Client.AppsV1().Deployments(d[0]).Get(ctx, d[1], metav1.GetOptions{})
 		_, cannotRun := e.unavailable[d[0]+"/"+d[1]]
@@ -139,7 +137,7 @@ func (e *Env) waitKFP(ctx context.Context) error {
 
 // optionalDeployments are the multi-user fixtures' gateway and login stack.
 var optionalDeployments = [][2]string{
-	{"istio-system", "istio-ingressgateway"}, {"auth", "openldap"}, {"auth", "dex"}, {"oauth2-proxy", "oauth2-proxy"},
+	{kubeflow.GatewayNamespace, kubeflow.Gateway}, {kubeflow.AuthNamespace, "openldap"}, {kubeflow.AuthNamespace, kubeflow.Dex}, {kubeflow.OAuth2ProxyNamespace, kubeflow.OAuth2Proxy},
 }
 
 // Close stops the stand-ins and removes the doctor's bindings. The cluster

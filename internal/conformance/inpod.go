@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/doctorpod"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/report"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -67,8 +68,8 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 			// without the selecting label, so the webhook does not apply the
 			// PodDefault again and refuse the pod for the conflict.
 			pod.Labels = maps.Clone(pod.Labels)
-			delete(pod.Labels, accessLabel)
-			step("label %s dropped, so admission leaves the pod as the fault made it", accessLabel)
+			delete(pod.Labels, kubeflow.AccessLabel)
+			step("label %s dropped, so admission leaves the pod as the fault made it", kubeflow.AccessLabel)
 		}
 	}
 	if err := e.grantDoctor(ctx, spec.Namespace, spec.ServiceAccount); err != nil {
@@ -156,9 +157,6 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 	}
 	return res.Report.Report, nil
 }
-
-// accessLabel selects the pods Kubeflow's PodDefault mounts the KFP token in.
-const accessLabel = "access-ml-pipeline"
 
 // tokenFaults turns the token faults into the pod's volumes.
 func (e *Env) tokenFaults(ctx context.Context, pod *corev1.Pod, cf scenarios.ClientFault, step func(string, ...any), cleanups *[]func()) error {

@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 	"github.com/kfp-connect/kfp-connect/scenarios/all"
 )
@@ -55,7 +55,7 @@ func TestNonDestructivePlanLeavesTheInstallAlone(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	sc := &scenarios.Scenario{
-		Name: "s", Mode: install.MultiUser, Location: scenarios.OutOfCluster,
+		Name: "s", Mode: kubeflow.MultiUser, Location: scenarios.OutOfCluster,
 		Paths: []scenarios.Path{
 			{Name: "plain"},
 			{Name: "variant", Install: &scenarios.Fault{Name: "short", EditConfig: &scenarios.EditConfig{Namespace: "auth", ConfigMap: "dex", Restart: "dex"}}},

@@ -28,6 +28,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -69,7 +70,7 @@ func (e *Env) installOnNodes(ctx context.Context, objs []*unstructured.Unstructu
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
-	for _, d := range [][2]string{{KFPNamespace, "ml-pipeline"}, {KFPNamespace, "ml-pipeline-ui"}} {
+	for _, d := range [][2]string{{kubeflow.Namespace, kubeflow.APIServer}, {kubeflow.Namespace, kubeflow.UIServer}} {
 		if err := e.waitAvailable(ctx, d[0], d[1], false); err != nil {
 			return err
 		}
@@ -232,7 +233,7 @@ func (e *Env) serviceProxy(p scenarios.Path, cf scenarios.ClientFault, workdir s
 		return noop, err
 	}
 	cfg.Kubeconfig, cfg.SDKDefaultHost = file, true
-	step("kfp.Client() with no host: the kubeconfig's server + the service proxy to %s/ml-pipeline", KFPNamespace)
+	step("kfp.Client() with no host: the kubeconfig's server + the service proxy to %s/ml-pipeline", kubeflow.Namespace)
 	return noop, nil
 }
 
@@ -258,10 +259,10 @@ func writeKubeconfig(cfg *rest.Config, file string) error {
 // server through it (ML_PIPELINE_SERVICE_HOST), as a client pod does. One
 // node, one kube-proxy: once the UI's view is right, every pod's is.
 func (e *Env) waitThroughProxy(ctx context.Context, ns, name string) error {
-	if !e.RealPods || ns != KFPNamespace || (name != "ml-pipeline" && name != "ml-pipeline-ui") {
+	if !e.RealPods || ns != kubeflow.Namespace || (name != "ml-pipeline" && name != "ml-pipeline-ui") {
 		return nil
 	}
-	deps := e.Client.AppsV1().Deployments(KFPNamespace)
+	deps := e.Client.AppsV1().Deployments(kubeflow.Namespace)
 	replicas := func(n string) (int32, error) {
 		d, err := deps.Get(ctx, n, metav1.GetOptions{})
 		if err != nil {
@@ -284,7 +285,7 @@ func (e *Env) waitThroughProxy(ctx context.Context, ns, name string) error {
 		return err
 	}
 	want := api > 0
-	dialer, err := svcdial.New(e.Config, KFPNamespace)
+	dialer, err := svcdial.New(e.Config, kubeflow.Namespace)
 	if err != nil {
 		return err
 	}
@@ -292,7 +293,7 @@ func (e *Env) waitThroughProxy(ctx context.Context, ns, name string) error {
 	client := &http.Client{Transport: dialer.Transport(), Timeout: 3 * time.Second}
 	var last string
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://ml-pipeline-ui."+KFPNamespace+":80/apis/v1beta1/healthz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://ml-pipeline-ui."+kubeflow.Namespace+":80/apis/v1beta1/healthz", nil)
 		resp, err := client.Do(req)
 		if err != nil {
 			last = err.Error()

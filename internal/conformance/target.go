@@ -15,7 +15,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
-	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -96,7 +96,7 @@ func (e *Existing) Prepare(ctx context.Context, sc *scenarios.Scenario, owner Ow
 			prep.Notes = append(prep.Notes, fmt.Sprintf("removed %d objects an earlier run left: %v", len(removed), removed))
 		}
 	}
-	if e.install.ModeKnown && (e.install.MultiUser != (sc.Mode == install.MultiUser)) {
+	if e.install.ModeKnown && (e.install.MultiUser != (sc.Mode == kubeflow.MultiUser)) {
 		prep.Skip = fmt.Sprintf("the install in namespace %s is %s; this scenario is for %s KFP", e.install.Namespace, e.install.Mode(), sc.Mode)
 		return prep, nil
 	}
@@ -129,12 +129,12 @@ func (e *Existing) init(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	in, err := discover.Find(fctx, client, discover.Options{Namespace: KFPNamespace})
+	in, err := discover.Find(fctx, client, discover.Options{Namespace: kubeflow.Namespace})
 	if err != nil {
 		return err
 	}
 	if !in.Found {
-		return fmt.Errorf("no KFP install found on cluster %s (no ml-pipeline-ui Service in namespace %s): %v", e.Cluster, KFPNamespace, in.Problems)
+		return fmt.Errorf("no KFP install found on cluster %s (no ml-pipeline-ui Service in namespace %s): %v", e.Cluster, kubeflow.Namespace, in.Problems)
 	}
 	nctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // fakeLabEnv makes this test binary act as a lab's serve process, so the
@@ -85,7 +86,7 @@ func labOptions(t *testing.T, ready time.Duration) Options {
 		defer cancel()
 		_ = cluster.KillProcessesMentioning(ctx, "--name "+name+" ", time.Second)
 	})
-	return Options{Name: name, Mode: install.MultiUser, Source: install.FromFixtures, ReadyTimeout: ready}
+	return Options{Name: name, Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: ready}
 }
 
 func serveProcesses(t *testing.T, name string) []cluster.Process {

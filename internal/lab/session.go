@@ -23,12 +23,13 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // Options configure a lab session.
 type Options struct {
 	Name   string // cluster name; also names the state directory
-	Mode   install.Mode
+	Mode   kubeflow.Mode
 	Source install.Source
 	// Port is the local port forwarded to svc/ml-pipeline-ui:80; 0 picks one.
 	Port int
@@ -38,14 +39,9 @@ type Options struct {
 	Programs map[string]string
 }
 
-// exampleProfile is the profile namespace of Kubeflow's example user, and
-// exampleUser and examplePassword that user's Dex login (Kubeflow's example,
-// in fixtures/kfp/multi-user/80-dex.yaml).
-const (
-	exampleProfile  = "kubeflow-user-example-com"
-	exampleUser     = "user@example.com"
-	examplePassword = "12341234"
-)
+// examplePassword is the Dex password of Kubeflow's example user
+// (kubeflow.ExampleUser, in fixtures/kfp/multi-user/80-dex.yaml).
+const examplePassword = "12341234"
 
 // DefaultName is the lab's cluster name when none is given.
 const DefaultName = "kfp-lab"
@@ -75,7 +71,7 @@ func (s State) TokenCommand() string {
 	if s.Profile == "" {
 		return ""
 	}
-	return fmt.Sprintf("%s --kubeconfig %s -n %s create token default-editor --audience pipelines.kubeflow.org", s.Kubectl, s.Kubeconfig, s.Profile)
+	return fmt.Sprintf("%s --kubeconfig %s -n %s create token %s --audience %s", s.Kubectl, s.Kubeconfig, s.Profile, kubeflow.ProfileEditor, kubeflow.Audience)
 }
 
 // StateDir is where a lab named name keeps its state and log.
@@ -134,7 +130,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	defer rt.Close()
 
-	dialer, err := svcdial.New(cfg, "kubeflow")
+	dialer, err := svcdial.New(cfg, kubeflow.Namespace)
 	if err != nil {
 		return err
 	}
@@ -145,7 +141,9 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	fwdCtx, stopFwd := context.WithCancel(ctx)
 	defer stopFwd()
-	go func() { _ = dialer.Forward(fwdCtx, ln, "ml-pipeline-ui.kubeflow:80") }()
+	go func() {
+		_ = dialer.Forward(fwdCtx, ln, fmt.Sprintf("%s.%s:%d", kubeflow.UIServer, kubeflow.Namespace, kubeflow.UIPort))
+	}()
 	url := "http://" + ln.Addr().String()
 	if err := waitHealthy(upCtx, url); err != nil {
 		return err
@@ -155,28 +153,28 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 		Name: opts.Name, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
 		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(), ProgramsDir: rt.Dir(),
 	}
-	if declares(objs, "istio-system", "istio-ingressgateway") {
+	if declares(objs, kubeflow.GatewayNamespace, kubeflow.Gateway) {
 		// The gateway as a user reaches it: kubectl -n istio-system
 		// port-forward svc/istio-ingressgateway 8080:80.
 		gln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("listening for the gateway's port-forward: %w", err)
 		}
-		go func() { _ = dialer.Forward(fwdCtx, gln, "istio-ingressgateway.istio-system:80") }()
+		go func() { _ = dialer.Forward(fwdCtx, gln, kubeflow.Gateway+"."+kubeflow.GatewayNamespace+":80") }()
 		state.GatewayURL = "http://" + gln.Addr().String()
-		if declares(objs, "auth", "dex") {
-			state.LoginUser = exampleUser
+		if declares(objs, kubeflow.AuthNamespace, kubeflow.Dex) {
+			state.LoginUser = kubeflow.ExampleUser
 		}
 	}
 	if bin, err := cluster.ToolsBin(os.Getenv, "kubectl"); err == nil {
 		state.Kubectl = filepath.Join(bin, "kubectl")
 	}
-	if opts.Mode == install.MultiUser {
+	if opts.Mode == kubeflow.MultiUser {
 		// Our fixtures make a profile; an upstream install has none until
 		// someone creates one (the profile controller does not run here).
 		if kc, err := kubernetes.NewForConfig(cfg); err == nil {
-			if _, err := kc.CoreV1().Namespaces().Get(upCtx, exampleProfile, metav1.GetOptions{}); err == nil {
-				state.Profile = exampleProfile
+			if _, err := kc.CoreV1().Namespaces().Get(upCtx, kubeflow.ExampleProfile, metav1.GetOptions{}); err == nil {
+				state.Profile = kubeflow.ExampleProfile
 			}
 		}
 	}
@@ -207,7 +205,7 @@ func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.U
 		return nil, nil, err
 	}
 	want := []string{APIServer.Name, UIServer.Name}
-	if err := install.WaitReady(ctx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
+	if err := install.WaitReady(ctx, cfg, kubeflow.Namespace, kubeflow.APIServer, kubeflow.UIServer); err != nil {
 		rt.Close()
 		return nil, nil, err
 	}
@@ -231,10 +229,10 @@ func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.U
 // loginDeployments are the Deployments of Kubeflow's login stack and the
 // gateway, as our multi-user fixtures declare them.
 var loginDeployments = []struct{ namespace, name, program string }{
-	{"auth", "openldap", "openldap"},
-	{"auth", "dex", "dex"},
-	{"oauth2-proxy", "oauth2-proxy", "oauth2-proxy"},
-	{"istio-system", "istio-ingressgateway", "istio-ingressgateway"},
+	{kubeflow.AuthNamespace, "openldap", "openldap"},
+	{kubeflow.AuthNamespace, kubeflow.Dex, "dex"},
+	{kubeflow.OAuth2ProxyNamespace, kubeflow.OAuth2Proxy, "oauth2-proxy"},
+	{kubeflow.GatewayNamespace, kubeflow.Gateway, "istio-ingressgateway"},
 }
 
 func declares(objs []*unstructured.Unstructured, namespace, name string) bool {
@@ -351,7 +349,7 @@ func (s State) Summary() string {
 	if cmd := s.TokenCommand(); cmd != "" {
 		fmt.Fprintf(&b, "  a token:     %s\n", cmd)
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s -n %s --token-file <(%s)\n", s.URL, s.Profile, cmd)
-	} else if s.Mode == string(install.MultiUser) {
+	} else if s.Mode == string(kubeflow.MultiUser) {
 		fmt.Fprintf(&b, "  no profile namespace: create one with a ServiceAccount bound to kubeflow-edit, then mint its token\n")
 	} else {
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s\n", s.URL)

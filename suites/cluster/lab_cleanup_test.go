@@ -17,6 +17,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
@@ -29,7 +30,7 @@ const labChildEnv = "KFP_CONNECT_LAB_CHILD"
 func labChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := lab.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: install.MultiUser, Source: install.FromFixtures}
+	opts := lab.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: kubeflow.MultiUser, Source: install.FromFixtures}
 	err := lab.Serve(ctx, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)), func(s lab.State) error {
 		line, err := json.Marshal(s)
 		if err == nil {

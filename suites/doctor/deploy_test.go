@@ -18,9 +18,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // The shipped YAML (deploy/doctor): the doctor's ServiceAccount and its
@@ -55,7 +55,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 		saUser = "system:serviceaccount:" + profile + ":" + doctorSA
 	)
 	BeforeAll(func(ctx SpecContext) {
-		l = startLab(ctx, install.MultiUser)
+		l = startLab(ctx, kubeflow.MultiUser)
 		By("applying deploy/doctor/rbac.yaml")
 		b, err := os.ReadFile(filepath.Join(deployDir, "rbac.yaml"))
 		Expect(err).NotTo(HaveOccurred())

@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // KFP's standalone fixtures, applied unchanged, run as real pods of the
@@ -42,7 +43,7 @@ var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp
 	})
 
 	It("runs ml-pipeline and ml-pipeline-ui from the pre-imported images, with no pull", func(ctx SpecContext) {
-		objs, err := install.Fixtures(install.Standalone)
+		objs, err := install.Fixtures(kubeflow.Standalone)
 		Expect(err).NotTo(HaveOccurred())
 		rc := n.RESTConfig()
 		_, err = manifests.Apply(ctx, rc, objs, manifests.Options{})

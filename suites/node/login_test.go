@@ -19,6 +19,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // The login programs the lab runs as processes on kwok, here as pods of
@@ -39,7 +40,7 @@ var _ = Describe("The login programs as pods on a node cluster", Ordered, Label(
 		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 
 		By("applying the fixtures' namespaces and login objects")
-		fixtures, err := install.Fixtures(install.MultiUser)
+		fixtures, err := install.Fixtures(kubeflow.MultiUser)
 		Expect(err).NotTo(HaveOccurred())
 		var objs []*unstructured.Unstructured
 		for _, o := range fixtures {

@@ -21,6 +21,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 )
 
@@ -61,7 +62,7 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		Expect(n.LoadImages(ctx, archive)).To(Succeed())
 
 		By("applying the fixtures' PodDefault CRD, namespaces and PodDefaults")
-		fixtures, err := install.Fixtures(install.MultiUser)
+		fixtures, err := install.Fixtures(kubeflow.MultiUser)
 		Expect(err).NotTo(HaveOccurred())
 		var base []*unstructured.Unstructured
 		for _, o := range fixtures {

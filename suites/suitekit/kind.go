@@ -10,7 +10,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/images"
-	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // NewKind prepares a kind cluster of mode's configuration (kindconfigs/)
@@ -18,7 +18,7 @@ import (
 // KFP's stand-ins, the login stack, the PodDefault webhook and the doctor,
 // under the tags the fixtures use — so the fixtures run unchanged as pods
 // and in-cluster clients are doctor pods, as on the node provider.
-func NewKind(mode install.Mode) (*cluster.Kind, error) {
+func NewKind(mode kubeflow.Mode) (*cluster.Kind, error) {
 	tools, err := cluster.ToolsBin(os.Getenv, "dex", "oauth2-proxy")
 	if err != nil {
 		return nil, err

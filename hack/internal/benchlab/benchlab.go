@@ -13,6 +13,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
@@ -41,7 +42,7 @@ func Start(ctx context.Context, prefix string) (l *Lab, err error) {
 	if err := kw.Create(upCtx); err != nil {
 		return nil, err
 	}
-	objs, err := install.Fixtures(install.MultiUser)
+	objs, err := install.Fixtures(kubeflow.MultiUser)
 	if err != nil {
 		return nil, err
 	}
