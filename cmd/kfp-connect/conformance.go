@@ -13,6 +13,8 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/existing"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
 	"github.com/kfp-connect/kfp-connect/scenarios/all"
 )
@@ -85,7 +87,7 @@ func conformanceTarget(ctx context.Context, f *conformanceFlags, log *slog.Logge
 			return nil, false, usageErr("--kubeconfig and --context are for --provider existing; kwok makes its own clusters")
 		}
 		return &conformance.Fresh{Provider: "kwok", Log: log, New: func() (cluster.Provider, error) {
-			return cluster.NewKwok(cluster.KwokOptions{})
+			return kwok.New(kwok.Options{})
 		}}, true, nil
 	case "kind":
 		// The in-cluster paths need the client to be a real Pod of the
@@ -93,7 +95,7 @@ func conformanceTarget(ctx context.Context, f *conformanceFlags, log *slog.Logge
 		// and installed KFP on is an existing one.
 		return nil, false, fmt.Errorf("--provider kind cannot run yet: its in-cluster paths need the doctor's image as a Pod; for a kind cluster with KFP installed use --provider existing --context kind-NAME")
 	case "existing":
-		p := cluster.NewExisting(f.kubeconfig, f.kubeContext)
+		p := existing.New(f.kubeconfig, f.kubeContext)
 		if err := p.Create(ctx); err != nil {
 			return nil, false, err
 		}

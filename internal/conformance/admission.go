@@ -21,7 +21,7 @@ import (
 )
 
 // Issuer turns cert-manager's Certificates into the Secrets cert-manager
-// would write and fills caBundles ((*cluster.Node).IssueCertificates): a
+// would write and fills caBundles ((*node.Node).IssueCertificates): a
 // cluster without cert-manager.
 type Issuer func([]*unstructured.Unstructured) ([]*unstructured.Unstructured, error)
 

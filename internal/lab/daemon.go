@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
@@ -150,7 +151,7 @@ func (d Daemon) Down(ctx context.Context, name string) (bool, error) {
 			return false, nil
 		}
 		mark := strings.Join(append(append([]string{}, d.Serve[1:]...), "--name", name), " ") + " "
-		return false, cluster.KillProcessesMentioning(ctx, mark, 10*time.Second)
+		return false, procs.KillMentioning(ctx, mark, 10*time.Second)
 	}
 	if err != nil {
 		return false, err
@@ -178,7 +179,7 @@ func (d Daemon) Down(ctx context.Context, name string) (bool, error) {
 	// Whatever the lab could not clean up itself (it was killed): its
 	// cluster's processes all name the work directory.
 	if s.Workdir != "" {
-		if err := cluster.KillProcessesMentioning(ctx, s.Workdir, 10*time.Second); err != nil {
+		if err := procs.KillMentioning(ctx, s.Workdir, 10*time.Second); err != nil {
 			return true, err
 		}
 		_ = os.RemoveAll(s.Workdir)

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
@@ -101,7 +102,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	upCtx, cancelUp := context.WithTimeout(ctx, opts.ReadyTimeout)
 	defer cancelUp()
 
-	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: opts.Name})
+	kw, err := kwok.New(kwok.Options{Name: opts.Name})
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
@@ -57,18 +58,18 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 			cctx, cancel := withTimeout(30 * time.Second)
 			defer cancel()
 			for _, mark := range []string{s.ProgramsDir, s.Workdir} {
-				_ = cluster.KillProcessesMentioning(cctx, mark, time.Second)
+				_ = procs.KillMentioning(cctx, mark, time.Second)
 				_ = os.RemoveAll(mark)
 			}
 		})
 
 		By("checking the real programs run from the lab's directory")
 		Expect(s.ProgramsDir).To(BeADirectory())
-		procs, err := cluster.ProcessesMentioning(s.ProgramsDir)
+		programs, err := procs.Mentioning(s.ProgramsDir)
 		Expect(err).NotTo(HaveOccurred())
 		// Dex (its config path), oauth2-proxy (--config) and slapd (-f)
 		// name files under it.
-		Expect(len(procs)).To(BeNumerically(">=", 3), "programs mentioning %s: %v", s.ProgramsDir, procs)
+		Expect(len(programs)).To(BeNumerically(">=", 3), "programs mentioning %s: %v", s.ProgramsDir, programs)
 
 		By("signalling the lab: " + sig.String())
 		Expect(cmd.Process.Signal(sig)).To(Succeed())
@@ -78,7 +79,7 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 
 		By("finding nothing left")
 		for _, mark := range []string{s.ProgramsDir, s.Workdir} {
-			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
+			Expect(procs.Mentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
 			_, err := os.Stat(mark)
 			Expect(errors.Is(err, fs.ErrNotExist)).To(BeTrue(), "%s still exists (stat: %v)", mark, err)
 		}

@@ -23,6 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/existing"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kind"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 	"github.com/kfp-connect/kfp-connect/scenarios/all"
@@ -50,9 +53,17 @@ func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 	case "", "kwok":
 		return suitekit.NewKwok(), ""
 	case "node":
-		return suitekit.NewNode(), ""
+		ctx := context.Background()
+		b := suitekit.NodeImages(GinkgoT().TempDir())
+		base, err := b.Node(ctx, true)
+		Expect(err).NotTo(HaveOccurred())
+		more, err := b.Catalog(ctx, suitekit.ConformanceImages()...)
+		Expect(err).NotTo(HaveOccurred())
+		n, err := node.New(node.Options{DNS: true, ImageArchives: append(base, more...)})
+		Expect(err).NotTo(HaveOccurred())
+		return n, ""
 	case "kind":
-		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
+		if ok, why := kind.DockerAvailable(context.Background()); !ok {
 			return nil, "skipped: no container runtime (" + why + ")"
 		}
 		// The node provider's images, loaded with `kind load image-archive`:
@@ -64,7 +75,7 @@ func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
 		if os.Getenv("KFP_CONNECT_EXISTING_DISPOSABLE") != "1" {
 			return nil, "skipped: the suite installs fixtures and injects faults; set KFP_CONNECT_EXISTING_DISPOSABLE=1 for a cluster you can break"
 		}
-		return cluster.NewExisting(os.Getenv("KUBECONFIG"), os.Getenv("KUBECONTEXT")), ""
+		return existing.New(os.Getenv("KUBECONFIG"), os.Getenv("KUBECONTEXT")), ""
 	default:
 		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, node, kind or existing", p))
 	}
@@ -125,7 +136,7 @@ var _ = Describe("scenarios", func() {
 				env, err = conformance.Setup(ctx, p.RESTConfig(), sc, dropped(), log)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(env.Close)
-				if n, ok := p.(*cluster.Node); ok {
+				if n, ok := p.(*node.Node); ok {
 					// PodDefaults by admission: Kubeflow's webhook manifests,
 					// our webhook's image, the real apiserver calling it.
 					why, err := env.InstallPodDefaultWebhook(ctx, n.IssueCertificates)

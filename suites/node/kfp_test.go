@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
@@ -29,11 +30,13 @@ import (
 // its image names.
 var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true, CatalogImages: images.KFPRefs()})
+		kfp, err := imgs.Catalog(ctx, images.KFPRefs()...)
+		Expect(err).NotTo(HaveOccurred())
+		n, cs = createNode(ctx, node.Options{DNS: true}, kfp)
 	}, NodeTimeout(5*time.Minute))
 
 	AfterEach(func() {

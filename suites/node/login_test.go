@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
@@ -27,15 +28,13 @@ import (
 // Deployments applied unchanged.
 var _ = Describe("The login programs as pods on a node cluster", Ordered, Label("node", "login"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx, cluster.NodeOptions{})
-		By("building the login images and loading them into the node")
-		bin, err := cluster.ToolsBin(os.Getenv, "dex", "oauth2-proxy")
-		Expect(err).NotTo(HaveOccurred())
-		archives, err := images.BuildLogin(ctx, ".", GinkgoT().TempDir(), bin)
+		n, cs = createNode(ctx, node.Options{})
+		By("building the login images and loading them into the running node")
+		archives, err := imgs.Catalog(ctx, images.LoginRefs()...)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
@@ -42,7 +43,7 @@ const (
 // the real kubelet mounts the projected token the webhook put in the pod.
 var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("node", "poddefault"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 		pd *unstructured.Unstructured
 	)
@@ -51,15 +52,12 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		if !ok {
 			Skip("the upstream manifests are absent (" + install.ErrNoUpstream.Error() + "): the webhook's manifests come from there")
 		}
-		n, cs = createNode(ctx, cluster.NodeOptions{})
+		n, cs = createNode(ctx, node.Options{})
 
-		By("building the webhook's image and loading it into the node")
-		dir := GinkgoT().TempDir()
-		standin := filepath.Join(dir, "kfp-standin")
-		Expect(images.BuildGo(ctx, ".", images.StandinPackage, standin)).To(Succeed())
-		archive := filepath.Join(dir, "poddefaults-webhook.tar")
-		Expect(images.WriteImage(images.PodDefaultWebhookImage(standin), archive)).To(Succeed())
-		Expect(n.LoadImages(ctx, archive)).To(Succeed())
+		By("building the webhook's image and loading it into the running node")
+		archives, err := imgs.Catalog(ctx, images.PodDefaultWebhookRef)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 
 		By("applying the fixtures' PodDefault CRD, namespaces and PodDefaults")
 		fixtures, err := install.Fixtures(kubeflow.MultiUser)

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
@@ -47,18 +48,18 @@ func writeOwner(dir, name string) error {
 
 // ownerAlive reports whether the owner recorded is the process still running.
 func ownerAlive(o nodeOwner) bool {
-	if !running(o.PID) {
+	if !procs.Running(o.PID) {
 		return false
 	}
 	start, err := procstat.StartTime(o.PID)
 	return err == nil && start == o.Start
 }
 
-// ReapOrphanNodes removes every node cluster under tempDir (empty:
+// ReapOrphans removes every node cluster under tempDir (empty:
 // os.TempDir()) whose owner has died without destroying it, and returns
 // their names. A cluster whose directory has no owner record yet (one being
 // created) or whose owner runs is left alone.
-func ReapOrphanNodes(ctx context.Context, tempDir string) ([]string, error) {
+func ReapOrphans(ctx context.Context, tempDir string) ([]string, error) {
 	if tempDir == "" {
 		tempDir = os.TempDir()
 	}
@@ -105,7 +106,7 @@ func reapNode(ctx context.Context, name, dir string) error {
 	}
 	var errs []error
 	errs = append(errs, killCgroupProcs(ctx, roots))
-	errs = append(errs, KillProcessesMentioning(ctx, dir, 5*time.Second))
+	errs = append(errs, procs.KillMentioning(ctx, dir, 5*time.Second))
 	if _, err := os.Stat("/run/netns/" + name); err == nil {
 		errs = append(errs, run(ctx, "/usr/sbin/ip", "netns", "delete", name))
 	}

@@ -1,4 +1,4 @@
-package cluster
+package kind
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func TestKindLoadsArchives(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	k, err := NewKind("kfpc-test", "multi-user.yaml")
+	k, err := New("kfpc-test", "multi-user.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

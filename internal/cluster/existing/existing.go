@@ -1,10 +1,11 @@
-package cluster
+package existing
 
 import (
 	"context"
 	"fmt"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -18,15 +19,15 @@ type Existing struct {
 	rc      *rest.Config
 }
 
-var _ Provider = (*Existing)(nil)
+var _ cluster.Provider = (*Existing)(nil)
 
 // NewExisting uses the kubeconfig at path (empty: $KUBECONFIG, else
 // ~/.kube/config, as kubectl does) and the named context (empty: the current one).
-func NewExisting(path, kubeContext string) *Existing {
+func New(path, kubeContext string) *Existing {
 	return &Existing{path: path, context: kubeContext}
 }
 
-// Name implements Provider.
+// Name implements cluster.Provider.
 func (e *Existing) Name() string {
 	if e.context != "" {
 		return e.context
@@ -41,7 +42,7 @@ func (e *Existing) loader() clientcmd.ClientConfig {
 		&clientcmd.ConfigOverrides{CurrentContext: e.context})
 }
 
-// Create implements Provider: it loads the client config and waits for the
+// Create implements cluster.Provider: it loads the client config and waits for the
 // apiserver, without requiring a node (a real cluster may be busy scaling).
 func (e *Existing) Create(ctx context.Context) error {
 	rc, err := e.loader().ClientConfig()
@@ -56,13 +57,13 @@ func (e *Existing) Create(ctx context.Context) error {
 	// is not.
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := WaitReady(ctx, rc, false); err != nil {
+	if err := cluster.WaitReady(ctx, rc, false); err != nil {
 		return fmt.Errorf("existing cluster %s at %s: %w", e.Name(), rc.Host, err)
 	}
 	return nil
 }
 
-// KubeconfigPath implements Provider; empty means kubectl's default lookup.
+// KubeconfigPath implements cluster.Provider; empty means kubectl's default lookup.
 func (e *Existing) KubeconfigPath() string {
 	if e.path != "" {
 		return e.path
@@ -70,7 +71,7 @@ func (e *Existing) KubeconfigPath() string {
 	return e.loader().ConfigAccess().GetDefaultFilename()
 }
 
-// RESTConfig implements Provider.
+// RESTConfig implements cluster.Provider.
 func (e *Existing) RESTConfig() *rest.Config {
 	if e.rc == nil {
 		return nil
@@ -78,5 +79,5 @@ func (e *Existing) RESTConfig() *rest.Config {
 	return rest.CopyConfig(e.rc)
 }
 
-// Destroy implements Provider: the cluster is the user's, we leave it be.
+// Destroy implements cluster.Provider: the cluster is the user's, we leave it be.
 func (e *Existing) Destroy(context.Context) error { return nil }

@@ -1,6 +1,6 @@
-// Package nodedns holds the manifests of the node cluster's kube-dns
+// Package dns holds the manifests of the node cluster's kube-dns
 // (CoreDNS at the kubelet's clusterDNS address, 10.96.0.10).
-package nodedns
+package dns
 
 import "embed"
 

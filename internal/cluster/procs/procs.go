@@ -1,4 +1,7 @@
-package cluster
+// Package procs finds, measures and stops the local processes of a cluster
+// by what their command lines name (its work directory): kwokctl and the
+// node provider start components this process is not the parent of.
+package procs
 
 import (
 	"bufio"
@@ -24,12 +27,12 @@ type Process struct {
 	Cmdline string // arguments joined by spaces
 }
 
-// ProcessesMentioning lists the processes (other than this one) whose command
+// Mentioning lists the processes (other than this one) whose command
 // line contains s. kwokctl starts every component in its own session (setsid),
 // so they are not our children and a process group kill cannot reach them; the
 // cluster's work directory appears in each component's flags, which makes it a
 // reliable handle on "the cluster's processes".
-func ProcessesMentioning(s string) ([]Process, error) {
+func Mentioning(s string) ([]Process, error) {
 	if s == "" {
 		return nil, errors.New("refusing to match every process: empty pattern")
 	}
@@ -93,11 +96,11 @@ func parseVmRSS(r interface{ Read([]byte) (int, error) }) (int64, error) {
 	return 0, sc.Err()
 }
 
-// KillProcessesMentioning is the last resort of clean-up: SIGTERM every process
+// KillMentioning is the last resort of clean-up: SIGTERM every process
 // whose command line contains s, wait up to grace for them to exit, then
 // SIGKILL the rest and wait for them to be gone.
-func KillProcessesMentioning(ctx context.Context, s string, grace time.Duration) error {
-	procs, err := ProcessesMentioning(s)
+func KillMentioning(ctx context.Context, s string, grace time.Duration) error {
+	procs, err := Mentioning(s)
 	if err != nil || len(procs) == 0 {
 		return err
 	}
@@ -122,7 +125,7 @@ func WaitExited(ctx context.Context, procs []Process, timeout time.Duration) err
 	err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		alive = alive[:0]
 		for _, p := range procs {
-			if running(p.PID) {
+			if Running(p.PID) {
 				alive = append(alive, p.PID)
 			}
 		}
@@ -139,7 +142,7 @@ func WaitExited(ctx context.Context, procs []Process, timeout time.Duration) err
 // it turns zombie while the other threads of a Go program are still exiting,
 // and the sockets they share stay open until the last one is done (measured:
 // a LISTEN socket with no owner after the leader was already "Z").
-func running(pid int) bool {
+func Running(pid int) bool {
 	taskDir := filepath.Join("/proc", strconv.Itoa(pid), "task")
 	tasks, err := os.ReadDir(taskDir)
 	if err != nil {

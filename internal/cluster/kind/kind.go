@@ -1,4 +1,4 @@
-package cluster
+package kind
 
 import (
 	"context"
@@ -13,8 +13,9 @@ import (
 
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/support"
-	"sigs.k8s.io/e2e-framework/support/kind"
+	e2ekind "sigs.k8s.io/e2e-framework/support/kind"
 
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/kindconfigs"
 )
 
@@ -50,20 +51,20 @@ type Kind struct {
 	rc *rest.Config
 }
 
-var _ Provider = (*Kind)(nil)
+var _ cluster.Provider = (*Kind)(nil)
 
 // NewKind prepares a kind cluster named name (empty: kfpc-<random>) from
 // kindconfigs/<config>, e.g. "multi-user.yaml".
-func NewKind(name, config string) (*Kind, error) {
+func New(name, config string) (*Kind, error) {
 	data, err := fs.ReadFile(kindconfigs.FS, config)
 	if err != nil {
 		return nil, fmt.Errorf("kind configuration %q: %w (see kindconfigs/)", config, err)
 	}
-	if _, err := ParseKindConfig(data); err != nil {
+	if _, err := ParseConfig(data); err != nil {
 		return nil, fmt.Errorf("kind configuration %q: %w", config, err)
 	}
 	if name == "" {
-		name = "kfpc-" + randomSuffix()
+		name = "kfpc-" + cluster.RandomSuffix()
 	}
 	tmp, err := os.MkdirTemp("", name+"-")
 	if err != nil {
@@ -73,7 +74,7 @@ func NewKind(name, config string) (*Kind, error) {
 		_ = os.RemoveAll(tmp)
 		return nil, fmt.Errorf("writing kind configuration: %w", err)
 	}
-	return &Kind{name: name, config: config, tmp: tmp, provider: kind.NewProvider().WithName(name)}, nil
+	return &Kind{name: name, config: config, tmp: tmp, provider: e2ekind.NewProvider().WithName(name)}, nil
 }
 
 // WithImageArchives has Create load these docker archives onto the
@@ -85,10 +86,10 @@ func (k *Kind) WithImageArchives(paths ...string) *Kind {
 	return k
 }
 
-// Name implements Provider.
+// Name implements cluster.Provider.
 func (k *Kind) Name() string { return k.name }
 
-// Create implements Provider.
+// Create implements cluster.Provider.
 func (k *Kind) Create(ctx context.Context) error {
 	if ok, reason := DockerAvailable(ctx); !ok {
 		return fmt.Errorf("kind cluster %s needs a container runtime: %s", k.name, reason)
@@ -113,7 +114,7 @@ func (k *Kind) Create(ctx context.Context) error {
 	if err := loadArchives(ctx, k.provider, k.name, k.archives); err != nil {
 		return err
 	}
-	return WaitReady(ctx, rc, true)
+	return cluster.WaitReady(ctx, rc, true)
 }
 
 // checkArchives says which of paths is not a readable regular file.
@@ -152,10 +153,10 @@ func loadArchives(ctx context.Context, p support.E2EClusterProvider, name string
 	return nil
 }
 
-// KubeconfigPath implements Provider.
+// KubeconfigPath implements cluster.Provider.
 func (k *Kind) KubeconfigPath() string { return k.provider.GetKubeconfig() }
 
-// RESTConfig implements Provider.
+// RESTConfig implements cluster.Provider.
 func (k *Kind) RESTConfig() *rest.Config {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -165,7 +166,7 @@ func (k *Kind) RESTConfig() *rest.Config {
 	return rest.CopyConfig(k.rc)
 }
 
-// Destroy implements Provider.
+// Destroy implements cluster.Provider.
 func (k *Kind) Destroy(ctx context.Context) error {
 	// As for kwok: a cancelled ctx (Ctrl-C) must not skip the clean-up.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"crypto/x509"
@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node/dns"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
@@ -227,14 +227,14 @@ func TestParseCgroupMounts(t *testing.T) {
 func TestNewNodeRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		opts NodeOptions
+		opts Options
 		want string
 	}{
-		{"no tools", NodeOptions{ToolsBin: t.TempDir()}, "make tools"},
-		{"unknown proxy mode", NodeOptions{ToolsBin: t.TempDir(), ProxyMode: "ipvs"}, `kube-proxy mode "ipvs"`},
+		{"no tools", Options{ToolsBin: t.TempDir()}, "make tools"},
+		{"unknown proxy mode", Options{ToolsBin: t.TempDir(), ProxyMode: "ipvs"}, `kube-proxy mode "ipvs"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := NewNode(tc.opts)
+			_, err := New(tc.opts)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
@@ -245,7 +245,7 @@ func TestNewNodeRejects(t *testing.T) {
 // The kube-dns manifests must match what the kubelet and the image build
 // assume: the clusterDNS address and the locally built, never pulled image.
 func TestNodeDNSManifests(t *testing.T) {
-	objs, err := manifests.Read(nodedns.Manifests)
+	objs, err := manifests.Read(dns.Manifests)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestNodeDNSManifests(t *testing.T) {
 	if ip != nodeClusterDNS {
 		t.Errorf("kube-dns clusterIP %q, want the kubelet's clusterDNS %s", ip, nodeClusterDNS)
 	}
-	if image != nodedns.Image || pull != "Never" {
-		t.Errorf("CoreDNS image %q pull %q, want %s, Never", image, pull, nodedns.Image)
+	if image != dns.Image || pull != "Never" {
+		t.Errorf("CoreDNS image %q pull %q, want %s, Never", image, pull, dns.Image)
 	}
 }

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -70,7 +70,7 @@ func TestReapOrphanNodes(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	reaped, err := ReapOrphanNodes(ctx, tmp)
+	reaped, err := ReapOrphans(ctx, tmp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -16,14 +16,9 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node/dns"
 )
-
-// NodeBinaries are the pinned programs a node cluster runs, as tools/build.sh
-// names them: the control plane and a real kubelet and kube-proxy.
-var NodeBinaries = []string{
-	"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet", "kube-proxy",
-}
 
 // nodeSystemPrograms are the Debian programs a node cluster runs
 // (hack/system-deps.sh installs them).
@@ -34,10 +29,10 @@ var nodeSystemPrograms = []string{
 	"/usr/sbin/iptables", "/usr/sbin/conntrack",
 }
 
-// ErrNodeUnsupported is wrapped when this machine cannot run a node cluster
+// ErrUnsupported is wrapped when this machine cannot run a node cluster
 // at all (not root, no network namespaces, no cgroup v1 memory controller,
 // not Linux). Specs skip with its message; anything else is a failure.
-var ErrNodeUnsupported = errors.New("this machine cannot run a node cluster")
+var ErrUnsupported = errors.New("this machine cannot run a node cluster")
 
 // The cluster's fixed addresses. They are the same in every node cluster:
 // each lives in its own network namespace, where nothing else uses them.
@@ -47,43 +42,41 @@ const (
 	nodeClusterDNS  = "10.96.0.10"
 	nodePodCIDR     = "10.244.0.0/24"
 	nodeAPIPort     = 6443
-	// The sandbox image containerd uses; built by internal/images.
-	nodePauseImage = "kfpc.local/pause:3.10"
 	// Within the namespace: one end of a veth pair holds the node IP, the
 	// other end is also inside, so nothing links to the host.
 	nodeLink, nodePeerLink = "kfpc-node", "kfpc-peer"
 	nodeBridge             = "kfpc0"
 )
 
+// SandboxImage is the pause image containerd starts every pod's sandbox
+// from: one of Options.ImageArchives must carry it (internal/nodeimages
+// builds it), as no registry is ever asked.
+const SandboxImage = "kfpc.local/pause:3.10"
+
 // KubeProxyMetricsPort is where a node cluster's kube-proxy serves its
 // metrics, on the node IP: GET /api/v1/nodes/NODE:10249/proxy/metrics.
 const KubeProxyMetricsPort = "10249"
 
-// NodeOptions configures a node cluster.
-type NodeOptions struct {
-	// ToolsBin is the directory of the pinned binaries; empty uses ToolsBin(os.Getenv).
+// Options configures a node cluster.
+type Options struct {
+	// ToolsBin is the directory of the pinned binaries; empty uses cluster.ToolsBin(os.Getenv).
 	ToolsBin string
 	// TempDir is where the cluster's work directory is created; empty is
 	// os.TempDir(). Keep it short: containerd's socket path must fit in 108 bytes.
 	TempDir string
-	// ModuleDir is a directory inside this Go module, where the images'
-	// programs are built (`go build`); empty is the current directory.
-	ModuleDir string
 	// ReadyTimeout bounds Create; zero means 3 minutes.
 	ReadyTimeout time.Duration
 	// ProxyMode is kube-proxy's mode, iptables (default) or nftables.
 	ProxyMode string
 	// DNS adds kube-dns: the pinned, trimmed CoreDNS (tools/coredns) as a
-	// pod behind 10.96.0.10, Ready before Create returns.
+	// pod behind 10.96.0.10, Ready before Create returns; an archive must
+	// carry its image, dns.Image.
 	DNS bool
-	// Images are built from this module and imported besides the defaults
-	// (pause, probe), e.g. images.Doctor("") for pods of the doctor.
-	Images []images.Ref
-	// CatalogImages are catalogue refs (internal/images' Find) to build
-	// and import too, e.g. images.KFPRefs(): pods of those names then start
-	// with no pull, as long as their imagePullPolicy is not Always.
-	CatalogImages []string
-	// ImageArchives are docker archives built elsewhere, imported as they are.
+	// ImageArchives are docker archives imported into containerd before
+	// the kubelet starts, so pods of their tags start with no pull (an
+	// imagePullPolicy other than Always). One must carry SandboxImage.
+	// The provider builds no image: internal/nodeimages makes these, once,
+	// before any cluster exists, as kind's users load archives they built.
 	ImageArchives []string
 }
 
@@ -98,27 +91,24 @@ type Node struct {
 	name      string // cluster, node, network namespace and cgroup root name
 	bin       string
 	dir       string
-	moduleDir string
 	nodeIP    string
 	proxyMode string
 	dns       bool
-	images    []images.Ref
-	catalog   []string
 	archives  []string
 	timeout   time.Duration
 
 	mu        sync.Mutex
 	state     nodeState // what Create has set up so far, for Destroy
 	rc        *rest.Config
-	steps     []NodeStep
+	steps     []Step
 	destroyed bool
 }
 
-var _ Provider = (*Node)(nil)
+var _ cluster.Provider = (*Node)(nil)
 
-// NewNode checks the pinned binaries and the Debian programs and creates the
+// New checks the pinned binaries and the Debian programs and creates the
 // cluster's work directory; nothing runs until Create.
-func NewNode(opts NodeOptions) (*Node, error) {
+func New(opts Options) (*Node, error) {
 	mode := opts.ProxyMode
 	switch mode {
 	case "":
@@ -130,17 +120,17 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	getenv := os.Getenv
 	if opts.ToolsBin != "" {
 		getenv = func(k string) string {
-			if k == ToolsBinEnv {
+			if k == cluster.ToolsBinEnv {
 				return opts.ToolsBin
 			}
 			return os.Getenv(k)
 		}
 	}
-	need := NodeBinaries
+	need := cluster.NodeBinaries
 	if opts.DNS {
 		need = append(slices.Clip(need), "coredns")
 	}
-	bin, err := ToolsBin(getenv, need...)
+	bin, err := cluster.ToolsBin(getenv, need...)
 	if err != nil {
 		return nil, err
 	}
@@ -153,11 +143,20 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("node cluster: %v not installed: run `make system-deps` (hack/system-deps.sh)", missing)
 	}
-	// Clusters whose owner was killed before its Destroy ran go first.
-	if _, err := ReapOrphanNodes(context.Background(), opts.TempDir); err != nil {
+	// The images every pod needs must come with it: a cluster that starts
+	// without them only fails later, at its first pod.
+	images := []string{SandboxImage}
+	if opts.DNS {
+		images = append(images, dns.Image)
+	}
+	if err := checkArchives(opts.ImageArchives, images); err != nil {
 		return nil, fmt.Errorf("node cluster: %w", err)
 	}
-	suffix := randomSuffix()
+	// Clusters whose owner was killed before its Destroy ran go first.
+	if _, err := ReapOrphans(context.Background(), opts.TempDir); err != nil {
+		return nil, fmt.Errorf("node cluster: %w", err)
+	}
+	suffix := cluster.RandomSuffix()
 	name := "kfpc-node-" + suffix
 	dir, err := os.MkdirTemp(opts.TempDir, name+"-")
 	if err != nil {
@@ -168,14 +167,11 @@ func NewNode(opts NodeOptions) (*Node, error) {
 		return nil, fmt.Errorf("recording the owner of node cluster %s: %w", name, err)
 	}
 	n := &Node{
-		name: name, bin: bin, dir: dir, moduleDir: opts.ModuleDir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
-		images: slices.Clone(opts.Images), catalog: slices.Clone(opts.CatalogImages), archives: slices.Clone(opts.ImageArchives),
+		name: name, bin: bin, dir: dir, proxyMode: mode, dns: opts.DNS, timeout: opts.ReadyTimeout,
+		archives: slices.Clone(opts.ImageArchives),
 		// 10.200.X.1: a node IP of its own per cluster (X from the name's
 		// random suffix), so two clusters' logs and addresses never blur.
 		nodeIP: fmt.Sprintf("10.200.%d.1", 1+int(suffix[0])%254),
-	}
-	if n.moduleDir == "" {
-		n.moduleDir = "."
 	}
 	if n.timeout == 0 {
 		n.timeout = 3 * time.Minute
@@ -183,7 +179,7 @@ func NewNode(opts NodeOptions) (*Node, error) {
 	return n, nil
 }
 
-// Name implements Provider; it is also the node's, the network namespace's
+// Name implements cluster.Provider; it is also the node's, the network namespace's
 // and the cgroup root's name.
 func (n *Node) Name() string { return n.name }
 
@@ -199,11 +195,11 @@ func (n *Node) CgroupRoot() string { return "/" + n.name }
 // LogsDir holds one log file per component, valid until Destroy.
 func (n *Node) LogsDir() string { return filepath.Join(n.dir, "logs") }
 
-// KubeconfigPath implements Provider: an admin kubeconfig that reaches the
+// KubeconfigPath implements cluster.Provider: an admin kubeconfig that reaches the
 // apiserver through the owner's loopback forwarder, valid while it runs.
 func (n *Node) KubeconfigPath() string { return filepath.Join(n.dir, "admin.kubeconfig") }
 
-// RESTConfig implements Provider.
+// RESTConfig implements cluster.Provider.
 func (n *Node) RESTConfig() *rest.Config {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -232,7 +228,7 @@ func (n *Node) containerdConfig() string {
 		`[ttrpc]`,
 		`  address = ` + q(n.containerdSocket()+".ttrpc"),
 		`[plugins."io.containerd.grpc.v1.cri"]`,
-		`  sandbox_image = ` + q(nodePauseImage),
+		`  sandbox_image = ` + q(SandboxImage),
 		`  restrict_oom_score_adj = true`,
 		`  stream_server_address = "127.0.0.1"`,
 		`  [plugins."io.containerd.grpc.v1.cri".containerd]`,
@@ -424,16 +420,16 @@ func marshalJSON(v any) ([]byte, error) {
 	return out, nil
 }
 
-// NodeStep is one step of Create and when it finished, measured from the
+// Step is one step of Create and when it finished, measured from the
 // start of Create (hack/bench-cluster prints them).
-type NodeStep struct {
+type Step struct {
 	What string
 	At   time.Duration
 }
 
 // Timings returns the steps Create has finished so far.
-func (n *Node) Timings() []NodeStep {
+func (n *Node) Timings() []Step {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]NodeStep(nil), n.steps...)
+	return append([]Step(nil), n.steps...)
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package cluster
+package node
 
 import (
 	"bufio"
@@ -28,8 +28,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
-	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node/dns"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
@@ -52,7 +53,7 @@ type nodeProc struct {
 	stop io.Closer     // the holder's stdin: closing it ends the holder
 }
 
-// Create implements Provider. Each step waits on a condition of its own
+// Create implements cluster.Provider. Each step waits on a condition of its own
 // (a namespace, a socket, /readyz, a Ready node), never on a sleep.
 func (n *Node) Create(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
@@ -61,7 +62,6 @@ func (n *Node) Create(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	var archives []string
 	steps := []struct {
 		what string
 		do   func(context.Context) error
@@ -71,31 +71,13 @@ func (n *Node) Create(ctx context.Context) error {
 		{"private mount namespace", n.setupHolder},
 		{"cgroup root", n.setupCgroups},
 		{"etcd and kube-apiserver started", n.startAPIServer},
-		{"images built", func(ctx context.Context) (err error) {
-			archives, err = images.Build(ctx, n.moduleDir, n.path("images"), append(images.Defaults(), n.images...))
-			if err != nil {
-				return err
-			}
-			b := &images.Builder{ModuleDir: n.moduleDir, ToolsBin: n.bin, Dir: n.path("images")}
-			more, err := b.Archives(ctx, n.catalog)
-			if err != nil {
-				return err
-			}
-			archives = append(append(archives, more...), n.archives...)
-			if !n.dns {
-				return nil
-			}
-			a := n.path("images", "coredns.tar")
-			archives = append(archives, a)
-			return images.WriteArchive(images.Spec{Ref: nodedns.Image, Binary: filepath.Join(n.bin, "coredns"), Path: "/coredns"}, a)
-		}},
 		{"kube-apiserver ready", n.waitAPIServer},
 		{"controller-manager and scheduler started", n.startControllers},
 		{"containerd answers", n.startContainerd},
-		{"images imported", func(ctx context.Context) error { return n.importImages(ctx, archives) }},
+		{"images imported", func(ctx context.Context) error { return n.importImages(ctx, n.archives) }},
 		{"kubelet and kube-proxy started", n.startNode},
 		{"node Ready and default ServiceAccount", func(ctx context.Context) error {
-			return WaitReady(ctx, n.RESTConfig(), true)
+			return cluster.WaitReady(ctx, n.RESTConfig(), true)
 		}},
 	}
 	if n.dns {
@@ -106,10 +88,10 @@ func (n *Node) Create(ctx context.Context) error {
 	}
 	for _, s := range steps {
 		if err := s.do(ctx); err != nil {
-			return fmt.Errorf("node cluster %s: %s: %w%s", n.name, s.what, err, LogTails(n.LogsDir(), 15))
+			return fmt.Errorf("node cluster %s: %s: %w%s", n.name, s.what, err, cluster.LogTails(n.LogsDir(), 15))
 		}
 		n.mu.Lock()
-		n.steps = append(n.steps, NodeStep{What: s.what, At: time.Since(start)})
+		n.steps = append(n.steps, Step{What: s.what, At: time.Since(start)})
 		n.mu.Unlock()
 	}
 	return nil
@@ -119,17 +101,17 @@ func (n *Node) Create(ctx context.Context) error {
 // run a node cluster at all.
 func nodePreflight(ctx context.Context) error {
 	if os.Geteuid() != 0 {
-		return fmt.Errorf("%w: it needs root (network and mount namespaces, cgroups, iptables inside the namespace); running as uid %d", ErrNodeUnsupported, os.Geteuid())
+		return fmt.Errorf("%w: it needs root (network and mount namespaces, cgroups, iptables inside the namespace); running as uid %d", ErrUnsupported, os.Geteuid())
 	}
 	if out, err := runCmd(ctx, "/usr/bin/unshare", "--net", "--mount", "/bin/true"); err != nil {
-		return fmt.Errorf("%w: the kernel refuses new network/mount namespaces (unshare: %v: %s)", ErrNodeUnsupported, err, out)
+		return fmt.Errorf("%w: the kernel refuses new network/mount namespaces (unshare: %v: %s)", ErrUnsupported, err, out)
 	}
 	mounts, err := cgroupMounts()
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNodeUnsupported, err)
+		return fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
 	if len(mounts) == 0 {
-		return fmt.Errorf("%w: no cgroup filesystem is mounted under /sys/fs/cgroup", ErrNodeUnsupported)
+		return fmt.Errorf("%w: no cgroup filesystem is mounted under /sys/fs/cgroup", ErrUnsupported)
 	}
 	return nil
 }
@@ -209,7 +191,7 @@ func (n *Node) setupHolder(ctx context.Context) error {
 	// command line makes it findable like every other process of the cluster.
 	cmd := exec.Command("/usr/bin/nsenter", "--net="+n.netnsPath(), "--",
 		"/usr/bin/unshare", "--mount", "--propagation", "private", "--",
-		"/bin/sh", "-c", "read -r _; exit 0", "kfpc-node-holder", n.dir)
+		"/bin/sh", "-c", "read -r _; exit 0", holderMark, n.dir)
 	cmd.Stdin = r
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -250,7 +232,7 @@ func (n *Node) setupHolder(ctx context.Context) error {
 		}
 	}
 	for k := range nodeKernelDefaults() {
-		fmt.Fprintf(&script, "mount --bind %s /proc/sys/%s\n", shellQuote(n.path("sysctl", filepath.Base(k))), k)
+		fmt.Fprintf(&script, "mount --bind %s /proc/sys/%s\n", cluster.ShellQuote(n.path("sysctl", filepath.Base(k))), k)
 	}
 	return run(ctx, "/usr/bin/nsenter", "-t", strconv.Itoa(cmd.Process.Pid), "-m", "--", "/bin/sh", "-c", script.String())
 }
@@ -437,7 +419,7 @@ func (n *Node) waitAPIServer(ctx context.Context) error {
 		if err := n.alive(); err != nil {
 			return false, err
 		}
-		return apiserverReady.check(ctx, cs)
+		return cluster.APIServerReady(ctx, cs)
 	})
 }
 
@@ -480,19 +462,48 @@ func (n *Node) startContainerd(ctx context.Context) error {
 	})
 }
 
-// importImages loads the archives into the CRI's image namespace; ctr
-// also unpacks them, so the first pod does not wait for that.
+// importImages loads the archives into the CRI's image namespace.
 func (n *Node) importImages(ctx context.Context, archives []string) error {
 	n.mu.Lock()
-	holder := strconv.Itoa(n.state.holder.cmd.Process.Pid)
+	holder := n.state.holder.cmd.Process.Pid
 	n.mu.Unlock()
+	return ctrImport(ctx, holder, n.containerdSocket(), archives)
+}
+
+// ctrImport runs `ctr images import` in the namespaces of the cluster
+// whose holder is pid, into the CRI's image namespace; ctr also unpacks
+// the images, so the first pod does not wait for that.
+func ctrImport(ctx context.Context, holder int, socket string, archives []string) error {
 	for _, a := range archives {
-		if err := run(ctx, "/usr/bin/nsenter", "-t", holder, "-m", "-n", "--",
-			"/usr/bin/ctr", "--address", n.containerdSocket(), "-n", "k8s.io", "images", "import", a); err != nil {
-			return err
+		if err := run(ctx, "/usr/bin/nsenter", "-t", strconv.Itoa(holder), "-m", "-n", "--",
+			"/usr/bin/ctr", "--address", socket, "-n", "k8s.io", "images", "import", a); err != nil {
+			return fmt.Errorf("importing %s: %w", a, err)
 		}
 	}
 	return nil
+}
+
+// holderMark is on the namespace holder's command line, before the work
+// directory, so another process finds the holder of a cluster by it.
+const holderMark = "kfpc-node-holder"
+
+// LoadArchives imports docker archives into the node cluster whose work
+// directory is dir, from any process of this machine with the rights to
+// enter its namespaces (root): what `kind load image-archive` is for kind,
+// for a cluster another process owns (a lab's). Pods of those tags then
+// start with imagePullPolicy Never or IfNotPresent.
+func LoadArchives(ctx context.Context, dir string, archives ...string) error {
+	if err := checkArchives(archives, nil); err != nil {
+		return err
+	}
+	list, err := procs.Mentioning(holderMark + " " + dir)
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("no node cluster runs in %s (its namespace holder is gone)", dir)
+	}
+	return ctrImport(ctx, list[0].PID, filepath.Join(dir, "containerd", "containerd.sock"), archives)
 }
 
 // LoadImages imports more image archives (docker archives, as
@@ -527,7 +538,7 @@ func (n *Node) startNode(context.Context) error {
 // through the kubernetes Service: so it also shows pods reach the apiserver.
 func (n *Node) startDNS(ctx context.Context) error {
 	rc := n.RESTConfig()
-	if err := manifests.ApplyFS(ctx, rc, nodedns.Manifests); err != nil {
+	if err := manifests.ApplyFS(ctx, rc, dns.Manifests); err != nil {
 		return err
 	}
 	cs, err := kubernetes.NewForConfig(rc)
@@ -550,7 +561,7 @@ func (n *Node) startDNS(ctx context.Context) error {
 	})
 }
 
-// Destroy implements Provider. The kubelet goes first so it restarts no
+// Destroy implements cluster.Provider. The kubelet goes first so it restarts no
 // container; then every process in the cluster's cgroups (the pods), then
 // the other daemons in reverse order, anything still naming the work
 // directory (containerd's shims), and the holder, which ends the mount
@@ -592,7 +603,7 @@ func (n *Node) Destroy(ctx context.Context) error {
 			errs = append(errs, stopProc(dctx, p))
 		}
 	}
-	errs = append(errs, KillProcessesMentioning(dctx, n.dir, 5*time.Second))
+	errs = append(errs, procs.KillMentioning(dctx, n.dir, 5*time.Second))
 	if st.holder != nil {
 		_ = st.holder.stop.Close()
 		errs = append(errs, stopProc(dctx, st.holder))
@@ -660,7 +671,7 @@ func killCgroupProcs(ctx context.Context, roots []string) error {
 					continue
 				}
 				for _, f := range strings.Fields(string(raw)) {
-					if pid, err := strconv.Atoi(f); err == nil && running(pid) {
+					if pid, err := strconv.Atoi(f); err == nil && procs.Running(pid) {
 						left = append(left, pid)
 						_ = syscall.Kill(pid, syscall.SIGKILL)
 					}
@@ -816,13 +827,13 @@ func setns(f *os.File) error {
 // Processes lists the cluster's processes: every one naming the work
 // directory (the daemons, the shims, the holder) and every one in its
 // cgroups (the pods' containers).
-func (n *Node) Processes() ([]Process, error) {
-	procs, err := ProcessesMentioning(n.dir)
+func (n *Node) Processes() ([]procs.Process, error) {
+	list, err := procs.Mentioning(n.dir)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[int]bool{}
-	for _, p := range procs {
+	for _, p := range list {
 		seen[p.PID] = true
 	}
 	n.mu.Lock()
@@ -841,9 +852,9 @@ func (n *Node) Processes() ([]Process, error) {
 				}
 				seen[pid] = true
 				cmd, _ := os.ReadFile(filepath.Join("/proc", f, "cmdline"))
-				procs = append(procs, Process{PID: pid, Cmdline: strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))})
+				list = append(list, procs.Process{PID: pid, Cmdline: strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))})
 			}
 		}
 	}
-	return procs, nil
+	return list, nil
 }

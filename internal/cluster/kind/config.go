@@ -1,4 +1,4 @@
-package cluster
+package kind
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 )
 
-// ParseKindConfig decodes a kind cluster configuration the way kind's own
+// ParseConfig decodes a kind cluster configuration the way kind's own
 // loader does and checks what kind would reject at create time.
 //
 // kind's loader and validator live under sigs.k8s.io/kind/pkg/internal, and
@@ -19,7 +19,7 @@ import (
 // public half exactly — go.yaml.in/yaml/v3 with unknown fields rejected into
 // v1alpha4.Cluster, then v1alpha4.SetDefaultsCluster — and checks the rules of
 // its validator that a hand-written file can break.
-func ParseKindConfig(data []byte) (*v1alpha4.Cluster, error) {
+func ParseConfig(data []byte) (*v1alpha4.Cluster, error) {
 	var tm struct {
 		Kind       string `yaml:"kind"`
 		APIVersion string `yaml:"apiVersion"`
@@ -37,13 +37,13 @@ func ParseKindConfig(data []byte) (*v1alpha4.Cluster, error) {
 		return nil, fmt.Errorf("decoding kind configuration: %w", err)
 	}
 	v1alpha4.SetDefaultsCluster(cfg)
-	if err := validateKindConfig(cfg); err != nil {
+	if err := validateConfig(cfg); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-func validateKindConfig(cfg *v1alpha4.Cluster) error {
+func validateConfig(cfg *v1alpha4.Cluster) error {
 	var errs []error
 	controlPlanes := 0
 	for i, n := range cfg.Nodes {

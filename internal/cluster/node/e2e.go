@@ -1,4 +1,4 @@
-package cluster
+package node
 
 import (
 	"context"
@@ -8,47 +8,48 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/e2e-framework/klient"
 	"sigs.k8s.io/e2e-framework/support"
 )
 
-// NodeE2E is the node provider as sigs.k8s.io/e2e-framework's cluster
+// E2E is the node provider as sigs.k8s.io/e2e-framework's cluster
 // provider, beside its kind and kwok ones:
 //
-//	testenv.Setup(envfuncs.CreateCluster(cluster.NewNodeE2E(cluster.NodeOptions{DNS: true}), "kfp"))
+//	testenv.Setup(envfuncs.CreateCluster(cluster.NewE2E(cluster.Options{DNS: true}), "kfp"))
 //	testenv.Finish(envfuncs.DestroyCluster("kfp"))
 //
 // The cluster is a Node: the pinned Kubernetes of the tools cache, a real
 // kubelet, containerd and runc in namespaces of its own (root).
-type NodeE2E struct {
-	opts    NodeOptions
+type E2E struct {
+	opts    Options
 	name    string
 	version string
 	node    *Node
 }
 
-var _ support.E2EClusterProvider = (*NodeE2E)(nil)
+var _ support.E2EClusterProvider = (*E2E)(nil)
 
 // NewNodeE2E prepares the provider; nothing runs until Create.
-func NewNodeE2E(opts NodeOptions) *NodeE2E { return &NodeE2E{opts: opts} }
+func NewE2E(opts Options) *E2E { return &E2E{opts: opts} }
 
 // WithName implements support.E2EClusterProvider: the name e2e-framework
 // keys the cluster by. The node's own name stays unique (kfpc-node-…), so
 // two clusters of one name never collide on this machine.
-func (e *NodeE2E) WithName(name string) support.E2EClusterProvider { e.name = name; return e }
+func (e *E2E) WithName(name string) support.E2EClusterProvider { e.name = name; return e }
 
 // WithVersion implements support.E2EClusterProvider. Only the pinned
 // version (tools/) exists here; Create refuses another.
-func (e *NodeE2E) WithVersion(v string) support.E2EClusterProvider { e.version = v; return e }
+func (e *E2E) WithVersion(v string) support.E2EClusterProvider { e.version = v; return e }
 
 // WithPath implements support.E2EClusterProvider: the tools cache's bin
-// directory (NodeOptions.ToolsBin).
-func (e *NodeE2E) WithPath(p string) support.E2EClusterProvider { e.opts.ToolsBin = p; return e }
+// directory (Options.ToolsBin).
+func (e *E2E) WithPath(p string) support.E2EClusterProvider { e.opts.ToolsBin = p; return e }
 
 // WithOpts implements support.E2EClusterProvider.
-func (e *NodeE2E) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvider {
+func (e *E2E) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvider {
 	for _, o := range opts {
 		o(e)
 	}
@@ -56,13 +57,13 @@ func (e *NodeE2E) WithOpts(opts ...support.ClusterOpts) support.E2EClusterProvid
 }
 
 // SetDefaults implements support.E2EClusterProvider.
-func (e *NodeE2E) SetDefaults() support.E2EClusterProvider { return e }
+func (e *E2E) SetDefaults() support.E2EClusterProvider { return e }
 
 // Create implements support.E2EClusterProvider: it creates the node
 // cluster, Ready, and returns its kubeconfig.
-func (e *NodeE2E) Create(ctx context.Context, args ...string) (string, error) {
+func (e *E2E) Create(ctx context.Context, args ...string) (string, error) {
 	if len(args) > 0 {
-		return "", fmt.Errorf("node cluster: no command-line arguments (got %q): NodeOptions configure it", args)
+		return "", fmt.Errorf("node cluster: no command-line arguments (got %q): Options configure it", args)
 	}
 	if e.version != "" {
 		return "", fmt.Errorf("node cluster: only the pinned Kubernetes of the tools cache runs here (tools/), not %q", e.version)
@@ -70,7 +71,7 @@ func (e *NodeE2E) Create(ctx context.Context, args ...string) (string, error) {
 	if e.node != nil {
 		return e.node.KubeconfigPath(), nil
 	}
-	n, err := NewNode(e.opts)
+	n, err := New(e.opts)
 	if err != nil {
 		return "", err
 	}
@@ -83,15 +84,15 @@ func (e *NodeE2E) Create(ctx context.Context, args ...string) (string, error) {
 
 // CreateWithConfig implements support.E2EClusterProvider; a node cluster
 // has no configuration file.
-func (e *NodeE2E) CreateWithConfig(context.Context, string) (string, error) {
-	return "", errors.New("node cluster: no configuration file; set NodeOptions in NewNodeE2E")
+func (e *E2E) CreateWithConfig(context.Context, string) (string, error) {
+	return "", errors.New("node cluster: no configuration file; set Options in NewNodeE2E")
 }
 
 // Node is the cluster, nil before Create.
-func (e *NodeE2E) Node() *Node { return e.node }
+func (e *E2E) Node() *Node { return e.node }
 
 // GetKubeconfig implements support.E2EClusterProvider.
-func (e *NodeE2E) GetKubeconfig() string {
+func (e *E2E) GetKubeconfig() string {
 	if e.node == nil {
 		return ""
 	}
@@ -100,7 +101,7 @@ func (e *NodeE2E) GetKubeconfig() string {
 
 // GenerateKubeconfig implements support.E2EClusterProvider: the admin
 // kubeconfig Create wrote.
-func (e *NodeE2E) GenerateKubeconfig(...string) (string, error) {
+func (e *E2E) GenerateKubeconfig(...string) (string, error) {
 	if e.node == nil {
 		return "", errors.New("node cluster: not created")
 	}
@@ -109,7 +110,7 @@ func (e *NodeE2E) GenerateKubeconfig(...string) (string, error) {
 
 // GetKubectlContext implements support.E2EClusterProvider: the
 // kubeconfig's current context.
-func (e *NodeE2E) GetKubectlContext() string {
+func (e *E2E) GetKubectlContext() string {
 	if e.node == nil {
 		return ""
 	}
@@ -122,7 +123,7 @@ func (e *NodeE2E) GetKubectlContext() string {
 
 // ExportLogs implements support.E2EClusterProvider: the components' logs
 // (etcd, the control plane, containerd, the kubelet, kube-proxy) into dest.
-func (e *NodeE2E) ExportLogs(_ context.Context, dest string) error {
+func (e *E2E) ExportLogs(_ context.Context, dest string) error {
 	if e.node == nil {
 		return errors.New("node cluster: not created")
 	}
@@ -160,7 +161,7 @@ func copyFile(src, dst string) error {
 }
 
 // Destroy implements support.E2EClusterProvider.
-func (e *NodeE2E) Destroy(ctx context.Context) error {
+func (e *E2E) Destroy(ctx context.Context) error {
 	if e.node == nil {
 		return nil
 	}
@@ -169,15 +170,15 @@ func (e *NodeE2E) Destroy(ctx context.Context) error {
 
 // WaitForControlPlane implements support.E2EClusterProvider: the node Ready
 // and the default ServiceAccount, which Create already waited for.
-func (e *NodeE2E) WaitForControlPlane(ctx context.Context, _ klient.Client) error {
+func (e *E2E) WaitForControlPlane(ctx context.Context, _ klient.Client) error {
 	if e.node == nil {
 		return errors.New("node cluster: not created")
 	}
-	return WaitReady(ctx, e.node.RESTConfig(), true)
+	return cluster.WaitReady(ctx, e.node.RESTConfig(), true)
 }
 
 // KubernetesRestConfig implements support.E2EClusterProvider.
-func (e *NodeE2E) KubernetesRestConfig() *rest.Config {
+func (e *E2E) KubernetesRestConfig() *rest.Config {
 	if e.node == nil {
 		return nil
 	}

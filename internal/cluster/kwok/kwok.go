@@ -1,10 +1,8 @@
-package cluster
+package kwok
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -12,22 +10,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/e2e-framework/support"
-	"sigs.k8s.io/e2e-framework/support/kwok"
+	e2ekwok "sigs.k8s.io/e2e-framework/support/kwok"
 	"sigs.k8s.io/yaml"
 )
 
-// KwokOptions configures a kwok cluster.
-type KwokOptions struct {
+// Options configures a kwok cluster.
+type Options struct {
 	// Name of the cluster; empty picks a unique kfpc-<random> so suites can
 	// run side by side.
 	Name string
-	// ToolsBin is the directory of the pinned binaries; empty uses ToolsBin(os.Getenv).
+	// ToolsBin is the directory of the pinned binaries; empty uses cluster.ToolsBin(os.Getenv).
 	ToolsBin string
 	// TempDir is where the cluster's work directory is created; empty is os.TempDir().
 	TempDir string
@@ -51,27 +50,27 @@ type Kwok struct {
 	destroyed bool
 }
 
-var _ Provider = (*Kwok)(nil)
+var _ cluster.Provider = (*Kwok)(nil)
 
 // NewKwok checks the pinned binaries and prepares the cluster's work
 // directory; nothing runs until Create.
-func NewKwok(opts KwokOptions) (*Kwok, error) {
+func New(opts Options) (*Kwok, error) {
 	getenv := os.Getenv
 	if opts.ToolsBin != "" {
 		getenv = func(k string) string {
-			if k == ToolsBinEnv {
+			if k == cluster.ToolsBinEnv {
 				return opts.ToolsBin
 			}
 			return os.Getenv(k)
 		}
 	}
-	bin, err := ToolsBin(getenv, KwokBinaries...)
+	bin, err := cluster.ToolsBin(getenv, cluster.KwokBinaries...)
 	if err != nil {
 		return nil, err
 	}
 	name := opts.Name
 	if name == "" {
-		name = "kfpc-" + randomSuffix()
+		name = "kfpc-" + cluster.RandomSuffix()
 	}
 	workdir, err := os.MkdirTemp(opts.TempDir, name+"-")
 	if err != nil {
@@ -90,31 +89,25 @@ func NewKwok(opts KwokOptions) (*Kwok, error) {
 	// setting it process-wide would break two clusters in one process. A
 	// wrapper script that sets it and execs our kwokctl keeps it per cluster,
 	// and WithPath also stops the provider from `go install`ing an old kwokctl.
-	k.provider = kwok.NewProvider().WithName(name).WithOpts(kwok.WithPath(k.kwokctl()), kwok.WithWaitDuration(k.timeout))
+	k.provider = e2ekwok.NewProvider().WithName(name).WithOpts(e2ekwok.WithPath(k.kwokctl()), e2ekwok.WithWaitDuration(k.timeout))
 	return k, nil
 }
 
-func randomSuffix() string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
-	return hex.EncodeToString(b)
-}
-
-// Name implements Provider.
+// Name implements cluster.Provider.
 func (k *Kwok) Name() string { return k.name }
 
 // Workdir is the cluster's temporary directory; every process of the cluster
 // mentions it on its command line and Destroy removes it.
 func (k *Kwok) Workdir() string { return k.workdir }
 
-// KubeconfigPath implements Provider.
+// KubeconfigPath implements cluster.Provider.
 func (k *Kwok) KubeconfigPath() string {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return k.kubecfg
 }
 
-// RESTConfig implements Provider.
+// RESTConfig implements cluster.Provider.
 func (k *Kwok) RESTConfig() *rest.Config {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -159,15 +152,13 @@ func (k *Kwok) writeFiles() error {
 	// (measured). Point both into the work directory.
 	home := filepath.Join(k.workdir, "home")
 	script := fmt.Sprintf("#!/bin/sh\nKWOK_WORKDIR=%s\nHOME=%s\nKUBECONFIG=%s\nexport KWOK_WORKDIR HOME KUBECONFIG\nexec %s \"$@\"\n",
-		shellQuote(filepath.Join(k.workdir, "kwok")), shellQuote(home),
-		shellQuote(filepath.Join(home, ".kube", "config")), shellQuote(filepath.Join(k.bin, "kwokctl")))
+		cluster.ShellQuote(filepath.Join(k.workdir, "kwok")), cluster.ShellQuote(home),
+		cluster.ShellQuote(filepath.Join(home, ".kube", "config")), cluster.ShellQuote(filepath.Join(k.bin, "kwokctl")))
 	if err := os.WriteFile(k.kwokctl(), []byte(script), 0o700); err != nil {
 		return fmt.Errorf("writing kwokctl wrapper: %w", err)
 	}
 	return nil
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // kwokPortOptions are the KwokctlConfiguration options of every port the
 // binary runtime listens on.
@@ -246,7 +237,7 @@ func kwokctlConfig(bin string, ports []int) ([]byte, error) {
 	return out, nil
 }
 
-// Create implements Provider: it creates (or reuses) the cluster, adds one
+// Create implements cluster.Provider: it creates (or reuses) the cluster, adds one
 // fake node and waits until the apiserver, the node and the default
 // ServiceAccount are ready.
 func (k *Kwok) Create(ctx context.Context) error {
@@ -277,7 +268,7 @@ func (k *Kwok) Create(ctx context.Context) error {
 	if err := k.scaleNodes(ctx, 1); err != nil {
 		return err
 	}
-	if err := WaitReady(ctx, rc, true); err != nil {
+	if err := cluster.WaitReady(ctx, rc, true); err != nil {
 		return fmt.Errorf("kwok cluster %s not ready: %w%s", k.name, err, k.logTails(20))
 	}
 	return nil
@@ -291,24 +282,7 @@ func (k *Kwok) LogsDir() string {
 
 // logTails is LogTails of this cluster, for errors: Destroy removes the
 // work directory, so pointing at the files would not do.
-func (k *Kwok) logTails(n int) string { return LogTails(k.LogsDir(), n) }
-
-// LogTails returns the last n lines of every *.log file in dir, each under a
-// header naming the file; empty when there are none.
-func LogTails(dir string, n int) string {
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	var b strings.Builder
-	for _, f := range logs {
-		data, err := os.ReadFile(f)
-		if err != nil || len(data) == 0 {
-			continue
-		}
-		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-		lines = lines[max(0, len(lines)-n):]
-		fmt.Fprintf(&b, "\n--- last %d lines of %s:\n%s", len(lines), filepath.Base(f), strings.Join(lines, "\n"))
-	}
-	return b.String()
-}
+func (k *Kwok) logTails(n int) string { return cluster.LogTails(k.LogsDir(), n) }
 
 // scaleNodes sets the number of fake nodes; kwokctl creates none by itself.
 func (k *Kwok) scaleNodes(ctx context.Context, n int) error {
@@ -329,7 +303,7 @@ func (k *Kwok) run(ctx context.Context, args ...string) ([]byte, error) {
 	return bytes.TrimSpace(out.Bytes()), err
 }
 
-// Destroy implements Provider. It asks kwokctl to delete the cluster, then
+// Destroy implements cluster.Provider. It asks kwokctl to delete the cluster, then
 // kills whatever process still mentions the work directory (kwokctl may have
 // been interrupted half-way through create) and removes every file.
 func (k *Kwok) Destroy(ctx context.Context) error {
@@ -348,7 +322,7 @@ func (k *Kwok) Destroy(ctx context.Context) error {
 	defer cancel()
 	// Remembered before kwokctl stops them, to wait until their sockets are
 	// closed: a returned Destroy means the ports are free.
-	before, _ := ProcessesMentioning(k.workdir)
+	before, _ := procs.Mentioning(k.workdir)
 	var deleteErr error
 	if _, err := os.Stat(filepath.Join(k.workdir, "kwok", "clusters", k.name)); err == nil {
 		if err := k.provider.Destroy(dctx); err != nil {
@@ -356,10 +330,10 @@ func (k *Kwok) Destroy(ctx context.Context) error {
 		}
 	}
 	var errs []error
-	if err := KillProcessesMentioning(dctx, k.workdir, 5*time.Second); err != nil {
+	if err := procs.KillMentioning(dctx, k.workdir, 5*time.Second); err != nil {
 		errs = append(errs, err)
 	}
-	if err := WaitExited(dctx, before, 10*time.Second); err != nil {
+	if err := procs.WaitExited(dctx, before, 10*time.Second); err != nil {
 		errs = append(errs, fmt.Errorf("kwok cluster %s: %w", k.name, err))
 	}
 	for _, p := range []string{kubecfg, k.workdir} {
@@ -376,15 +350,4 @@ func (k *Kwok) Destroy(ctx context.Context) error {
 		errs = append(errs, deleteErr)
 	}
 	return errors.Join(errs...)
-}
-
-// PortOpen reports whether something accepts TCP connections on addr.
-func PortOpen(ctx context.Context, addr string) bool {
-	d := net.Dialer{Timeout: time.Second}
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return false
-	}
-	_ = c.Close()
-	return true
 }
