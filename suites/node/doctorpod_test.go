@@ -33,7 +33,7 @@ var _ = Describe("The doctor's image in a pod", Ordered, Label("node", "doctor-p
 		// built before the cluster, outside its creation deadline.
 		doctor, err := imgs.Doctor(ctx, images.Doctor("").Ref)
 		Expect(err).NotTo(HaveOccurred())
-		n, cs = createNode(ctx, node.Options{DNS: true, }, []string{doctor})
+		n, cs = createNode(ctx, node.Options{DNS: true}, []string{doctor})
 		_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "doctor"}}, metav1.CreateOptions{})
