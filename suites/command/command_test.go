@@ -33,7 +33,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/plan"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
@@ -73,7 +75,7 @@ func kfpConnect(ctx context.Context, bin string, timeout time.Duration, args ...
 // and each Deployment's spec generation and ConfigMap's version.
 func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface) []string {
 	var out []string
-	owned, err := conformance.Owned(ctx, dyn, conformance.OwnedSelector)
+	owned, err := env.Owned(ctx, dyn, env.OwnedSelector)
 	Expect(err).NotTo(HaveOccurred())
 	for _, o := range owned {
 		out = append(out, "owned "+o)
@@ -104,21 +106,21 @@ func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Inte
 	return out
 }
 
-func readResults(dir string) (conformance.Results, reporters.JUnitTestSuites, string) {
-	var res conformance.Results
-	b, err := os.ReadFile(filepath.Join(dir, conformance.JSONFile))
+func readResults(dir string) (results.Results, reporters.JUnitTestSuites, string) {
+	var res results.Results
+	b, err := os.ReadFile(filepath.Join(dir, results.JSONFile))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(json.Unmarshal(b, &res)).To(Succeed())
 	var junit reporters.JUnitTestSuites
-	b, err = os.ReadFile(filepath.Join(dir, conformance.JUnitFile))
+	b, err = os.ReadFile(filepath.Join(dir, results.JUnitFile))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(xml.Unmarshal(b, &junit)).To(Succeed())
-	page, err := os.ReadFile(filepath.Join(dir, conformance.HTMLFile))
+	page, err := os.ReadFile(filepath.Join(dir, results.HTMLFile))
 	Expect(err).NotTo(HaveOccurred())
 	return res, junit, string(page)
 }
 
-func count(res conformance.Results, pred func(conformance.CaseResult) bool) int {
+func count(res results.Results, pred func(results.CaseResult) bool) int {
 	n := 0
 	for _, c := range res.Cases {
 		if pred(c) {
@@ -178,28 +180,28 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		res, junit, page := readResults(reports)
 		Expect(res.Disruptive).To(BeFalse())
 		Expect(res.CleanupError).To(BeEmpty())
-		passed := count(res, func(c conformance.CaseResult) bool { return c.Status == conformance.Passed })
+		passed := count(res, func(c results.CaseResult) bool { return c.Status == results.Passed })
 		Expect(passed).To(BeNumerically(">", 40), "the lab is multi-user: both multi-user scenarios' client-side cases run")
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Status == conformance.Failed })).To(BeZero())
+		Expect(count(res, func(c results.CaseResult) bool { return c.Status == results.Failed })).To(BeZero())
 		// Client-side faults ran; the install's were skipped, and said why.
-		Expect(count(res, func(c conformance.CaseResult) bool {
-			return c.Fault == "wrong-audience" && c.Status == conformance.Passed
+		Expect(count(res, func(c results.CaseResult) bool {
+			return c.Fault == "wrong-audience" && c.Status == results.Passed
 		})).To(BeNumerically(">=", 2))
 		for _, c := range res.Cases {
 			switch {
 			case strings.HasPrefix(c.Scenario, "standalone/"):
 				// The lab is multi-user: the standalone scenarios do not
 				// apply, and the report says so.
-				Expect(c.Status).To(Equal(conformance.Skipped), c.FullName())
+				Expect(c.Status).To(Equal(results.Skipped), c.FullName())
 				Expect(c.Reason).To(ContainSubstring("is multi-user; this scenario is for standalone KFP"))
 			case c.Disruptive:
-				Expect(c.Status).To(Equal(conformance.Skipped), c.FullName())
-				Expect(c.Reason).To(HavePrefix(conformance.DisruptiveSkip))
+				Expect(c.Status).To(Equal(results.Skipped), c.FullName())
+				Expect(c.Reason).To(HavePrefix(plan.DisruptiveSkip))
 			}
 		}
 		Expect(junit.Tests).To(Equal(len(res.Cases)))
 		Expect(junit.Failures).To(BeZero())
-		Expect(page).To(And(ContainSubstring("✔"), ContainSubstring(string(kfd.TokenAudience)), ContainSubstring(conformance.DisruptiveSkip)))
+		Expect(page).To(And(ContainSubstring("✔"), ContainSubstring(string(kfd.TokenAudience)), ContainSubstring(plan.DisruptiveSkip)))
 
 		// Its own objects (client pods, namespace-3, the documented
 		// cross-namespace RoleBinding the lab lacks) were made and removed.
@@ -240,7 +242,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		before := snapshot(ctx, client, dyn)
 		left := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "client-left-behind", Namespace: "kubeflow-user-example-com",
-				Labels: conformance.Owner{RunID: "killed-run"}.Labels()},
+				Labels: env.Owner{RunID: "killed-run"}.Labels()},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "client", Image: "kfp-connect.invalid/kfp-client:test"}}},
 		}
 		_, err := client.CoreV1().Pods(left.Namespace).Create(ctx, left, metav1.CreateOptions{})
@@ -261,8 +263,8 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		Expect(code).To(Equal(0), stderr)
 		res, _, _ := readResults(reports)
 		Expect(res.Disruptive).To(BeTrue())
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Status != conformance.Passed })).To(BeZero(), "every case of the scenario runs and passes")
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Disruptive })).To(BeNumerically(">", 5))
+		Expect(count(res, func(c results.CaseResult) bool { return c.Status != results.Passed })).To(BeZero(), "every case of the scenario runs and passes")
+		Expect(count(res, func(c results.CaseResult) bool { return c.Disruptive })).To(BeNumerically(">", 5))
 		Expect(owned(snapshot(ctx, client, dyn))).To(Equal(objectsBefore))
 		// The faults and variants were reverted: the Deployments' and
 		// ConfigMaps' contents are what they were (their versions moved).

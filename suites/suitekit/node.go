@@ -1,14 +1,11 @@
 package suitekit
 
 import (
-	"errors"
 	"os"
 
-	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/nodeimages"
 )
 
@@ -18,14 +15,4 @@ func NodeImages(dir string) *nodeimages.Builder {
 	tools, err := cluster.ToolsBinDir(os.Getenv)
 	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 	return &nodeimages.Builder{ModuleDir: ".", ToolsBin: tools, Dir: dir}
-}
-
-// CreateOrSkip creates p, skipping the spec with the reason when p is a node
-// cluster this machine cannot run (not root, no namespaces).
-func CreateOrSkip(ctx ginkgo.SpecContext, p cluster.Provider) {
-	err := p.Create(ctx)
-	if errors.Is(err, node.ErrUnsupported) {
-		ginkgo.Skip(err.Error())
-	}
-	gomega.Expect(err).NotTo(gomega.HaveOccurred())
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
 const (
@@ -78,13 +79,13 @@ var Scenario = s.Scenario{
 	},
 	Faults: []s.Fault{
 		{Name: "no-token-file", Doc: "KF_PIPELINES_SA_TOKEN_PATH set, but no volume mounted there",
-			Client: &s.ClientFault{NoTokenFile: true}},
+			Client: cf.NoTokenFile()},
 		{Name: "wrong-audience", Doc: "the projected token has another audience",
-			Client: &s.ClientFault{Audience: "wrong.example.com"}},
+			Client: cf.Audience("wrong.example.com")},
 		{Name: "expired-token", Doc: "a token past its exp, as when a client caches the file's content",
-			Client: &s.ClientFault{ExpiredToken: true}},
+			Client: cf.ExpiredToken()},
 		{Name: "invalidated-token", Doc: "the pod the token is bound to is gone",
-			Client: &s.ClientFault{InvalidateToken: true}},
+			Client: cf.DeletedPodToken()},
 		{Name: "no-rolebinding", Doc: "the profile's default-editor RoleBinding is missing",
 			Delete: &s.ObjectRef{Kind: "RoleBinding", Namespace: profile, Name: kubeflow.ProfileEditor}},
 		{Name: "no-cross-namespace-rolebinding", Doc: "the documented RoleBinding allow-namespace-2-kubeflow-edit is missing",
@@ -94,15 +95,15 @@ var Scenario = s.Scenario{
 		{Name: "no-poddefault", Doc: "the profile has no access-ml-pipeline PodDefault",
 			Delete: &s.ObjectRef{Kind: "PodDefault", Namespace: profile, Name: kubeflow.AccessPodDefault}},
 		{Name: "another-namespace", Doc: "a namespace where the identity has no RoleBinding",
-			Client: &s.ClientFault{Namespace: s.Str("namespace-3")}},
+			Client: cf.Namespace("namespace-3")},
 		{Name: "empty-namespace", Doc: "no namespace at all",
-			Client: &s.ClientFault{Namespace: s.Str("")}},
+			Client: cf.Namespace("")},
 		{Name: "deployment-audience", Doc: "TOKEN_REVIEW_AUDIENCE on ml-pipeline differs from the token's audience",
 			SetEnv: &s.SetEnv{Namespace: kubeflow.Namespace, Deployment: kubeflow.APIServer, Name: "TOKEN_REVIEW_AUDIENCE", Value: "other.example.com"}},
 		{Name: "no-identity", Doc: "the client sends no credential",
-			Client: &s.ClientFault{NoToken: true}},
+			Client: cf.NoCredentials()},
 		{Name: "stale-context-namespace", Doc: "~/.config/kfp/context.json holds namespace-3, left by an earlier set_user_namespace: it wins over the pod's own",
-			Client: &s.ClientFault{ContextNamespace: "namespace-3"}},
+			Client: cf.ContextNamespace("namespace-3")},
 	},
 	Cases: []s.Case{
 		{Path: "poddefault", Expect: s.Succeeds},

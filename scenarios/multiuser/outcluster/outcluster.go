@@ -11,6 +11,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
 const profile = kubeflow.ExampleProfile
@@ -86,22 +87,22 @@ var Scenario = s.Scenario{
 			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Token: mintedNoAudience},
 	},
 	Faults: []s.Fault{
-		{Name: "no-token", Doc: "no token: nothing identifies the user", Client: &s.ClientFault{NoToken: true}},
-		{Name: "wrong-audience", Doc: "kubectl create token without --audience", Client: &s.ClientFault{Audience: "https://kubernetes.default.svc.cluster.local"}},
-		{Name: "another-namespace", Doc: "a namespace without a RoleBinding for the identity", Client: &s.ClientFault{Namespace: s.Str("namespace-3")}},
-		{Name: "empty-namespace", Doc: "no namespace", Client: &s.ClientFault{Namespace: s.Str("")}},
-		{Name: "foreign-issuer", Doc: "a token from an issuer the gateway's RequestAuthentication does not list", Client: &s.ClientFault{ForeignIssuer: true}},
-		{Name: "missing-pipeline-prefix", Doc: "the gateway's URL without /pipeline: no route", Client: &s.ClientFault{NoPrefix: true}},
-		{Name: "wrong-password", Doc: "Dex refuses the password", Client: &s.ClientFault{Login: &s.Login{Password: "not-the-password"}}},
-		{Name: "unknown-user", Doc: "a user the connector does not know", Client: &s.ClientFault{Login: &s.Login{Username: "nobody@example.com"}}},
-		{Name: "unknown-connector", Doc: "a connector Dex does not have", Client: &s.ClientFault{Login: &s.Login{Connector: "github"}}},
-		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: &s.ClientFault{Login: &s.Login{Username: "no-access@example.com"}}},
+		{Name: "no-token", Doc: "no token: nothing identifies the user", Client: cf.NoCredentials()},
+		{Name: "wrong-audience", Doc: "kubectl create token without --audience", Client: cf.Audience("https://kubernetes.default.svc.cluster.local")},
+		{Name: "another-namespace", Doc: "a namespace without a RoleBinding for the identity", Client: cf.Namespace("namespace-3")},
+		{Name: "empty-namespace", Doc: "no namespace", Client: cf.Namespace("")},
+		{Name: "foreign-issuer", Doc: "a token from an issuer the gateway's RequestAuthentication does not list", Client: cf.ForeignIssuer()},
+		{Name: "missing-pipeline-prefix", Doc: "the gateway's URL without /pipeline: no route", Client: cf.NoPrefix()},
+		{Name: "wrong-password", Doc: "Dex refuses the password", Client: cf.Login(s.Login{Password: "not-the-password"})},
+		{Name: "unknown-user", Doc: "a user the connector does not know", Client: cf.Login(s.Login{Username: "nobody@example.com"})},
+		{Name: "unknown-connector", Doc: "a connector Dex does not have", Client: cf.Login(s.Login{Connector: "github"})},
+		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: cf.Login(s.Login{Username: "no-access@example.com"})},
 		{Name: "unsecured-gateway", Doc: "no login in front of the gateway (neither oauth2-proxy nor authservice)",
 			SetEnv: &s.SetEnv{Namespace: kubeflow.GatewayNamespace, Deployment: kubeflow.Gateway, Name: "LOGIN", Value: "none"}},
 		{Name: "self-set-userid", Doc: "the client sets kubeflow-userid itself (a header stored in ~/.config/kfp/context.json)",
-			Client: &s.ClientFault{ContextHeader: [2]string{"kubeflow-userid", "user@example.com"}}},
-		{Name: "view-only", Doc: "a ServiceAccount bound to kubeflow-view only: it may list, not create", Client: &s.ClientFault{ServiceAccount: profile + "/viewer"}},
-		{Name: "expired-session", Doc: "the session cookie is sent after the session ended", Client: &s.ClientFault{ExpireSession: true}},
+			Client: cf.ContextHeader("kubeflow-userid", "user@example.com")},
+		{Name: "view-only", Doc: "a ServiceAccount bound to kubeflow-view only: it may list, not create", Client: cf.ServiceAccount(profile + "/viewer")},
+		{Name: "expired-session", Doc: "the session cookie is sent after the session ended", Client: cf.ExpiredSession()},
 		{Name: "dex-down", Doc: "Dex scaled to zero", Scale: &s.Scale{Namespace: kubeflow.AuthNamespace, Deployment: kubeflow.Dex, Replicas: 0}},
 		{Name: "oauth2-proxy-down", Doc: "oauth2-proxy scaled to zero", Scale: &s.Scale{Namespace: kubeflow.OAuth2ProxyNamespace, Deployment: kubeflow.OAuth2Proxy, Replicas: 0}},
 	},

@@ -9,6 +9,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
 // Scenario is standalone KFP, client inside the cluster.
@@ -39,9 +40,9 @@ var Scenario = s.Scenario{
 		{Name: "no-ready-endpoints", Doc: "ml-pipeline-ui has no ready pod",
 			Scale: &s.Scale{Namespace: kubeflow.Namespace, Deployment: kubeflow.UIServer, Replicas: 0}},
 		{Name: "wrong-port", Doc: "port 8888 of ml-pipeline-ui, which the Service does not serve",
-			Client: &s.ClientFault{Port: 8888}},
+			Client: cf.Port(8888)},
 		{Name: "wrong-namespace", Doc: "a bare Service name from a namespace KFP is not in",
-			Client: &s.ClientFault{Host: "http://ml-pipeline-ui.namespace-2"}},
+			Client: cf.Host("http://ml-pipeline-ui.namespace-2")},
 		{Name: "api-service-missing", Doc: "the ml-pipeline Service (the API server's) does not exist",
 			Delete: &s.ObjectRef{Kind: "Service", Namespace: kubeflow.Namespace, Name: kubeflow.APIServer}},
 	},

@@ -8,6 +8,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
 var uiForward = &s.PortForward{Service: kubeflow.UIServer, Port: 80}
@@ -33,11 +34,11 @@ var Scenario = s.Scenario{
 		{Name: "api-server-down", Doc: "the API server Deployment has no replicas; the UI still answers its healthz",
 			Scale: &s.Scale{Namespace: kubeflow.Namespace, Deployment: kubeflow.APIServer, Replicas: 0}},
 		{Name: "namespace-sent", Doc: "a namespace passed to standalone KFP, which refuses it on writes",
-			Client: &s.ClientFault{Namespace: s.Str("namespace-1")}},
+			Client: cf.Namespace("namespace-1")},
 		{Name: "port-forward-not-running", Doc: "the host's port has no port-forward behind it",
-			Client: &s.ClientFault{Port: 1}},
+			Client: cf.Port(1)},
 		{Name: "prefix-typo", Doc: "a path that is not KFP's, such as /pipelines",
-			Client: &s.ClientFault{Suffix: "/pipelines"}},
+			Client: cf.Suffix("/pipelines")},
 	},
 	Cases: []s.Case{
 		{Path: "port-forward", Expect: s.Succeeds},
