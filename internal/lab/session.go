@@ -36,9 +36,22 @@ type Options struct {
 	Port int
 	// ReadyTimeout bounds the whole bring-up.
 	ReadyTimeout time.Duration
-	// Programs are the user's --program IMAGE=PATH binaries.
+	// Programs are the user's --program IMAGE=PATH binaries (kwok).
 	Programs map[string]string
+	// Provider is the lab's cluster: ProviderKwok (the default; fake nodes,
+	// the install's programs run in place of its pods) or ProviderNode (a
+	// real kubelet, containerd and runc: the install's images as real pods).
+	Provider string
+	// ImageArchives are loaded into a node lab's containerd (a user's own
+	// notebook image, the doctor's), besides the install's images.
+	ImageArchives []string
 }
+
+// The providers a lab runs on.
+const (
+	ProviderKwok = "kwok"
+	ProviderNode = "node"
+)
 
 // examplePassword is the Dex password of Kubeflow's example user
 // (kubeflow.ExampleUser, in fixtures/kfp/multi-user/80-dex.yaml).
@@ -51,6 +64,7 @@ const DefaultName = "kfp-lab"
 // state directory once the lab is ready.
 type State struct {
 	Name       string `json:"name"`
+	Provider   string `json:"provider"`
 	Mode       string `json:"mode"`
 	Source     string `json:"source"`
 	PID        int    `json:"pid"`
@@ -85,12 +99,17 @@ func StateDir(name string) string {
 	return filepath.Join(base, "kfp-connect", "lab", name)
 }
 
-// Serve brings up a lab — a kwok cluster, KFP installed, stand-ins running,
-// ml-pipeline-ui forwarded to a local port — calls ready with its state, and
-// keeps it running until ctx ends; then it removes everything.
+// Serve brings up a lab — a cluster (kwok: fake nodes, the install's
+// programs run in place of its pods; node: a real kubelet, the install's
+// images as real pods), KFP installed, ml-pipeline-ui forwarded to a local
+// port — calls ready with its state, and keeps it running until ctx ends;
+// then it removes everything.
 func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State) error) (err error) {
 	if opts.Name == "" {
 		opts.Name = DefaultName
+	}
+	if opts.Provider == "" {
+		opts.Provider = ProviderKwok
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Minute
@@ -101,35 +120,27 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	upCtx, cancelUp := context.WithTimeout(ctx, opts.ReadyTimeout)
 	defer cancelUp()
-
-	kw, err := kwok.New(kwok.Options{Name: opts.Name})
+	var c *labCluster
+	switch opts.Provider {
+	case ProviderKwok:
+		c, err = upKwok(upCtx, opts, objs, log)
+	case ProviderNode:
+		c, err = upNode(upCtx, opts, objs, log)
+	default:
+		return fmt.Errorf("lab provider %q: want %s or %s", opts.Provider, ProviderKwok, ProviderNode)
+	}
+	if c != nil {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			err = errors.Join(err, c.close(dctx))
+			log.Info("cluster removed", "name", opts.Name)
+		}()
+	}
 	if err != nil {
 		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if derr := kw.Destroy(dctx); derr != nil {
-			err = errors.Join(err, derr)
-		}
-		log.Info("cluster removed", "name", opts.Name)
-	}()
-	log.Info("creating cluster", "name", opts.Name)
-	if err := kw.Create(upCtx); err != nil {
-		return err
-	}
-	cfg := kw.RESTConfig()
-	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
-	bins, err := DefaultBinaries()
-	if err != nil {
-		return err
-	}
-	bins.ByImage = opts.Programs
-	rt, res, err := InstallAndRun(upCtx, cfg, objs, Programs(bins), log)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
+	cfg := c.cfg
 
 	dialer, err := svcdial.New(cfg, kubeflow.Namespace)
 	if err != nil {
@@ -151,8 +162,8 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 
 	state := State{
-		Name: opts.Name, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
-		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(), ProgramsDir: rt.Dir(),
+		Name: opts.Name, Provider: opts.Provider, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
+		Kubeconfig: c.kubeconfig, URL: url, Workdir: c.workdir, ProgramsDir: c.programsDir, NotHonored: c.notHonored,
 	}
 	if declares(objs, kubeflow.GatewayNamespace, kubeflow.Gateway) {
 		// The gateway as a user reaches it: kubectl -n istio-system
@@ -179,9 +190,6 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 			}
 		}
 	}
-	for _, n := range append(res.Skipped, res.Changed...) {
-		state.NotHonored = append(state.NotHonored, n.String())
-	}
 	log.Info("lab ready", "url", url, "kubeconfig", state.Kubeconfig)
 	if err := ready(state); err != nil {
 		return err
@@ -189,6 +197,54 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	<-ctx.Done()
 	log.Info("stopping lab")
 	return nil
+}
+
+// labCluster is a lab's cluster with KFP installed and serving.
+type labCluster struct {
+	cfg                              *rest.Config
+	kubeconfig, workdir, programsDir string
+	// notHonored is what of the install the lab could not honour.
+	notHonored []string
+	// close removes the cluster and what runs for it; it is set whenever
+	// anything was created, also when bringing it up failed.
+	close func(context.Context) error
+}
+
+// upKwok brings up a kwok cluster with the install's programs running in
+// place of its pods (InstallAndRun).
+func upKwok(ctx context.Context, opts Options, objs []*unstructured.Unstructured, log *slog.Logger) (*labCluster, error) {
+	kw, err := kwok.New(kwok.Options{Name: opts.Name})
+	if err != nil {
+		return nil, err
+	}
+	c := &labCluster{kubeconfig: "", workdir: kw.Workdir()}
+	var rt *Runtime
+	c.close = func(ctx context.Context) error {
+		if rt != nil {
+			rt.Close()
+		}
+		return kw.Destroy(ctx)
+	}
+	log.Info("creating cluster", "name", opts.Name, "provider", ProviderKwok)
+	if err := kw.Create(ctx); err != nil {
+		return c, err
+	}
+	c.cfg, c.kubeconfig = kw.RESTConfig(), kw.KubeconfigPath()
+	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
+	bins, err := DefaultBinaries()
+	if err != nil {
+		return c, err
+	}
+	bins.ByImage = opts.Programs
+	var res *manifests.Result
+	if rt, res, err = InstallAndRun(ctx, c.cfg, objs, Programs(bins), log); err != nil {
+		return c, err
+	}
+	c.programsDir = rt.Dir()
+	for _, n := range append(res.Skipped, res.Changed...) {
+		c.notHonored = append(c.notHonored, n.String())
+	}
+	return c, nil
 }
 
 // InstallAndRun applies an install to the cluster of cfg, starts the runtime
@@ -344,7 +400,11 @@ func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''
 // Summary is what `lab up` prints.
 func (s State) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "KFP lab %q is up (%s, %s install)\n", s.Name, s.Mode, s.Source)
+	provider := s.Provider
+	if provider == "" {
+		provider = ProviderKwok
+	}
+	fmt.Fprintf(&b, "KFP lab %q is up (%s, %s install, on %s)\n", s.Name, s.Mode, s.Source, provider)
 	fmt.Fprintf(&b, "  kubeconfig:  %s\n", s.Kubeconfig)
 	fmt.Fprintf(&b, "  KFP (ml-pipeline-ui, port-forwarded): %s\n", s.URL)
 	if cmd := s.TokenCommand(); cmd != "" {
@@ -364,6 +424,9 @@ func (s State) Summary() string {
 	}
 	if len(s.NotHonored) > 0 {
 		fmt.Fprintf(&b, "  not honoured by the lab (%d objects): see %s\n", len(s.NotHonored), "state.json")
+	}
+	if provider == ProviderNode {
+		fmt.Fprintf(&b, "  your image:  kfp-connect lab load-image --name %s IMAGE.tar  (pods run it with imagePullPolicy IfNotPresent)\n", s.Name)
 	}
 	fmt.Fprintf(&b, "  stop it:     kfp-connect lab down --name %s\n", s.Name)
 	return b.String()
