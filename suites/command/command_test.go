@@ -52,10 +52,16 @@ var _ = ReportAfterSuite("reports", suitekit.Reports("command"))
 // kfpConnect runs the built binary, bounded, and returns its exit code and
 // output.
 func kfpConnect(ctx context.Context, bin string, timeout time.Duration, args ...string) (int, string, string) {
+	return kfpConnectIn(ctx, "", bin, timeout, args...)
+}
+
+// kfpConnectIn is kfpConnect in the directory dir ("" for this one).
+func kfpConnectIn(ctx context.Context, dir, bin string, timeout time.Duration, args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var stdout, stderr strings.Builder
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	err := cmd.Run()
@@ -70,9 +76,10 @@ func kfpConnect(ctx context.Context, bin string, timeout time.Duration, args ...
 }
 
 // snapshot is what a run must leave as it found it: every object a run
-// labels as its own, every pod, ServiceAccount, RoleBinding, Service,
-// PodDefault and namespace by UID (deleted and re-created is not the same),
-// and each Deployment's spec generation and ConfigMap's version.
+// labels as its own, every pod, ServiceAccount, Secret, RoleBinding,
+// ClusterRole, ClusterRoleBinding, Service, PodDefault and namespace by UID
+// (deleted and re-created is not the same), and each Deployment's spec
+// generation and ConfigMap's version.
 func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface) []string {
 	var out []string
 	owned, err := env.Owned(ctx, dyn, env.OwnedSelector)
@@ -84,6 +91,9 @@ func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Inte
 		{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "serviceaccounts"},
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
 		{Version: "v1", Resource: "services"}, {Version: "v1", Resource: "namespaces"},
+		{Version: "v1", Resource: "secrets"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
 		{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"},
 	} {
 		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
@@ -104,6 +114,16 @@ func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Inte
 	}
 	sort.Strings(out)
 	return out
+}
+
+// buildConnect builds the kfp-connect binary the specs run.
+func buildConnect(ctx context.Context) string {
+	bin := filepath.Join(GinkgoT().TempDir(), "kfp-connect")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kfp-connect")
+	build.Dir = filepath.Join("..", "..")
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+	return bin
 }
 
 func readResults(dir string) (results.Results, reporters.JUnitTestSuites, string) {
@@ -143,11 +163,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		GinkgoT().Setenv(cluster.ToolsBinEnv, tools)
 
 		// Built before XDG_CACHE_HOME moves, so with the Go build cache.
-		bin = filepath.Join(GinkgoT().TempDir(), "kfp-connect")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kfp-connect")
-		build.Dir = filepath.Join("..", "..")
-		out, err := build.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+		bin = buildConnect(ctx)
 		// The lab's state directory, and nothing else, goes here.
 		GinkgoT().Setenv("XDG_CACHE_HOME", GinkgoT().TempDir())
 
