@@ -84,6 +84,8 @@ var Scenario = s.Scenario{
 	Faults: []s.Fault{
 		{Name: "no-token-file", Doc: "KF_PIPELINES_SA_TOKEN_PATH set, but no volume mounted there",
 			Client: cf.NoTokenFile()},
+		{Name: "token-path-typo", Doc: "KF_PIPELINES_SA_TOKEN_PATH names a file next to the mounted token, where there is none",
+			Client: cf.TokenPathEnv("/opt/kfp-token/tokn")},
 		{Name: "wrong-audience", Doc: "the projected token has another audience",
 			Client: cf.Audience("wrong.example.com")},
 		{Name: "expired-token", Doc: "a token past its exp, as when a client caches the file's content",
@@ -114,6 +116,7 @@ var Scenario = s.Scenario{
 		{Path: "notebook", Expect: s.Succeeds},
 		{Path: "default-path", Expect: s.Succeeds},
 		{Path: "env-path", Expect: s.Succeeds},
+		{Path: "env-path", Fault: "token-path-typo", Expect: s.Fails("token", kfd.NoTokenFile)},
 		{Path: "explicit-path", Expect: s.Succeeds},
 		{Path: "cross-namespace", Expect: s.Succeeds},
 		{Path: "through-the-ui", Expect: s.Succeeds},
