@@ -183,7 +183,10 @@ func ImagesOf(objs []*unstructured.Unstructured) []string {
 			continue
 		}
 		for _, field := range []string{"initContainers", "containers"} {
-			list, _, _ := unstructured.NestedSlice(o.Object, append(slices.Clone(spec), field)...)
+			// NoCopy: kustomize's output holds plain ints, which
+			// unstructured's deep copy refuses.
+			v, _, _ := unstructured.NestedFieldNoCopy(o.Object, append(slices.Clone(spec), field)...)
+			list, _ := v.([]any)
 			for _, c := range list {
 				m, _ := c.(map[string]any)
 				if img, _ := m["image"].(string); img != "" && !slices.Contains(out, img) {

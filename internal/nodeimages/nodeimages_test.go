@@ -8,7 +8,10 @@ import (
 )
 
 func TestImagesOf(t *testing.T) {
-	container := func(image string) map[string]any { return map[string]any{"name": "c", "image": image} }
+	// Plain ints, as kustomize's output holds them.
+	container := func(image string) map[string]any {
+		return map[string]any{"name": "c", "image": image, "ports": []any{map[string]any{"containerPort": 8080}}}
+	}
 	objs := []*unstructured.Unstructured{
 		{Object: map[string]any{"kind": "Deployment", "spec": map[string]any{"template": map[string]any{"spec": map[string]any{
 			"initContainers": []any{container("init:1")}, "containers": []any{container("app:1"), container("side:1")}}}}}},

@@ -152,6 +152,8 @@ func (a *archives) build(ctx context.Context) (string, error) {
 	note := ""
 	a.once.Do(func() {
 		start := time.Now()
+		// Sticky should buildAll not return: no cluster starts half-loaded.
+		a.err = errors.New("the images were not built")
 		a.err = a.buildAll(ctx)
 		if a.err == nil {
 			note = fmt.Sprintf("%d image archives built once for every cluster of the run in %s", len(a.paths), time.Since(start).Round(100*time.Millisecond))
