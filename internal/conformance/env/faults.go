@@ -49,8 +49,9 @@ func (e *Env) Inject(ctx context.Context, f scenarios.Fault) (revert func(contex
 	if err != nil || !f.Admission {
 		return revert, err
 	}
+	undo := revert
 	return func(ctx context.Context) error {
-		if err := revert(ctx); err != nil {
+		if err := undo(ctx); err != nil {
 			return err
 		}
 		return install.WaitPodDefaults(ctx, e.Client)
