@@ -162,7 +162,7 @@ func Available(d *appsv1.Deployment) bool {
 
 // Issuer stands in for cert-manager where a cluster has none: it turns
 // Certificates into the Secrets cert-manager would write and fills the
-// caBundles its cainjector would ((*node.Node).IssueCertificates).
+// caBundles its cainjector would (NewIssuer).
 type Issuer func([]*unstructured.Unstructured) ([]*unstructured.Unstructured, error)
 
 // PodDefaultWebhookObjects are Kubeflow's own PodDefault webhook manifests

@@ -78,7 +78,11 @@ func upNode(ctx context.Context, opts Options, objs []*unstructured.Unstructured
 	}
 	if opts.Mode == kubeflow.MultiUser {
 		log.Info("installing the PodDefault webhook")
-		why, err := install.PodDefaultWebhook(ctx, c.cfg, n.IssueCertificates)
+		issuer, err := install.NewIssuer()
+		if err != nil {
+			return c, err
+		}
+		why, err := install.PodDefaultWebhook(ctx, c.cfg, issuer)
 		if err != nil {
 			return c, err
 		}

@@ -75,7 +75,9 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		By("applying the upstream admission-webhook, its certificate issued by the node's CA")
 		objs, err := install.Kustomize(filepath.Join(shared, "kubeflow-manifests", "applications", "admission-webhook", "upstream", "overlays", "cert-manager"))
 		Expect(err).NotTo(HaveOccurred())
-		objs, err = n.IssueCertificates(objs)
+		issue, err := install.NewIssuer()
+		Expect(err).NotTo(HaveOccurred())
+		objs, err = issue(objs)
 		Expect(err).NotTo(HaveOccurred())
 		var workload, hooks []*unstructured.Unstructured
 		for _, o := range objs {

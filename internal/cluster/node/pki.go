@@ -113,33 +113,6 @@ func (p *nodePKI) sign(spec certSpec) ([]byte, *ecdsa.PrivateKey, error) {
 	return der, key, nil
 }
 
-// loadNodePKI reads back the CA newNodePKI wrote in dir.
-func loadNodePKI(dir string) (*nodePKI, error) {
-	p := &nodePKI{dir: dir}
-	certPEM, err := os.ReadFile(p.path("ca.crt"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the node cluster's CA: %w", err)
-	}
-	keyPEM, err := os.ReadFile(p.path("ca.key"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the node cluster's CA key: %w", err)
-	}
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return nil, fmt.Errorf("the node cluster's CA in %s is not PEM", dir)
-	}
-	if p.caCert, err = x509.ParseCertificate(cb.Bytes); err != nil {
-		return nil, fmt.Errorf("parsing the node cluster's CA: %w", err)
-	}
-	key, err := x509.ParseECPrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the node cluster's CA key: %w", err)
-	}
-	p.caKey = key
-	return p, nil
-}
-
 func (p *nodePKI) write(file string, der []byte, key *ecdsa.PrivateKey) error {
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {

@@ -29,9 +29,11 @@ import (
 type Fresh struct {
 	Provider string
 	opts     Options
-	// newCluster returns an uncreated cluster for sc, and the issuer of
-	// the PodDefault webhook's certificate once it is created (nil: none).
-	newCluster func(ctx context.Context, sc *scenarios.Scenario) (cluster.Provider, func() install.Issuer, error)
+	// newCluster returns an uncreated cluster for sc.
+	newCluster func(ctx context.Context, sc *scenarios.Scenario) (cluster.Provider, error)
+	// realPods: the clusters run their pods, so the kube-apiserver can call
+	// the PodDefault webhook (its certificate issued as cert-manager would).
+	realPods bool
 	images     *archives
 }
 
@@ -50,7 +52,7 @@ func (f *Fresh) Prepare(ctx context.Context, sc *scenarios.Scenario, owner env.O
 			notes = append(notes, built)
 		}
 	}
-	p, issuer, err := f.newCluster(ctx, sc)
+	p, err := f.newCluster(ctx, sc)
 	if err != nil {
 		return conformance.Prepared{}, err
 	}
@@ -61,8 +63,10 @@ func (f *Fresh) Prepare(ctx context.Context, sc *scenarios.Scenario, owner env.O
 	}
 	notes = append(notes, fmt.Sprintf("%s cluster %s created in %s", f.Provider, p.Name(), time.Since(start).Round(100*time.Millisecond)))
 	opts := env.Options{Owner: owner, Drop: f.opts.Drop, Log: f.opts.Log, DoctorImage: f.opts.Image}
-	if issuer != nil {
-		opts.Issuer = issuer()
+	if f.realPods {
+		if opts.Issuer, err = install.NewIssuer(); err != nil {
+			return conformance.Prepared{}, errors.Join(err, destroy(context.WithoutCancel(ctx)))
+		}
 	}
 	start = time.Now()
 	e, err := env.Setup(ctx, p.RESTConfig(), sc, opts)
@@ -90,9 +94,8 @@ func (f *Fresh) Close(context.Context, env.Owner) ([]string, error) {
 }
 
 func newKwok(opts Options) *Fresh {
-	return &Fresh{Provider: "kwok", opts: opts, newCluster: func(context.Context, *scenarios.Scenario) (cluster.Provider, func() install.Issuer, error) {
-		k, err := kwok.New(kwok.Options{})
-		return k, nil, err
+	return &Fresh{Provider: "kwok", opts: opts, newCluster: func(context.Context, *scenarios.Scenario) (cluster.Provider, error) {
+		return kwok.New(kwok.Options{})
 	}}
 }
 
@@ -101,13 +104,8 @@ func newNode(opts Options) (*Fresh, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Fresh{Provider: "node", opts: opts, images: a, newCluster: func(context.Context, *scenarios.Scenario) (cluster.Provider, func() install.Issuer, error) {
-		n, err := node.New(node.Options{DNS: true, ImageArchives: a.paths})
-		if err != nil {
-			return nil, nil, err
-		}
-		// The node's own CA stands in for cert-manager.
-		return n, func() install.Issuer { return n.IssueCertificates }, nil
+	return &Fresh{Provider: "node", opts: opts, images: a, realPods: true, newCluster: func(context.Context, *scenarios.Scenario) (cluster.Provider, error) {
+		return node.New(node.Options{DNS: true, ImageArchives: a.paths})
 	}}, nil
 }
 
@@ -116,12 +114,12 @@ func newKind(opts Options) (*Fresh, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Fresh{Provider: "kind", opts: opts, images: a, newCluster: func(_ context.Context, sc *scenarios.Scenario) (cluster.Provider, func() install.Issuer, error) {
+	return &Fresh{Provider: "kind", opts: opts, images: a, realPods: true, newCluster: func(_ context.Context, sc *scenarios.Scenario) (cluster.Provider, error) {
 		k, err := kind.New("", string(sc.Mode)+".yaml")
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return k.WithImageArchives(a.paths...), nil, nil
+		return k.WithImageArchives(a.paths...), nil
 	}}, nil
 }
 

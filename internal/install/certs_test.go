@@ -1,4 +1,4 @@
-package node
+package install
 
 import (
 	"crypto/tls"
@@ -50,8 +50,7 @@ webhooks:
 `
 
 func TestIssueCertificates(t *testing.T) {
-	n := testNode(t)
-	pki, err := newNodePKI(n.path("pki"))
+	pki, err := newCA()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +58,7 @@ func TestIssueCertificates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := n.IssueCertificates(objs)
+	out, err := pki.issue(objs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +91,7 @@ func TestIssueCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
-	roots.AddCert(pki.caCert)
+	roots.AddCert(pki.cert)
 	for _, dns := range []string{"admission-webhook-service.kubeflow.svc", "admission-webhook-service.kubeflow.svc.cluster.local"} {
 		// What the kube-apiserver checks when it calls the webhook.
 		if _, err := cert.Verify(x509.VerifyOptions{DNSName: dns, Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
@@ -111,12 +110,7 @@ func TestIssueCertificates(t *testing.T) {
 
 	// A webhook naming a Certificate that is not there is an error, not a
 	// configuration the apiserver would distrust.
-	if _, err := n.IssueCertificates(objs[3:]); err == nil || !strings.Contains(err.Error(), "kubeflow/admission-webhook-cert") {
+	if _, err := pki.issue(objs[3:]); err == nil || !strings.Contains(err.Error(), "kubeflow/admission-webhook-cert") {
 		t.Errorf("missing Certificate: err = %v", err)
-	}
-	// No CA: before Create.
-	m := testNode(t)
-	if _, err := m.IssueCertificates(objs); err == nil || !strings.Contains(err.Error(), "CA") {
-		t.Errorf("no CA: err = %v", err)
 	}
 }

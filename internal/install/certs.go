@@ -1,39 +1,51 @@
-package node
+package install
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"math/big"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// certManagerGroup is cert-manager's API group; a node cluster does not
-// serve it.
+// certManagerGroup is cert-manager's API group; the clusters made here do
+// not serve it.
 const certManagerGroup = "cert-manager.io"
 
 // injectCAAnnotation is cert-manager's cainjector's: "<namespace>/<Certificate>".
 const injectCAAnnotation = "cert-manager.io/inject-ca-from"
 
-// IssueCertificates does cert-manager's two jobs for manifests that rely
-// on it (kubeflow/manifests' admission-webhook cert-manager overlay), since
-// a node cluster has no cert-manager: each Certificate becomes the Secret
-// cert-manager would write (type kubernetes.io/tls with tls.crt, tls.key and
-// ca.crt, at spec.secretName, for spec.dnsNames), signed by the cluster's own
-// CA, and each object annotated cert-manager.io/inject-ca-from gets that CA
+// NewIssuer stands in for cert-manager on a cluster without it (a node
+// cluster, kind): a CA of its own, made now and kept in memory, that does
+// cert-manager's two jobs for manifests relying on it (kubeflow/manifests'
+// admission-webhook cert-manager overlay). Each Certificate becomes the
+// Secret cert-manager would write (type kubernetes.io/tls with tls.crt,
+// tls.key and ca.crt, at spec.secretName, for spec.dnsNames), signed by the
+// CA, and each object annotated cert-manager.io/inject-ca-from gets the CA
 // as its caBundle (webhook configurations, CRD conversion webhooks,
-// APIServices). cert-manager.io objects (Certificates, Issuers) are dropped.
+// APIServices); cert-manager.io objects (Certificates, Issuers) are dropped.
 // The result is objs in their order, each Certificate replaced by its
-// Secret, for Apply; the kube-apiserver then trusts the webhook's serving
-// certificate as it would with cert-manager. Valid after Create.
-func (n *Node) IssueCertificates(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	pki, err := loadNodePKI(n.path("pki"))
+// Secret: the kube-apiserver then trusts the webhook's serving certificate
+// as it would with cert-manager.
+func NewIssuer() (Issuer, error) {
+	ca, err := newCA()
 	if err != nil {
 		return nil, err
 	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.caCert.Raw})
+	return func(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) { return ca.issue(objs) }, nil
+}
+
+func (pki *ca) issue(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pki.cert.Raw})
 	certs := map[string]bool{} // namespace/name of the Certificates in objs
 	for _, o := range objs {
 		if o.GroupVersionKind().Group == certManagerGroup && o.GetKind() == "Certificate" {
@@ -71,7 +83,7 @@ func (n *Node) IssueCertificates(objs []*unstructured.Unstructured) ([]*unstruct
 }
 
 // certificateSecret is the Secret cert-manager writes for Certificate c.
-func certificateSecret(pki *nodePKI, c *unstructured.Unstructured, caPEM []byte) (*unstructured.Unstructured, error) {
+func certificateSecret(pki *ca, c *unstructured.Unstructured, caPEM []byte) (*unstructured.Unstructured, error) {
 	what := "Certificate " + c.GetNamespace() + "/" + c.GetName()
 	secret, _, _ := unstructured.NestedString(c.Object, "spec", "secretName")
 	dns, _, _ := unstructured.NestedStringSlice(c.Object, "spec", "dnsNames")
@@ -82,7 +94,7 @@ func certificateSecret(pki *nodePKI, c *unstructured.Unstructured, caPEM []byte)
 	if cn == "" {
 		cn = dns[0]
 	}
-	der, key, err := pki.sign(certSpec{file: c.GetName(), cn: cn, dnsNames: dns})
+	der, key, err := pki.sign(cn, dns)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -100,7 +112,7 @@ func certificateSecret(pki *nodePKI, c *unstructured.Unstructured, caPEM []byte)
 				"cert-manager.io/certificate-name": c.GetName(),
 				"cert-manager.io/common-name":      cn,
 				"cert-manager.io/alt-names":        strings.Join(dns, ","),
-				"kfp-connect.io/issued-by":         "the node cluster's CA, standing in for cert-manager",
+				"kfp-connect.io/issued-by":         "kfp-connect's own CA, standing in for cert-manager",
 			},
 		},
 		"type": "kubernetes.io/tls",
@@ -138,4 +150,62 @@ func injectCA(o *unstructured.Unstructured, caPEM []byte) error {
 		return unstructured.SetNestedField(o.Object, bundle, "spec", "caBundle")
 	}
 	return fmt.Errorf("%s %s: %s on a kind cert-manager does not inject into", o.GetKind(), o.GetName(), injectCAAnnotation)
+}
+
+// ca is a certificate authority that lives as long as the run.
+type ca struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+func newCA() (*ca, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating the CA key: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kfp-connect-cert-manager-stand-in"},
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("self-signing the CA: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &ca{cert: cert, key: key}, nil
+}
+
+// sign makes a key and a serving certificate for dnsNames, signed by the CA.
+func (c *ca) sign(cn string, dnsNames []string) ([]byte, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generating the key of %s: %w", cn, err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: cn},
+		NotBefore:    c.cert.NotBefore,
+		NotAfter:     c.cert.NotAfter,
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     dnsNames,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, key.Public(), c.key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing %s: %w", cn, err)
+	}
+	return der, key, nil
 }
