@@ -34,7 +34,7 @@ type Fresh struct {
 	// realPods: the clusters run their pods, so the kube-apiserver can call
 	// the PodDefault webhook (its certificate issued as cert-manager would).
 	realPods bool
-	images     *archives
+	images   *archives
 }
 
 // Name implements conformance.Target.
