@@ -83,7 +83,7 @@ type Login struct {
 
 // NeedsPodNetwork reports whether the path makes the kube-apiserver dial a
 // pod: kwok's pods have fake IPs on no machine, so such paths do not run
-// there (a provider with real pod networking, `node`, does not exist yet).
+// there: it runs where pod IPs are real (the node and kind providers, a real cluster).
 func (p Path) NeedsPodNetwork() bool { return p.ServiceProxy }
 
 // PortForward is a kubectl port-forward to a Service.

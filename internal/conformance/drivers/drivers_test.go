@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kfp-connect/kfp-connect/internal/discover"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func TestRealNodes(t *testing.T) {
-	fake := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-000000", Annotations: map[string]string{kwokNodeAnnotation: "fake"}}}
+	fake := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-000000", Annotations: map[string]string{discover.KwokNodeAnnotation: "fake"}}}
 	real := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "worker-1"}}
 	var why string
 	if realNodes([]corev1.Node{fake}, &why) || why != "" {

@@ -43,9 +43,6 @@ type Existing struct {
 // Name implements conformance.Target.
 func (e *Existing) Name() string { return "existing (" + e.Cluster + ")" }
 
-// kwokNodeAnnotation marks the nodes kwok fakes.
-const kwokNodeAnnotation = "kwok.x-k8s.io/node"
-
 // realPods connects and tells whether the cluster's pods really run: it has
 // nodes and none is kwok's.
 func (e *Existing) realPods(ctx context.Context) (bool, error) {
@@ -66,14 +63,8 @@ func (e *Existing) realPods(ctx context.Context) (bool, error) {
 func realNodes(nodes []corev1.Node, why *string) bool {
 	if len(nodes) == 0 {
 		*why = "the cluster has no nodes to run a client pod on"
-		return false
 	}
-	for _, n := range nodes {
-		if _, fake := n.Annotations[kwokNodeAnnotation]; fake {
-			return false
-		}
-	}
-	return true
+	return discover.RealPods(nodes)
 }
 
 func (e *Existing) connect() error {

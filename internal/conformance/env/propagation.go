@@ -19,13 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
-
-// kwokNodeAnnotation marks the nodes kwok fakes (as the doctor checks it):
-// their pods never run, so the lab's runtime serves them.
-const kwokNodeAnnotation = "kwok.x-k8s.io/node"
 
 // hasRealPods reports whether the cluster's pods really run: it has nodes,
 // and none of them is kwok's. Then the install runs from its images and no
@@ -35,15 +32,7 @@ func hasRealPods(ctx context.Context, cs kubernetes.Interface) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("listing nodes to tell kwok's from real ones: %w", err)
 	}
-	if len(nodes.Items) == 0 {
-		return false, nil
-	}
-	for _, n := range nodes.Items {
-		if _, fake := n.Annotations[kwokNodeAnnotation]; fake {
-			return false, nil
-		}
-	}
-	return true, nil
+	return discover.RealPods(nodes.Items), nil
 }
 
 // waitThroughProxy waits, on real pods, until the UI server sees the API
