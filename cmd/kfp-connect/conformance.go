@@ -87,7 +87,7 @@ Exit codes: 0 every case passed, 1 a case failed (or the run could not go on),
 	fs.StringVar(&f.reportDir, "report-dir", "", "write "+results.JUnitFile+", "+results.JSONFile+" and "+results.HTMLFile+" here")
 	fs.BoolVar(&f.disruptive, "disruptive", false, "also run the cases that change the install, reverting each (default: on for the clusters the run makes, off for existing)")
 	fs.StringVar(&f.image, "image", images.Doctor(version).Ref, "the doctor's image the in-cluster cases run as where pods really run (imagePullPolicy IfNotPresent: a loaded image is used as it is)")
-	fs.StringArrayVar(&f.imageArchives, "image-archive", nil, "a docker archive to load into the clusters the run makes (node, kind), such as the doctor's from `make images` (repeatable)")
+	fs.StringArrayVar(&f.imageArchives, "image-archive", nil, "a docker archive FILE to load into the clusters the run makes (node, kind), such as the doctor's from make images, bin/images/kfp-doctor.tar (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", cobra.FixedCompletions(drivers.Providers, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(plan.Names(all.Scenarios()), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
