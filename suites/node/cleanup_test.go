@@ -29,7 +29,8 @@ import (
 )
 
 // cleanupChildEnv makes this test binary act as a program that owns a node
-// cluster with a running pod until it is stopped (see TestMain).
+// cluster with a running pod until it is stopped (see TestMain); its value
+// is the cluster's image archives, built by the suite, separated by ":".
 const cleanupChildEnv = "KFP_CONNECT_NODE_CLEANUP_CHILD"
 
 // childNode is what the child prints on one line once its pod runs.
@@ -45,24 +46,9 @@ type childNode struct {
 func cleanupChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	dir, err := os.MkdirTemp("", "kfpc-node-images-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	imgs := suitekit.NodeImages(dir)
-	base, err := imgs.Node(ctx, false)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	probe, err := imgs.Probe(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	n, err := node.New(node.Options{ImageArchives: append(base, probe)})
+	// The images are the suite's, built outside the child's TMPDIR: what
+	// the check finds there is the cluster's.
+	n, err := node.New(node.Options{ImageArchives: strings.Split(os.Getenv(cleanupChildEnv), ":")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -143,9 +129,14 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(os.RemoveAll, home)
 		DeferCleanup(os.RemoveAll, tmp)
-		env := append([]string{cleanupChildEnv + "=1", "HOME=" + home, "TMPDIR=" + tmp, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools},
-			// The Go toolchain, which builds the images, keeps its caches
-			// and settings where it always does: they are not the cluster's.
+		base, err := imgs.Node(ctx, false)
+		Expect(err).NotTo(HaveOccurred())
+		probe, err := imgs.Probe(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		archives := strings.Join(append(base, probe), ":")
+		env := append([]string{cleanupChildEnv + "=" + archives, "HOME=" + home, "TMPDIR=" + tmp, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools},
+			// The Go toolchain keeps its caches and settings where it
+			// always does: they are not the cluster's.
 			goDirs(ctx)...)
 		cmd, line, exited := suitekit.StartOwner(ctx, env, 3*time.Minute)
 		var c childNode
