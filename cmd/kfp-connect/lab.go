@@ -15,9 +15,10 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
-// labFlags are the flags of `lab up` and `lab serve`; lab.ServeFlags
+// labFlags are the flags of `lab up` and `lab serve`; labd.ServeFlags
 // writes them for the serve process that up starts.
 type labFlags struct {
 	name, mode, source string
@@ -31,7 +32,7 @@ type labFlags struct {
 }
 
 func (f *labFlags) bindName(fs *pflag.FlagSet) {
-	fs.StringVar(&f.name, "name", lab.DefaultName, "lab (cluster) name")
+	fs.StringVar(&f.name, "name", labd.DefaultName, "lab (cluster) name")
 }
 
 func (f *labFlags) bind(fs *pflag.FlagSet, timeoutFlag string) {
@@ -42,21 +43,21 @@ func (f *labFlags) bind(fs *pflag.FlagSet, timeoutFlag string) {
 	fs.IntVar(&f.port, "port", 0, "local port forwarded to svc/ml-pipeline-ui:80 (0 picks a free one)")
 	fs.DurationVar(&f.timeout, timeoutFlag, 4*time.Minute, "how long to wait for the lab to be ready (on node, 10m unless given: its images are built first)")
 	fs.StringArrayVar(&f.programs, "program", nil, "IMAGE=PATH: run this binary as the process of the pods of IMAGE (repeatable), in place of the lab's own (kwok)")
-	fs.StringVar(&f.provider, "provider", lab.ProviderKwok, "kwok (fake nodes: the install's programs run in place of its pods) or node (a real kubelet, containerd and runc: real pods of the install's images; root)")
+	fs.StringVar(&f.provider, "provider", labd.ProviderKwok, "kwok (fake nodes: the install's programs run in place of its pods) or node (a real kubelet, containerd and runc: real pods of the install's images; root)")
 	fs.StringArrayVar(&f.imageArchives, "image-archive", nil, "a docker archive to load into a node lab, such as your notebook image or the doctor's (repeatable)")
 	f.timeoutSet = func() bool { return fs.Changed(timeoutFlag) }
 }
 
 // options checks the flags and turns them into the lab's options.
-func (f *labFlags) options() (lab.Options, error) {
-	opts := lab.Options{Name: f.name, Mode: kubeflow.Mode(f.mode), Source: install.Source(f.source), Port: f.port, ReadyTimeout: f.timeout,
+func (f *labFlags) options() (labd.Options, error) {
+	opts := labd.Options{Name: f.name, Mode: kubeflow.Mode(f.mode), Source: install.Source(f.source), Port: f.port, ReadyTimeout: f.timeout,
 		Provider: f.provider, ImageArchives: f.imageArchives}
 	switch f.provider {
-	case lab.ProviderKwok:
+	case labd.ProviderKwok:
 		if len(f.imageArchives) > 0 {
 			return opts, usageErr("--image-archive is for --provider node: kwok's pods never run an image")
 		}
-	case lab.ProviderNode:
+	case labd.ProviderNode:
 		if len(f.programs) > 0 {
 			return opts, usageErr("--program is for --provider kwok: on node the pods run their images (load yours with --image-archive)")
 		}
@@ -100,12 +101,12 @@ func (f *labFlags) options() (lab.Options, error) {
 }
 
 // daemon is the lab in the background: this executable's `lab serve`.
-func daemon(progress io.Writer) (lab.Daemon, error) {
+func daemon(progress io.Writer) (labd.Daemon, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return lab.Daemon{}, fmt.Errorf("finding this executable to run the lab with: %w", err)
+		return labd.Daemon{}, fmt.Errorf("finding this executable to run the lab with: %w", err)
 	}
-	return lab.Daemon{Serve: []string{self, "lab", "serve"}, Progress: progress}, nil
+	return labd.Daemon{Serve: []string{self, "lab", "serve"}, Progress: progress}, nil
 }
 
 func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -170,8 +171,8 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Print a running lab's settings as shell variables (eval \"$(kfp-connect lab env)\")",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			s, err := lab.Running(envFlags.name)
-			if errors.Is(err, lab.ErrNotUp) {
+			s, err := labd.Running(envFlags.name)
+			if errors.Is(err, labd.ErrNotUp) {
 				return usageErr("%v: run `kfp-connect lab up --name %s` first", err, envFlags.name)
 			}
 			if err != nil {
@@ -196,7 +197,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return lab.ServeForeground(cmd.Context(), opts, slog.New(slog.NewTextHandler(stderr, nil)))
+			return labd.ServeForeground(cmd.Context(), opts, slog.New(slog.NewTextHandler(stderr, nil)))
 		},
 	}
 	serveFlags.bind(serve.Flags(), "ready-timeout")
@@ -223,8 +224,8 @@ doctor's, for kfp-connect conformance --provider existing --image.`,
 					return usageErr("%s: not a readable file", a)
 				}
 			}
-			err := lab.LoadImages(cmd.Context(), loadName, args...)
-			if errors.Is(err, lab.ErrNotUp) {
+			err := labd.LoadImages(cmd.Context(), loadName, args...)
+			if errors.Is(err, labd.ErrNotUp) {
 				return usageErr("%v: run `kfp-connect lab up --provider node --name %s` first", err, loadName)
 			}
 			if err != nil {
@@ -234,7 +235,7 @@ doctor's, for kfp-connect conformance --provider existing --image.`,
 			return nil
 		},
 	}
-	load.Flags().StringVar(&loadName, "name", lab.DefaultName, "lab (cluster) name")
+	load.Flags().StringVar(&loadName, "name", labd.DefaultName, "lab (cluster) name")
 	cmd.AddCommand(up, down, env, serve, load)
 	return cmd
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
 func runConnect(t *testing.T, args ...string) (int, string, string) {
@@ -75,7 +75,7 @@ func TestLabDownOfNoLab(t *testing.T) {
 	}
 }
 
-// What up hands to the serve process (lab.ServeFlags) is what serve's
+// What up hands to the serve process (labd.ServeFlags) is what serve's
 // flags parse back: no option is lost on the way to the background.
 func TestServeFlagsRoundTrip(t *testing.T) {
 	dex := filepath.Join(t.TempDir(), "dex")
@@ -86,17 +86,17 @@ func TestServeFlagsRoundTrip(t *testing.T) {
 	if err := os.WriteFile(archive, []byte("an archive"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]lab.Options{
-		"defaults":  {Name: lab.DefaultName, Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute, Provider: lab.ProviderKwok},
-		"every one": {Name: "mine", Mode: kubeflow.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}, Provider: lab.ProviderKwok},
-		"node":      {Name: "real", Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 12 * time.Minute, Provider: lab.ProviderNode, ImageArchives: []string{archive}},
+	cases := map[string]labd.Options{
+		"defaults":  {Name: labd.DefaultName, Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute, Provider: labd.ProviderKwok},
+		"every one": {Name: "mine", Mode: kubeflow.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}, Provider: labd.ProviderKwok},
+		"node":      {Name: "real", Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 12 * time.Minute, Provider: labd.ProviderNode, ImageArchives: []string{archive}},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
 			var f labFlags
 			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 			f.bind(fs, "ready-timeout")
-			if err := fs.Parse(lab.ServeFlags(want)); err != nil {
+			if err := fs.Parse(labd.ServeFlags(want)); err != nil {
 				t.Fatal(err)
 			}
 			got, err := f.options()

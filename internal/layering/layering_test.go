@@ -16,7 +16,7 @@ var rules = []struct {
 	forbidden    []string
 }{
 	{"./internal/cluster/...", "the providers make clusters; the application's images and programs come to them as archives (internal/nodeimages), as kind's users load the archives they built",
-		[]string{"internal/images", "internal/standin", "internal/lab", "internal/install", "internal/conformance", "internal/nodeimages"}},
+		[]string{"internal/images", "internal/programs", "internal/standin", "internal/lab", "internal/labd", "internal/install", "internal/conformance", "internal/nodeimages"}},
 	{"./scenarios/...", "the scenarios are data with types of their own: they know Kubeflow's names and the catalogue's ids, not how an install is made or run",
 		[]string{"internal/install", "internal/cluster", "internal/conformance", "internal/lab"}},
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node/dns"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // Builder writes archives into Dir, each image once however often it is
@@ -35,8 +36,8 @@ type Builder struct {
 	Dir string
 
 	mu      sync.Mutex
-	b       *images.Builder
-	written map[string]string // main ref → archive
+	b       *programs.Builder
+	written map[string]string // an image's key → archive
 }
 
 func (b *Builder) init() {
@@ -45,7 +46,7 @@ func (b *Builder) init() {
 		if dir == "" {
 			dir = "."
 		}
-		b.b = &images.Builder{ModuleDir: dir, ToolsBin: b.ToolsBin, Dir: b.Dir}
+		b.b = &programs.Builder{ModuleDir: dir, ToolsBin: b.ToolsBin, Dir: b.Dir}
 		b.written = map[string]string{}
 	}
 }
@@ -119,10 +120,10 @@ func (b *Builder) Doctor(ctx context.Context, ref string) (string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.init()
-	return b.program(ctx, ref, images.DoctorPackage)
+	return b.program(ctx, ref, programs.DoctorPackage)
 }
 
-// Catalog writes the catalogue's images that carry refs (internal/images'
+// Catalog writes the catalogue's images that carry refs (internal/programs'
 // Find); an unknown ref is an error.
 func (b *Builder) Catalog(ctx context.Context, refs ...string) ([]string, error) {
 	b.mu.Lock()
@@ -130,19 +131,21 @@ func (b *Builder) Catalog(ctx context.Context, refs ...string) ([]string, error)
 	b.init()
 	var out []string
 	for _, r := range refs {
-		e, ok := images.Find(r)
+		p, tag, ok := programs.Find(r)
 		if !ok {
-			return nil, fmt.Errorf("image %s is not in the catalogue (internal/images)", r)
+			return nil, fmt.Errorf("image %s is not in the catalogue (internal/programs)", r)
 		}
-		a, ok := b.written[e.Refs[0]]
+		// Tags of one config are one image (the catalogue's builder writes
+		// them into one archive).
+		key := fmt.Sprintf("%s %v", p.Name, p.ConfigAt(tag))
+		a, ok := b.written[key]
 		if !ok {
-			// The catalogue's builder names the archive after the main ref.
 			archives, err := b.b.Archives(ctx, []string{r})
 			if err != nil {
 				return nil, err
 			}
 			a = archives[0]
-			b.written[e.Refs[0]] = a
+			b.written[key] = a
 		}
 		if !slices.Contains(out, a) {
 			out = append(out, a)
@@ -157,7 +160,7 @@ func (b *Builder) Catalog(ctx context.Context, refs ...string) ([]string, error)
 func (b *Builder) ForObjects(ctx context.Context, objs []*unstructured.Unstructured) (archives, absent []string, err error) {
 	var known []string
 	for _, ref := range ImagesOf(objs) {
-		if _, ok := images.Find(ref); ok {
+		if _, _, ok := programs.Find(ref); ok {
 			known = append(known, ref)
 		} else {
 			absent = append(absent, ref)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
 // A platform team's cluster whose pods really run: a node lab (real
@@ -59,9 +59,9 @@ var _ = Describe("kfp-connect conformance against a node lab, in-cluster cases a
 		// repository, as a developer's lab up does.
 		code, _, stderr = kfpConnectIn(ctx, filepath.Join("..", ".."), bin, 15*time.Minute, "lab", "up", "--provider", "node", "--name", name)
 		Expect(code).To(Equal(0), stderr)
-		s, err := lab.Running(name)
+		s, err := labd.Running(name)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(s.Provider).To(Equal(lab.ProviderNode))
+		Expect(s.Provider).To(Equal(labd.ProviderNode))
 		kubeconfig = s.Kubeconfig
 
 		By("loading the doctor's image into the running lab")

@@ -17,11 +17,11 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
-	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // KFP's standalone fixtures, applied unchanged, run as real pods of the
@@ -34,7 +34,7 @@ var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		kfp, err := imgs.Catalog(ctx, images.KFPRefs()...)
+		kfp, err := imgs.Catalog(ctx, programs.KFPRefs()...)
 		Expect(err).NotTo(HaveOccurred())
 		n, cs = createNode(ctx, node.Options{DNS: true}, kfp)
 	}, NodeTimeout(5*time.Minute))

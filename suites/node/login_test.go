@@ -17,10 +17,10 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
-	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // The login programs the lab runs as processes on kwok, here as pods of
@@ -34,7 +34,7 @@ var _ = Describe("The login programs as pods on a node cluster", Ordered, Label(
 	BeforeAll(func(ctx SpecContext) {
 		n, cs = createNode(ctx, node.Options{})
 		By("building the login images and loading them into the running node")
-		archives, err := imgs.Catalog(ctx, images.LoginRefs()...)
+		archives, err := imgs.Catalog(ctx, programs.LoginRefs()...)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 

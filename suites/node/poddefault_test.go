@@ -23,6 +23,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 )
 
@@ -55,7 +56,7 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		n, cs = createNode(ctx, node.Options{})
 
 		By("building the webhook's image and loading it into the running node")
-		archives, err := imgs.Catalog(ctx, images.PodDefaultWebhookRef)
+		archives, err := imgs.Catalog(ctx, programs.MainRef("poddefault-webhook"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 
