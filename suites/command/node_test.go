@@ -80,6 +80,7 @@ var _ = Describe("kfp-connect conformance against a node lab, in-cluster cases a
 		code, stdout, stderr := kfpConnect(ctx, bin, 20*time.Minute, "conformance", "--provider", "existing", "--kubeconfig", kubeconfig,
 			"--image", image, "--scenario", "multi-user/in-cluster", "--report-dir", reports)
 		Expect(code).To(Equal(0), stderr)
+		AddReportEntry("kfp-connect conformance --provider existing --image "+image, stdout)
 		Expect(stdout).To(MatchRegexp(`\d+ passed, 0 failed, \d+ skipped`))
 		Expect(stderr).To(ContainSubstring("in-cluster cases run as Pods of " + image))
 		res, _, _ := readResults(reports)
