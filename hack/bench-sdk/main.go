@@ -33,11 +33,13 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/login"
+	"github.com/kfp-connect/kfp-connect/internal/login/logintest"
 	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 )
 
-const profile = "kubeflow-user-example-com"
+const profile = kubeflow.ExampleProfile
 
 func main() {
 	n := flag.Int("n", 5, "measured runs per row")
@@ -93,11 +95,11 @@ func run(ctx context.Context, n int) (err error) {
 		}
 	}()
 	rc := bl.Cluster.RESTConfig()
-	ui, err := forward(ctx, rc, "kubeflow", "ml-pipeline-ui.kubeflow:80")
+	ui, err := forward(ctx, rc, kubeflow.Namespace, fmt.Sprintf("%s.%s:%d", kubeflow.UIServer, kubeflow.Namespace, kubeflow.UIPort))
 	if err != nil {
 		return err
 	}
-	gw, err := forward(ctx, rc, "istio-system", "istio-ingressgateway.istio-system:80")
+	gw, err := forward(ctx, rc, kubeflow.GatewayNamespace, kubeflow.Gateway+"."+kubeflow.GatewayNamespace+":80")
 	if err != nil {
 		return err
 	}
@@ -110,14 +112,14 @@ func run(ctx context.Context, n int) (err error) {
 		if audience != "" {
 			req.Spec.Audiences = []string{audience}
 		}
-		tr, err := cs.CoreV1().ServiceAccounts(profile).CreateToken(ctx, "default-editor", req, metav1.CreateOptions{})
+		tr, err := cs.CoreV1().ServiceAccounts(profile).CreateToken(ctx, kubeflow.ProfileEditor, req, metav1.CreateOptions{})
 		if err != nil {
 			return "", err
 		}
 		f := filepath.Join(dir, "token-"+audience)
 		return f, os.WriteFile(f, []byte(tr.Status.Token), 0o600)
 	}
-	kfpToken, err := token("pipelines.kubeflow.org")
+	kfpToken, err := token(kubeflow.Audience)
 	if err != nil {
 		return err
 	}
@@ -126,7 +128,7 @@ func run(ctx context.Context, n int) (err error) {
 		return err
 	}
 	gwURL, _ := url.Parse(gw)
-	sess, _, err := login.Login(ctx, login.Config{Gateway: gwURL, Username: "user@example.com", Password: "12341234", Connector: "local"})
+	sess, _, err := login.Login(ctx, login.Config{Gateway: gwURL, Username: kubeflow.ExampleUser, Password: logintest.DefaultPassword, Connector: "local"})
 	if err != nil || sess == nil {
 		return fmt.Errorf("logging in for a session: %v", err)
 	}

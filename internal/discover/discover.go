@@ -26,18 +26,19 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // The names a KFP install uses, in every distribution we know.
 const (
-	UIService        = "ml-pipeline-ui"
-	APIService       = "ml-pipeline"
-	APIDeployment    = "ml-pipeline"
-	APIContainer     = "ml-pipeline-api-server"
-	DefaultNamespace = "kubeflow"
+	UIService        = kubeflow.UIServer
+	APIService       = kubeflow.APIServer
+	APIDeployment    = kubeflow.APIServer
+	APIContainer     = kubeflow.APIServerContainer
+	DefaultNamespace = kubeflow.Namespace
 	// PodDefaultGroupVersion serves the poddefaults resource when Kubeflow's
 	// admission webhook is installed.
-	PodDefaultGroupVersion = "kubeflow.org/v1alpha1"
+	PodDefaultGroupVersion = kubeflow.PodDefaultGroupVersion
 )
 
 // DefaultCallTimeout bounds each API call when Options leave it zero.

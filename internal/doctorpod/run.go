@@ -96,17 +96,23 @@ type PodRun struct {
 	Log      []byte
 }
 
-// RunPod is the lifecycle Run gives the doctor's pod, for any pod of one
-// container — such as the real SDK's beside it (internal/sdkrun): created,
-// watched until it terminates (giving up at once when its container cannot
-// start, bounded by opts.Timeout), its container's log read, and deleted,
-// also when ctx is cancelled. The PodRun is nil only when the pod was not
+// RunPod is the lifecycle Run gives the doctor's pod, for any pod whose
+// first container is the run — such as the real SDK's beside it
+// (internal/sdkrun): created, watched until that container ends (giving up
+// at once when it cannot start, bounded by opts.Timeout), its log read, and
+// deleted, also when ctx is cancelled. The PodRun is nil only when the pod was not
 // created.
 func RunPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, opts Options) (run *PodRun, err error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = 3 * time.Minute
 	}
+	if len(pod.Spec.Containers) == 0 {
+		return nil, fmt.Errorf("pod %s/%s has no container", pod.Namespace, pod.Name)
+	}
+	// The run's container, named before admission: a mesh's webhook may
+	// put its sidecar anywhere in the list.
+	main := pod.Spec.Containers[0].Name
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	created, err := cs.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
@@ -122,20 +128,21 @@ func RunPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, opts 
 			err = derr
 		}
 	}()
-	ended, err := waitTerminated(ctx, cs, created)
+	ended, err := waitTerminated(ctx, cs, created, main)
 	if err != nil {
 		return run, err
 	}
-	if st := containerStatus(ended); st != nil && st.State.Terminated != nil {
+	if st := containerStatus(ended, main); st != nil && st.State.Terminated != nil {
 		run.ExitCode = st.State.Terminated.ExitCode
 	}
-	run.Log, err = readLog(ctx, cs, created)
+	run.Log, err = readLog(ctx, cs, created, main)
 	return run, err
 }
 
-// waitTerminated watches the pod until its phase is Succeeded or Failed. It
-// gives up early when its container cannot start, naming why.
-func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
+// waitTerminated watches the pod until its phase is Succeeded or Failed, or
+// its container main has ended (a mesh's sidecar keeps the pod running). It
+// gives up early when main cannot start, naming why.
+func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, main string) (*corev1.Pod, error) {
 	lw := podWatch(cs, pod)
 	var last *corev1.Pod
 	var stuck error
@@ -152,7 +159,12 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 		case corev1.PodSucceeded, corev1.PodFailed:
 			return true, nil
 		}
-		if stuck = notStarting(p); stuck != nil {
+		// In a mesh the pod has a sidecar (istio-proxy) that outlives the
+		// doctor: the run's container ending is the run's end.
+		if st := containerStatus(p, main); st != nil && st.State.Terminated != nil {
+			return true, nil
+		}
+		if stuck = notStarting(p, main); stuck != nil {
 			return false, stuck
 		}
 		return false, nil
@@ -162,7 +174,7 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 			return nil, stuck
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("pod %s/%s did not end in time (%v): %s", pod.Namespace, pod.Name, context.Cause(ctx), describe(last))
+			return nil, fmt.Errorf("pod %s/%s did not end in time (%v): %s", pod.Namespace, pod.Name, context.Cause(ctx), describe(last, main))
 		}
 		return nil, err
 	}
@@ -179,8 +191,8 @@ var fatalWaiting = map[string]string{
 	"CreateContainerError":       "the runtime cannot create the container",
 }
 
-func notStarting(p *corev1.Pod) error {
-	st := containerStatus(p)
+func notStarting(p *corev1.Pod, main string) error {
+	st := containerStatus(p, main)
 	if st == nil || st.State.Waiting == nil {
 		return nil
 	}
@@ -191,13 +203,10 @@ func notStarting(p *corev1.Pod) error {
 	return fmt.Errorf("pod %s/%s (image %s): %s: %s: %w", p.Namespace, p.Name, st.Image, st.State.Waiting.Reason, strings.TrimSpace(st.State.Waiting.Message+"; "+hint), ErrNotStarted)
 }
 
-// containerStatus is the status of the pod's (one) container.
-func containerStatus(p *corev1.Pod) *corev1.ContainerStatus {
-	if len(p.Spec.Containers) == 0 {
-		return nil
-	}
+// containerStatus is the status of the pod's container named name.
+func containerStatus(p *corev1.Pod, name string) *corev1.ContainerStatus {
 	for i := range p.Status.ContainerStatuses {
-		if p.Status.ContainerStatuses[i].Name == p.Spec.Containers[0].Name {
+		if p.Status.ContainerStatuses[i].Name == name {
 			return &p.Status.ContainerStatuses[i]
 		}
 	}
@@ -205,7 +214,7 @@ func containerStatus(p *corev1.Pod) *corev1.ContainerStatus {
 }
 
 // describe says where a pod that did not end got to.
-func describe(p *corev1.Pod) string {
+func describe(p *corev1.Pod, main string) string {
 	if p == nil {
 		return "no status seen"
 	}
@@ -219,14 +228,14 @@ func describe(p *corev1.Pod) string {
 			}
 		}
 	}
-	if st := containerStatus(p); st != nil && st.State.Waiting != nil {
+	if st := containerStatus(p, main); st != nil && st.State.Waiting != nil {
 		fmt.Fprintf(&b, ", container waiting: %s %s", st.State.Waiting.Reason, st.State.Waiting.Message)
 	}
 	return b.String()
 }
 
-func readLog(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) ([]byte, error) {
-	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: pod.Spec.Containers[0].Name, LimitBytes: ptr.To[int64](maxLog)}).Stream(ctx)
+func readLog(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, container string) ([]byte, error) {
+	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: container, LimitBytes: ptr.To[int64](maxLog)}).Stream(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the log of doctor pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // InstallAndRun applies an install to the cluster of cfg, starts the runtime
@@ -18,8 +20,8 @@ import (
 // programs serve — and, where the install has them, the login stack's (Dex,
 // oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
 // runtime; on error nothing of it is left running.
-func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
-	res, err := install.Apply(ctx, cfg, objs)
+func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *manifests.Result, error) {
+	res, err := manifests.Apply(ctx, cfg, objs, manifests.Options{FakePods: true})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -27,9 +29,10 @@ func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.U
 	if err != nil {
 		return nil, nil, err
 	}
-	wait := [][2]string{{"kubeflow", "ml-pipeline"}, {"kubeflow", "ml-pipeline-ui"}}
-	for _, d := range loginDeployments {
-		if Declares(objs, d[0], d[1]) {
+	wait := [][2]string{{kubeflow.Namespace, kubeflow.APIServer}, {kubeflow.Namespace, kubeflow.UIServer}}
+	// The gateway and the login stack, where the install has them.
+	for _, d := range install.OptionalDeployments {
+		if install.Declares(objs, d[0], d[1]) {
 			wait = append(wait, d)
 		}
 	}
@@ -44,24 +47,6 @@ func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.U
 		}
 	}
 	return rt, res, nil
-}
-
-// loginDeployments are the Deployments of Kubeflow's login stack and the
-// gateway, as our multi-user fixtures declare them.
-var loginDeployments = [][2]string{
-	{"auth", "openldap"},
-	{"auth", "dex"},
-	{"oauth2-proxy", "oauth2-proxy"},
-	{"istio-system", "istio-ingressgateway"},
-}
-
-func Declares(objs []*unstructured.Unstructured, namespace, name string) bool {
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GetNamespace() == namespace && o.GetName() == name {
-			return true
-		}
-	}
-	return false
 }
 
 // DefaultBinaries finds the real programs in the tools cache.

@@ -11,12 +11,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/procstat"
 )
 
@@ -45,8 +48,14 @@ type Daemon struct {
 func ServeFlags(opts Options) []string {
 	args := []string{"--name", opts.Name, "--mode", string(opts.Mode), "--install", string(opts.Source),
 		"--port", strconv.Itoa(opts.Port), "--ready-timeout", opts.ReadyTimeout.String()}
+	if opts.Provider != "" {
+		args = append(args, "--provider", opts.Provider)
+	}
 	for image, path := range opts.Programs {
 		args = append(args, "--program", image+"="+path)
+	}
+	for _, a := range opts.ImageArchives {
+		args = append(args, "--image-archive", a)
 	}
 	return args
 }
@@ -70,7 +79,11 @@ func (d Daemon) Up(ctx context.Context, opts Options) (State, error) {
 	if s, err := ReadState(dir); err == nil && alive(s.PID) {
 		return s, nil
 	}
-	if _, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...); err != nil {
+	tools := cluster.KwokBinaries
+	if opts.Provider == ProviderNode {
+		tools = append(slices.Clone(cluster.NodeBinaries), "coredns")
+	}
+	if _, err := cluster.ToolsBin(os.Getenv, tools...); err != nil {
 		return State{}, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -93,7 +106,7 @@ func (d Daemon) Up(ctx context.Context, opts Options) (State, error) {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- child.Wait() }()
-	fmt.Fprintf(progress, "bringing up lab %q (%s, %s install); log: %s\n", opts.Name, opts.Mode, opts.Source, logPath)
+	fmt.Fprintf(progress, "bringing up lab %q (%s, %s install, on %s); log: %s\n", opts.Name, opts.Mode, opts.Source, providerOf(opts), logPath)
 
 	grace := d.Grace
 	if grace == 0 {
@@ -150,7 +163,7 @@ func (d Daemon) Down(ctx context.Context, name string) (bool, error) {
 			return false, nil
 		}
 		mark := strings.Join(append(append([]string{}, d.Serve[1:]...), "--name", name), " ") + " "
-		return false, cluster.KillProcessesMentioning(ctx, mark, 10*time.Second)
+		return false, procs.KillMentioning(ctx, mark, 10*time.Second)
 	}
 	if err != nil {
 		return false, err
@@ -175,10 +188,16 @@ func (d Daemon) Down(ctx context.Context, name string) (bool, error) {
 			_ = syscall.Kill(s.PID, syscall.SIGKILL)
 		}
 	}
-	// Whatever the lab could not clean up itself (it was killed): its
-	// cluster's processes all name the work directory.
+	// Whatever the lab could not clean up itself (it was killed): a node
+	// cluster whose owner is gone is reaped whole (namespaces, cgroups,
+	// processes); a kwok cluster's processes all name the work directory.
+	if s.Provider == ProviderNode {
+		if _, err := node.ReapOrphans(ctx, ""); err != nil {
+			return true, err
+		}
+	}
 	if s.Workdir != "" {
-		if err := cluster.KillProcessesMentioning(ctx, s.Workdir, 10*time.Second); err != nil {
+		if err := procs.KillMentioning(ctx, s.Workdir, 10*time.Second); err != nil {
 			return true, err
 		}
 		_ = os.RemoveAll(s.Workdir)
@@ -240,4 +259,11 @@ func (f *logFollower) poll() {
 			fmt.Fprint(f.out, "  │ "+line)
 		}
 	}
+}
+
+func providerOf(opts Options) string {
+	if opts.Provider == "" {
+		return ProviderKwok
+	}
+	return opts.Provider
 }

@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // fakeLabEnv makes this test binary act as a lab's serve process, so the
@@ -83,14 +85,14 @@ func labOptions(t *testing.T, ready time.Duration) Options {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		_ = cluster.KillProcessesMentioning(ctx, "--name "+name+" ", time.Second)
+		_ = procs.KillMentioning(ctx, "--name "+name+" ", time.Second)
 	})
-	return Options{Name: name, Mode: install.MultiUser, Source: install.FromFixtures, ReadyTimeout: ready}
+	return Options{Name: name, Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: ready}
 }
 
-func serveProcesses(t *testing.T, name string) []cluster.Process {
+func serveProcesses(t *testing.T, name string) []procs.Process {
 	t.Helper()
-	procs, err := cluster.ProcessesMentioning("lab serve --name " + name + " ")
+	procs, err := procs.Mentioning("lab serve --name " + name + " ")
 	if err != nil {
 		t.Fatal(err)
 	}

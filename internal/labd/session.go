@@ -18,36 +18,49 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
 // Options configure a lab session.
 type Options struct {
 	Name   string // cluster name; also names the state directory
-	Mode   install.Mode
+	Mode   kubeflow.Mode
 	Source install.Source
 	// Port is the local port forwarded to svc/ml-pipeline-ui:80; 0 picks one.
 	Port int
 	// ReadyTimeout bounds the whole bring-up.
 	ReadyTimeout time.Duration
-	// Programs are the user's --program IMAGE=PATH binaries.
+	// Programs are the user's --program IMAGE=PATH binaries (kwok).
 	Programs map[string]string
+	// Provider is the lab's cluster: ProviderKwok (the default; fake nodes,
+	// the install's programs run in place of its pods) or ProviderNode (a
+	// real kubelet, containerd and runc: the install's images as real pods).
+	Provider string
+	// ImageArchives are loaded into a node lab's containerd (a user's own
+	// notebook image, the doctor's), besides the install's images.
+	ImageArchives []string
 }
 
-// exampleProfile is the profile namespace of Kubeflow's example user, and
-// exampleUser and examplePassword that user's Dex login (Kubeflow's example,
-// in fixtures/kfp/multi-user/80-dex.yaml).
+// The providers a lab runs on.
 const (
-	exampleProfile  = "kubeflow-user-example-com"
-	exampleUser     = "user@example.com"
-	examplePassword = "12341234"
+	ProviderKwok = "kwok"
+	ProviderNode = "node"
 )
+
+// examplePassword is the Dex password of Kubeflow's example user
+// (kubeflow.ExampleUser, in fixtures/kfp/multi-user/80-dex.yaml).
+const examplePassword = "12341234"
 
 // DefaultName is the lab's cluster name when none is given.
 const DefaultName = "kfp-lab"
@@ -56,6 +69,7 @@ const DefaultName = "kfp-lab"
 // state directory once the lab is ready.
 type State struct {
 	Name       string `json:"name"`
+	Provider   string `json:"provider"`
 	Mode       string `json:"mode"`
 	Source     string `json:"source"`
 	PID        int    `json:"pid"`
@@ -77,7 +91,7 @@ func (s State) TokenCommand() string {
 	if s.Profile == "" {
 		return ""
 	}
-	return fmt.Sprintf("%s --kubeconfig %s -n %s create token default-editor --audience pipelines.kubeflow.org", s.Kubectl, s.Kubeconfig, s.Profile)
+	return fmt.Sprintf("%s --kubeconfig %s -n %s create token %s --audience %s", s.Kubectl, s.Kubeconfig, s.Profile, kubeflow.ProfileEditor, kubeflow.Audience)
 }
 
 // StateDir is where a lab named name keeps its state and log.
@@ -90,12 +104,17 @@ func StateDir(name string) string {
 	return filepath.Join(base, "kfp-connect", "lab", name)
 }
 
-// Serve brings up a lab — a kwok cluster, KFP installed, stand-ins running,
-// ml-pipeline-ui forwarded to a local port — calls ready with its state, and
-// keeps it running until ctx ends; then it removes everything.
+// Serve brings up a lab — a cluster (kwok: fake nodes, the install's
+// programs run in place of its pods; node: a real kubelet, the install's
+// images as real pods), KFP installed, ml-pipeline-ui forwarded to a local
+// port — calls ready with its state, and keeps it running until ctx ends;
+// then it removes everything.
 func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State) error) (err error) {
 	if opts.Name == "" {
 		opts.Name = DefaultName
+	}
+	if opts.Provider == "" {
+		opts.Provider = ProviderKwok
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Minute
@@ -106,37 +125,29 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	upCtx, cancelUp := context.WithTimeout(ctx, opts.ReadyTimeout)
 	defer cancelUp()
+	var c *labCluster
+	switch opts.Provider {
+	case ProviderKwok:
+		c, err = upKwok(upCtx, opts, objs, log)
+	case ProviderNode:
+		c, err = upNode(upCtx, opts, objs, log)
+	default:
+		return fmt.Errorf("lab provider %q: want %s or %s", opts.Provider, ProviderKwok, ProviderNode)
+	}
+	if c != nil {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+			defer cancel()
+			err = errors.Join(err, c.close(dctx))
+			log.Info("cluster removed", "name", opts.Name)
+		}()
+	}
+	if err != nil {
+		return err
+	}
+	cfg := c.cfg
 
-	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: opts.Name})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if derr := kw.Destroy(dctx); derr != nil {
-			err = errors.Join(err, derr)
-		}
-		log.Info("cluster removed", "name", opts.Name)
-	}()
-	log.Info("creating cluster", "name", opts.Name)
-	if err := kw.Create(upCtx); err != nil {
-		return err
-	}
-	cfg := kw.RESTConfig()
-	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
-	bins, err := lab.DefaultBinaries()
-	if err != nil {
-		return err
-	}
-	bins.ByImage = opts.Programs
-	rt, res, err := lab.InstallAndRun(upCtx, cfg, objs, lab.Programs(bins), log)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
-
-	dialer, err := svcdial.New(cfg, "kubeflow")
+	dialer, err := svcdial.New(cfg, kubeflow.Namespace)
 	if err != nil {
 		return err
 	}
@@ -147,43 +158,42 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	fwdCtx, stopFwd := context.WithCancel(ctx)
 	defer stopFwd()
-	go func() { _ = dialer.Forward(fwdCtx, ln, "ml-pipeline-ui.kubeflow:80") }()
+	go func() {
+		_ = dialer.Forward(fwdCtx, ln, fmt.Sprintf("%s.%s:%d", kubeflow.UIServer, kubeflow.Namespace, kubeflow.UIPort))
+	}()
 	url := "http://" + ln.Addr().String()
 	if err := waitHealthy(upCtx, url); err != nil {
 		return err
 	}
 
 	state := State{
-		Name: opts.Name, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
-		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(), ProgramsDir: rt.Dir(),
+		Name: opts.Name, Provider: opts.Provider, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
+		Kubeconfig: c.kubeconfig, URL: url, Workdir: c.workdir, ProgramsDir: c.programsDir, NotHonored: c.notHonored,
 	}
-	if lab.Declares(objs, "istio-system", "istio-ingressgateway") {
+	if install.Declares(objs, kubeflow.GatewayNamespace, kubeflow.Gateway) {
 		// The gateway as a user reaches it: kubectl -n istio-system
 		// port-forward svc/istio-ingressgateway 8080:80.
 		gln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return fmt.Errorf("listening for the gateway's port-forward: %w", err)
 		}
-		go func() { _ = dialer.Forward(fwdCtx, gln, "istio-ingressgateway.istio-system:80") }()
+		go func() { _ = dialer.Forward(fwdCtx, gln, kubeflow.Gateway+"."+kubeflow.GatewayNamespace+":80") }()
 		state.GatewayURL = "http://" + gln.Addr().String()
-		if lab.Declares(objs, "auth", "dex") {
-			state.LoginUser = exampleUser
+		if install.Declares(objs, kubeflow.AuthNamespace, kubeflow.Dex) {
+			state.LoginUser = kubeflow.ExampleUser
 		}
 	}
 	if bin, err := cluster.ToolsBin(os.Getenv, "kubectl"); err == nil {
 		state.Kubectl = filepath.Join(bin, "kubectl")
 	}
-	if opts.Mode == install.MultiUser {
+	if opts.Mode == kubeflow.MultiUser {
 		// Our fixtures make a profile; an upstream install has none until
 		// someone creates one (the profile controller does not run here).
 		if kc, err := kubernetes.NewForConfig(cfg); err == nil {
-			if _, err := kc.CoreV1().Namespaces().Get(upCtx, exampleProfile, metav1.GetOptions{}); err == nil {
-				state.Profile = exampleProfile
+			if _, err := kc.CoreV1().Namespaces().Get(upCtx, kubeflow.ExampleProfile, metav1.GetOptions{}); err == nil {
+				state.Profile = kubeflow.ExampleProfile
 			}
 		}
-	}
-	for _, n := range append(res.Skipped, res.Changed...) {
-		state.NotHonored = append(state.NotHonored, n.String())
 	}
 	log.Info("lab ready", "url", url, "kubeconfig", state.Kubeconfig)
 	if err := ready(state); err != nil {
@@ -192,6 +202,54 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	<-ctx.Done()
 	log.Info("stopping lab")
 	return nil
+}
+
+// labCluster is a lab's cluster with KFP installed and serving.
+type labCluster struct {
+	cfg                              *rest.Config
+	kubeconfig, workdir, programsDir string
+	// notHonored is what of the install the lab could not honour.
+	notHonored []string
+	// close removes the cluster and what runs for it; it is set whenever
+	// anything was created, also when bringing it up failed.
+	close func(context.Context) error
+}
+
+// upKwok brings up a kwok cluster with the install's programs running in
+// place of its pods (InstallAndRun).
+func upKwok(ctx context.Context, opts Options, objs []*unstructured.Unstructured, log *slog.Logger) (*labCluster, error) {
+	kw, err := kwok.New(kwok.Options{Name: opts.Name})
+	if err != nil {
+		return nil, err
+	}
+	c := &labCluster{kubeconfig: "", workdir: kw.Workdir()}
+	var rt *lab.Runtime
+	c.close = func(ctx context.Context) error {
+		if rt != nil {
+			rt.Close()
+		}
+		return kw.Destroy(ctx)
+	}
+	log.Info("creating cluster", "name", opts.Name, "provider", ProviderKwok)
+	if err := kw.Create(ctx); err != nil {
+		return c, err
+	}
+	c.cfg, c.kubeconfig = kw.RESTConfig(), kw.KubeconfigPath()
+	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
+	bins, err := lab.DefaultBinaries()
+	if err != nil {
+		return c, err
+	}
+	bins.ByImage = opts.Programs
+	var res *manifests.Result
+	if rt, res, err = lab.InstallAndRun(ctx, c.cfg, objs, lab.Programs(bins), log); err != nil {
+		return c, err
+	}
+	c.programsDir = rt.Dir()
+	for _, n := range append(res.Skipped, res.Changed...) {
+		c.notHonored = append(c.notHonored, n.String())
+	}
+	return c, nil
 }
 
 // waitHealthy polls the UI's healthz through the forward until it says the
@@ -269,13 +327,17 @@ func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''
 // Summary is what `lab up` prints.
 func (s State) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "KFP lab %q is up (%s, %s install)\n", s.Name, s.Mode, s.Source)
+	provider := s.Provider
+	if provider == "" {
+		provider = ProviderKwok
+	}
+	fmt.Fprintf(&b, "KFP lab %q is up (%s, %s install, on %s)\n", s.Name, s.Mode, s.Source, provider)
 	fmt.Fprintf(&b, "  kubeconfig:  %s\n", s.Kubeconfig)
 	fmt.Fprintf(&b, "  KFP (ml-pipeline-ui, port-forwarded): %s\n", s.URL)
 	if cmd := s.TokenCommand(); cmd != "" {
 		fmt.Fprintf(&b, "  a token:     %s\n", cmd)
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s -n %s --token-file <(%s)\n", s.URL, s.Profile, cmd)
-	} else if s.Mode == string(install.MultiUser) {
+	} else if s.Mode == string(kubeflow.MultiUser) {
 		fmt.Fprintf(&b, "  no profile namespace: create one with a ServiceAccount bound to kubeflow-edit, then mint its token\n")
 	} else {
 		fmt.Fprintf(&b, "  try:         kfp-doctor --host %s\n", s.URL)
@@ -289,6 +351,9 @@ func (s State) Summary() string {
 	}
 	if len(s.NotHonored) > 0 {
 		fmt.Fprintf(&b, "  not honoured by the lab (%d objects): see %s\n", len(s.NotHonored), "state.json")
+	}
+	if provider == ProviderNode {
+		fmt.Fprintf(&b, "  your image:  kfp-connect lab load-image --name %s IMAGE.tar  (pods run it with imagePullPolicy IfNotPresent)\n", s.Name)
 	}
 	fmt.Fprintf(&b, "  stop it:     kfp-connect lab down --name %s\n", s.Name)
 	return b.String()

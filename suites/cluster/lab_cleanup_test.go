@@ -19,7 +19,9 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/labd"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
@@ -32,7 +34,7 @@ const labChildEnv = "KFP_CONNECT_LAB_CHILD"
 func labChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := labd.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: install.MultiUser, Source: install.FromFixtures}
+	opts := labd.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: kubeflow.MultiUser, Source: install.FromFixtures}
 	err := labd.Serve(ctx, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)), func(s labd.State) error {
 		line, err := json.Marshal(s)
 		if err == nil {
@@ -59,14 +61,14 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 			cctx, cancel := withTimeout(30 * time.Second)
 			defer cancel()
 			for _, mark := range []string{s.ProgramsDir, s.Workdir} {
-				_ = cluster.KillProcessesMentioning(cctx, mark, time.Second)
+				_ = procs.KillMentioning(cctx, mark, time.Second)
 				_ = os.RemoveAll(mark)
 			}
 		})
 
 		By("checking the real programs run in sandboxes under the lab's directory")
 		Expect(s.ProgramsDir).To(BeADirectory())
-		helpers, err := cluster.ProcessesMentioning(s.ProgramsDir)
+		helpers, err := procs.Mentioning(s.ProgramsDir)
 		Expect(err).NotTo(HaveOccurred())
 		// Dex's, oauth2-proxy's and slapd's sandboxes name their
 		// directories under it; each holds its program.
@@ -85,7 +87,7 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 			Expect(running(pid)).To(BeFalse(), "program %d survives", pid)
 		}
 		for _, mark := range []string{s.ProgramsDir, s.Workdir} {
-			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
+			Expect(procs.Mentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
 			_, err := os.Stat(mark)
 			Expect(errors.Is(err, fs.ErrNotExist)).To(BeTrue(), "%s still exists (stat: %v)", mark, err)
 		}
@@ -96,9 +98,9 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 })
 
 // childrenOf lists the live processes whose parent is one of procs.
-func childrenOf(procs []cluster.Process) []int {
+func childrenOf(list []procs.Process) []int {
 	parents := map[string]bool{}
-	for _, p := range procs {
+	for _, p := range list {
 		parents[strconv.Itoa(p.PID)] = true
 	}
 	var out []int

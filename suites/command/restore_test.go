@@ -11,7 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
 	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
@@ -50,7 +50,7 @@ var _ = Describe("kfp-connect conformance --disruptive after the ml-pipeline Ser
 		res, _, _ := readResults(reports)
 		var names []string
 		for _, c := range res.Cases {
-			if c.Status != conformance.Skipped {
+			if c.Status != results.Skipped {
 				names = append(names, c.FullName()+" "+string(c.Status)+" "+c.Reason)
 			}
 		}

@@ -15,12 +15,14 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
 	"github.com/kfp-connect/kfp-connect/internal/doctorpod"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios/multiuser/incluster"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 // A notebook in a profile namespace: a Pod of the notebook-like image
@@ -31,23 +33,36 @@ import (
 // client's own list_experiments; the doctor's image in the same namespace,
 // as the same ServiceAccount with the same label, is the reference.
 var _ = Describe("A notebook's kfp_doctor.diagnose(kfp.Client())", Ordered, Label("node", "notebook"), func() {
-	const ns, sa = "kubeflow-user-example-com", "default-editor"
+	const ns, sa = kubeflow.ExampleProfile, kubeflow.ProfileEditor
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
 		if _, ok := sdkrun.FindFolder(); !ok {
 			Skip(sdkrun.ErrNoSDK.Error())
 		}
-		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true, CatalogImages: append(suitekit.NodeImages(), images.NotebookRef), ReadyTimeout: 10 * time.Minute})
+		// The multi-user install's images, its PodDefault webhook's, the
+		// notebook's and the doctor's (the reference pod).
+		objs, err := install.Fixtures(kubeflow.MultiUser)
+		Expect(err).NotTo(HaveOccurred())
+		hook, err := install.PodDefaultWebhookObjects()
+		Expect(err).NotTo(HaveOccurred())
+		archives, _, err := imgs.ForObjects(ctx, append(objs, hook...))
+		Expect(err).NotTo(HaveOccurred())
+		notebook, err := imgs.Catalog(ctx, images.NotebookRef)
+		Expect(err).NotTo(HaveOccurred())
+		doctorImage, err := imgs.Doctor(ctx, images.Doctor("").Ref)
+		Expect(err).NotTo(HaveOccurred())
+		archives = append(append(archives, notebook...), doctorImage)
+		n, cs = createNode(ctx, node.Options{DNS: true, ReadyTimeout: 10 * time.Minute}, archives)
 		log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		env, err := conformance.Setup(ctx, n.RESTConfig(), &incluster.Scenario, nil, log)
+		issuer, err := install.NewIssuer()
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(env.Close)
-		why, err := env.InstallPodDefaultWebhook(ctx, n.IssueCertificates)
+		e, err := env.Setup(ctx, n.RESTConfig(), &incluster.Scenario, env.Options{Issuer: issuer, Log: log})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(why).To(BeEmpty(), "the PodDefault webhook must run here")
+		DeferCleanup(e.Close)
+		Expect(e.Admission).To(BeTrue(), "the PodDefault webhook must run here: %v", e.Notes)
 	}, NodeTimeout(15*time.Minute))
 
 	AfterEach(func() {
@@ -61,7 +76,7 @@ var _ = Describe("A notebook's kfp_doctor.diagnose(kfp.Client())", Ordered, Labe
 		Expect(err).NotTo(HaveOccurred())
 		pod := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "notebook-", Namespace: ns,
-				Labels: map[string]string{"access-ml-pipeline": "true", "notebook-name": "my-notebook"}},
+				Labels: map[string]string{kubeflow.AccessLabel: "true", "notebook-name": "my-notebook"}},
 			Spec: corev1.PodSpec{
 				ServiceAccountName: sa, RestartPolicy: corev1.RestartPolicyNever,
 				Containers: []corev1.Container{{Name: "notebook", Image: images.NotebookRef, ImagePullPolicy: corev1.PullNever, Args: args,
@@ -73,7 +88,7 @@ var _ = Describe("A notebook's kfp_doctor.diagnose(kfp.Client())", Ordered, Labe
 		DeferCleanup(func(ctx SpecContext) {
 			_ = cs.CoreV1().Pods(ns).Delete(ctx, created.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(0))})
 		})
-		Expect(created.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", "KF_PIPELINES_SA_TOKEN_PATH")), "the PodDefault webhook did not admit the notebook")
+		Expect(created.Spec.Containers[0].Env).To(ContainElement(HaveField("Name", kubeflow.TokenPathEnv)), "the PodDefault webhook did not admit the notebook")
 		Eventually(ctx, func(ctx context.Context) (corev1.PodPhase, error) {
 			p, err := cs.CoreV1().Pods(ns).Get(ctx, created.Name, metav1.GetOptions{})
 			if err != nil {
@@ -92,7 +107,7 @@ var _ = Describe("A notebook's kfp_doctor.diagnose(kfp.Client())", Ordered, Labe
 
 		res, err := doctorpod.Run(ctx, cs, doctorpod.Spec{
 			Namespace: ns, ServiceAccount: sa, PullPolicy: corev1.PullNever,
-			Labels: map[string]string{"access-ml-pipeline": "true"}, Args: []string{"--timeout", "20s"},
+			Labels: map[string]string{kubeflow.AccessLabel: "true"}, Args: []string{"--timeout", "20s"},
 		}, doctorpod.Options{Timeout: 2 * time.Minute})
 		Expect(err).NotTo(HaveOccurred())
 

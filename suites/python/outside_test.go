@@ -17,9 +17,10 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
@@ -42,13 +43,13 @@ type outsideClient struct {
 
 // openOutside builds the path's client on env's cluster; the port-forward
 // ends with the spec.
-func openOutside(ctx context.Context, env *conformance.Env, p scenarios.Path, dir string) outsideClient {
+func openOutside(ctx context.Context, e *env.Env, p scenarios.Path, dir string) outsideClient {
 	pf := p.PortForward
 	ns := pf.Namespace
 	if ns == "" {
-		ns = conformance.KFPNamespace
+		ns = kubeflow.Namespace
 	}
-	d, err := svcdial.New(env.Config, ns)
+	d, err := svcdial.New(e.Config, ns)
 	Expect(err).NotTo(HaveOccurred())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
@@ -68,7 +69,7 @@ func openOutside(ctx context.Context, env *conformance.Env, p scenarios.Path, di
 		if p.Token.Audience != "" {
 			req.Spec.Audiences = []string{p.Token.Audience}
 		}
-		tr, err := env.Client.CoreV1().ServiceAccounts(sa).CreateToken(ctx, name, req, metav1.CreateOptions{})
+		tr, err := e.Client.CoreV1().ServiceAccounts(sa).CreateToken(ctx, name, req, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		c.tokenFile = filepath.Join(dir, "token")
 		Expect(os.WriteFile(c.tokenFile, []byte(tr.Status.Token), 0o600)).To(Succeed())
@@ -100,14 +101,14 @@ func openOutside(ctx context.Context, env *conformance.Env, p scenarios.Path, di
 var _ = Describe("diagnose(client) on every outside path", func() {
 	for _, sc := range []*scenarios.Scenario{&standalone.Scenario, &multiuser.Scenario} {
 		Describe(sc.Name, Ordered, ContinueOnFailure, Label(string(sc.Mode)), func() {
-			var env *conformance.Env
+			var e *env.Env
 			BeforeAll(func(ctx SpecContext) {
 				k := suitekit.Kwok(ctx)
 				log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
 				var err error
-				env, err = conformance.Setup(ctx, k.RESTConfig(), sc, nil, log)
+				e, err = env.Setup(ctx, k.RESTConfig(), sc, env.Options{Log: log})
 				Expect(err).NotTo(HaveOccurred())
-				DeferCleanup(env.Close)
+				DeferCleanup(e.Close)
 			}, NodeTimeout(5*time.Minute))
 
 			for _, p := range sc.Paths {
@@ -125,7 +126,7 @@ var _ = Describe("diagnose(client) on every outside path", func() {
 				}
 				It(p.Name, func(ctx SpecContext) {
 					dir := GinkgoT().TempDir()
-					c := openOutside(ctx, env, p, dir)
+					c := openOutside(ctx, e, p, dir)
 					home := filepath.Join(dir, "home")
 
 					By("the doctor with the path's flags")

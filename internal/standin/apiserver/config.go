@@ -8,6 +8,7 @@ package apiserver
 
 import (
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"strconv"
 )
 
@@ -15,8 +16,8 @@ import (
 const (
 	DefaultUserIDHeader        = "x-goog-authenticated-user-email"
 	DefaultUserIDPrefix        = "accounts.google.com:"
-	DefaultTokenReviewAudience = "pipelines.kubeflow.org"
-	DefaultNamespace           = "kubeflow"
+	DefaultTokenReviewAudience = kubeflow.Audience
+	DefaultNamespace           = kubeflow.Namespace
 	unknownBuild               = "unknown"
 )
 

@@ -39,6 +39,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"k8s.io/client-go/rest"
 )
 
@@ -97,7 +98,7 @@ const (
 	routePrefix            = "/pipeline"
 	defaultUpstreamTimeout = 300 * time.Second
 	// UserIDHeader is where the jwtRules put the user; GroupsHeader the groups.
-	UserIDHeader = "kubeflow-userid"
+	UserIDHeader = kubeflow.UserIDHeader
 	GroupsHeader = "kubeflow-groups"
 	// Caps: Envoy buffers no body, but a stand-in must bound what it passes.
 	maxRequestBody  = 32 << 20
