@@ -51,6 +51,49 @@ func TestDoctorDoesNotDependOnTheLab(t *testing.T) {
 	t.Logf("kfp-doctor builds from %d packages", len(deps))
 }
 
+// Every kfp-doctor run pays the package init of what it links, cluster or
+// not. client-go's clientset registers every API group in one scheme at init
+// (about 17 ms, more than the rest of the doctor's start-up together), and
+// its discovery client links the clientset's scheme too: the doctor reaches
+// the cluster through internal/kube/kubeapi instead, whose scheme holds the
+// groups below and is built on first use. A new group here is a new call the
+// doctor makes: add it to kubeapi and to this list.
+func TestDoctorLinksNoClientsetAndFewAPIGroups(t *testing.T) {
+	forbidden := []string{
+		"k8s.io/client-go/kubernetes",
+		"k8s.io/client-go/discovery",
+		"k8s.io/client-go/informers",
+		"k8s.io/client-go/listers",
+		"k8s.io/client-go/restmapper",
+		"sigs.k8s.io/controller-runtime",
+	}
+	groups := map[string]bool{
+		"k8s.io/api/core/v1":                  true,
+		"k8s.io/api/apps/v1":                  true,
+		"k8s.io/api/discovery/v1":             true,
+		"k8s.io/api/networking/v1":            true,
+		"k8s.io/api/authorization/v1":         true,
+		"k8s.io/api/admissionregistration/v1": true,
+	}
+	linked := 0
+	for _, dep := range goListDeps(t, ".") {
+		for _, f := range forbidden {
+			if dep == f || strings.HasPrefix(dep, f+"/") {
+				t.Errorf("kfp-doctor links %s: its init runs on every start; call the cluster through internal/kube/kubeapi", dep)
+			}
+		}
+		if strings.HasPrefix(dep, "k8s.io/api/") {
+			if !groups[dep] {
+				t.Errorf("kfp-doctor links API group %s, which kubeapi does not serve: add it to kubeapi and this list, or drop the import", dep)
+			}
+			linked++
+		}
+	}
+	if linked == 0 {
+		t.Fatal("kfp-doctor links no k8s.io/api group at all: this test no longer looks at the doctor's graph")
+	}
+}
+
 // The version `make build` stamps with -X main.version is what `version`
 // prints; the same -X path is in the Makefile and .goreleaser.yaml.
 func TestVersionFromLdflags(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
@@ -218,7 +219,7 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 		}
 	}
 
-	env, err := podenv.ContainerEnv(ctx, e.Client, created, &created.Spec.Containers[0])
+	env, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(e.Client), created, &created.Spec.Containers[0])
 	if err != nil {
 		return deletePod, err
 	}

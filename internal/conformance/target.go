@@ -16,6 +16,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -129,7 +130,7 @@ func (e *Existing) init(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	in, err := discover.Find(fctx, client, discover.Options{Namespace: KFPNamespace})
+	in, err := discover.Find(fctx, fromclientset.Wrap(client), discover.Options{Namespace: KFPNamespace})
 	if err != nil {
 		return err
 	}

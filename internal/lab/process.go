@@ -17,6 +17,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 )
 
@@ -294,7 +295,7 @@ func (r *Runtime) startProcess(ctx context.Context, inst *Instance, pod *corev1.
 	if err := rerootFiles(mounts); err != nil {
 		return err
 	}
-	env, err := podenv.ContainerEnvVia(ctx, r.client, pod, c, eg.link)
+	env, err := podenv.ContainerEnvVia(ctx, fromclientset.Wrap(r.client), pod, c, eg.link)
 	if err != nil {
 		return err
 	}

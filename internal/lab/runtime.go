@@ -36,6 +36,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 )
@@ -251,7 +252,7 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 		addrs = inst.proc.Addrs
 		inst.Addr = addrs[c.Ports[0].ContainerPort]
 	} else {
-		env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+		env, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(r.client), pod, c)
 		if err != nil {
 			dialer.Close()
 			return err

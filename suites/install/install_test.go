@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"slices"
 	"strings"
@@ -190,7 +191,7 @@ func runningPod(ctx context.Context, cs kubernetes.Interface, namespace, image s
 func podEnv(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, image string) map[string]string {
 	i := slices.IndexFunc(pod.Spec.Containers, func(c corev1.Container) bool { return strings.Contains(c.Image, image) })
 	Expect(i).To(BeNumerically(">=", 0))
-	env, err := podenv.ContainerEnv(ctx, cs, pod, &pod.Spec.Containers[i])
+	env, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(cs), pod, &pod.Spec.Containers[i])
 	Expect(err).NotTo(HaveOccurred(), "resolving the env of pod %s", pod.Name)
 	return env
 }

@@ -11,10 +11,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 // ContainerEnv computes a container's environment the way the kubelet does,
@@ -22,7 +22,7 @@ import (
 // Service link variables of the pod's namespace, then envFrom, then
 // env with $(VAR) references expanded and valueFrom resolved from ConfigMaps,
 // Secrets and the pod's own fields.
-func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, error) {
+func ContainerEnv(ctx context.Context, client kubeapi.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, error) {
 	return ContainerEnvVia(ctx, client, pod, c, nil)
 }
 
@@ -34,7 +34,7 @@ type LinkMapper func(svc *corev1.Service, port corev1.ServicePort) (host string,
 // elsewhere than at their ClusterIPs (the lab's processes reach them through
 // loopback forwarders): via maps each service-link address before env
 // values that reference it are expanded. Nil keeps the ClusterIPs.
-func ContainerEnvVia(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, via LinkMapper) (map[string]string, error) {
+func ContainerEnvVia(ctx context.Context, client kubeapi.Interface, pod *corev1.Pod, c *corev1.Container, via LinkMapper) (map[string]string, error) {
 	env := map[string]string{}
 	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
 		if err := serviceLinks(ctx, client, pod.Namespace, env, via); err != nil {
@@ -69,8 +69,8 @@ func ContainerEnvVia(ctx context.Context, client kubernetes.Interface, pod *core
 // serviceLinks adds NAME_SERVICE_HOST / _PORT / _PORT_<PORTNAME> for every
 // Service with a cluster IP in the namespace (the UI server finds the API
 // server through ML_PIPELINE_SERVICE_HOST and _PORT).
-func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, env map[string]string, via LinkMapper) error {
-	list, err := client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+func serviceLinks(ctx context.Context, client kubeapi.Interface, ns string, env map[string]string, via LinkMapper) error {
+	list, err := client.Services(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing services of %s for service links: %w", ns, err)
 	}
@@ -103,7 +103,7 @@ func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, e
 	return nil
 }
 
-func sourceData(ctx context.Context, client kubernetes.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
+func sourceData(ctx context.Context, client kubeapi.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
 	var data map[string]string
 	var err error
 	switch {
@@ -118,7 +118,7 @@ func sourceData(ctx context.Context, client kubernetes.Interface, ns string, fro
 	return data, nil
 }
 
-func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, src *corev1.EnvVarSource) (string, bool, error) {
+func valueFrom(ctx context.Context, client kubeapi.Interface, pod *corev1.Pod, src *corev1.EnvVarSource) (string, bool, error) {
 	var kind, name, key string
 	var optional *bool
 	switch {
@@ -146,12 +146,12 @@ func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod
 // ObjectData reads a ConfigMap's ("configmap") or Secret's ("secret") data
 // as strings (a ConfigMap's data only, as env reads it). An optional object that does not exist is not found, without an error, as the
 // kubelet treats it.
-func ObjectData(ctx context.Context, client kubernetes.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
+func ObjectData(ctx context.Context, client kubeapi.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
 	var data map[string]string
 	var err error
 	if kind == "secret" {
 		var s *corev1.Secret
-		if s, err = client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		if s, err = client.Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			data = make(map[string]string, len(s.Data))
 			for k, v := range s.Data {
 				data[k] = string(v)
@@ -159,7 +159,7 @@ func ObjectData(ctx context.Context, client kubernetes.Interface, ns, kind, name
 		}
 	} else {
 		var cm *corev1.ConfigMap
-		if cm, err = client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		if cm, err = client.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			data = cm.Data
 		}
 	}

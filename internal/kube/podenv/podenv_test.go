@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 )
 
 func TestContainerEnv(t *testing.T) {
@@ -39,7 +41,7 @@ func TestContainerEnv(t *testing.T) {
 			{Name: "URL", Value: "http://$(ML_PIPELINE_SERVICE_HOST):$(ML_PIPELINE_SERVICE_PORT)/$(UNKNOWN)$$(KEEP)"},
 		},
 	}
-	env, err := ContainerEnv(context.Background(), client, pod, c)
+	env, err := ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestContainerEnv(t *testing.T) {
 	}
 	// A required key that is missing is an error, as the kubelet refuses to start the container.
 	c.Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "pipeline-api-server-config"}, Key: "NOPE"}}}}
-	if _, err := ContainerEnv(context.Background(), client, pod, c); err == nil {
+	if _, err := ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, c); err == nil {
 		t.Fatal("a missing required key must fail")
 	}
 }
