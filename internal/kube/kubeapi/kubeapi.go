@@ -5,9 +5,9 @@
 // and registers all of them in one scheme at package init, whether a run
 // talks to a cluster or not: about 17 ms of kfp-doctor's start-up on this
 // machine, three times the rest of its init. This client is built from the
-// same parts the clientset's generated code is — client-go's generic typed
-// client (gentype) over rest.RESTClient — with a scheme of only the groups
-// below, built on first use. Callers that hold a clientset (the lab, the
+// same request builder the clientset's generated code calls (rest.RESTClient,
+// as client-go's generic gentype client drives it) with a scheme of only the
+// groups below, built on first use. Callers that hold a clientset (the lab, the
 // conformance runner, tests with client-go's fakes) pass it through
 // kubeapi/fromclientset.
 package kubeapi
@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -27,7 +28,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	"k8s.io/client-go/gentype"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 )
@@ -142,13 +142,49 @@ func New(cfg *rest.Config) (*Client, error) {
 // pod's portforward.
 func (c *Client) CoreREST() rest.Interface { return c.core }
 
-// reader is a gentype client of one resource; protobuf where the API server
-// offers it, as client-go's built-in types prefer.
-func reader[T interface {
-	runtime.Object
-	metav1.Object
-}, L runtime.Object](c *Client, rc rest.Interface, resource, namespace string, newObj func() T, newList func() L) Reader[T, L] {
-	return gentype.NewClientWithList(resource, rc, c.params, namespace, newObj, newList, gentype.PrefersProtobuf[T]())
+// resource is one resource's typed client: what client-go's generic
+// gentype.Client does for Get, List and Create, request for request. gentype
+// itself is not used because it links client-go/testing (for its fakes),
+// which brings structured-merge-diff's schema parsing, kube-openapi and
+// gnostic's protobuf descriptors into every start, about 2 ms of init.
+type resource[T, L runtime.Object] struct {
+	rc        rest.Interface
+	params    runtime.ParameterCodec
+	name, ns  string
+	protobuf  bool
+	newObject func() T
+	newList   func() L
+}
+
+func (r resource[T, L]) Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error) {
+	out := r.newObject()
+	err := r.rc.Get().UseProtobufAsDefaultIfPreferred(r.protobuf).NamespaceIfScoped(r.ns, r.ns != "").
+		Resource(r.name).Name(name).VersionedParams(&opts, r.params).Do(ctx).Into(out)
+	return out, err
+}
+
+func (r resource[T, L]) List(ctx context.Context, opts metav1.ListOptions) (L, error) {
+	out := r.newList()
+	var timeout time.Duration
+	if opts.TimeoutSeconds != nil {
+		timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
+	}
+	err := r.rc.Get().UseProtobufAsDefaultIfPreferred(r.protobuf).NamespaceIfScoped(r.ns, r.ns != "").
+		Resource(r.name).VersionedParams(&opts, r.params).Timeout(timeout).Do(ctx).Into(out)
+	return out, err
+}
+
+func (r resource[T, L]) Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error) {
+	out := r.newObject()
+	err := r.rc.Post().UseProtobufAsDefaultIfPreferred(r.protobuf).NamespaceIfScoped(r.ns, r.ns != "").
+		Resource(r.name).VersionedParams(&opts, r.params).Body(obj).Do(ctx).Into(out)
+	return out, err
+}
+
+// reader reads a built-in resource, protobuf first where the API server
+// offers it, as client-go's typed clients ask for built-in types.
+func reader[T, L runtime.Object](c *Client, rc rest.Interface, name, ns string, newObject func() T, newList func() L) Reader[T, L] {
+	return resource[T, L]{rc: rc, params: c.params, name: name, ns: ns, protobuf: true, newObject: newObject, newList: newList}
 }
 
 func (c *Client) Namespaces() Reader[*corev1.Namespace, *corev1.NamespaceList] {
@@ -198,8 +234,9 @@ func (c *Client) MutatingWebhookConfigurations() Reader[*admissionregistrationv1
 }
 
 func (c *Client) SubjectAccessReviews() Creator[*authorizationv1.SubjectAccessReview] {
-	return gentype.NewClient("subjectaccessreviews", c.authorization, c.params, "",
-		func() *authorizationv1.SubjectAccessReview { return &authorizationv1.SubjectAccessReview{} })
+	// JSON, as client-go's clientset sends reviews.
+	return resource[*authorizationv1.SubjectAccessReview, *authorizationv1.SubjectAccessReview]{rc: c.authorization, params: c.params,
+		name: "subjectaccessreviews", newObject: func() *authorizationv1.SubjectAccessReview { return &authorizationv1.SubjectAccessReview{} }}
 }
 
 // ServerResourcesForGroupVersion asks discovery, as client-go's discovery
