@@ -24,7 +24,6 @@ import (
 	"syscall"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,11 +35,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
+	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
-const profile = "kubeflow-user-example-com"
+const profile = benchlab.Profile
 
 var podDefaults = schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"}
 
@@ -81,7 +81,7 @@ func run(ctx context.Context, n, small, large int) (err error) {
 	if err != nil {
 		return err
 	}
-	tokenFile, err := mintToken(ctx, kube)
+	tokenFile, err := bl.TokenFile(ctx, profile, benchlab.ProfileEditor)
 	if err != nil {
 		return err
 	}
@@ -110,26 +110,20 @@ func run(ctx context.Context, n, small, large int) (err error) {
 		fmt.Printf("  doctor --kubeconfig: wall %v (median of %d), %d Kubernetes API requests per run\n",
 			results[i].wall.Round(time.Millisecond), n, results[i].requests)
 	}
+	ratio := float64(results[1].wall) / float64(results[0].wall)
 	fmt.Printf("ratio %d/%d profiles: wall time %.2f, API requests %d vs %d\n", large, small,
-		float64(results[1].wall)/float64(results[0].wall), results[1].requests, results[0].requests)
+		ratio, results[1].requests, results[0].requests)
+	how := fmt.Sprintf("kfp-doctor --kubeconfig, in-process, median of %d; %s", n, benchline.Load())
+	benchline.Print(benchline.Figure{Name: "scale.wall", Title: fmt.Sprintf("diagnosis with %d profile namespaces", large),
+		Value: benchline.Ms(results[1].wall), Unit: "ms", Detail: fmt.Sprintf("%s; %v with %d", how, results[0].wall.Round(time.Millisecond), small)})
+	// The doctor's calls are scoped to the namespaces it is told about:
+	// neither its time nor its API requests may grow with the profiles.
+	benchline.Print(benchline.Figure{Name: "scale.ratio", Title: fmt.Sprintf("diagnosis time, %d profiles / %d", large, small),
+		Value: ratio, Unit: "×", Target: "<= 1.5", Detail: how})
+	benchline.Print(benchline.Figure{Name: "scale.requests", Title: fmt.Sprintf("Kubernetes API requests per diagnosis, %d profiles", large),
+		Value: float64(results[1].requests), Unit: "requests", Target: fmt.Sprintf("<= %d", results[0].requests),
+		Detail: fmt.Sprintf("the target is the count with %d profiles", small)})
 	return nil
-}
-
-// mintToken writes a default-editor token of the example profile for KFP's
-// audience, as `kubectl create token` would.
-func mintToken(ctx context.Context, kube kubernetes.Interface) (string, error) {
-	exp := int64(3600)
-	tr, err := kube.CoreV1().ServiceAccounts(profile).CreateToken(ctx, "default-editor", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: []string{"pipelines.kubeflow.org"}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
-	if err != nil {
-		return "", err
-	}
-	f, err := os.CreateTemp("", "bench-scale-token-")
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	_, err = f.WriteString(tr.Status.Token)
-	return f.Name(), err
 }
 
 // addProfiles creates profiles from..to-1 as the profile controller would

@@ -1,0 +1,141 @@
+// Package benchline is the one machine-readable line every benchmark prints
+// for each of its figures, and that `make bench` collects into one table
+// (hack/bench-table):
+//
+//	BENCH {"name":"doctor.version","title":"kfp-doctor version, wall","value":6.8,"unit":"ms","target":"<= 10","detail":"median of 40"}
+//
+// A benchmark in another language prints the same line: the prefix "BENCH ",
+// then one JSON object. Fields: name (stable id, dotted, unique in a run),
+// title (what the figure is, for the table), value and unit, target (an
+// operator <=, <, >=, > and a number in the figure's unit; empty for a figure
+// shown without a goal), detail (how it was measured: runs, load), and skip
+// (why a figure could not be measured here; value is then ignored).
+package benchline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Prefix starts every benchmark line.
+const Prefix = "BENCH "
+
+// Figure is one measured figure.
+type Figure struct {
+	Name   string  `json:"name"`
+	Title  string  `json:"title"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Target string  `json:"target,omitempty"`
+	Detail string  `json:"detail,omitempty"`
+	Skip   string  `json:"skip,omitempty"`
+}
+
+// Print writes f as a benchmark line to stdout.
+func Print(f Figure) { Write(os.Stdout, f) }
+
+// Write writes f as a benchmark line.
+func Write(w io.Writer, f Figure) {
+	if math.IsNaN(f.Value) || math.IsInf(f.Value, 0) {
+		f.Value = 0
+		if f.Skip == "" {
+			f.Skip = "no finite value"
+		}
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		// A Figure of strings and a finite float always marshals.
+		panic(err)
+	}
+	fmt.Fprintf(w, "%s%s\n", Prefix, b)
+}
+
+// Parse reads a benchmark line; ok is false for any other line.
+func Parse(line string) (f Figure, ok bool, err error) {
+	rest, found := strings.CutPrefix(strings.TrimRight(line, "\r\n"), Prefix)
+	if !found {
+		return f, false, nil
+	}
+	if err := json.Unmarshal([]byte(rest), &f); err != nil {
+		return f, true, fmt.Errorf("benchmark line %q: %w", line, err)
+	}
+	if f.Name == "" || f.Unit == "" {
+		return f, true, fmt.Errorf("benchmark line %q: name and unit are required", line)
+	}
+	if _, _, err := ParseTarget(f.Target); err != nil {
+		return f, true, fmt.Errorf("benchmark line %q: %w", line, err)
+	}
+	return f, true, nil
+}
+
+// ParseTarget splits "<= 10" into its operator and number; "" is no target.
+func ParseTarget(t string) (op string, v float64, err error) {
+	t = strings.TrimSpace(t)
+	if t == "" {
+		return "", 0, nil
+	}
+	for _, o := range []string{"<=", ">=", "<", ">"} {
+		if rest, ok := strings.CutPrefix(t, o); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				return "", 0, fmt.Errorf("target %q: not a number after %s", t, o)
+			}
+			return o, v, nil
+		}
+	}
+	return "", 0, fmt.Errorf("target %q: want <=, <, >= or > and a number", t)
+}
+
+// Met says whether f meets its target; known is false without one (or when
+// f was skipped).
+func (f Figure) Met() (met, known bool) {
+	op, v, err := ParseTarget(f.Target)
+	if err != nil || op == "" || f.Skip != "" {
+		return false, false
+	}
+	switch op {
+	case "<=":
+		return f.Value <= v, true
+	case "<":
+		return f.Value < v, true
+	case ">=":
+		return f.Value >= v, true
+	default:
+		return f.Value > v, true
+	}
+}
+
+// Median of durations (the upper one of an even count); 0 for none.
+func Median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Ms is d in milliseconds, for a figure's value.
+func Ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// Load is the machine's 1-minute load average and its CPU count, for a
+// figure's detail: timings on a shared machine mean little without them.
+func Load() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("load %s on %d CPUs", f[0], runtime.NumCPU())
+}
