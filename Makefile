@@ -15,10 +15,9 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
 # Both binaries: bin/kfp-doctor (the diagnosis) and bin/kfp-connect (the lab),
-# static and path-free as releases build them (.goreleaser.yaml): a static
-# kfp-doctor starts a millisecond sooner than one the dynamic loader links,
-# and these flags are the tools' (tools/build.sh), so the Kubernetes packages
-# both compile come from the same Go build cache entries.
+# static and path-free as releases build them (.goreleaser.yaml), so what is
+# measured is what users run: a static kfp-doctor also starts about a
+# millisecond sooner than one the dynamic loader has to link.
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
@@ -154,9 +153,9 @@ system-deps-lab:
 	hack/system-deps.sh lab
 
 # A multi-user KFP lab without Docker, the doctor run against it without and
-# with a token, then everything removed. Builds only what the lab runs, first
-# the tools (the long part, with progress and the time left), then the
-# binaries, whose Kubernetes packages the tools' build has compiled.
+# with a token, then everything removed. Builds only what the lab runs: first
+# the tools (the long part, with progress and the time left), then the two
+# binaries.
 demo: system-deps-lab tools-lab
 	$(MAKE) --no-print-directory build
 	hack/demo.sh
