@@ -45,7 +45,7 @@ func Check(rep *report.Report, want scenarios.Expect) error {
 	case !named:
 		return fmt.Errorf("expected the report to name %s from %s too, but that probe did not warn or fail with it\n%s", want.Also, want.AlsoProbe, Summary(rep))
 	}
-	return nil
+	return CheckWords(rep)
 }
 
 func describe(r *probe.Result, otherwise string) string {

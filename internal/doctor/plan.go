@@ -166,7 +166,7 @@ func (r *resolver) resolve(ctx context.Context) (*Plan, error) {
 	// A cluster is consulted when the user points at one, or when no host is
 	// given and one can be found: then the doctor finds KFP itself.
 	if wantsCluster(cfg, p.Given) {
-		site, err := openCluster(ctx, cfg, s, p.Given, r.d)
+		site, err := openCluster(ctx, cfg, s, p.Given, r.d, r.red)
 		if err != nil {
 			return nil, err
 		}
