@@ -115,7 +115,7 @@ bench-matrix: system-deps tools
 # for CI's step summary. Each benchmark prints its figures as lines
 # `BENCH {json}` (hack/internal/benchline): a new one joins the table by
 # printing those and adding its target here.
-BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix
+BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain
 BENCH_DIR ?= reports/bench
 bench: system-deps tools build
 	MAKE="$(MAKE)" hack/bench.sh $(BENCH_DIR) $(BENCHES)

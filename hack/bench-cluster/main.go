@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 )
 

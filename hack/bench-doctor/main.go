@@ -40,7 +40,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
-	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 )
 
 // python is Debian's interpreter, which sees Debian's dist-packages the SDK

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
-	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )

@@ -23,7 +23,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2/types"
 
-	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 )
 
 // targets are issue 23's wall times per provider, in seconds.

@@ -22,7 +22,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 )
 
 // bench is one benchmark's run: its figures and how it ended.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kfp-connect/kfp-connect/hack/internal/benchline"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 )
 
 // benchDir writes a run of make bench: logs with benchmark lines among other

@@ -5,7 +5,8 @@
 //	BENCH {"name":"doctor.version","title":"kfp-doctor version, wall","value":6.8,"unit":"ms","target":"<= 10","detail":"median of 40"}
 //
 // A benchmark in another language prints the same line: the prefix "BENCH ",
-// then one JSON object. Fields: name (stable id, dotted, unique in a run),
+// then one JSON object. A Go test may log it (t.Log(benchline.Line(f))): the
+// test log's "file_test.go:NN: " before it is allowed. Fields: name (stable id, dotted, unique in a run),
 // title (what the figure is, for the table), value and unit, target (an
 // operator <=, <, >=, > and a number in the figure's unit; empty for a figure
 // shown without a goal), detail (how it was measured: runs, load), and skip
@@ -43,7 +44,10 @@ type Figure struct {
 func Print(f Figure) { Write(os.Stdout, f) }
 
 // Write writes f as a benchmark line.
-func Write(w io.Writer, f Figure) {
+func Write(w io.Writer, f Figure) { fmt.Fprintln(w, Line(f)) }
+
+// Line is f as a benchmark line, without the newline.
+func Line(f Figure) string {
 	if math.IsNaN(f.Value) || math.IsInf(f.Value, 0) {
 		f.Value = 0
 		if f.Skip == "" {
@@ -55,15 +59,17 @@ func Write(w io.Writer, f Figure) {
 		// A Figure of strings and a finite float always marshals.
 		panic(err)
 	}
-	fmt.Fprintf(w, "%s%s\n", Prefix, b)
+	return Prefix + string(b)
 }
 
 // Parse reads a benchmark line; ok is false for any other line.
 func Parse(line string) (f Figure, ok bool, err error) {
-	rest, found := strings.CutPrefix(strings.TrimRight(line, "\r\n"), Prefix)
-	if !found {
+	line = strings.TrimRight(line, "\r\n")
+	i := strings.Index(line, Prefix+"{")
+	if i < 0 || !testLogPrefix(line[:i]) {
 		return f, false, nil
 	}
+	rest := line[i+len(Prefix):]
 	if err := json.Unmarshal([]byte(rest), &f); err != nil {
 		return f, true, fmt.Errorf("benchmark line %q: %w", line, err)
 	}
@@ -74,6 +80,21 @@ func Parse(line string) (f Figure, ok bool, err error) {
 		return f, true, fmt.Errorf("benchmark line %q: %w", line, err)
 	}
 	return f, true, nil
+}
+
+// testLogPrefix: nothing, or what a Go test log puts before a line
+// ("    corpus_test.go:99: ").
+func testLogPrefix(s string) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return true
+	}
+	file, lineNo, ok := strings.Cut(strings.TrimSuffix(s, ":"), ".go:")
+	if !ok || file == "" || strings.ContainsAny(file, " \t") {
+		return false
+	}
+	_, err := strconv.Atoi(lineNo)
+	return err == nil
 }
 
 // ParseTarget splits "<= 10" into its operator and number; "" is no target.
