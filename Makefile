@@ -113,7 +113,7 @@ bench-matrix: system-deps tools
 # Every benchmark, then ONE table of every figure beside its target
 # (hack/bench.sh, hack/bench-table); reports/bench/table.md is the same table
 # for CI's step summary. Each benchmark prints its figures as lines
-# `BENCH {json}` (hack/internal/benchline): a new one joins the table by
+# `BENCH {json}` (internal/benchline): a new one joins the table by
 # printing those and adding its target here.
 BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain
 BENCH_DIR ?= reports/bench

@@ -1,5 +1,5 @@
 // Command bench-table prints the one table of `make bench`: every figure the
-// benchmarks printed as benchmark lines (hack/internal/benchline) into the
+// benchmarks printed as benchmark lines (internal/benchline) into the
 // logs of a run's directory, with its target beside it, and the benchmarks
 // that failed or printed nothing.
 //
