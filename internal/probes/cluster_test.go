@@ -237,7 +237,7 @@ func TestPodDefaultProbe(t *testing.T) {
 		step.Labels[workflowLabel] = "my-run-x7k2p"
 		target := &Target{Cluster: &Cluster{
 			Install: multiUserInstall(), MultiUser: true, ModeKnown: true,
-			Kube:    fake.NewClientset(step),
+			Kube:    fromclientset.Wrap(fake.NewClientset(step)),
 			Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs, pd),
 			Pod:     &discover.Pod{Namespace: "ns-1", Name: "nb-0"},
 		}}
