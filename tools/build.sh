@@ -32,16 +32,17 @@ done
 ((${#sets[@]})) || sets=(lab node)
 
 # Every step: name, the binaries it makes, and about how many minutes a cold
-# build of it takes on 2 quiet cores, from the cold builds of this script's
+# build of it takes on 2 quiet cores: from the cold builds of this script's
 # single-build days (all of it about 20 min; kubelet and kube-proxy about 3 of
-# them, CoreDNS 4, Dex 4, oauth2-proxy 3; the control plane, etcd and kwok
-# the rest). Each step reuses what earlier ones compiled: kubelet and
+# them, CoreDNS 4, Dex 4, oauth2-proxy 3), and the control plane's own cold
+# build, 27 min on a machine whose load stayed about 10 (a third of its two
+# cores for this build). Each step reuses what earlier ones compiled: kubelet and
 # kube-proxy share all but 144 of their 1,844 packages with the control
 # plane. The estimate printed is the sum of the steps still to build; a busy
 # machine takes longer, a warm Go build cache much less.
 #   step           binaries                                                        minutes
 steps=(
-	"control-plane kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd 7"
+	"control-plane kube-apiserver,kube-controller-manager,kube-scheduler,kubectl,etcd 8"
 	"kwok          kwok,kwokctl                                                      2"
 	"dex           dex                                                               4"
 	"oauth2-proxy  oauth2-proxy                                                      3"
@@ -131,22 +132,30 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 # progress STEP TOTAL: reads `go build -v`'s package lines (one per package
-# compiled) and reports how many of TOTAL are done and, from the rate so far,
-# about how long is left; other lines (errors) go to stderr.
+# compiled) and reports every 20 s — also while nothing is printed, as when
+# a large package compiles or the binaries link — how many of TOTAL are done
+# and, from the rate so far, about how long is left; other lines (errors) go
+# to stderr.
 progress() {
-	local step=$1 total=$2 n=0 t0 last line now left
+	local step=$1 total=$2 n=0 t0 last line now left rc
 	t0=$(date +%s) last=$t0
-	while IFS= read -r line; do
-		case "$line" in *" "* | "") echo "$line" >&2 ;; *) n=$((n + 1)) ;; esac
+	while true; do
+		if IFS= read -r -t 20 line; then
+			case "$line" in *" "* | "") echo "$line" >&2 ;; *) n=$((n + 1)) ;; esac
+		else
+			rc=$?
+			((rc > 128)) || break # end of output; above 128: the 20 s passed
+		fi
 		now=$(date +%s)
-		if ((now - last >= 20)); then
-			last=$now
-			if ((total > 0 && n > 0 && n < total)); then
-				left=$(((now - t0) * (total - n) / n))
-				log "  $step: compiled $n of $total packages ($((100 * n / total))%), about $(((left + 59) / 60)) min left in this step"
-			else
-				log "  $step: compiled $n packages…"
-			fi
+		((now - last >= 20)) || continue
+		last=$now
+		if ((total > 0 && n > 0 && n < total)); then
+			left=$(((now - t0) * (total - n) / n))
+			log "  $step: compiled $n of $total packages ($((100 * n / total))%), about $(((left + 59) / 60)) min left in this step"
+		elif ((total > 0 && n >= total)); then
+			log "  $step: compiled $n packages, linking…"
+		else
+			log "  $step: compiled $n packages…"
 		fi
 	done
 	log "  $step: compiled $n packages"
