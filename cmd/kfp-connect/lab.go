@@ -13,9 +13,10 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
-// labFlags are the flags of `lab up` and `lab serve`; lab.ServeFlags
+// labFlags are the flags of `lab up` and `lab serve`; labd.ServeFlags
 // writes them for the serve process that up starts.
 type labFlags struct {
 	name, mode, source string
@@ -26,7 +27,7 @@ type labFlags struct {
 }
 
 func (f *labFlags) bindName(fs *pflag.FlagSet) {
-	fs.StringVar(&f.name, "name", lab.DefaultName, "lab (cluster) name")
+	fs.StringVar(&f.name, "name", labd.DefaultName, "lab (cluster) name")
 }
 
 func (f *labFlags) bind(fs *pflag.FlagSet, timeoutFlag string) {
@@ -40,8 +41,8 @@ func (f *labFlags) bind(fs *pflag.FlagSet, timeoutFlag string) {
 }
 
 // options checks the flags and turns them into the lab's options.
-func (f *labFlags) options() (lab.Options, error) {
-	opts := lab.Options{Name: f.name, Mode: install.Mode(f.mode), Source: install.Source(f.source), Port: f.port, ReadyTimeout: f.timeout}
+func (f *labFlags) options() (labd.Options, error) {
+	opts := labd.Options{Name: f.name, Mode: install.Mode(f.mode), Source: install.Source(f.source), Port: f.port, ReadyTimeout: f.timeout}
 	if !opts.Mode.Valid() {
 		return opts, usageErr("--mode %q: want standalone or multi-user", f.mode)
 	}
@@ -68,12 +69,12 @@ func (f *labFlags) options() (lab.Options, error) {
 }
 
 // daemon is the lab in the background: this executable's `lab serve`.
-func daemon(progress io.Writer) (lab.Daemon, error) {
+func daemon(progress io.Writer) (labd.Daemon, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return lab.Daemon{}, fmt.Errorf("finding this executable to run the lab with: %w", err)
+		return labd.Daemon{}, fmt.Errorf("finding this executable to run the lab with: %w", err)
 	}
-	return lab.Daemon{Serve: []string{self, "lab", "serve"}, Progress: progress}, nil
+	return labd.Daemon{Serve: []string{self, "lab", "serve"}, Progress: progress}, nil
 }
 
 func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -138,8 +139,8 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Print a running lab's settings as shell variables (eval \"$(kfp-connect lab env)\")",
 		Args:  noArgs,
 		RunE: func(*cobra.Command, []string) error {
-			s, err := lab.Running(envFlags.name)
-			if errors.Is(err, lab.ErrNotUp) {
+			s, err := labd.Running(envFlags.name)
+			if errors.Is(err, labd.ErrNotUp) {
 				return usageErr("%v: run `kfp-connect lab up --name %s` first", err, envFlags.name)
 			}
 			if err != nil {
@@ -164,7 +165,7 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return lab.ServeForeground(cmd.Context(), opts, slog.New(slog.NewTextHandler(stderr, nil)))
+			return labd.ServeForeground(cmd.Context(), opts, slog.New(slog.NewTextHandler(stderr, nil)))
 		},
 	}
 	serveFlags.bind(serve.Flags(), "ready-timeout")

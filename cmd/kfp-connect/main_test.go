@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
 func runConnect(t *testing.T, args ...string) (int, string, string) {
@@ -68,15 +68,15 @@ func TestLabDownOfNoLab(t *testing.T) {
 	}
 }
 
-// What up hands to the serve process (lab.ServeFlags) is what serve's
+// What up hands to the serve process (labd.ServeFlags) is what serve's
 // flags parse back: no option is lost on the way to the background.
 func TestServeFlagsRoundTrip(t *testing.T) {
 	dex := filepath.Join(t.TempDir(), "dex")
 	if err := os.WriteFile(dex, []byte("#!/bin/sh\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]lab.Options{
-		"defaults":  {Name: lab.DefaultName, Mode: install.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute},
+	cases := map[string]labd.Options{
+		"defaults":  {Name: labd.DefaultName, Mode: install.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute},
 		"every one": {Name: "mine", Mode: install.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}},
 	}
 	for name, want := range cases {
@@ -84,7 +84,7 @@ func TestServeFlagsRoundTrip(t *testing.T) {
 			var f labFlags
 			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 			f.bind(fs, "ready-timeout")
-			if err := fs.Parse(lab.ServeFlags(want)); err != nil {
+			if err := fs.Parse(labd.ServeFlags(want)); err != nil {
 				t.Fatal(err)
 			}
 			got, err := f.options()

@@ -220,6 +220,13 @@ func TestKwokctlConfig(t *testing.T) {
 	if _, err := kwokctlConfig("/tools/bin", ports[:2]); err == nil {
 		t.Error("too few ports accepted")
 	}
+	// The Service range is known, and the kubernetes Service's address is
+	// one the apiserver's certificate names.
+	for _, want := range []string{"service-cluster-ip-range", ServiceCIDR, "kubeApiserverCertSANs", KubernetesServiceIP} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the configuration lacks %s:\n%s", want, out)
+		}
+	}
 	if strings.Contains(string(out), "api-audiences") {
 		t.Error("extra API audiences would let default-audience tokens pass as pipelines.kubeflow.org")
 	}

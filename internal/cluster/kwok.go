@@ -201,6 +201,14 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
+// A kwok cluster's address ranges: the apiserver's default Service range
+// (its first address the kubernetes Service's), and pods apart from it.
+const (
+	ServiceCIDR         = "10.0.0.0/24"
+	KubernetesServiceIP = "10.0.0.1"
+	PodCIDR             = "10.244.0.0/24"
+)
+
 // kwokctlConfig renders the KwokctlConfiguration: binary runtime, loopback
 // only, every binary a local path (so kwokctl downloads nothing), our own
 // ports (one per kwokPortOptions entry), and the port-forward CRDs the suites
@@ -220,6 +228,10 @@ func kwokctlConfig(bin string, ports []int) ([]byte, error) {
 		"etcdBinary":                  b("etcd"),
 		"kwokControllerBinary":        b("kwok"),
 		"enableCRDs":                  []string{"PortForward", "ClusterPortForward"},
+		// A pod's in-cluster config dials the kubernetes Service's cluster
+		// IP (the lab's pod processes do): the serving certificate must
+		// name it.
+		"kubeApiserverCertSANs": []string{KubernetesServiceIP},
 	}
 	for i, opt := range kwokPortOptions {
 		options[opt] = ports[i]
@@ -236,6 +248,7 @@ func kwokctlConfig(bin string, ports []int) ([]byte, error) {
 				// nothing in a kwok cluster routes to it, so skip that.
 				"extraArgs": []any{
 					map[string]any{"key": "endpoint-reconciler-type", "value": "none"},
+					map[string]any{"key": "service-cluster-ip-range", "value": ServiceCIDR},
 				},
 			},
 		},
@@ -313,7 +326,12 @@ func LogTails(dir string, n int) string {
 
 // scaleNodes sets the number of fake nodes; kwokctl creates none by itself.
 func (k *Kwok) scaleNodes(ctx context.Context, n int) error {
-	out, err := k.run(ctx, "scale", "node", "--name", k.name, "--replicas", fmt.Sprint(n))
+	// kwok gives pods IPs of their node's podCIDR, by default the
+	// apiserver's default Service range; a pod's address must be no
+	// Service's, as in any cluster (the lab gives pod processes their
+	// pod's IP).
+	out, err := k.run(ctx, "scale", "node", "--name", k.name, "--replicas", fmt.Sprint(n),
+		"--param", fmt.Sprintf(".podCIDRs=[%q]", PodCIDR))
 	if err != nil {
 		return fmt.Errorf("adding %d fake node(s) to kwok cluster %s: %w: %s", n, k.name, err, out)
 	}

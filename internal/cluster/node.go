@@ -80,8 +80,8 @@ type NodeOptions struct {
 	// Images are built from this module and imported besides the defaults
 	// (pause, probe), e.g. images.Doctor("") for pods of the doctor.
 	Images []images.Ref
-	// CatalogImages are catalogue refs (internal/images' Find) to build
-	// and import too, e.g. images.KFPRefs(): pods of those names then start
+	// CatalogImages are catalogue refs (internal/programs' Find) to build
+	// and import too, e.g. programs.KFPRefs(): pods of those names then start
 	// with no pull, as long as their imagePullPolicy is not Always.
 	CatalogImages []string
 	// ImageArchives are docker archives built elsewhere, imported as they are.

@@ -30,6 +30,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster/nodedns"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // nodeState is what Create has set up so far; Destroy undoes exactly that,
@@ -75,7 +76,7 @@ func (n *Node) Create(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			b := &images.Builder{ModuleDir: n.moduleDir, ToolsBin: n.bin, Dir: n.path("images")}
+			b := &programs.Builder{ModuleDir: n.moduleDir, ToolsBin: n.bin, Dir: n.path("images")}
 			more, err := b.Archives(ctx, n.catalog)
 			if err != nil {
 				return err

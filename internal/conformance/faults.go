@@ -62,7 +62,22 @@ func (e *Env) deleteObject(ctx context.Context, ref scenarios.ObjectRef) (func(c
 	return func(ctx context.Context) error {
 		obj := cleanForCreate(saved)
 		created := time.Now()
-		if _, err := res.Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		// A restored Service takes back its cluster IPs, which the pods
+		// started before the fault hold in their service links: with new
+		// ones the UI server's ML_PIPELINE_SERVICE_HOST would lead nowhere
+		// and every later case through the UI would fail (KFD019). The
+		// apiserver may hold the IP a moment after the delete.
+		err := wait.PollUntilContextTimeout(ctx, poll, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+			_, err := res.Create(ctx, obj, metav1.CreateOptions{})
+			switch {
+			case err == nil || apierrors.IsAlreadyExists(err):
+				return true, nil
+			case apierrors.IsInvalid(err) && strings.Contains(err.Error(), "already allocated"):
+				return false, nil
+			}
+			return false, err
+		})
+		if err != nil {
 			return fmt.Errorf("restoring %s %s/%s: %w", ref.Kind, ref.Namespace, ref.Name, err)
 		}
 		return e.settle(ctx, ref, true, created)
@@ -140,11 +155,6 @@ func cleanForCreate(u *unstructured.Unstructured) *unstructured.Unstructured {
 	obj := u.DeepCopy()
 	for _, f := range []string{"resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"} {
 		unstructured.RemoveNestedField(obj.Object, "metadata", f)
-	}
-	if obj.GetKind() == "Service" {
-		// A new Service gets new cluster IPs.
-		unstructured.RemoveNestedField(obj.Object, "spec", "clusterIP")
-		unstructured.RemoveNestedField(obj.Object, "spec", "clusterIPs")
 	}
 	unstructured.RemoveNestedField(obj.Object, "status")
 	return obj

@@ -319,12 +319,10 @@ func (d *finder) deployment(ctx context.Context, ns string) {
 	}
 	pod := &corev1.Pod{ObjectMeta: dep.Spec.Template.ObjectMeta, Spec: *dep.Spec.Template.Spec.DeepCopy()}
 	pod.Namespace, pod.Name = ns, APIDeployment+"-template"
-	// Service links add only *_SERVICE_* variables, never the two we read,
-	// and listing services may be forbidden to the user.
-	noLinks := false
-	pod.Spec.EnableServiceLinks = &noLinks
+	// Service links add only *_SERVICE_* and *_PORT* variables, never the
+	// two we read, and listing services may be forbidden to the user.
 	cctx, cancel = d.call(ctx)
-	env, err := podenv.ContainerEnv(cctx, d.client, pod, onlyEnv(c, "MULTIUSER", "TOKEN_REVIEW_AUDIENCE"))
+	env, err := podenv.ContainerEnv(cctx, d.client, pod, onlyEnv(c, "MULTIUSER", "TOKEN_REVIEW_AUDIENCE"), podenv.WithoutServices())
 	cancel()
 	if err != nil {
 		d.in.problem("cannot resolve the env of %s/%s container %s: %s", ns, APIDeployment, c.Name, reason(err))

@@ -35,7 +35,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
@@ -156,7 +156,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		}, NodeTimeout(2*time.Minute))
 		code, _, stderr := kfpConnect(ctx, bin, 4*time.Minute, "lab", "up", "--name", name)
 		Expect(code).To(Equal(0), stderr)
-		s, err := lab.Running(name)
+		s, err := labd.Running(name)
 		Expect(err).NotTo(HaveOccurred())
 		kubeconfig = s.Kubeconfig
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)

@@ -16,9 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // KFP's standalone fixtures, applied unchanged, run as real pods of the
@@ -31,7 +31,7 @@ var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true, CatalogImages: images.KFPRefs()})
+		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true, CatalogImages: programs.KFPRefs()})
 	}, NodeTimeout(5*time.Minute))
 
 	AfterEach(func() {

@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // The login programs the lab runs as processes on kwok, here as pods of
@@ -33,7 +33,8 @@ var _ = Describe("The login programs as pods on a node cluster", Ordered, Label(
 		By("building the login images and loading them into the node")
 		bin, err := cluster.ToolsBin(os.Getenv, "dex", "oauth2-proxy")
 		Expect(err).NotTo(HaveOccurred())
-		archives, err := images.BuildLogin(ctx, ".", GinkgoT().TempDir(), bin)
+		b := &programs.Builder{ModuleDir: ".", ToolsBin: bin, Dir: GinkgoT().TempDir()}
+		archives, err := b.Archives(ctx, programs.LoginRefs())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 

@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 )
 
@@ -52,12 +53,10 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		n, cs = createNode(ctx, cluster.NodeOptions{})
 
 		By("building the webhook's image and loading it into the node")
-		dir := GinkgoT().TempDir()
-		standin := filepath.Join(dir, "kfp-standin")
-		Expect(images.BuildGo(ctx, ".", images.StandinPackage, standin)).To(Succeed())
-		archive := filepath.Join(dir, "poddefaults-webhook.tar")
-		Expect(images.WriteImage(images.PodDefaultWebhookImage(standin), archive)).To(Succeed())
-		Expect(n.LoadImages(ctx, archive)).To(Succeed())
+		b := &programs.Builder{ModuleDir: ".", Dir: GinkgoT().TempDir()}
+		archives, err := b.Archives(ctx, []string{programs.MainRef("poddefault-webhook")})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 
 		By("applying the fixtures' PodDefault CRD, namespaces and PodDefaults")
 		fixtures, err := install.Fixtures(install.MultiUser)

@@ -9,8 +9,8 @@ import (
 	"github.com/onsi/ginkgo/v2"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // NewKind prepares a kind cluster of mode's configuration (kindconfigs/)
@@ -25,7 +25,7 @@ func NewKind(mode install.Mode) (*cluster.Kind, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	b := &images.Builder{ModuleDir: ".", ToolsBin: tools, Dir: ginkgo.GinkgoT().TempDir()}
+	b := &programs.Builder{ModuleDir: ".", ToolsBin: tools, Dir: ginkgo.GinkgoT().TempDir()}
 	archives, err := b.Archives(ctx, NodeImages())
 	if err != nil {
 		return nil, fmt.Errorf("building the images a kind cluster loads: %w", err)

@@ -7,7 +7,7 @@ import (
 	"github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // NewNode prepares a node cluster (a real kubelet, containerd and runc) with
@@ -40,5 +40,5 @@ func CreateOrSkip(ctx ginkgo.SpecContext, p cluster.Provider) {
 
 // NodeImages are the catalogue refs a conformance node cluster imports.
 func NodeImages() []string {
-	return append(append(images.KFPRefs(), images.LoginRefs()...), images.Doctor("").Ref, images.PodDefaultWebhookRef)
+	return append(append(programs.KFPRefs(), programs.LoginRefs()...), programs.MainRef("kfp-doctor"), programs.MainRef("poddefault-webhook"))
 }

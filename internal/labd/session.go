@@ -1,4 +1,8 @@
-package lab
+// Package labd is `kfp-connect lab`: a lab session (a kwok cluster, KFP
+// installed, internal/lab running its pods' programs, ml-pipeline-ui and the
+// gateway port-forwarded), its state file, and the background process that
+// keeps it up between commands.
+package labd
 
 import (
 	"context"
@@ -14,14 +18,13 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
 // Options configure a lab session.
@@ -87,30 +90,6 @@ func StateDir(name string) string {
 	return filepath.Join(base, "kfp-connect", "lab", name)
 }
 
-// Objects returns the install's objects: our fixtures, or the real upstream
-// kustomizations built in-process.
-func Objects(mode install.Mode, source install.Source) ([]*unstructured.Unstructured, error) {
-	switch source {
-	case install.FromFixtures:
-		return install.Fixtures(mode)
-	case install.FromUpstream:
-		root, ok := install.FindShared()
-		if !ok {
-			return nil, fmt.Errorf("no upstream manifests found: set %s to the folder holding kubeflow-pipelines/ (shared/upstream)", install.UpstreamEnv)
-		}
-		var all []*unstructured.Unstructured
-		for _, dir := range install.UpstreamDirs(root, mode) {
-			objs, err := install.Kustomize(dir)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, objs...)
-		}
-		return all, nil
-	}
-	return nil, fmt.Errorf("unknown install source %q: want %q or %q", source, install.FromFixtures, install.FromUpstream)
-}
-
 // Serve brings up a lab — a kwok cluster, KFP installed, stand-ins running,
 // ml-pipeline-ui forwarded to a local port — calls ready with its state, and
 // keeps it running until ctx ends; then it removes everything.
@@ -121,7 +100,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Minute
 	}
-	objs, err := Objects(opts.Mode, opts.Source)
+	objs, err := install.Objects(opts.Source, opts.Mode)
 	if err != nil {
 		return err
 	}
@@ -146,12 +125,12 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	cfg := kw.RESTConfig()
 	log.Info("installing KFP", "mode", opts.Mode, "source", opts.Source, "objects", len(objs))
-	bins, err := DefaultBinaries()
+	bins, err := lab.DefaultBinaries()
 	if err != nil {
 		return err
 	}
 	bins.ByImage = opts.Programs
-	rt, res, err := InstallAndRun(upCtx, cfg, objs, Programs(bins), log)
+	rt, res, err := lab.InstallAndRun(upCtx, cfg, objs, lab.Programs(bins), log)
 	if err != nil {
 		return err
 	}
@@ -178,7 +157,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 		Name: opts.Name, Mode: string(opts.Mode), Source: string(opts.Source), PID: os.Getpid(),
 		Kubeconfig: kw.KubeconfigPath(), URL: url, Workdir: kw.Workdir(), ProgramsDir: rt.Dir(),
 	}
-	if declares(objs, "istio-system", "istio-ingressgateway") {
+	if lab.Declares(objs, "istio-system", "istio-ingressgateway") {
 		// The gateway as a user reaches it: kubectl -n istio-system
 		// port-forward svc/istio-ingressgateway 8080:80.
 		gln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -187,7 +166,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 		}
 		go func() { _ = dialer.Forward(fwdCtx, gln, "istio-ingressgateway.istio-system:80") }()
 		state.GatewayURL = "http://" + gln.Addr().String()
-		if declares(objs, "auth", "dex") {
+		if lab.Declares(objs, "auth", "dex") {
 			state.LoginUser = exampleUser
 		}
 	}
@@ -213,84 +192,6 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	<-ctx.Done()
 	log.Info("stopping lab")
 	return nil
-}
-
-// InstallAndRun applies an install to the cluster of cfg, starts the runtime
-// with programs for it, and returns once KFP's Deployments run and their
-// programs serve — and, where the install has them, the login stack's (Dex,
-// oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
-// runtime; on error nothing of it is left running.
-func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
-	res, err := install.Apply(ctx, cfg, objs)
-	if err != nil {
-		return nil, nil, err
-	}
-	rt, err := Start(ctx, cfg, programs, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	want := []string{APIServer.Name, UIServer.Name}
-	if err := install.WaitReady(ctx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
-		rt.Close()
-		return nil, nil, err
-	}
-	for _, d := range loginDeployments {
-		if !declares(objs, d.namespace, d.name) {
-			continue
-		}
-		if err := install.WaitReady(ctx, cfg, d.namespace, d.name); err != nil {
-			rt.Close()
-			return nil, nil, err
-		}
-		want = append(want, d.program)
-	}
-	if err := rt.WaitFor(ctx, hasPrograms(want...)); err != nil {
-		rt.Close()
-		return nil, nil, fmt.Errorf("%w\n%s", err, rt.LogTails(20))
-	}
-	return rt, res, nil
-}
-
-// loginDeployments are the Deployments of Kubeflow's login stack and the
-// gateway, as our multi-user fixtures declare them.
-var loginDeployments = []struct{ namespace, name, program string }{
-	{"auth", "openldap", "openldap"},
-	{"auth", "dex", "dex"},
-	{"oauth2-proxy", "oauth2-proxy", "oauth2-proxy"},
-	{"istio-system", "istio-ingressgateway", "istio-ingressgateway"},
-}
-
-func declares(objs []*unstructured.Unstructured, namespace, name string) bool {
-	for _, o := range objs {
-		if o.GetKind() == "Deployment" && o.GetNamespace() == namespace && o.GetName() == name {
-			return true
-		}
-	}
-	return false
-}
-
-// DefaultBinaries finds the real programs in the tools cache.
-func DefaultBinaries() (Binaries, error) {
-	dir, err := cluster.ToolsBinDir(os.Getenv)
-	if err != nil {
-		return Binaries{}, err
-	}
-	return Binaries{Dir: dir}, nil
-}
-
-func hasPrograms(names ...string) func([]Instance) bool {
-	return func(list []Instance) bool {
-		for _, n := range names {
-			found := false
-			for _, i := range list {
-				found = found || i.Program == n
-			}
-			if !found {
-				return false
-			}
-		}
-		return true
-	}
 }
 
 // waitHealthy polls the UI's healthz through the forward until it says the

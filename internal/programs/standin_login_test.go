@@ -1,4 +1,4 @@
-package main
+package programs
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestWebhookAndOpenLDAPUsage(t *testing.T) {
 				t.Setenv(k, v)
 			}
 			var stderr bytes.Buffer
-			code := run(context.Background(), tc.argv, &stderr)
+			code := Standin(context.Background(), tc.argv, &stderr)
 			if code == 0 || !strings.Contains(stderr.String(), tc.want) {
 				t.Errorf("exit %d, stderr %q; want a failure saying %q", code, stderr.String(), tc.want)
 			}

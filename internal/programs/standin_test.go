@@ -1,4 +1,4 @@
-package main
+package programs
 
 import (
 	"bytes"
@@ -40,11 +40,19 @@ func TestChoose(t *testing.T) {
 		args int
 	}{
 		{[]string{"/kfp-api-server", "--listen", ":1"}, "kfp-api-server", 2},
+		// The API server's image calls it by its upstream file name.
+		{[]string{"/bin/apiserver", "--config=/config"}, "kfp-api-server", 1},
 		{[]string{"/kfp-standin", "kfp-frontend"}, "kfp-frontend", 0},
+		// Programs the catalogue has that kfp-standin does not run.
+		{[]string{"/kfp-standin", "dex"}, "", 0},
 		{[]string{"/kfp-standin"}, "", 0},
 		{nil, "", 0},
 	} {
-		name, args := choose(tc.argv)
+		p, args := choose(tc.argv)
+		name := ""
+		if p != nil {
+			name = p.Name
+		}
 		if name != tc.want || len(args) != tc.args {
 			t.Errorf("choose(%q) = %q, %q; want %q with %d args", tc.argv, name, args, tc.want, tc.args)
 		}
@@ -53,7 +61,7 @@ func TestChoose(t *testing.T) {
 
 func TestUnknownProgramIsUsage(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"kfp-standin", "nope"}, &stderr); code != 2 {
+	if code := Standin(context.Background(), []string{"kfp-standin", "nope"}, &stderr); code != 2 {
 		t.Fatalf("exit %d, want 2; stderr %s", code, stderr.String())
 	}
 	for _, n := range []string{"kfp-api-server", "kfp-frontend", "istio-gateway"} {
@@ -68,7 +76,7 @@ func TestUnknownProgramIsUsage(t *testing.T) {
 func TestAPIServerOutsideAPodFails(t *testing.T) {
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
 	var stderr bytes.Buffer
-	if code := run(context.Background(), []string{"/kfp-api-server"}, &stderr); code != 1 {
+	if code := Standin(context.Background(), []string{"/kfp-api-server"}, &stderr); code != 1 {
 		t.Fatalf("exit %d, want 1; stderr %s", code, stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "ServiceAccount") {
@@ -103,7 +111,7 @@ func TestFrontendServesFromEnvAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	exit := make(chan int, 1)
-	go func() { exit <- run(ctx, []string{"/kfp-frontend", "--listen", addr}, stderr) }()
+	go func() { exit <- Standin(ctx, []string{"/kfp-frontend", "--listen", addr}, stderr) }()
 
 	client := &http.Client{Timeout: 2 * time.Second}
 	var health map[string]any

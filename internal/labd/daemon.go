@@ -1,4 +1,4 @@
-package lab
+package labd
 
 import (
 	"bufio"

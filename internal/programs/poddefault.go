@@ -1,4 +1,4 @@
-package main
+package programs
 
 import (
 	"context"
@@ -15,12 +15,31 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 )
 
-func init() { register("poddefault-webhook", podDefaultWebhook) }
+// Kubeflow's PodDefault admission webhook, ours, as the image
+// kubeflow/manifests' applications/admission-webhook names. Upstream's
+// entrypoint is /webhook taking flags, and its manifests give only args
+// (--tlsCertFile=…), so the entrypoint names the program and the args
+// follow; the user is distroless's nonroot, which the Deployment's
+// runAsUser 65532 also asks for.
+func init() {
+	register(Program{
+		Name:  "poddefault-webhook",
+		Repos: []string{"ghcr.io/kubeflow/kubeflow/poddefaults-webhook"},
+		Tags:  []string{"v1.10.0"},
+		Config: static(Config{
+			Entrypoint: []string{"/kfp-standin", "poddefault-webhook"},
+			Env:        []string{"PATH=/"},
+			User:       "65532:65532",
+		}),
+		Contents: standinAt("/kfp-standin"),
+		Main:     podDefaultWebhook,
+	})
+}
 
-// podDefaultWebhook is the PodDefault admission webhook, with upstream's
-// flags and defaults (the cert-manager overlay passes
-// --tlsCertFile=/etc/webhook/certs/tls.crt --tlsKeyFile=/etc/webhook/certs/tls.key),
-// reading PodDefaults with its pod's ServiceAccount.
+// podDefaultWebhook serves with upstream's flags and defaults (the
+// cert-manager overlay passes --tlsCertFile=/etc/webhook/certs/tls.crt
+// --tlsKeyFile=/etc/webhook/certs/tls.key), reading PodDefaults with its
+// pod's ServiceAccount.
 func podDefaultWebhook(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("poddefault-webhook", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -1,0 +1,74 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+)
+
+// InstallAndRun applies an install to the cluster of cfg, starts the runtime
+// with programs for it, and returns once KFP's Deployments run and their
+// programs serve — and, where the install has them, the login stack's (Dex,
+// oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
+// runtime; on error nothing of it is left running.
+func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
+	res, err := install.Apply(ctx, cfg, objs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rt, err := Start(ctx, cfg, programs, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	wait := [][2]string{{"kubeflow", "ml-pipeline"}, {"kubeflow", "ml-pipeline-ui"}}
+	for _, d := range loginDeployments {
+		if Declares(objs, d[0], d[1]) {
+			wait = append(wait, d)
+		}
+	}
+	for _, d := range wait {
+		if err := install.WaitReady(ctx, cfg, d[0], d[1]); err != nil {
+			rt.Close()
+			return nil, nil, err
+		}
+		if err := rt.WaitServed(ctx, d[0], d[1]); err != nil {
+			rt.Close()
+			return nil, nil, fmt.Errorf("%w\n%s", err, rt.LogTails(20))
+		}
+	}
+	return rt, res, nil
+}
+
+// loginDeployments are the Deployments of Kubeflow's login stack and the
+// gateway, as our multi-user fixtures declare them.
+var loginDeployments = [][2]string{
+	{"auth", "openldap"},
+	{"auth", "dex"},
+	{"oauth2-proxy", "oauth2-proxy"},
+	{"istio-system", "istio-ingressgateway"},
+}
+
+func Declares(objs []*unstructured.Unstructured, namespace, name string) bool {
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" && o.GetNamespace() == namespace && o.GetName() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultBinaries finds the real programs in the tools cache.
+func DefaultBinaries() (Binaries, error) {
+	dir, err := cluster.ToolsBinDir(os.Getenv)
+	if err != nil {
+		return Binaries{}, err
+	}
+	return Binaries{Dir: dir}, nil
+}
