@@ -5,7 +5,7 @@ TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
 .PHONY: all build images test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites node-test conformance conformance-node \
-	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain demo clean
+	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox demo clean
 
 all: build
 
@@ -104,6 +104,11 @@ bench-scale: system-deps-lab tools-lab
 bench-doctor: system-deps-lab tools-lab build
 	$(GO) run ./hack/bench-doctor -n 21 -doctor $(BIN)/kfp-doctor
 
+# A lab pod's process: its sandbox made, the program serving, stopped
+# (internal/lab/sandbox; skipped where the kernel refuses namespaces).
+bench-sandbox:
+	$(GO) test ./internal/lab/sandbox -count=1 -run '^$$' -bench '^BenchmarkStartToServing$$' -benchtime 20x
+
 # The conformance matrix's wall time per provider; MATRIX_FROM=reports reads
 # the reports a `make test` of the same run left instead of running it again.
 MATRIX_FROM ?=
@@ -115,7 +120,7 @@ bench-matrix: system-deps tools
 # for CI's step summary. Each benchmark prints its figures as lines
 # `BENCH {json}` (internal/benchline): a new one joins the table by
 # printing those and adding its target here.
-BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain
+BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox
 BENCH_DIR ?= reports/bench
 bench: system-deps tools build
 	MAKE="$(MAKE)" hack/bench.sh $(BENCH_DIR) $(BENCHES)

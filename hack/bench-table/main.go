@@ -1,7 +1,8 @@
 // Command bench-table prints the one table of `make bench`: every figure the
-// benchmarks printed as benchmark lines (internal/benchline) into the
-// logs of a run's directory, with its target beside it, and the benchmarks
-// that failed or printed nothing.
+// benchmarks printed as benchmark lines (internal/benchline) into the logs of
+// a run's directory — and every line of `go test -bench` output, shown
+// without a target — with its target beside it, and the benchmarks that
+// failed or printed nothing.
 //
 //	go run ./hack/bench-table [-markdown] [-strict] reports/bench
 //
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -75,17 +77,34 @@ func read(dir string) ([]bench, error) {
 		}
 		sc := bufio.NewScanner(f)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		pkg := name // go test prints "pkg: …" before a package's benchmarks
+		add := func(fig benchline.Figure) {
+			if seen[fig.Name] != "" {
+				b.errs = append(b.errs, fmt.Sprintf("figure %s printed again (first by %s)", fig.Name, seen[fig.Name]))
+				return
+			}
+			seen[fig.Name] = name
+			b.figures = append(b.figures, fig)
+		}
 		for sc.Scan() {
-			fig, isBench, err := benchline.Parse(sc.Text())
+			line := sc.Text()
+			if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+				pkg = path.Base(strings.TrimSpace(p))
+				continue
+			}
+			if figs, ok := benchline.ParseGoBench(pkg, line); ok {
+				for _, fig := range figs {
+					add(fig)
+				}
+				continue
+			}
+			fig, isBench, err := benchline.Parse(line)
 			switch {
 			case !isBench:
 			case err != nil:
 				b.errs = append(b.errs, err.Error())
-			case seen[fig.Name] != "":
-				b.errs = append(b.errs, fmt.Sprintf("figure %s printed again (first by %s)", fig.Name, seen[fig.Name]))
 			default:
-				seen[fig.Name] = name
-				b.figures = append(b.figures, fig)
+				add(fig)
 			}
 		}
 		if err := sc.Err(); err != nil {

@@ -111,3 +111,19 @@ func TestParseRejectsWhatTheTableCannotShow(t *testing.T) {
 		t.Error("an ordinary line was taken for a benchmark line")
 	}
 }
+
+// go test -bench output joins the table as it is, named after its package.
+func TestGoBenchmarksAreCollected(t *testing.T) {
+	dir := benchDir(t, map[string]string{
+		"bench-sandbox": "goos: linux\npkg: github.com/kfp-connect/kfp-connect/internal/lab/sandbox\n" +
+			"BenchmarkStartToServing-2   \t      20\t  70123456 ns/op\n PASS\n",
+	}, map[string]string{"bench-sandbox": "0"}, "bench-sandbox")
+	benches, err := read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if ran, _ := write(&out, benches, false); !ran || !strings.Contains(out.String(), "sandbox BenchmarkStartToServing, per run  70.1 ms") {
+		t.Fatalf("ran %t:\n%s", ran, out.String())
+	}
+}

@@ -82,6 +82,47 @@ func Parse(line string) (f Figure, ok bool, err error) {
 	return f, true, nil
 }
 
+// ParseGoBench reads a line of `go test -bench` output ("BenchmarkX-2  20
+// 70123456 ns/op  1.8 median-ms  4096 B/op …") as figures: its time per
+// operation in ms (ns/op) and each metric the benchmark reported itself
+// (b.ReportMetric), named pkg.BenchmarkX.unit; memory counts are left out.
+// ok is false for any other line.
+func ParseGoBench(pkg, line string) (figs []Figure, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") || len(f)%2 != 0 {
+		return nil, false
+	}
+	runs, err := strconv.Atoi(f[1])
+	if err != nil {
+		return nil, false
+	}
+	name := f[0]
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			name = name[:i] // the GOMAXPROCS suffix
+		}
+	}
+	for i := 2; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return nil, false
+		}
+		unit := f[i+1]
+		fig := Figure{Name: pkg + "." + name + "." + unit, Title: pkg + " " + name, Detail: fmt.Sprintf("go test -bench, %d runs", runs)}
+		switch {
+		case unit == "ns/op":
+			fig.Value, fig.Unit, fig.Title = v/1e6, "ms", fig.Title+", per run"
+		case unit == "B/op" || unit == "allocs/op" || unit == "MB/s":
+			continue
+		default:
+			u, _ := strings.CutSuffix(strings.TrimPrefix(unit, "median-"), "/op")
+			fig.Value, fig.Unit, fig.Title = v, u, fig.Title+", "+unit
+		}
+		figs = append(figs, fig)
+	}
+	return figs, len(figs) > 0
+}
+
 // testLogPrefix: nothing, or what a Go test log puts before a line
 // ("    corpus_test.go:99: ").
 func testLogPrefix(s string) bool {

@@ -32,3 +32,19 @@ func TestMet(t *testing.T) {
 		}
 	}
 }
+
+func TestParseGoBench(t *testing.T) {
+	figs, ok := ParseGoBench("sandbox", "BenchmarkStartToServing-2   	      20	  70123456 ns/op	  4096 B/op	  12 allocs/op")
+	if !ok || len(figs) != 1 || figs[0].Name != "sandbox.BenchmarkStartToServing.ns/op" || figs[0].Value != 70.123456 || figs[0].Unit != "ms" {
+		t.Fatalf("%+v", figs)
+	}
+	figs, ok = ParseGoBench("doctor", "BenchmarkDoctorHealthy-2      	      15	   5369457 ns/op	         4.600 median-ms")
+	if !ok || len(figs) != 2 || figs[1].Value != 4.6 || figs[1].Unit != "ms" || figs[1].Name != "doctor.BenchmarkDoctorHealthy.median-ms" {
+		t.Fatalf("%+v", figs)
+	}
+	for _, other := range []string{"BenchmarkX-2 --- SKIP: needs root", "goos: linux", "PASS", "ok  \tpkg\t1.2s", "BenchmarkX"} {
+		if _, ok := ParseGoBench("p", other); ok {
+			t.Errorf("%q read as a benchmark", other)
+		}
+	}
+}
