@@ -106,8 +106,10 @@ bench-login: system-deps-lab tools-lab
 
 # The real KFP SDK's time to its verdict next to the doctor's, per outside
 # path of the multi-user lab, healthy and failing (median of 5). Needs the SDK
-# (../shared/upstream/kfp-sdk-2.17.0 and Debian's packages: system-deps).
-bench-sdk: system-deps tools
+# (../shared/upstream/kfp-sdk-2.17.0 and Debian's packages: system-deps'
+# python set); a verdict the two disagree on fails it.
+bench-sdk: system-deps-lab tools-lab
+	hack/system-deps.sh python
 	$(GO) run ./hack/bench-sdk -n 5
 
 # The doctor against 10 and then 1,000 profile namespaces: wall time and
@@ -137,7 +139,7 @@ bench-matrix: system-deps tools
 # for CI's step summary. Each benchmark prints its figures as lines
 # `BENCH {json}` (internal/benchline): a new one joins the table by
 # printing those and adding its target here.
-BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox
+BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox
 BENCH_DIR ?= reports/bench
 bench: system-deps tools build
 	MAKE="$(MAKE)" hack/bench.sh $(BENCH_DIR) $(BENCHES)

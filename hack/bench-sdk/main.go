@@ -3,7 +3,9 @@
 // SDK's kfp.Client constructor and list_experiments (kfp imported already, as
 // in a notebook), and the kfp-doctor binary's whole run with the path's
 // flags (process start included), each the median of -n runs after one
-// unmeasured run. Both must reach the same verdict on every row.
+// unmeasured run. Both must reach the same verdict on every row: a
+// disagreement fails the run. Each row's two medians are also printed as
+// BENCH lines (internal/benchline), so `make bench` tables them.
 //
 //	go run ./hack/bench-sdk [-n 5]
 package main
@@ -20,7 +22,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +33,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/login"
@@ -145,6 +147,7 @@ func run(ctx context.Context, n int) (err error) {
 		{"gateway-m2m-bearer", "healthy", sdkrun.Case{Host: gw + "/pipeline", Namespace: profile, ExistingTokenFile: gwToken}, []string{"--host", gw + "/pipeline", "-n", profile, "--token-file", gwToken}, nil},
 		{"gateway-m2m-bearer", "no token", sdkrun.Case{Host: gw + "/pipeline", Namespace: profile}, []string{"--host", gw + "/pipeline", "-n", profile}, nil},
 	}
+	var disagree []string
 	fmt.Printf("%-28s %-28s %-56s %s\n", "path", "state", fmt.Sprintf("real SDK: Client() + list_experiments (median of %d)", n), "kfp-doctor, whole run")
 	for _, r := range rows {
 		r.sdk.Env = home
@@ -179,11 +182,39 @@ func run(ctx context.Context, n int) (err error) {
 		if sdkOK != docOK {
 			agree = "  ← the SDK and the doctor disagree"
 		}
+		sdkMedian, docMedian := benchline.Median(sdkTimes), benchline.Median(docTimes)
 		fmt.Printf("%-28s %-28s %-56s %s%s\n", r.path, r.state,
-			fmt.Sprintf("%8s  %s", median(sdkTimes).Round(time.Millisecond), outcome(last)),
-			fmt.Sprintf("%8s  %s", median(docTimes).Round(time.Millisecond), verdict), agree)
+			fmt.Sprintf("%8s  %s", sdkMedian.Round(time.Millisecond), outcome(last)),
+			fmt.Sprintf("%8s  %s", docMedian.Round(time.Millisecond), verdict), agree)
+		id := figureID(r.path, r.state)
+		how := fmt.Sprintf("median of %d", n)
+		benchline.Print(benchline.Figure{Name: "sdkpath." + id + ".sdk", Title: "real kfp SDK to its verdict, " + r.path + ", " + r.state, Value: benchline.Ms(sdkMedian), Unit: "ms", Detail: how + "; " + outcome(last)})
+		benchline.Print(benchline.Figure{Name: "sdkpath." + id + ".doctor", Title: "kfp-doctor to its verdict, " + r.path + ", " + r.state, Value: benchline.Ms(docMedian), Unit: "ms", Detail: how + ", whole process; " + verdict})
+		if agree != "" {
+			disagree = append(disagree, r.path+", "+r.state)
+		}
+	}
+	if len(disagree) > 0 {
+		return fmt.Errorf("the real SDK and the doctor disagree on %v", disagree)
 	}
 	return nil
+}
+
+// figureID is a row's stable part of its figures' names: the path and
+// state, lower-case, runs of anything else as one dash.
+func figureID(path, state string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(path + " " + state) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.Trim(b.String(), "-")
 }
 
 // outcome is the SDK's verdict without its time (the column has it).
@@ -218,10 +249,4 @@ func forward(ctx context.Context, rc *rest.Config, ns, svc string) (string, erro
 		_ = d.Forward(ctx, ln, svc)
 	}()
 	return "http://" + ln.Addr().String(), nil
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
