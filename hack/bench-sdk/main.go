@@ -15,7 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
+
 	"net"
 	"net/url"
 	"os"
@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -50,8 +51,7 @@ func main() {
 	defer stop()
 	// client-go logs the port-forwards' retries while the lab's programs
 	// start: not the benchmark's output.
-	klog.LogToStderr(false)
-	klog.SetOutput(io.Discard)
+	klog.SetLogger(logr.Discard())
 	if err := run(ctx, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-sdk:", err)
 		os.Exit(1)
