@@ -1,7 +1,6 @@
 package labd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,10 +10,11 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega/gbytes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
@@ -63,7 +63,7 @@ func fakeServe(behaviour string, args []string) int {
 
 // daemonFixture is a Daemon whose serve command is this test binary, with
 // the kwok binaries Up checks for (empty executables) and its own cache.
-func daemonFixture(t *testing.T, behaviour string) (Daemon, *syncBuffer) {
+func daemonFixture(t *testing.T, behaviour string) (Daemon, *gbytes.Buffer) {
 	t.Helper()
 	tools := t.TempDir()
 	for _, b := range cluster.KwokBinaries {
@@ -74,7 +74,7 @@ func daemonFixture(t *testing.T, behaviour string) (Daemon, *syncBuffer) {
 	t.Setenv(cluster.ToolsBinEnv, tools)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	t.Setenv(fakeLabEnv, behaviour)
-	progress := &syncBuffer{}
+	progress := gbytes.NewBuffer()
 	d := Daemon{Serve: []string{os.Args[0], "lab", "serve"}, Progress: progress}
 	return d, progress
 }
@@ -109,12 +109,12 @@ func TestDaemonUpEnvDown(t *testing.T) {
 
 	s, err := d.Up(ctx, opts)
 	if err != nil {
-		t.Fatalf("Up: %v\nprogress:\n%s", err, progress)
+		t.Fatalf("Up: %v\nprogress:\n%s", err, progress.Contents())
 	}
 	if !alive(s.PID) || s.Name != opts.Name {
 		t.Fatalf("Up returned %+v; its process alive: %v", s, alive(s.PID))
 	}
-	if out := progress.String(); !strings.Contains(out, "bringing up lab") || !strings.Contains(out, "  │ level=INFO") {
+	if out := string(progress.Contents()); !strings.Contains(out, "bringing up lab") || !strings.Contains(out, "  │ level=INFO") {
 		t.Errorf("progress does not show the lab's log lines:\n%s", out)
 	}
 
@@ -177,8 +177,8 @@ func TestDaemonUpFailures(t *testing.T) {
 				if !strings.Contains(err.Error(), filepath.Join(StateDir(opts.Name), "lab.log")) {
 					t.Errorf("the error does not point at the log: %v", err)
 				}
-				if !strings.Contains(progress.String(), "cannot create the cluster") {
-					t.Errorf("the lab's last words were not shown:\n%s", progress)
+				if !strings.Contains(string(progress.Contents()), "cannot create the cluster") {
+					t.Errorf("the lab's last words were not shown:\n%s", progress.Contents())
 				}
 			}
 			if procs := serveProcesses(t, opts.Name); len(procs) > 0 {
@@ -221,22 +221,4 @@ func TestDaemonUpWithoutTools(t *testing.T) {
 	if procs := serveProcesses(t, opts.Name); len(procs) > 0 {
 		t.Errorf("a lab started without its tools: %v", procs)
 	}
-}
-
-// syncBuffer is a bytes.Buffer the test reads while Up writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package programs
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -9,29 +8,11 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega/gbytes"
 )
-
-// syncBuffer is a stderr the program writes from its goroutine while the
-// test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestChoose(t *testing.T) {
 	for _, tc := range []struct {
@@ -60,13 +41,13 @@ func TestChoose(t *testing.T) {
 }
 
 func TestUnknownProgramIsUsage(t *testing.T) {
-	var stderr bytes.Buffer
-	if code := Standin(context.Background(), []string{"kfp-standin", "nope"}, &stderr); code != 2 {
-		t.Fatalf("exit %d, want 2; stderr %s", code, stderr.String())
+	stderr := gbytes.NewBuffer()
+	if code := Standin(context.Background(), []string{"kfp-standin", "nope"}, stderr); code != 2 {
+		t.Fatalf("exit %d, want 2; stderr %s", code, string(stderr.Contents()))
 	}
 	for _, n := range []string{"kfp-api-server", "kfp-frontend", "istio-gateway"} {
-		if !strings.Contains(stderr.String(), n) {
-			t.Errorf("usage does not list %s: %s", n, stderr.String())
+		if !strings.Contains(string(stderr.Contents()), n) {
+			t.Errorf("usage does not list %s: %s", n, string(stderr.Contents()))
 		}
 	}
 }
@@ -75,12 +56,12 @@ func TestUnknownProgramIsUsage(t *testing.T) {
 // with a reason instead of serving without one.
 func TestAPIServerOutsideAPodFails(t *testing.T) {
 	t.Setenv("KUBERNETES_SERVICE_HOST", "")
-	var stderr bytes.Buffer
-	if code := Standin(context.Background(), []string{"/kfp-api-server"}, &stderr); code != 1 {
-		t.Fatalf("exit %d, want 1; stderr %s", code, stderr.String())
+	stderr := gbytes.NewBuffer()
+	if code := Standin(context.Background(), []string{"/kfp-api-server"}, stderr); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %s", code, string(stderr.Contents()))
 	}
-	if !strings.Contains(stderr.String(), "ServiceAccount") {
-		t.Errorf("stderr does not name the missing ServiceAccount: %s", stderr.String())
+	if !strings.Contains(string(stderr.Contents()), "ServiceAccount") {
+		t.Errorf("stderr does not name the missing ServiceAccount: %s", string(stderr.Contents()))
 	}
 }
 
@@ -109,7 +90,7 @@ func TestFrontendServesFromEnvAndStops(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
+	stderr := gbytes.NewBuffer()
 	exit := make(chan int, 1)
 	go func() { exit <- Standin(ctx, []string{"/kfp-frontend", "--listen", addr}, stderr) }()
 
@@ -127,11 +108,11 @@ func TestFrontendServesFromEnvAndStops(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			cancel()
-			t.Fatalf("the UI never answered on %s: %v; stderr %s", addr, err, stderr.String())
+			t.Fatalf("the UI never answered on %s: %v; stderr %s", addr, err, string(stderr.Contents()))
 		}
 		select {
 		case code := <-exit:
-			t.Fatalf("exited %d before serving: %s", code, stderr.String())
+			t.Fatalf("exited %d before serving: %s", code, string(stderr.Contents()))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -142,7 +123,7 @@ func TestFrontendServesFromEnvAndStops(t *testing.T) {
 	select {
 	case code := <-exit:
 		if code != 0 {
-			t.Errorf("exit %d after the stop, want 0; stderr %s", code, stderr.String())
+			t.Errorf("exit %d after the stop, want 0; stderr %s", code, string(stderr.Contents()))
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("did not stop within 10 s of its context ending")
