@@ -138,7 +138,7 @@ func runConformance(ctx context.Context, f *conformanceFlags, disruptiveSet bool
 	klog.SetLogger(logr.Discard())
 	target, info, err := drivers.New(ctx, drivers.Options{
 		Provider: f.provider, Kubeconfig: f.kubeconfig, Context: f.kubeContext,
-		Image: f.image, Version: version, ImageArchives: f.imageArchives,
+		Image: f.image, Version: version, ImageArchives: f.imageArchives, Notebook: sdk != nil,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if errors.Is(err, drivers.ErrUnknownProvider) {

@@ -101,7 +101,9 @@ func newRun() []plan.Scenario {
 	target, info, err := drivers.New(context.Background(), drivers.Options{
 		Provider: provider(), Kubeconfig: os.Getenv("KUBECONFIG"), Context: os.Getenv("KUBECONTEXT"),
 		Drop: dropped(), ModuleDir: filepath.Join("..", ".."),
-		Log: slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// The SDK runs wherever it is importable (BeforeSuite), in pods too.
+		Notebook: sdkAtHand(),
+		Log:      slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if errors.Is(err, drivers.ErrNoDocker) {
 		skipAll = "skipped: " + err.Error()
@@ -121,6 +123,13 @@ func newRun() []plan.Scenario {
 			Progress: func(ev conformance.Event) { GinkgoWriter.Println(conformance.ProgressLine(ev)) }}
 	}
 	return plans
+}
+
+// sdkAtHand says whether the SDK's folder is here, as sdkrun.Find and the
+// notebook image look for it.
+func sdkAtHand() bool {
+	_, ok := sdkrun.FindFolder()
+	return ok
 }
 
 var _ = BeforeSuite(func(ctx SpecContext) {

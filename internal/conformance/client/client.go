@@ -57,33 +57,22 @@ type Result struct {
 
 // Run makes c real on the cluster of e and returns the doctor's report as
 // that client. workdir holds the client's files (tokens, kubeconfigs).
-// With sdk, the real kfp.Client also runs as the same client where the
-// path's user would build one outside the cluster.
+// With sdk, the real kfp.Client also runs as the same client: outside the
+// cluster as the path's user builds it, in an emulated pod as that pod, and
+// where pods really run in a Pod of the notebook image (e.NotebookImage).
+// kfp.Client() through the service proxy is given the same kubeconfig. It
+// does not run where the doctor logs in itself; SDKNotRun then says why.
 func Run(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
-	var rep *report.Report
-	var err error
-	notRun := ""
 	switch {
 	case c.InPod() && e.RealPods:
-		rep, err = inPod(ctx, e, c, workdir, step)
-		notRun = "in a pod: not run by the matrix yet (suites/node runs it in a notebook pod)"
+		return inPod(ctx, e, c, workdir, step, sdk)
 	case c.InPod():
-		rep, err = asPod(ctx, e, c, workdir, step)
-		notRun = "in an emulated pod: not run by the matrix yet"
+		return asPod(ctx, e, c, workdir, step, sdk)
 	case c.ServiceProxy:
-		rep, err = viaServiceProxy(ctx, e, c, workdir, step)
-		notRun = "kfp.Client() through the service proxy: not run by the matrix yet"
+		return viaServiceProxy(ctx, e, c, workdir, step, sdk)
 	default:
 		return fromOutside(ctx, e, c, workdir, step, sdk)
 	}
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Report: rep}
-	if sdk != nil {
-		res.SDKNotRun = notRun
-	}
-	return res, nil
 }
 
 // doctorCall is one doctor run in this process: the user's configuration

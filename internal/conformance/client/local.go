@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/url"
 	"path"
 	"path/filepath"
 	"time"
@@ -17,7 +19,8 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
-	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -27,7 +30,9 @@ import (
 // are minted bound to it and written under a private root, as the kubelet
 // would; its env is what the kubelet would give; Services are reached
 // through the cluster's own objects, as its DNS and kube-proxy would.
-func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step) (*report.Report, error) {
+// With sdk, the real kfp.Client then runs as the same pod: its files, its
+// env, and its connections to cluster names through the same dialer.
+func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
 	spec := c.Pod
 	pod := podOf(spec, "client", "kfp-connect.invalid/kfp-client:test")
 	pod.GenerateName = "client-"
@@ -99,7 +104,7 @@ func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 	// in-cluster client config is the run's own: the cases check what the
 	// doctor concludes in a pod, not the pod's RBAC on kubeflow.
 	saDir := filepath.Join(root, discover.ServiceAccountDir)
-	if err := writeFiles(saDir, map[string]string{"token": "kubelet-mounted-placeholder", "namespace": created.Namespace}); err != nil {
+	if err := writeFiles(saDir, map[string]string{"token": "kubelet-mounted-placeholder", "namespace": created.Namespace, "ca.crt": string(e.Config.CAData)}); err != nil {
 		return nil, err
 	}
 	call.ServiceAccountDir = saDir
@@ -150,5 +155,54 @@ func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 			}
 		}
 	}
-	return call.run(ctx)
+	rep, err := call.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Report: rep}
+	if sdk == nil {
+		return res, nil
+	}
+	sc := sdkrun.Case{Host: call.Host, Namespace: c.Namespace, Env: podEnv, Write: call.CheckWrite,
+		Pod: &sdkrun.Pod{ServiceAccountDir: saDir, TokenDefaultPath: call.DefaultTokenPath}}
+	switch {
+	case c.Token.Kind == scenarios.NoToken:
+	case c.Token.Path != "":
+		sc.Credentials = &sdkrun.Credentials{Path: call.TokenPath}
+	default:
+		sc.Credentials = &sdkrun.Credentials{}
+	}
+	dialMap, closeForwarders, err := sdkrun.Forwarders(ctx, dialer.DialContext, sdkDials(call.Host, c.Namespace))
+	if err != nil {
+		return nil, err
+	}
+	defer closeForwarders()
+	sc.Pod.Dial = dialMap
+	if res.SDK, err = sdk.Run(ctx, sc); err != nil {
+		return nil, fmt.Errorf("running the real kfp.Client: %w", err)
+	}
+	step("the real kfp.Client in the same (emulated) pod: %s", res.SDK)
+	return res, nil
+}
+
+// sdkDials are the addresses the SDK in a pod may dial, as it names them:
+// the host's, or with no host its in-cluster default, which it formats
+// with the namespace keyword (kfp.Client(namespace="team-a") dials
+// ml-pipeline.team-a.svc.cluster.local).
+func sdkDials(host, namespace string) []string {
+	if namespace == "" {
+		namespace = kubeflow.Namespace
+	}
+	addrs := []string{net.JoinHostPort(fmt.Sprintf("%s.%s.svc.cluster.local", kubeflow.APIServer, namespace), "8888")}
+	if u, err := url.Parse(host); err == nil && u.Hostname() != "" {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"https": "443"}[u.Scheme]
+			if port == "" {
+				port = "80"
+			}
+		}
+		addrs = append(addrs, net.JoinHostPort(u.Hostname(), port))
+	}
+	return addrs
 }

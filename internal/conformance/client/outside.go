@@ -18,7 +18,6 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
-	"github.com/kfp-connect/kfp-connect/internal/report"
 	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -159,7 +158,10 @@ func redactedKeys(keys map[string]string) map[string]string {
 // service proxy to ml-pipeline (the doctor's --sdk-default-host). Only
 // where pods are real: on kwok the apiserver would dial a pod IP that is on
 // no machine, so the case is refused rather than sent off the machine.
-func viaServiceProxy(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step) (*report.Report, error) {
+//
+// With sdk, the real kfp.Client() then runs with the same kubeconfig as its
+// KUBECONFIG, as the user's ~/.kube/config.
+func viaServiceProxy(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
 	if !e.RealPods {
 		return nil, fmt.Errorf("path %s goes through the kube-apiserver's service proxy, which dials a pod IP: it needs a provider with real pod networking (node, kind), not kwok", c.Name)
 	}
@@ -173,7 +175,21 @@ func viaServiceProxy(ctx context.Context, e *env.Env, c scenarios.Client, workdi
 	}
 	call.Kubeconfig, call.SDKDefaultHost = file, true
 	step("kfp.Client() with no host: the kubeconfig's server + the service proxy to %s/%s", kubeflow.Namespace, kubeflow.APIServer)
-	return call.run(ctx)
+	rep, err := call.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Report: rep}
+	if sdk == nil {
+		return res, nil
+	}
+	sc := sdkrun.Case{Namespace: c.Namespace, Write: call.CheckWrite,
+		Env: map[string]string{"HOME": filepath.Join(workdir, "sdk-home"), "KUBECONFIG": file}}
+	if res.SDK, err = sdk.Run(ctx, sc); err != nil {
+		return nil, fmt.Errorf("running the real kfp.Client: %w", err)
+	}
+	step("the real kfp.Client() with the same kubeconfig: %s", res.SDK)
+	return res, nil
 }
 
 // writeKubeconfig writes cfg as a kubeconfig file (mode 0600: it holds

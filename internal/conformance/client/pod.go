@@ -6,7 +6,9 @@ import (
 	"maps"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,9 +18,11 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/doctorpod"
+	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -33,8 +37,10 @@ const podHome = "/home/kfp"
 // through its log. The client's files become the pod's: another audience or
 // no token volume, a token file of a Secret (expired, or bound to a pod
 // since deleted), a context.json of a ConfigMap. Every object it makes
-// carries the run's labels and is deleted when the case ends.
-func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step) (*report.Report, error) {
+// carries the run's labels and is deleted when the case ends. With sdk and
+// a notebook image on the nodes, the real kfp.Client runs at the same time
+// in a Pod of that image made as the doctor's is (sdkInPod).
+func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
 	spec := c.Pod
 	// The pod as the user wrote it, then as the PodDefault webhook leaves
 	// it: by admission where the webhook runs, else by the run.
@@ -113,6 +119,26 @@ func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 		args = append(args, "--host", host)
 	}
 
+	out := &Result{}
+	var sdkRuns sync.WaitGroup
+	var sdkErr error
+	switch {
+	case sdk == nil:
+	case e.NotebookImage == "":
+		out.SDKNotRun = "in a pod: no notebook image on the nodes (it is built where the run creates the cluster: node, kind)"
+	default:
+		// Beside the doctor's pod: the two wait for their pods together.
+		sctx, cancel := context.WithCancel(ctx)
+		defer func() {
+			cancel()
+			sdkRuns.Wait()
+		}()
+		sdkRuns.Add(1)
+		go func() {
+			defer sdkRuns.Done()
+			sdkErr = sdkInPod(sctx, e, c, host, pod, out)
+		}()
+	}
 	res, err := doctorpod.Run(ctx, e.Client, doctorpod.Spec{
 		Namespace: spec.Namespace, ServiceAccount: spec.ServiceAccount, Labels: e.Owner.Label(pod.Labels), Image: e.DoctorImage,
 		Env: ctr.Env, Volumes: pod.Spec.Volumes, VolumeMounts: ctr.VolumeMounts, Args: args,
@@ -121,15 +147,72 @@ func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 		// The pod never exists, so nothing in it can report: the user
 		// whose notebook does not start asks the doctor from outside.
 		step("the apiserver refused the doctor pod: %v", err)
-		return doctorFromOutside(ctx, e, c.Namespace, workdir, step)
+		if out.Report, err = doctorFromOutside(ctx, e, c.Namespace, workdir, step); err != nil {
+			return nil, err
+		}
+	} else {
+		if res != nil {
+			step("doctor pod %s exited %d", res.Pod, res.ExitCode)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Report = res.Report.Report
 	}
-	if res != nil {
-		step("doctor pod %s exited %d", res.Pod, res.ExitCode)
+	if sdk != nil && e.NotebookImage != "" {
+		sdkRuns.Wait()
+		if sdkErr != nil {
+			return nil, fmt.Errorf("running the real kfp.Client in a pod: %w", sdkErr)
+		}
+		if out.SDK != nil {
+			step("the real kfp.Client in a notebook pod as the same client: %s", out.SDK)
+		} else {
+			step("the real kfp.Client: %s", out.SDKNotRun)
+		}
+	}
+	return out, nil
+}
+
+// sdkInPod runs the real kfp.Client as the path's user would in pod — the
+// doctor's pod as the case made it (namespace, ServiceAccount, labels, env,
+// volumes) — in a Pod of the notebook image, and records its outcome in
+// out. A pod the apiserver refuses holds no client: that is recorded as not
+// run, as the doctor then answers from outside.
+func sdkInPod(ctx context.Context, e *env.Env, c scenarios.Client, host string, pod *corev1.Pod, out *Result) error {
+	sc := sdkrun.Case{Host: host, Namespace: c.Namespace}
+	switch {
+	case c.Token.Kind == scenarios.NoToken:
+	case c.Token.Path != "":
+		sc.Credentials = &sdkrun.Credentials{Path: c.Token.Path}
+	default:
+		sc.Credentials = &sdkrun.Credentials{}
+	}
+	args, err := sc.PodArgs(images.NotebookDriver)
+	if err != nil {
+		return err
+	}
+	ctr := pod.Spec.Containers[0]
+	nb := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "kfp-sdk-", Namespace: pod.Namespace, Labels: e.Owner.Label(pod.Labels)},
+		Spec: corev1.PodSpec{
+			ServiceAccountName: pod.Spec.ServiceAccountName, RestartPolicy: corev1.RestartPolicyNever,
+			Volumes: slices.Clone(pod.Spec.Volumes),
+			Containers: []corev1.Container{{Name: "notebook", Image: e.NotebookImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: args,
+				Env: slices.Clone(ctr.Env), VolumeMounts: slices.Clone(ctr.VolumeMounts),
+				SecurityContext: &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false)}}},
+		},
+	}
+	// The SDK's own bound on each stage, the pod's start and its end.
+	run, err := doctorpod.RunPod(ctx, e.Client, nb, doctorpod.Options{Timeout: 2*sdkrun.DefaultBound + time.Minute})
+	if refusedByAdmission(err) {
+		out.SDKNotRun = "the apiserver refused the notebook pod too, so no kfp.Client was made"
+		return nil
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return res.Report.Report, nil
+	out.SDK, err = sdkrun.ParseOutcome(run.Log)
+	return err
 }
 
 // tokenFiles makes the pod's projected token volumes hold what files says:

@@ -54,7 +54,11 @@ type Options struct {
 	// Drop leaves fixtures out (KFP_CONNECT_DROP), on the clusters the run
 	// makes.
 	Drop func(*unstructured.Unstructured) bool
-	Log  *slog.Logger
+	// Notebook: the real SDK runs beside the doctor, so where the driver
+	// creates clusters with real pods (node, kind) it builds and loads the
+	// notebook image too, and in-cluster cases run the SDK in a Pod of it.
+	Notebook bool
+	Log      *slog.Logger
 }
 
 // Info says what the target's clusters are.

@@ -17,6 +17,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
+	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/nodeimages"
@@ -74,6 +75,9 @@ func (f *Fresh) Prepare(ctx context.Context, sc *scenarios.Scenario, owner env.O
 		return conformance.Prepared{}, errors.Join(err, destroy(context.WithoutCancel(ctx)))
 	}
 	notes = append(notes, fmt.Sprintf("KFP %s installed in %s", sc.Mode, time.Since(start).Round(100*time.Millisecond)))
+	if f.images != nil && f.images.notebook {
+		e.NotebookImage = images.NotebookRef
+	}
 	return conformance.Prepared{
 		Env:   e,
 		Notes: append(notes, e.Notes...),
@@ -125,7 +129,7 @@ func newKind(opts Options) (*Fresh, error) {
 
 // archives are the docker archives a run's clusters load: the node's own
 // (node only), the catalogue's images the installs name, the PodDefault
-// webhook's, and the doctor's (built unless the user's archives carry
+// webhook's, the notebook's (when the SDK runs), and the doctor's (built unless the user's archives carry
 // it); built once, at the first scenario, before its cluster exists.
 type archives struct {
 	opts   Options
@@ -135,6 +139,9 @@ type archives struct {
 	err    error
 	paths  []string
 	absent []string
+	// notebook: the notebook image is among paths.
+	notebook bool
+	notes    []string
 }
 
 func newArchives(opts Options, forNode bool) (*archives, error) {
@@ -157,6 +164,9 @@ func (a *archives) build(ctx context.Context) (string, error) {
 			note = fmt.Sprintf("%d image archives built once for every cluster of the run in %s", len(a.paths), time.Since(start).Round(100*time.Millisecond))
 			if len(a.absent) > 0 {
 				note += fmt.Sprintf("; not in the catalogue, so their pods cannot start: %v", a.absent)
+			}
+			for _, n := range a.notes {
+				note += "; " + n
 			}
 		}
 	})
@@ -193,6 +203,16 @@ func (a *archives) buildAll(ctx context.Context) error {
 		return fmt.Errorf("building the install's images: %w", err)
 	}
 	a.paths, a.absent = append(a.paths, installed...), absent
+	if a.opts.Notebook {
+		// Without it the in-cluster cases still run, the SDK's column
+		// saying why it did not.
+		nb, err := b.Catalog(ctx, images.NotebookRef)
+		if err != nil {
+			a.notes = append(a.notes, fmt.Sprintf("no notebook image, so the SDK does not run in the in-cluster cases: %v", err))
+		} else {
+			a.paths, a.notebook = append(a.paths, nb...), true
+		}
+	}
 	if len(a.opts.ImageArchives) > 0 {
 		a.paths = append(a.paths, a.opts.ImageArchives...)
 		return nil

@@ -57,6 +57,9 @@ type Env struct {
 	// pods really run; its pull policy is IfNotPresent, so an image loaded
 	// onto the nodes is used as it is.
 	DoctorImage string
+	// NotebookImage, when set, is on the nodes (images.NotebookRef): the
+	// in-cluster cases run the real SDK in a Pod of it beside the doctor's.
+	NotebookImage string
 	// unavailable holds, by namespace/name, the Deployments that cannot run
 	// here and why (see Unavailable).
 	unavailable map[string]string
