@@ -16,7 +16,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfptest"
 )
 
-// The exit codes as the README documents them: 0 passed, 1 a probe failed,
+// The exit codes as docs/doctor.md documents them: 0 passed, 1 a probe failed,
 // 2 bad usage or configuration — each with a message naming the cause.
 func TestExitCodes(t *testing.T) {
 	healthy := kfptest.Server(t, kfptest.Routes{kfptest.HealthzV2: kfptest.Fixed("v2 healthz"), kfptest.ExperimentsV2: kfptest.Fixed("bearer aud=pipelines.kubeflow.org, ns=ns-1")})

@@ -183,7 +183,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 			Expect(d.text).To(ContainSubstring("scenario multi-user-in-cluster"))
 		}, SpecTimeout(2*time.Minute))
 
-		// README's "With less RBAC": without the ClusterRoleBinding the
+		// docs/doctor.md's "With less RBAC": without the ClusterRoleBinding the
 		// doctor still reaches KFP by the Service's name, and each check it
 		// could not make says which permission it lacked.
 		It("says which permission is missing without the ClusterRoleBinding", func(ctx SpecContext) {
@@ -212,7 +212,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 
 		// One rule of the ClusterRole taken away at a time: the report
 		// names the permission in the apiserver's words, in the check that
-		// needed it (README, "With less RBAC").
+		// needed it (docs/doctor.md, "With less RBAC").
 		DescribeTable("names the permission when the ClusterRole lacks a rule",
 			func(ctx SpecContext, resource string, withToken bool, probeID, want string) {
 				cs := kubernetes.NewForConfigOrDie(l.rc)
