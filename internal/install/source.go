@@ -104,32 +104,77 @@ func UpstreamDir(sharedRoot string, mode Mode) string {
 // namespace and the CRDs), then env/platform-agnostic. Multi-user KFP is part
 // of Kubeflow, which provides around it: Istio's CRDs (KFP ships
 // AuthorizationPolicies and VirtualServices), the kubeflow namespace,
-// kubeflow-edit/-view (which KFP's roles aggregate into) and the PodDefault
-// CRD with its admission webhook.
+// kubeflow-edit/-view (which KFP's roles aggregate into), the PodDefault
+// CRD with its admission webhook, and the mesh's own objects (meshParts).
 func UpstreamDirs(sharedRoot string, mode Mode) []string {
-	kfp := filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize")
-	kf := filepath.Join(sharedRoot, "kubeflow-manifests")
 	var dirs []string
-	if mode == MultiUser {
-		dirs = []string{
-			filepath.Join(kf, "common", "istio", "istio-crds", "base"),
-			filepath.Join(kf, "common", "kubeflow-namespace", "base"),
-			filepath.Join(kf, "common", "kubeflow-roles", "base"),
-			filepath.Join(kf, "applications", "admission-webhook", "upstream", "overlays", "cert-manager"),
-		}
-	} else {
-		dirs = []string{filepath.Join(kfp, "cluster-scoped-resources")}
+	for _, p := range upstreamParts(sharedRoot, mode) {
+		dirs = append(dirs, p.dir)
 	}
-	present := dirs[:0]
-	for _, d := range dirs {
-		if isDir(d) {
-			present = append(present, d)
-		}
-	}
-	return append(present, UpstreamDir(sharedRoot, mode))
+	return dirs
 }
 
-// Upstream builds every kustomization of UpstreamDirs, concatenated.
+// upstreamPart is one kustomization of an upstream install and, where
+// Kubeflow bundles more with it than the connection path, which of its
+// objects to keep (nil: all).
+type upstreamPart struct {
+	dir  string
+	keep func(*unstructured.Unstructured) bool
+}
+
+func upstreamParts(sharedRoot string, mode Mode) []upstreamPart {
+	kfp := filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize")
+	kf := filepath.Join(sharedRoot, "kubeflow-manifests")
+	var parts []upstreamPart
+	if mode == MultiUser {
+		parts = []upstreamPart{
+			{dir: filepath.Join(kf, "common", "istio", "istio-crds", "base")},
+			{dir: filepath.Join(kf, "common", "istio", "istio-namespace", "base")},
+			{dir: filepath.Join(kf, "common", "kubeflow-namespace", "base")},
+			{dir: filepath.Join(kf, "common", "kubeflow-roles", "base")},
+			{dir: filepath.Join(kf, "applications", "admission-webhook", "upstream", "overlays", "cert-manager")},
+		}
+		parts = append(parts, meshParts(kf)...)
+	} else {
+		parts = []upstreamPart{{dir: filepath.Join(kfp, "cluster-scoped-resources")}}
+	}
+	present := parts[:0]
+	for _, p := range parts {
+		if isDir(p.dir) {
+			present = append(present, p)
+		}
+	}
+	return append(present, upstreamPart{dir: UpstreamDir(sharedRoot, mode)})
+}
+
+// meshParts are the mesh's own objects that answer before KFP does, from
+// the kustomizations Kubeflow installs them with: the mesh config (root
+// namespace, trust domain, the oauth2-proxy extension provider),
+// global-deny-all and the ingress gateway's policy
+// (common/istio/istio-install, oauth2-proxy overlay), and the gateway's login
+// policies, RequestAuthentications and the cluster-jwks-proxy their m2m
+// rule fetches keys from (common/oauth2-proxy, m2m-dex-and-kind overlay).
+// Only those are kept: istiod and the sidecar injector would have the
+// apiserver call pods that are fake on kwok, and Envoy cannot run here (the
+// lab's policy layer and gateway stand in for it).
+func meshParts(kf string) []upstreamPart {
+	return []upstreamPart{
+		{dir: filepath.Join(kf, "common", "istio", "istio-install", "overlays", "oauth2-proxy"), keep: meshObject},
+		{dir: filepath.Join(kf, "common", "oauth2-proxy", "overlays", "m2m-dex-and-kind"), keep: func(o *unstructured.Unstructured) bool {
+			return meshObject(o) || o.GetLabels()["app.kubernetes.io/name"] == "cluster-jwks-proxy"
+		}},
+	}
+}
+
+// meshObject is an object of Istio's security API, or the mesh config.
+func meshObject(o *unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	return gvk.Group == "security.istio.io" ||
+		(gvk.Group == "" && gvk.Kind == "ConfigMap" && o.GetNamespace() == "istio-system" && o.GetName() == "istio")
+}
+
+// Upstream builds every kustomization of UpstreamDirs, concatenated, each
+// filtered as its part says.
 func Upstream(sharedRoot string, mode Mode) ([]*unstructured.Unstructured, error) {
 	if !mode.Valid() {
 		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, Standalone, MultiUser)
@@ -138,12 +183,16 @@ func Upstream(sharedRoot string, mode Mode) ([]*unstructured.Unstructured, error
 		return nil, fmt.Errorf("%s: %w", sharedRoot, ErrNoUpstream)
 	}
 	var all []*unstructured.Unstructured
-	for _, dir := range UpstreamDirs(sharedRoot, mode) {
-		objs, err := Kustomize(dir)
+	for _, p := range upstreamParts(sharedRoot, mode) {
+		objs, err := Kustomize(p.dir)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, objs...)
+		for _, o := range objs {
+			if p.keep == nil || p.keep(o) {
+				all = append(all, o)
+			}
+		}
 	}
 	return all, nil
 }

@@ -98,15 +98,7 @@ func Objects(mode install.Mode, source install.Source) ([]*unstructured.Unstruct
 		if !ok {
 			return nil, fmt.Errorf("no upstream manifests found: set %s to the folder holding kubeflow-pipelines/ (shared/upstream)", install.UpstreamEnv)
 		}
-		var all []*unstructured.Unstructured
-		for _, dir := range install.UpstreamDirs(root, mode) {
-			objs, err := install.Kustomize(dir)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, objs...)
-		}
-		return all, nil
+		return install.Upstream(root, mode)
 	}
 	return nil, fmt.Errorf("unknown install source %q: want %q or %q", source, install.FromFixtures, install.FromUpstream)
 }
