@@ -110,6 +110,15 @@ func table() []rule {
 			},
 		},
 		{
+			ID: kfd.StrictMTLS, Confirm: cmdInPod,
+			Patterns: []pattern{{Re: `(?i)connection reset`, Unless: `reset before headers`, Possible: true,
+				Why: "a reset also comes from a server that restarts; the doctor's mesh probe says whether a STRICT PeerAuthentication and a client without a sidecar cause it"}},
+			Examples: []Example{
+				{Source: "istio/istio#27169 (a client without a sidecar calling an injected service; a maintainer: expected under STRICT mTLS)",
+					Text: "Service requests without sidecar injection during service grid access will cause connection reset for services injected with sidecar."},
+			},
+		},
+		{
 			ID: kfd.JWTIssuer, Confirm: cmdGateway,
 			Patterns: []pattern{{Re: `Jwt issuer is not configured`}},
 			Examples: []Example{

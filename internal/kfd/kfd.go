@@ -98,6 +98,10 @@ const (
 	// Fail) cannot be called, so no pod starts in a profile namespace.
 	PodDefaultWebhookDown ID = "KFD055"
 
+	// StrictMTLS: a STRICT PeerAuthentication refuses the plaintext of a
+	// client outside the mesh; the sidecar resets the connection.
+	StrictMTLS ID = "KFD070"
+
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
 )
@@ -253,6 +257,9 @@ var catalogue = map[ID]Entry{
 	PodDefaultWebhookDown: {Title: "pods in profile namespaces refused: the PodDefault webhook cannot be called",
 		Cause: "Kubeflow's PodDefault MutatingWebhookConfiguration (failurePolicy: Fail, every namespace labelled app.kubernetes.io/part-of: kubeflow-profile) points at a Service that is gone, has no ready endpoints or does not answer, so the apiserver refuses every pod there: the client's pod is never created, so it has no token to lack",
 		Hint:  "bring the webhook back: `kubectl -n kubeflow get svc,endpointslices,pods -l app=poddefaults` (admission-webhook-service and admission-webhook-deployment), re-apply applications/admission-webhook from kubeflow/manifests, and check its certificate Secret"},
+	StrictMTLS: {Title: "connection reset by Istio's sidecar: STRICT mTLS and a client outside the mesh",
+		Cause: "a STRICT PeerAuthentication selects KFP's pod and the client runs without Istio's sidecar (its namespace is not labelled istio-injection: enabled, or the pod opts out): the sidecar accepts only mTLS and resets a plaintext connection before any HTTP, so kfp.Client sees \"Connection reset by peer\"",
+		Hint:  "run the client in the mesh (label its namespace istio-injection=enabled, or annotate the pod sidecar.istio.io/inject: \"true\", and recreate it), or relax the PeerAuthentication to PERMISSIVE for KFP's port"},
 }
 
 func init() {

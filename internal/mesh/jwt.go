@@ -49,16 +49,16 @@ const (
 	maxFetchedBody = 1 << 20
 )
 
-// jwtRule is one jwtRules entry with the RequestAuthentication it is from.
-type jwtRule struct {
-	from Ref
-	spec *secv1beta1.JWTRule
+// JWTRule is one jwtRules entry with the RequestAuthentication it is from.
+type JWTRule struct {
+	From Ref
+	Spec *secv1beta1.JWTRule
 }
 
 // JWTRules lists the jwtRules of every RequestAuthentication selecting w,
 // merged as Istio merges them for one workload.
-func (c *Config) JWTRules(w Workload) []jwtRule {
-	var rules []jwtRule
+func (c *Config) JWTRules(w Workload) []JWTRule {
+	var rules []JWTRule
 	for i := range c.RequestAuthentications {
 		ra := &c.RequestAuthentications[i]
 		targeted := ra.Spec.GetTargetRef() != nil || len(ra.Spec.GetTargetRefs()) > 0
@@ -66,7 +66,7 @@ func (c *Config) JWTRules(w Workload) []jwtRule {
 			continue
 		}
 		for _, r := range ra.Spec.GetJwtRules() {
-			rules = append(rules, jwtRule{from: ra.Ref, spec: r})
+			rules = append(rules, JWTRule{From: ra.Ref, Spec: r})
 		}
 	}
 	return rules
@@ -168,12 +168,23 @@ func (l location) extract(r *http.Request) (string, bool) {
 // On success r is changed as the rule says: outputClaimToHeaders set (a
 // client's own value of those headers removed), outputPayloadToHeader
 // set, and the token removed from its header unless forwardOriginalToken.
-func (a *Authenticator) Authenticate(ctx context.Context, rules []jwtRule, r *http.Request) Authn {
+func (a *Authenticator) Authenticate(ctx context.Context, rules []JWTRule, r *http.Request) Authn {
+	return a.check(ctx, rules, r, true)
+}
+
+// Predict is Authenticate without the keys: every check up to the
+// signature, which it assumes good. The doctor predicts with it what the
+// gateway will make of a token it cannot verify itself.
+func (a *Authenticator) Predict(rules []JWTRule, r *http.Request) Authn {
+	return a.check(context.Background(), rules, r, false)
+}
+
+func (a *Authenticator) check(ctx context.Context, rules []JWTRule, r *http.Request, verify bool) Authn {
 	var token string
 	var at location
 	found := false
 	for _, rule := range rules {
-		for _, loc := range locations(rule.spec) {
+		for _, loc := range locations(rule.Spec) {
 			if t, ok := loc.extract(r); ok {
 				token, at, found = t, loc, true
 				break
@@ -207,9 +218,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, rules []jwtRule, r *ht
 	}
 	iss, _ := claims["iss"].(string)
 	res := Authn{Issuer: iss}
-	var rule *jwtRule
+	var rule *JWTRule
 	for i := range rules {
-		if iss != "" && rules[i].spec.GetIssuer() == iss && slices.Contains(locations(rules[i].spec), at) {
+		if iss != "" && rules[i].Spec.GetIssuer() == iss && slices.Contains(locations(rules[i].Spec), at) {
 			rule = &rules[i]
 			break
 		}
@@ -218,8 +229,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, rules []jwtRule, r *ht
 		res.Failure = JWTUnknownIss
 		return res
 	}
-	res.Rule = &rule.from
-	if auds := rule.spec.GetAudiences(); len(auds) > 0 && !audienceAllowed(claims["aud"], auds) {
+	res.Rule = &rule.From
+	if auds := rule.Spec.GetAudiences(); len(auds) > 0 && !audienceAllowed(claims["aud"], auds) {
 		res.Failure = JWTAudience
 		return res
 	}
@@ -232,56 +243,63 @@ func (a *Authenticator) Authenticate(ctx context.Context, rules []jwtRule, r *ht
 		res.Failure = JWTNotYetValid
 		return res
 	}
-	set, err := a.set(rule.spec)
-	if err != nil {
-		res.Failure = JWKSFetchFailed
-		return res
-	}
-	keys, err := set.get(ctx)
-	if err != nil {
-		res.Failure = JWKSFetchFailed
-		return res
-	}
-	method := jwt.GetSigningMethod(header.Alg)
-	if method == nil || strings.HasPrefix(header.Alg, "HS") || header.Alg == "none" {
-		// A JWKS of public keys verifies no symmetric or unsigned token.
-		res.Failure = JWTVerifyFailed
-		return res
-	}
-	signed := parts[0] + "." + parts[1]
-	ok := verified(method, signed, sig, header.Kid, keys)
-	if !ok && header.Kid != "" && !hasKid(keys, header.Kid) {
-		// A kid the cached set lacks: the issuer rotated its keys (the
-		// lab's Dex makes new ones at each start). Istio would fail until
-		// istiod's next JWKS refresh; the layer refetches, at most once
-		// per refetchAfter.
-		if keys, err = set.refresh(ctx); err == nil {
-			ok = verified(method, signed, sig, header.Kid, keys)
-		}
-		if !ok && err == nil && !hasKid(keys, header.Kid) {
-			res.Failure = JWTNoKey
+	if verify {
+		if f := a.verify(ctx, rule.Spec, header.Alg, header.Kid, parts, sig); f != "" {
+			res.Failure = f
 			return res
 		}
 	}
-	if !ok {
-		res.Failure = JWTVerifyFailed
-		return res
-	}
 	sub, _ := claims["sub"].(string)
 	res.Identity = &Identity{Issuer: iss, Subject: sub, Claims: claims}
-	for _, out := range rule.spec.GetOutputClaimToHeaders() {
+	for _, out := range rule.Spec.GetOutputClaimToHeaders() {
 		r.Header.Del(out.GetHeader())
 		if v, ok := claimHeader(claims[out.GetClaim()]); ok {
 			r.Header.Set(out.GetHeader(), v)
 		}
 	}
-	if h := rule.spec.GetOutputPayloadToHeader(); h != "" {
+	if h := rule.Spec.GetOutputPayloadToHeader(); h != "" {
 		r.Header.Set(h, parts[1])
 	}
-	if !rule.spec.GetForwardOriginalToken() && at.header != "" {
+	if !rule.Spec.GetForwardOriginalToken() && at.header != "" {
 		r.Header.Del(at.header)
 	}
 	return res
+}
+
+// verify checks the signature against the rule's keys, and returns
+// Envoy's failure text or "".
+func (a *Authenticator) verify(ctx context.Context, rule *secv1beta1.JWTRule, alg, kid string, parts []string, sig []byte) string {
+	set, err := a.set(rule)
+	if err != nil {
+		return JWKSFetchFailed
+	}
+	keys, err := set.get(ctx)
+	if err != nil {
+		return JWKSFetchFailed
+	}
+	method := jwt.GetSigningMethod(alg)
+	if method == nil || strings.HasPrefix(alg, "HS") || alg == "none" {
+		// A JWKS of public keys verifies no symmetric or unsigned token.
+		return JWTVerifyFailed
+	}
+	signed := parts[0] + "." + parts[1]
+	ok := verified(method, signed, sig, kid, keys)
+	if !ok && kid != "" && !hasKid(keys, kid) {
+		// A kid the cached set lacks: the issuer rotated its keys (the
+		// lab's Dex makes new ones at each start). Istio would fail until
+		// istiod's next JWKS refresh; the layer refetches, at most once
+		// per refetchAfter.
+		if keys, err = set.refresh(ctx); err == nil {
+			ok = verified(method, signed, sig, kid, keys)
+		}
+		if !ok && err == nil && !hasKid(keys, kid) {
+			return JWTNoKey
+		}
+	}
+	if !ok {
+		return JWTVerifyFailed
+	}
+	return ""
 }
 
 // claimHeader renders a claim as outputClaimToHeaders writes it: a string
