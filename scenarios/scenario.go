@@ -221,41 +221,53 @@ type ClientFault struct {
 	ContextHeader [2]string
 }
 
-// Expect is what a case must yield.
+// Expect is what a case must yield: success, or the catalogue id the
+// doctor must name and the probe that must name it. The probe is part of the
+// expectation because the same id from another probe is another diagnosis:
+// KFD003 from the audience probe is the cluster's TOKEN_REVIEW_AUDIENCE read
+// before any call, from list-experiments it is KFP's own 401.
 type Expect struct {
 	// OK: the doctor's run passes (list experiments answers). With KFD set
-	// too, it passes with a warning naming KFD.
-	OK  bool
-	KFD kfd.ID
-	// Also is a second id the report must name (a warning or failure of
-	// any probe): the doctor saying why, beside what the call gets.
-	Also kfd.ID
+	// too, it passes with a warning naming KFD, from Probe.
+	OK bool
+	// Probe is the doctor's probe (its id in the report: "token",
+	// "list-experiments", "login-credentials", …) that names KFD: the first
+	// failing probe, or for OK the one that warns.
+	Probe string
+	KFD   kfd.ID
+	// Also is a second id the report must name (a warning or failure),
+	// from AlsoProbe: the doctor saying why, beside what the call gets.
+	AlsoProbe string
+	Also      kfd.ID
 }
 
 // Succeeds is the expectation of a working path.
 var Succeeds = Expect{OK: true}
 
-// Fails expects the first failing probe to name id.
-func Fails(id kfd.ID) Expect { return Expect{KFD: id} }
+// Fails expects the first failing probe to be probe, naming id.
+func Fails(probe string, id kfd.ID) Expect { return Expect{Probe: probe, KFD: id} }
 
-// Warns expects a passing run with a warning naming id.
-func Warns(id kfd.ID) Expect { return Expect{OK: true, KFD: id} }
+// Warns expects a passing run in which probe warns with id.
+func Warns(probe string, id kfd.ID) Expect { return Expect{OK: true, Probe: probe, KFD: id} }
 
-// AndNames adds the second id the report must name.
-func (e Expect) AndNames(id kfd.ID) Expect { e.Also = id; return e }
+// AndNames adds the second id the report must name, and the probe naming it.
+func (e Expect) AndNames(probe string, id kfd.ID) Expect {
+	e.AlsoProbe, e.Also = probe, id
+	return e
+}
 
 func (e Expect) String() string {
 	also := ""
 	if e.Also != "" {
-		also = ", naming " + string(e.Also)
+		also = ", and " + e.AlsoProbe + " naming " + string(e.Also)
 	}
 	switch {
 	case e.OK && e.KFD != "":
-		return "succeeds with a warning " + string(e.KFD) + also
+		return "succeeds with a warning " + string(e.KFD) + " from " + e.Probe + also
 	case e.OK:
 		return "succeeds" + also
 	}
-	return "fails with " + string(e.KFD) + also
+	return "fails with " + string(e.KFD) + " from " + e.Probe + also
 }
 
 // Case is one path under one fault ("" for none).
@@ -315,9 +327,15 @@ func (s *Scenario) Validate() error {
 		if !c.Expect.OK && c.Expect.KFD == "" && c.Pending == "" {
 			return fmt.Errorf("%s: case %q expects a failure without naming its id", s.Name, c.Name())
 		}
-		for _, id := range []kfd.ID{c.Expect.KFD, c.Expect.Also} {
-			if _, ok := kfd.Lookup(id); id != "" && !ok {
-				return fmt.Errorf("%s: case %q names unknown id %s", s.Name, c.Name(), id)
+		for _, n := range []struct {
+			probe string
+			id    kfd.ID
+		}{{c.Expect.Probe, c.Expect.KFD}, {c.Expect.AlsoProbe, c.Expect.Also}} {
+			if _, ok := kfd.Lookup(n.id); n.id != "" && !ok {
+				return fmt.Errorf("%s: case %q names unknown id %s", s.Name, c.Name(), n.id)
+			}
+			if (n.id == "") != (n.probe == "") {
+				return fmt.Errorf("%s: case %q: an expected id goes with the probe that names it (%q, %q)", s.Name, c.Name(), n.probe, n.id)
 			}
 		}
 		if seen[c.Name()] {

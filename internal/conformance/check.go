@@ -11,15 +11,16 @@ import (
 
 // Check compares the doctor's report with the expectation: a success must
 // pass (and list experiments); a failure must be named, with the expected
-// id, by the first failing probe — the first broken link; and Also, when
-// set, by some warning or failure of the report.
+// id, by the expected probe, and that probe must be the first failing one —
+// the first broken link; a warning must come from the expected probe; and
+// Also, when set, must be named by AlsoProbe as a warning or failure.
 func Check(rep *report.Report, want scenarios.Expect) error {
 	var first *probe.Result
 	listed := false
 	warned := false
 	named := want.Also == ""
 	for i, r := range rep.Results {
-		if want.Also != "" && r.KFD == want.Also && (r.Status == probe.Warn || r.Status == probe.Fail) {
+		if want.Also != "" && r.KFD == want.Also && r.Probe == want.AlsoProbe && (r.Status == probe.Warn || r.Status == probe.Fail) {
 			named = true
 		}
 		if r.Status == probe.Fail && first == nil {
@@ -28,7 +29,7 @@ func Check(rep *report.Report, want scenarios.Expect) error {
 		if r.Probe == "list-experiments" && r.Status == probe.Pass {
 			listed = true
 		}
-		if r.Status == probe.Warn && r.KFD == want.KFD {
+		if r.Status == probe.Warn && r.KFD == want.KFD && r.Probe == want.Probe {
 			warned = true
 		}
 	}
@@ -36,13 +37,13 @@ func Check(rep *report.Report, want scenarios.Expect) error {
 	case want.OK && (first != nil || !listed):
 		return fmt.Errorf("expected the path to work, but %s\n%s", describe(first, "experiments were not listed"), Summary(rep))
 	case want.OK && want.KFD != "" && !warned:
-		return fmt.Errorf("expected a warning %s, got none\n%s", want.KFD, Summary(rep))
+		return fmt.Errorf("expected a warning %s from %s, got none\n%s", want.KFD, want.Probe, Summary(rep))
 	case !want.OK && first == nil:
-		return fmt.Errorf("expected a failure %s, but every probe passed\n%s", want.KFD, Summary(rep))
-	case !want.OK && first.KFD != want.KFD:
-		return fmt.Errorf("expected %s, got %s\n%s", want.KFD, describe(first, ""), Summary(rep))
+		return fmt.Errorf("expected a failure %s from %s, but every probe passed\n%s", want.KFD, want.Probe, Summary(rep))
+	case !want.OK && (first.KFD != want.KFD || first.Probe != want.Probe):
+		return fmt.Errorf("expected %s from %s, got %s\n%s", want.KFD, want.Probe, describe(first, ""), Summary(rep))
 	case !named:
-		return fmt.Errorf("expected the report to name %s too, but no probe warned or failed with it\n%s", want.Also, Summary(rep))
+		return fmt.Errorf("expected the report to name %s from %s too, but that probe did not warn or fail with it\n%s", want.Also, want.AlsoProbe, Summary(rep))
 	}
 	return nil
 }

@@ -18,15 +18,23 @@ func TestCheck(t *testing.T) {
 	}}
 	plain := &report.Report{Results: []probe.Result{{Probe: "list-experiments", Status: probe.Fail, KFD: kfd.NoIdentity}}}
 	listed := &report.Report{Results: []probe.Result{{Probe: "list-experiments", Status: probe.Pass}}}
+	warned := &report.Report{Results: []probe.Result{
+		{Probe: "login-helper", Status: probe.Warn, KFD: kfd.LoginHelper},
+		{Probe: "list-experiments", Status: probe.Pass},
+	}}
 	rows := []struct {
 		name string
 		rep  *report.Report
 		want scenarios.Expect
 		err  string // "" for a match
 	}{
-		{"the failure and the explanation", withUnsent, scenarios.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials), ""},
-		{"the explanation missing", plain, scenarios.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials), "name KFD036 too"},
-		{"another first failure", withUnsent, scenarios.Fails(kfd.RBACDenied), "expected KFD009"},
+		{"the failure and the explanation", withUnsent, scenarios.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials), ""},
+		{"the explanation missing", plain, scenarios.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials), "name KFD036 from unsent-token too"},
+		{"the explanation from another probe", withUnsent, scenarios.Fails("list-experiments", kfd.NoIdentity).AndNames("sdk", kfd.HostWithoutCredentials), "name KFD036 from sdk too"},
+		{"another first failure", withUnsent, scenarios.Fails("list-experiments", kfd.RBACDenied), "expected KFD009"},
+		{"the right id from another probe", withUnsent, scenarios.Fails("healthz", kfd.NoIdentity), "expected KFD001 from healthz, got KFD001 from probe list-experiments"},
+		{"a warning from its probe", warned, scenarios.Warns("login-helper", kfd.LoginHelper), ""},
+		{"a warning from another probe", warned, scenarios.Warns("login-session", kfd.LoginHelper), "expected a warning KFD032 from login-session"},
 		{"a success", listed, scenarios.Succeeds, ""},
 		{"a success expected, a failure got", plain, scenarios.Succeeds, "expected the path to work"},
 	}

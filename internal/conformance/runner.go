@@ -39,9 +39,12 @@ type CaseResult struct {
 	Path     string `json:"path"`
 	Fault    string `json:"fault,omitempty"`
 	Name     string `json:"name"`
-	// Expect says what the case must yield; KFD and Also are its ids.
+	// Expect says what the case must yield; KFD and Also are its ids,
+	// Probe and AlsoProbe the probes that must name them.
 	Expect     string        `json:"expect"`
+	Probe      string        `json:"probe,omitempty"`
 	KFD        kfd.ID        `json:"kfd,omitempty"`
+	AlsoProbe  string        `json:"also_probe,omitempty"`
 	Also       kfd.ID        `json:"also,omitempty"`
 	Disruptive bool          `json:"disruptive"`
 	Status     Status        `json:"status"`
@@ -249,7 +252,8 @@ func (r *Runner) runOne(ctx context.Context, env *Env, p Planned, workdir string
 func newCaseResult(p Planned) CaseResult {
 	return CaseResult{
 		Scenario: p.Scenario.Name, Path: p.Case.Path, Fault: p.Case.Fault, Name: p.Case.Name(),
-		Expect: p.Case.Expect.String(), KFD: p.Case.Expect.KFD, Also: p.Case.Expect.Also,
+		Expect: p.Case.Expect.String(), Probe: p.Case.Expect.Probe, KFD: p.Case.Expect.KFD,
+		AlsoProbe: p.Case.Expect.AlsoProbe, Also: p.Case.Expect.Also,
 		Disruptive: p.Disruptive,
 	}
 }

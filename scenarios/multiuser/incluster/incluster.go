@@ -115,34 +115,34 @@ var Scenario = s.Scenario{
 		// credentials=ServiceAccountTokenVolumeCredentials() with no file:
 		// the SDK's first request raises FileNotFoundError for the path
 		// (set_volume_credentials.py _get_token), so KFD004, not a 401.
-		{Path: "unlabelled-pod", Expect: s.Fails(kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails(kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails(kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "poddefault-webhook-down", Expect: s.Fails(kfd.PodDefaultWebhookDown)},
-		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
-		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails(kfd.TokenAudience)},
-		{Path: "poddefault", Fault: "expired-token", Expect: s.Fails(kfd.Expired)},
-		{Path: "poddefault", Fault: "invalidated-token", Expect: s.Fails(kfd.TokenInvalid)},
-		{Path: "poddefault", Fault: "no-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
-		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
-		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
-		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails(kfd.RBACDenied)},
+		{Path: "unlabelled-pod", Expect: s.Fails("poddefault", kfd.NoTokenFile)},
+		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails("poddefault", kfd.NoTokenFile)},
+		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails("poddefault", kfd.NoTokenFile)},
+		{Path: "poddefault", Fault: "poddefault-webhook-down", Expect: s.Fails("poddefault-webhook", kfd.PodDefaultWebhookDown)},
+		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails("audience", kfd.TokenAudience)},
+		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails("audience", kfd.TokenAudience)},
+		{Path: "poddefault", Fault: "expired-token", Expect: s.Fails("token", kfd.Expired)},
+		{Path: "poddefault", Fault: "invalidated-token", Expect: s.Fails("list-experiments", kfd.TokenInvalid)},
+		{Path: "poddefault", Fault: "no-rolebinding", Expect: s.Fails("rbac", kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails("rbac", kfd.RBACDenied)},
+		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails("rbac", kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails("rbac", kfd.RBACDenied)},
 		// No namespace in a pod: the SDK fills in the pod's own — its
 		// profile, and for the cross-namespace pod namespace-2 (its own
 		// profile), not namespace-1. Without the RoleBinding there it is
 		// KFD009 (sdk-default × no-rolebinding below).
 		{Path: "poddefault", Fault: "empty-namespace", Expect: s.Succeeds},
 		{Path: "cross-namespace", Fault: "empty-namespace", Expect: s.Succeeds},
-		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails(kfd.TokenAudience)},
-		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
-		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
+		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails("audience", kfd.TokenAudience)},
+		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
+		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
 		{Path: "sdk-default", Expect: s.Succeeds},
 		// The SDK proceeds without credentials and gets 401 (KFD001); the
 		// doctor, in the cluster, first names the missing PodDefault.
-		{Path: "sdk-default", Fault: "no-poddefault", Expect: s.Fails(kfd.NoTokenFile).AndNames(kfd.NoIdentity)},
-		{Path: "sdk-default", Fault: "no-rolebinding", Expect: s.Fails(kfd.RBACDenied)},
-		{Path: "sdk-default", Fault: "stale-context-namespace", Expect: s.Fails(kfd.RBACDenied).AndNames(kfd.ContextFile)},
-		{Path: "ui-host-without-credentials", Expect: s.Fails(kfd.NoIdentity).AndNames(kfd.HostWithoutCredentials)},
+		{Path: "sdk-default", Fault: "no-poddefault", Expect: s.Fails("poddefault", kfd.NoTokenFile).AndNames("list-experiments", kfd.NoIdentity)},
+		{Path: "sdk-default", Fault: "no-rolebinding", Expect: s.Fails("rbac", kfd.RBACDenied)},
+		{Path: "sdk-default", Fault: "stale-context-namespace", Expect: s.Fails("rbac", kfd.RBACDenied).AndNames("sdk", kfd.ContextFile)},
+		{Path: "ui-host-without-credentials", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
 		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
 	},
 }

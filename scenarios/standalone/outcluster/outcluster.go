@@ -42,12 +42,12 @@ var Scenario = s.Scenario{
 	Cases: []s.Case{
 		{Path: "port-forward", Expect: s.Succeeds},
 		{Path: "port-forward-pipeline-prefix", Expect: s.Succeeds},
-		{Path: "port-forward", Fault: "ui-scaled-to-zero", Expect: s.Fails(kfd.BackendNotReady)},
-		{Path: "port-forward", Fault: "api-server-down", Expect: s.Fails(kfd.BackendNotReady)},
-		{Path: "port-forward-pipeline-prefix", Fault: "api-server-down", Expect: s.Fails(kfd.BackendNotReady)},
-		{Path: "port-forward", Fault: "namespace-sent", Expect: s.Warns(kfd.NamespaceSingleUser)},
-		{Path: "port-forward", Fault: "port-forward-not-running", Expect: s.Fails(kfd.NothingListening)},
-		{Path: "port-forward", Fault: "prefix-typo", Expect: s.Fails(kfd.NotKFP)},
+		{Path: "port-forward", Fault: "ui-scaled-to-zero", Expect: s.Fails("healthz", kfd.BackendNotReady)},
+		{Path: "port-forward", Fault: "api-server-down", Expect: s.Fails("healthz", kfd.BackendNotReady)},
+		{Path: "port-forward-pipeline-prefix", Fault: "api-server-down", Expect: s.Fails("healthz", kfd.BackendNotReady)},
+		{Path: "port-forward", Fault: "namespace-sent", Expect: s.Warns("mode", kfd.NamespaceSingleUser)},
+		{Path: "port-forward", Fault: "port-forward-not-running", Expect: s.Fails("healthz", kfd.NothingListening)},
+		{Path: "port-forward", Fault: "prefix-typo", Expect: s.Fails("healthz", kfd.NotKFP)},
 		{Path: "service-proxy", Expect: s.Succeeds},
 	},
 }
