@@ -61,7 +61,7 @@ func TestAdmitCall(t *testing.T) {
 			"rules": []any{map[string]any{"from": []any{map[string]any{"source": map[string]any{"principals": []any{"cluster.local/ns/kubeflow/sa/ml-pipeline-ui"}}}}}}}}}
 	denyAll := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
 		"metadata": map[string]any{"name": "no-steps", "namespace": "kubeflow"},
-		"spec": map[string]any{"action": "DENY", "rules": []any{map[string]any{"from": []any{map[string]any{"source": map[string]any{"namespaces": []any{"team-a"}}}}}}}}}
+		"spec":     map[string]any{"action": "DENY", "rules": []any{map[string]any{"from": []any{map[string]any{"source": map[string]any{"namespaces": []any{"team-a"}}}}}}}}}
 	for _, row := range []struct {
 		name  string
 		objs  []*unstructured.Unstructured
