@@ -1,12 +1,17 @@
 package istiod
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
@@ -94,5 +100,95 @@ func TestControlWithoutIstio(t *testing.T) {
 	}
 	if len(c.Config().AuthorizationPolicies) != 0 {
 		t.Fatal("policies without Istio")
+	}
+}
+
+func TestWants(t *testing.T) {
+	ns := func(label string) *corev1.Namespace {
+		n := &corev1.Namespace{}
+		if label != "" {
+			n.Labels = map[string]string{InjectLabel: label}
+		}
+		return n
+	}
+	withLabel := func(v string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{InjectOverride: v}}}
+	}
+	withAnn := func(v string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{InjectOverride: v}}}
+	}
+	for _, row := range []struct {
+		name string
+		ns   *corev1.Namespace
+		pod  *corev1.Pod
+		want bool
+	}{
+		{"a namespace labelled enabled", ns("enabled"), &corev1.Pod{}, true},
+		{"…unless the pod opts out", ns("enabled"), withLabel("false"), false},
+		{"…by the legacy annotation too", ns("enabled"), withAnn("false"), false},
+		{"an unlabelled namespace", ns(""), &corev1.Pod{}, false},
+		{"…where the pod opts in by label", ns(""), withLabel("true"), true},
+		{"…or by annotation", ns(""), withAnn("true"), true},
+		{"a namespace labelled disabled, whatever the pod says", ns("disabled"), withLabel("true"), false},
+		{"a host-network pod", ns("enabled"), &corev1.Pod{Spec: corev1.PodSpec{HostNetwork: true}}, false},
+		{"a pod already injected", ns("enabled"), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{StatusAnnotation: "{}"}}}, false},
+	} {
+		if got := Wants(row.ns, row.pod); got != row.want {
+			t.Errorf("%s: %v, want %v", row.name, got, row.want)
+		}
+	}
+	p := &corev1.Pod{Spec: corev1.PodSpec{ServiceAccountName: "default-editor", Containers: []corev1.Container{{Name: "main"}}}}
+	Inject(p)
+	if len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Name != InitContainer || len(p.Spec.Containers) != 2 ||
+		p.Spec.Containers[1].Name != ProxyContainer || p.Spec.Containers[1].Args[1] != "sidecar" || p.Annotations[StatusAnnotation] == "" {
+		t.Fatalf("injected pod: %+v", p)
+	}
+}
+
+// The webhook answers a pod of an injected namespace with the patch that
+// makes it the injected pod, and leaves others alone.
+func TestInjector(t *testing.T) {
+	kube := fake.NewClientset(
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-a", Labels: map[string]string{InjectLabel: "enabled"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "plain"}})
+	h := &Injector{Kube: kube}
+	for _, row := range []struct {
+		ns      string
+		patched bool
+	}{{"team-a", true}, {"plain", false}} {
+		pod := corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: row.ns},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "x"}}}}
+		raw, _ := json.Marshal(pod)
+		review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{UID: "u1", Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"}, Namespace: row.ns,
+				Object: runtime.RawExtension{Raw: raw}}}
+		body, _ := json.Marshal(review)
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("POST", InjectPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		var out admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || !out.Response.Allowed || out.Response.UID != "u1" {
+			t.Fatalf("%s: %s %v", row.ns, rec.Body, err)
+		}
+		if (out.Response.Patch != nil) != row.patched {
+			t.Fatalf("%s: patch %s", row.ns, out.Response.Patch)
+		}
+		if !row.patched {
+			continue
+		}
+		p, err := jsonpatch.DecodePatch(out.Response.Patch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.Apply(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var after corev1.Pod
+		_ = json.Unmarshal(got, &after)
+		if !discover.HasSidecar(&after) || after.Spec.InitContainers[0].Name != InitContainer {
+			t.Fatalf("patched pod: %s", got)
+		}
 	}
 }
