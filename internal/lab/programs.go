@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/standin/apiserver"
 	"github.com/kfp-connect/kfp-connect/internal/standin/programs"
 )
@@ -41,8 +42,8 @@ var (
 		},
 	}
 	// Gateway is Kubeflow's Istio ingress gateway (image istio/proxyv2); it
-	// reaches ml-pipeline-ui as the pod would. No ext_authz unless the pod's
-	// env names a login (see internal/standin/gateway).
+	// reaches ml-pipeline-ui as the pod would, and reads its policies from
+	// the lab's istiod.
 	Gateway = Program{
 		Name:  "istio-ingressgateway",
 		Match: func(image string) bool { return strings.Contains(image, "istio/proxyv2") },
@@ -54,5 +55,12 @@ var (
 
 // programInputs is what the container would see, for internal/standin/programs.
 func (in Inputs) programInputs() programs.Inputs {
-	return programs.Inputs{Lookup: in.Lookup, Identity: in.Identity, Transport: in.Dialer.Transport()}
+	out := programs.Inputs{Lookup: in.Lookup, Identity: in.Identity, Transport: in.Dialer.Transport()}
+	if in.Mesh != nil {
+		out.Mesh = in.Mesh
+	}
+	if in.Pod != nil {
+		out.Workload = mesh.Workload{Namespace: in.Pod.Namespace, Labels: in.Pod.Labels}
+	}
+	return out
 }

@@ -38,6 +38,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
 )
 
 // Program is a program the lab can run in place of a container: a stand-in
@@ -61,6 +62,9 @@ type Inputs struct {
 	Identity *rest.Config
 	// Dialer reaches cluster Services from the pod's namespace.
 	Dialer *svcdial.Dialer
+	// Mesh is the lab's istiod: the mesh's objects, as Istio's proxies
+	// read them.
+	Mesh *istiod.Control
 }
 
 // Lookup reads Env like os.LookupEnv.
@@ -94,6 +98,7 @@ type Runtime struct {
 	dyn      dynamic.Interface
 	programs []Program
 	log      *slog.Logger
+	mesh     *istiod.Control
 
 	queue   workqueue.TypedRateLimitingInterface[string]
 	factory informers.SharedInformerFactory
@@ -152,6 +157,11 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 		return nil, err
 	}
 	r.pods = podInformer.GetIndexer()
+	if r.mesh, err = istiod.Start(rctx, client, dyn); err != nil {
+		cancel()
+		_ = os.RemoveAll(root)
+		return nil, fmt.Errorf("reading the mesh's objects: %w", err)
+	}
 	r.factory.Start(rctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
 		cancel()
@@ -256,7 +266,7 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 			dialer.Close()
 			return err
 		}
-		handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: dialer})
+		handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: dialer, Mesh: r.mesh})
 		if err != nil {
 			dialer.Close()
 			return fmt.Errorf("configuring %s for %s: %w", prog.Name, key, err)

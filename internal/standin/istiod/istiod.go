@@ -41,7 +41,8 @@ type Control struct {
 	sources []cache.SharedIndexInformer
 	rebuild chan struct{}
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced at each new snapshot
+	changed chan struct{}                // closed and replaced at each new snapshot
+	objects []*unstructured.Unstructured // what the snapshot was built from
 }
 
 const podIPIndex = "podIP"
@@ -160,9 +161,10 @@ func (c *Control) build() {
 			}
 		}
 	}
+	c.mu.Lock()
+	c.objects = objs
 	c.cfg.Store(mesh.FromObjects(objs))
 	c.gen.Add(1)
-	c.mu.Lock()
 	close(c.changed)
 	c.changed = make(chan struct{})
 	c.mu.Unlock()
@@ -199,9 +201,23 @@ var ErrUnknownPod = errors.New("no pod has this address")
 // principal when it carries Istio's proxy (which speaks mTLS with the
 // certificate istiod gave it), none otherwise.
 func (c *Control) Identify(_ context.Context, ip netip.Addr) (sidecar.Peer, error) {
+	p, _, err := c.identify(ip)
+	return p, err
+}
+
+// Workload is the pod at ip as policies select it.
+func (c *Control) Workload(_ context.Context, ip netip.Addr) (mesh.Workload, error) {
+	_, pod, err := c.identify(ip)
+	if err != nil {
+		return mesh.Workload{}, err
+	}
+	return mesh.Workload{Namespace: pod.Namespace, Labels: pod.Labels}, nil
+}
+
+func (c *Control) identify(ip netip.Addr) (sidecar.Peer, *corev1.Pod, error) {
 	objs, err := c.pods.ByIndex(podIPIndex, ip.Unmap().String())
 	if err != nil {
-		return sidecar.Peer{}, err
+		return sidecar.Peer{}, nil, err
 	}
 	for _, o := range objs {
 		p, ok := o.(*corev1.Pod)
@@ -216,7 +232,7 @@ func (c *Control) Identify(_ context.Context, ip netip.Addr) (sidecar.Peer, erro
 			}
 			peer.Principal = c.Config().Principal(p.Namespace, sa)
 		}
-		return peer, nil
+		return peer, p, nil
 	}
-	return sidecar.Peer{}, fmt.Errorf("%s: %w", ip, ErrUnknownPod)
+	return sidecar.Peer{}, nil, fmt.Errorf("%s: %w", ip, ErrUnknownPod)
 }

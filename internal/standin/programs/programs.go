@@ -8,15 +8,20 @@
 package programs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/standin/apiserver"
 	"github.com/kfp-connect/kfp-connect/internal/standin/gateway"
+	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
 	"github.com/kfp-connect/kfp-connect/internal/standin/ui"
 )
 
@@ -29,6 +34,12 @@ type Inputs struct {
 	// Transport reaches cluster Services by their DNS names; nil is
 	// http.DefaultTransport (a real pod's resolver and kube-proxy).
 	Transport http.RoundTripper
+	// Mesh is the control plane an Istio proxy reads (the lab's istiod on
+	// kwok); nil in a real pod, where the proxy follows istiod's Service.
+	Mesh gateway.MeshSource
+	// Workload is the pod as the mesh's policies select it; in a real pod
+	// it is asked of istiod by the pod's address ($INSTANCE_IP).
+	Workload mesh.Workload
 }
 
 // Program is one stand-in: the port its real counterpart listens on (the
@@ -65,14 +76,44 @@ var (
 		return ui.New(cfg), nil
 	}}
 	// Gateway is Kubeflow's Istio ingress gateway (docker.io/istio/proxyv2),
-	// reduced to its routes and policies, on Istio's container port 8080. It
-	// reads the cluster's OIDC discovery and JWKS as the pod's
-	// ServiceAccount, which the default
-	// system:service-account-issuer-discovery binding allows.
+	// reduced to its routes and policies, on Istio's container port 8080;
+	// its policies are the cluster's, as istiod gives them.
 	Gateway = Program{Name: "istio-gateway", Port: 8080, Build: func(in Inputs) (http.Handler, error) {
 		cfg := gateway.ConfigFromEnv(in.Lookup)
 		cfg.Transport = in.Transport
-		cfg.Cluster = in.Identity
+		cfg.Mesh, cfg.Workload = in.Mesh, in.Workload
+		if cfg.Mesh == nil {
+			remote, w, err := followIstiod(in)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Mesh, cfg.Workload = remote, w
+		}
 		return gateway.New(cfg)
 	}}
 )
+
+// followIstiod is how a proxy in a real pod gets its config: from istiod's
+// Service, and its own workload by its pod's address.
+func followIstiod(in Inputs) (*istiod.Remote, mesh.Workload, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	addr, _ := in.Lookup("ISTIOD_ADDRESS")
+	if addr == "" {
+		addr = istiod.DefaultAddress
+	}
+	remote, err := istiod.Dial(context.Background(), addr, &http.Client{Transport: in.Transport}, nil)
+	if err != nil {
+		return nil, mesh.Workload{}, err
+	}
+	ipText, _ := in.Lookup("INSTANCE_IP")
+	ip, err := netip.ParseAddr(ipText)
+	if err != nil {
+		return nil, mesh.Workload{}, fmt.Errorf("$INSTANCE_IP %q: the proxy needs its pod's address to know its workload", ipText)
+	}
+	w, err := remote.Workload(ctx, ip)
+	if err != nil {
+		return nil, mesh.Workload{}, fmt.Errorf("istiod does not know this pod (%s): %w", ip, err)
+	}
+	return remote, w, nil
+}
