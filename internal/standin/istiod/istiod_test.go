@@ -192,3 +192,48 @@ func TestInjector(t *testing.T) {
 		}
 	}
 }
+
+// A proxy on a node follows istiod over HTTP: the snapshot, its changes,
+// and who is behind an address.
+func TestRemote(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	kube := fake.NewClientset(pod("kubeflow-user-example-com", "notebook-0", "default-editor", "10.244.0.9", true))
+	deny := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+		"metadata": map[string]any{"name": "global-deny-all", "namespace": "istio-system"}, "spec": map[string]any{}}}
+	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists(), deny)
+	c, err := Start(ctx, kube, dyn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(c.Handler())
+	defer srv.Close()
+	// The proxy stops following before the server closes, or Close waits
+	// for its long poll.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	r, err := Dial(rctx, srv.URL, srv.Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.Config().AuthorizationPolicies); n != 1 {
+		t.Fatalf("remote snapshot: %d policies", n)
+	}
+	w, err := r.Workload(ctx, netip.MustParseAddr("10.244.0.9"))
+	p, _ := r.Identify(ctx, netip.MustParseAddr("10.244.0.9"))
+	if err != nil || w.Namespace != "kubeflow-user-example-com" || p.Principal != "cluster.local/ns/kubeflow-user-example-com/sa/default-editor" {
+		t.Fatalf("identify: %+v %+v %v", w, p, err)
+	}
+	pa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "security.istio.io/v1beta1", "kind": "PeerAuthentication",
+		"metadata": map[string]any{"name": "strict", "namespace": "kubeflow"}, "spec": map[string]any{"mtls": map[string]any{"mode": "STRICT"}}}}
+	if _, err := dyn.Resource(mesh.PeerAuthentications.WithVersion("v1beta1")).Namespace("kubeflow").Create(ctx, pa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for len(r.Config().PeerAuthentications) == 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the change never reached the proxy")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
