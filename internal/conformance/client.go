@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -262,6 +263,12 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 	dialer, err := svcdial.New(e.Config, created.Namespace)
 	if err != nil {
 		return deletePod, err
+	}
+	// The client's connections are its pod's: through the sidecars of the
+	// pods it calls, from its pod's address (which they know it by).
+	dialer.ThroughSidecars = true
+	if running, err := e.Client.CoreV1().Pods(created.Namespace).Get(ctx, created.Name, metav1.GetOptions{}); err == nil {
+		dialer.Source, _ = netip.ParseAddr(running.Status.PodIP)
 	}
 	cfg.Dial = dialer.DialContext
 	cfg.Host = p.Host

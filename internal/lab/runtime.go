@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -85,10 +86,11 @@ type Instance struct {
 	Addr      string // local listen address
 	Rule      string // ClusterPortForward name
 
-	server *http.Server // a stand-in's
-	proc   *Proc        // a real program's process
-	egress *egress      // how that process reaches the cluster
-	dialer *svcdial.Dialer
+	server  *http.Server // a stand-in's
+	proc    *Proc        // a real program's process
+	sidecar func()       // stops the pod's inbound sidecar, when it has one
+	egress  *egress      // how that process reaches the cluster
+	dialer  *svcdial.Dialer
 }
 
 // Runtime watches pods and runs stand-ins.
@@ -111,6 +113,7 @@ type Runtime struct {
 	exited    map[string]string    // log tails of stopped processes, by pod
 	root      string               // the processes' directories
 	changed   chan struct{}        // closed and replaced on every change
+	onClose   []func()             // what Close stops last (the lab's injector)
 }
 
 // Start begins watching the cluster of cfg. Close stops every stand-in and
@@ -193,6 +196,9 @@ func (r *Runtime) work(ctx context.Context) {
 // program returns the program and container a pod runs, if any.
 func (r *Runtime) program(pod *corev1.Pod) (*Program, *corev1.Container) {
 	for i := range pod.Spec.Containers {
+		if isInjectedProxy(&pod.Spec.Containers[i]) {
+			continue // the sidecar is the mesh's, in front of the program (mesh.go)
+		}
 		for j := range r.programs {
 			if r.programs[j].Match(pod.Spec.Containers[i].Image) {
 				return &r.programs[j], &pod.Spec.Containers[i]
@@ -248,6 +254,10 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	if err != nil {
 		return err
 	}
+	// The program's calls are its pod's: through other pods' sidecars, from
+	// its address.
+	dialer.ThroughSidecars = true
+	dialer.Source, _ = netip.ParseAddr(pod.Status.PodIP)
 	inst := &Instance{
 		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID,
 		Rule: "kfp-lab-" + string(pod.UID), dialer: dialer,
@@ -283,6 +293,10 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 		for _, p := range c.Ports {
 			addrs[p.ContainerPort] = inst.Addr
 		}
+	}
+	if inst.sidecar, err = r.startSidecar(pod, addrs, dialer); err != nil {
+		r.release(inst)
+		return fmt.Errorf("the inbound sidecar of %s: %w", key, err)
 	}
 	if err := r.applyRule(ctx, inst, addrs); err != nil {
 		r.release(inst)
@@ -342,6 +356,9 @@ func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 // release stops what an instance runs: its server or process, then the
 // forwards that served it.
 func (r *Runtime) release(inst *Instance) {
+	if inst.sidecar != nil {
+		inst.sidecar()
+	}
 	if inst.server != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = inst.server.Shutdown(sctx)
@@ -592,4 +609,7 @@ func (r *Runtime) Close() {
 		r.stop(context.Background(), k, inst)
 	}
 	_ = os.RemoveAll(r.root)
+	for _, f := range r.onClose {
+		f()
+	}
 }

@@ -213,14 +213,22 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 // oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
 // runtime; on error nothing of it is left running.
 func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
+	// Istio's injector must be there before the install's pods are made.
+	stopInjector, err := StartInjector(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	res, err := install.Apply(ctx, cfg, objs)
 	if err != nil {
+		stopInjector()
 		return nil, nil, err
 	}
 	rt, err := Start(ctx, cfg, programs, log)
 	if err != nil {
+		stopInjector()
 		return nil, nil, err
 	}
+	rt.onClose = append(rt.onClose, stopInjector)
 	want := []string{APIServer.Name, UIServer.Name}
 	if err := install.WaitReady(ctx, cfg, "kubeflow", "ml-pipeline", "ml-pipeline-ui"); err != nil {
 		rt.Close()

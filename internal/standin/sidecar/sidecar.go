@@ -36,16 +36,14 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
-// Istio's sidecar ports: inbound traffic is redirected to InboundPort;
-// the others (health, stats, the agent) are never redirected.
+// The sidecar's ports, as internal/mesh names them.
 const (
-	InboundPort = 15006
-	HealthPort  = 15021
+	InboundPort = mesh.InboundPort
+	HealthPort  = mesh.HealthPort
 )
 
-// ExcludedPorts are the ports Istio's iptables leave alone on the way in
-// (istio-iptables -d 15090,15021,15020, and 15008, 15006 itself).
-var ExcludedPorts = []int{15006, 15008, 15020, 15021, 15090}
+// ExcludedPorts are the ports never redirected to the sidecar.
+var ExcludedPorts = mesh.ExcludedInboundPorts
 
 // Peer is what the mesh knows of a client: its principal when it runs with
 // a sidecar (which then speaks mTLS for it), nothing otherwise.

@@ -1,0 +1,175 @@
+package lab
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
+	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
+	"github.com/kfp-connect/kfp-connect/internal/standin/sidecar"
+)
+
+// Istio's mesh on kwok: the one hook between the pod runner and the mesh.
+// The lab serves istiod's injection webhook itself, on this machine's
+// loopback (a URL the kube-apiserver, also a local process, dials; never a
+// pod's fake IP), so pods are injected as Istio injects them; and for a
+// pod carrying the injected proxy it runs the inbound sidecar in front of
+// the pod's program, on the pod's port 15006, where the in-cluster dialers
+// (svcdial, ThroughSidecars) send what the pod's netfilter would redirect.
+// A kubectl port-forward to the pod's own ports still reaches the program
+// directly, past the sidecar, as on a real cluster.
+
+// InjectorName is the lab's MutatingWebhookConfiguration.
+const InjectorName = "kfp-lab-sidecar-injector"
+
+// isInjectedProxy is the container Istio's injector adds: the proxy image
+// run as `proxy sidecar` (the gateway's is `proxy router`, or none).
+func isInjectedProxy(c *corev1.Container) bool {
+	return c.Name == istiod.ProxyContainer && len(c.Args) > 1 && c.Args[0] == "proxy" && c.Args[1] == "sidecar"
+}
+
+// StartInjector serves istiod's injection webhook for the cluster of cfg
+// and registers it as Istio's two webhooks select pods: in namespaces
+// labelled istio-injection=enabled unless a pod's sidecar.istio.io/inject
+// label says false, and elsewhere pods whose label says true. It must run
+// before the pods to inject are created; stop removes the registration and
+// the server.
+func StartInjector(ctx context.Context, cfg *rest.Config) (stop func(), err error) {
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	certPEM, cert, err := selfSigned()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(istiod.InjectPath, &istiod.Injector{Kube: kube})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	url := fmt.Sprintf("https://%s%s", ln.Addr(), istiod.InjectPath)
+	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
+	timeout := int32(10)
+	hook := func(name string, ns, obj *metav1.LabelSelector) admissionregistrationv1.MutatingWebhook {
+		return admissionregistrationv1.MutatingWebhook{
+			Name: name, ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: certPEM},
+			Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
+			NamespaceSelector: ns, ObjectSelector: obj, FailurePolicy: &fail, SideEffects: &none,
+			AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: &timeout,
+		}
+	}
+	conf := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: InjectorName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kfp-connect-lab"}},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{
+			hook("namespace.sidecar-injector.istio.io",
+				&metav1.LabelSelector{MatchLabels: map[string]string{istiod.InjectLabel: "enabled"}},
+				&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: istiod.InjectOverride, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"false"}}}}),
+			hook("object.sidecar-injector.istio.io",
+				&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: istiod.InjectLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}},
+				&metav1.LabelSelector{MatchLabels: map[string]string{istiod.InjectOverride: "true"}}),
+		},
+	}
+	hooks := kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
+	if err := hooks.Delete(ctx, InjectorName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		srv.Close()
+		return nil, err
+	}
+	if _, err := hooks.Create(ctx, conf, metav1.CreateOptions{}); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("registering the lab's sidecar injector: %w", err)
+	}
+	return func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hooks.Delete(dctx, InjectorName, metav1.DeleteOptions{})
+		srv.Close()
+	}, nil
+}
+
+// selfSigned is the injector's serving certificate for 127.0.0.1.
+func selfSigned() ([]byte, tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfp-lab-sidecar-injector"},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, tls.Certificate{}, err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, tls.Certificate{}, err
+	}
+	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	return certPEM, cert, err
+}
+
+// startSidecar runs the inbound sidecar of an injected pod in front of its
+// program (addrs: container port → where the program listens here) and
+// adds its own address for the pod's port 15006. stop is nil for a pod
+// without the injected proxy.
+func (r *Runtime) startSidecar(pod *corev1.Pod, addrs map[int32]string, dialer *svcdial.Dialer) (stop func(), err error) {
+	injected := false
+	for i := range pod.Spec.Containers {
+		injected = injected || isInjectedProxy(&pod.Spec.Containers[i])
+	}
+	if !injected {
+		return nil, nil
+	}
+	byPort := map[int]string{}
+	for p, a := range addrs {
+		byPort[int(p)] = a
+	}
+	s, err := sidecar.New(sidecar.Options{
+		Workload: mesh.Workload{Namespace: pod.Namespace, Labels: pod.Labels},
+		Upstream: func(port int) (string, bool) { a, ok := byPort[port]; return a, ok },
+		Origin:   sidecar.ProxyProtocol,
+		Control:  r.mesh,
+		// The proxy reaches JWKS and providers as its pod would.
+		Authenticator: &mesh.Authenticator{Client: &http.Client{Transport: dialer.Transport()}},
+		ExtAuthz:      dialer.Transport(),
+		Log:           r.log.With("sidecar", pod.Namespace+"/"+pod.Name),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Serve(ctx, ln); close(done) }()
+	addrs[mesh.InboundPort] = ln.Addr().String()
+	return func() { cancel(); <-done }, nil
+}
