@@ -2,13 +2,14 @@ package conformance
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
-	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -240,12 +241,11 @@ func (e *Env) asPod(ctx context.Context, p scenarios.Path, cf scenarios.ClientFa
 	cfg.InClusterConfig = func() (*rest.Config, error) { return rest.CopyConfig(e.Config), nil }
 	// The SDK's ~/.config/kfp/context.json lives under the pod's HOME.
 	env["HOME"] = filepath.Join(root, "home")
-	if cf.ContextNamespace != "" {
-		body := fmt.Sprintf("{\"namespace\": %q}", cf.ContextNamespace)
+	if body := contextJSON(cf); body != "" {
 		if err := writeFiles(filepath.Join(env["HOME"], ".config", "kfp"), map[string]string{"context.json": body}); err != nil {
 			return deletePod, err
 		}
-		step("~/.config/kfp/context.json holds namespace %q (fault)", cf.ContextNamespace)
+		step("~/.config/kfp/context.json holds %s (fault)", body)
 	}
 	cfg.Getenv = func(k string) string { return env[k] }
 	cfg.DefaultTokenPath = filepath.Join(root, credentials.DefaultTokenPath)
@@ -559,4 +559,23 @@ func (e *Env) waitTokenRefused(ctx context.Context, token, audience string) erro
 			Spec: authenticationv1.TokenReviewSpec{Token: token, Audiences: []string{audience}}}, metav1.CreateOptions{})
 		return err == nil && !tr.Status.Authenticated, nil
 	})
+}
+
+// contextJSON is the ~/.config/kfp/context.json a fault leaves in a pod: a
+// namespace an earlier set_user_namespace stored, a header the SDK then
+// sends on every call (client_authentication_header_name/_value); "" for
+// none.
+func contextJSON(cf scenarios.ClientFault) string {
+	fields := map[string]string{}
+	if cf.ContextNamespace != "" {
+		fields["namespace"] = cf.ContextNamespace
+	}
+	if cf.ContextHeader[0] != "" {
+		fields["client_authentication_header_name"], fields["client_authentication_header_value"] = cf.ContextHeader[0], cf.ContextHeader[1]
+	}
+	if len(fields) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(fields)
+	return string(b)
 }

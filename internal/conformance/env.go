@@ -53,6 +53,10 @@ type Env struct {
 	// granted are the doctor's ClusterRoleBindings made for in-cluster
 	// paths on real pods (see grantDoctor).
 	granted map[string]bool
+	// mesh follows the in-cluster istiod for the mesh faults (meshfaults.go);
+	// closers end what the Env started for them.
+	mesh    meshSource
+	closers []func()
 }
 
 // Setup installs the scenario's KFP and fixtures on the cluster of cfg and,
@@ -146,6 +150,9 @@ var optionalDeployments = [][2]string{
 // belongs to the caller.
 func (e *Env) Close() {
 	e.revokeDoctor()
+	for _, c := range e.closers {
+		c()
+	}
 	if e.Runtime != nil {
 		e.Runtime.Close()
 	}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -29,6 +30,20 @@ var deletable = map[string]schema.GroupVersionResource{
 // inject applies a cluster-side fault and returns what undoes it. Both wait
 // until the cluster shows the change, so no case sees another's transition.
 func (e *Env) inject(ctx context.Context, f scenarios.Fault) (revert func(context.Context) error, err error) {
+	if len(f.Mesh) > 0 {
+		undoMesh, err := e.changeMesh(ctx, f.Mesh)
+		if err != nil {
+			return nil, err
+		}
+		rest := f
+		rest.Mesh = nil
+		undoRest, err := e.inject(ctx, rest)
+		if err != nil {
+			_ = undoMesh(ctx)
+			return nil, err
+		}
+		return func(ctx context.Context) error { return errors.Join(undoRest(ctx), undoMesh(ctx)) }, nil
+	}
 	switch {
 	case f.Delete != nil:
 		return e.deleteObject(ctx, *f.Delete)

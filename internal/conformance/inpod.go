@@ -85,10 +85,10 @@ func (e *Env) inRealPod(ctx context.Context, p scenarios.Path, cf scenarios.Clie
 	if err := e.tokenFaults(ctx, pod, cf, step, &cleanups); err != nil {
 		return nil, err
 	}
-	if cf.ContextNamespace != "" {
+	if body := contextJSON(cf); body != "" {
 		cm, err := e.Client.CoreV1().ConfigMaps(spec.Namespace).Create(ctx, &corev1.ConfigMap{
 			ObjectMeta: metav1.ObjectMeta{GenerateName: "kfp-context-"},
-			Data:       map[string]string{"context.json": fmt.Sprintf("{\"namespace\": %q}", cf.ContextNamespace)},
+			Data:       map[string]string{"context.json": body},
 		}, metav1.CreateOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("creating the context.json ConfigMap: %w", err)

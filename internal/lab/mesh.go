@@ -173,3 +173,6 @@ func (r *Runtime) startSidecar(pod *corev1.Pod, addrs map[int32]string, dialer *
 	addrs[mesh.InboundPort] = ln.Addr().String()
 	return func() { cancel(); <-done }, nil
 }
+
+// Mesh is the lab's istiod: what its proxies hold now.
+func (r *Runtime) Mesh() *istiod.Control { return r.mesh }
