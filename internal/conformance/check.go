@@ -47,7 +47,7 @@ func Check(rep *report.Report, want scenarios.Expect) error {
 	case !want.OK && want.Naming != "" && !strings.Contains(first.Message, want.Naming):
 		return fmt.Errorf("expected %s from %s to name %q, but it says %q\n%s", want.KFD, want.Probe, want.Naming, first.Message, Summary(rep))
 	}
-	return nil
+	return CheckWords(rep)
 }
 
 func describe(r *probe.Result, otherwise string) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -41,6 +42,41 @@ func TestCheck(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			err := Check(r.rep, r.want)
+			switch {
+			case r.err == "" && err != nil:
+				t.Fatalf("unexpected: %v", err)
+			case r.err != "" && (err == nil || !strings.Contains(err.Error(), r.err)):
+				t.Fatalf("got %v, want an error naming %q", err, r.err)
+			}
+		})
+	}
+}
+
+func TestCheckWords(t *testing.T) {
+	sdk := func(inConstructor bool, creds, msg string) probe.Result {
+		return probe.Result{Probe: "sdk", Status: probe.Pass, Message: msg, Facts: map[string]string{
+			"healthz_in_constructor": map[bool]string{true: "true", false: "false"}[inConstructor], "credentials": creds, "host": "http://h:3000"}}
+	}
+	retry := (&sdkmodel.Call{HealthzInConstructor: true}).HealthzOnHTTPError()
+	skip := (&sdkmodel.Call{}).HealthzOnHTTPError()
+	healthz := func(msg, url string) probe.Result {
+		return probe.Result{Probe: "healthz", Status: probe.Fail, Message: msg, Evidence: &probe.Evidence{Request: "GET " + url}}
+	}
+	rows := []struct {
+		name    string
+		results []probe.Result
+		err     string
+	}{
+		{"the retry said where the constructor retries", []probe.Result{sdk(true, "none", "no Authorization header"), healthz("HTTP 503 ("+retry+")", "http://h:3000/apis/v2beta1/healthz")}, ""},
+		{"the retry said where a namespace skips it", []probe.Result{sdk(false, "none", "no Authorization header"), healthz("HTTP 503 ("+retry+")", "http://h:3000/apis/v2beta1/healthz")}, "the model's constructor skips healthz"},
+		{"the skip said where it retries", []probe.Result{sdk(true, "none", "no Authorization header"), healthz("HTTP 503 ("+skip+")", "http://h:3000/apis/v2beta1/healthz")}, "calls healthz"},
+		{"no header said while a token is sent", []probe.Result{sdk(true, "existing-token", "no Authorization header")}, "sends an Authorization header: true"},
+		{"another host asked", []probe.Result{sdk(true, "none", "no Authorization header"), healthz("refused", "http://other/apis/v2beta1/healthz")}, "but the model's client calls http://h:3000"},
+		{"no model, nothing to hold", []probe.Result{healthz("HTTP 503 ("+retry+")", "http://x/apis/v2beta1/healthz")}, ""},
+	}
+	for _, r := range rows {
+		t.Run(r.name, func(t *testing.T) {
+			err := CheckWords(&report.Report{Results: r.results})
 			switch {
 			case r.err == "" && err != nil:
 				t.Fatalf("unexpected: %v", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -23,7 +22,9 @@ import (
 
 // meshGVR is where the mesh faults write each kind.
 func meshGVR(kind string) schema.GroupVersionResource {
-	return schema.GroupVersionResource{Group: mesh.Group, Version: "v1beta1", Resource: strings.ToLower(kind) + "s"}
+	gr := map[string]schema.GroupResource{"AuthorizationPolicy": mesh.AuthorizationPolicies,
+		"PeerAuthentication": mesh.PeerAuthentications, "RequestAuthentication": mesh.RequestAuthentications}[kind]
+	return gr.WithVersion("v1beta1")
 }
 
 // meshSource is what the suite watches to know the mesh's proxies hold a

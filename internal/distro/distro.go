@@ -26,6 +26,8 @@ const (
 	AWSCognito     ID = "aws-alb-cognito"      // Kubeflow on AWS, the Cognito variant
 	AzureAD        ID = "azure-entra-id"       // Kubeflow on Azure with Entra ID (AAD)
 	IBMAppID       ID = "ibm-appid"            // Kubeflow on IBM Cloud with App ID
+	GCPInverse     ID = "gcp-inverse-proxy"    // Google's hosted KFP (AI Platform Pipelines) behind its inverse proxy
+	OtherOIDC      ID = "oidc-provider"        // an OIDC provider other than Dex: Keycloak, Okta, Auth0
 )
 
 // Distribution is one login stack and where its users are told how to
@@ -69,6 +71,10 @@ var distributions = map[ID]Distribution{
 	AzureAD: {Name: "Microsoft Entra ID / Azure AD (Kubeflow on Azure)", Doc: seedAzure, KFD: kfd.DistroAzure, rank: 2,
 		DocNote: "the seed's \"Kubeflow on Azure\" link leads to AWS's guide; Azure's own is https://azure.github.io/kubeflow-aks/main/docs/deployment-options"},
 	IBMAppID: {Name: "IBM Cloud App ID (Kubeflow on IBM Cloud)", Doc: seedIBM, KFD: kfd.DistroIBM, rank: 2},
+	GCPInverse: {Name: "Google's inverse proxy (hosted Kubeflow Pipelines)", Doc: "https://cloud.google.com/ai-platform/pipelines/docs/connecting-with-sdk",
+		KFD: kfd.InverseProxy, rank: 2},
+	OtherOIDC: {Name: "an OIDC provider other than Dex (Keycloak, Okta, Auth0)", Doc: "https://www.deploykf.org/user-guides/access-kubeflow-pipelines-api/",
+		KFD: kfd.OutsideIdP, rank: 2},
 }
 
 func init() {
@@ -187,6 +193,15 @@ var table = []Signature{
 	// IBM Cloud App ID.
 	{IBMAppID, LocationHost, ".appid.cloud.ibm.com", Strong, "App ID's authorization endpoint <region>.appid.cloud.ibm.com/oauth/v4/<tenant>/authorization"},
 	{IBMAppID, CookieName, "appid-", Weak, "App ID's web session cookies"},
+
+	// Google's inverse proxy in front of hosted KFP.
+	{GCPInverse, TargetHost, ".pipelines.googleusercontent.com", Strong, "kfp.Client's own _is_inverse_proxy_host: the hosted endpoint <id>-dot-<region>.pipelines.googleusercontent.com"},
+	{GCPInverse, HeaderValue, "Set-Cookie: cloud_datalab_tunnel", Strong, "kubeflow/pipelines#4624: the proxy's 401 page sets S=cloud_datalab_tunnel="},
+
+	// Other OIDC providers: the login form is theirs, not Dex's.
+	{OtherOIDC, LocationPath, "/protocol/openid-connect/auth", Strong, "Keycloak's authorization endpoint /realms/<realm>/protocol/openid-connect/auth (kubeflow/manifests#2513)"},
+	{OtherOIDC, LocationHost, ".okta.com", Strong, "Okta's authorization endpoint <org>.okta.com/oauth2/…/v1/authorize"},
+	{OtherOIDC, LocationHost, ".auth0.com", Strong, "Auth0's authorization endpoint <tenant>.auth0.com/authorize"},
 }
 
 // Table returns the signatures (for documentation and tests).
@@ -277,7 +292,9 @@ func Observe(host *url.URL, answers ...Answer) []Signal {
 			case HeaderValue:
 				name, sub, _ := strings.Cut(sig.Value, ": ")
 				if v := a.Header.Get(name); v != "" && strings.Contains(strings.ToLower(v), strings.ToLower(sub)) {
-					add(sig, "header "+name+": "+v)
+					// The matched words only: a header such as Set-Cookie
+					// may carry a session beside them.
+					add(sig, "header "+name+": …"+sub+"…")
 				}
 			case BodyText:
 				if strings.Contains(lowerBody, strings.ToLower(sig.Value)) {
@@ -406,6 +423,20 @@ func quoteShort(s string) string {
 		s = s[:40] + "…"
 	}
 	return "\"" + s + "\""
+}
+
+// ByHost recognises the endpoint itself as a stack's (a strong host row of
+// the table): Google's inverse proxy serves hosted KFP at its own hosts.
+func ByHost(u *url.URL) (Distribution, bool) {
+	if u == nil || u.Hostname() == "" {
+		return Distribution{}, false
+	}
+	for _, sig := range table {
+		if sig.Where == TargetHost && sig.Strength == Strong && hasHostSuffix(u.Hostname(), sig.Value) {
+			return distributions[sig.Distro], true
+		}
+	}
+	return Distribution{}, false
 }
 
 // SignIn recognises u as a cloud's own sign-in page (a Location host row of

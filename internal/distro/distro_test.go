@@ -92,6 +92,17 @@ func TestRecognisesEachStackFromItsFirstAnswer(t *testing.T) {
 			reply: reply{status: 302, headers: [][2]string{
 				{"Location", "https://us-south.appid.cloud.ibm.com/oauth/v4/0000/authorization?client_id=c&redirect_uri=https%3A%2F%2Fkf.example.com%2Fauthservice%2Foidc%2Fcallback&response_type=code&scope=openid&state=s"}}},
 			want: IBMAppID, kfd: kfd.DistroIBM, seen: "redirect to us-south.appid.cloud.ibm.com"},
+		// kubeflow/pipelines#4624: the hosted endpoint's 401, Google's page.
+		{name: "Google's inverse proxy in front of hosted KFP",
+			host: "39e0f88a26ceb5d1-dot-us-central2.pipelines.googleusercontent.com",
+			reply: reply{status: 401, headers: [][2]string{{"Content-Type", "text/html; charset=utf-8"}, {"Set-Cookie", "S=cloud_datalab_tunnel=; Path=/; Max-Age=3600"}},
+				body: "<!DOCTYPE html><html lang=en><title>Error 401 (Unauthorized)!!1</title>"},
+			want: GCPInverse, kfd: kfd.InverseProxy, seen: "cloud_datalab_tunnel"},
+		// kubeflow/manifests#2513: Keycloak instead of Dex.
+		{name: "Keycloak in front of the gateway",
+			reply: reply{status: 302, headers: [][2]string{
+				{"Location", "http://10.86.26.178:8081/realms/kubeflow/protocol/openid-connect/auth?client_id=kubeflow&redirect_uri=%2Flogin%2Foidc&response_type=code&state=s"}}},
+			want: OtherOIDC, kfd: kfd.OutsideIdP, seen: "/protocol/openid-connect/auth"},
 		{name: "standalone KFP: the UI's page, no login",
 			reply: reply{status: 200, headers: [][2]string{{"Content-Type", "text/html"}}, body: `<!doctype html><html><head><title>Kubeflow Pipelines</title></head><body><div id="root"></div></body></html>`}},
 		{name: "Dex alone does not say which proxy is in front",

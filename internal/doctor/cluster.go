@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/internal/redact"
+	"math"
 	"net"
 	"net/http"
+	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -54,6 +58,30 @@ type clusterSite struct {
 	proxyTransport http.RoundTripper
 }
 
+// openMeshCluster is the pod's own view of the cluster, for the mesh probe
+// of a run given a host in a pod: its ServiceAccount's clients and the pod.
+// nil outside a pod, or when the pod's config cannot be read (the mesh
+// probe is then left out, as any cluster check is without a cluster).
+func openMeshCluster(cfg Config, s Seams, given GivenHost, d Deadlines, red *redact.Redactor) *probes.Cluster {
+	pod, inPod := discover.InPod(s.Getenv, s.ReadFile, s.ServiceAccountDir)
+	if !inPod || s.InClusterConfig == nil {
+		return nil
+	}
+	rc, _, _, err := restConfig(context.Background(), cfg, s, given, d, true, red)
+	if err != nil {
+		return nil
+	}
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil
+	}
+	return &probes.Cluster{Kube: kube, Dynamic: dyn, Pod: pod}
+}
+
 func (s *clusterSite) close() {
 	if s.stop != nil {
 		s.stop()
@@ -64,7 +92,7 @@ func (s *clusterSite) close() {
 // ServiceAccount in a pod (unless a kubeconfig is named), else the
 // kubeconfig, with --as/--as-group and the KubeCall deadline applied, as
 // kubectl applies them.
-func restConfig(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines, inPod bool) (*rest.Config, string, string, error) {
+func restConfig(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines, inPod bool, red *redact.Redactor) (*rest.Config, string, string, error) {
 	var rc *rest.Config
 	var source, contextNS string
 	switch {
@@ -97,6 +125,12 @@ func restConfig(ctx context.Context, cfg Config, s Seams, given GivenHost, d Dea
 	if s.WrapKube != nil {
 		rc.Wrap(s.WrapKube)
 	}
+	// The kubeconfig's credentials are secrets of the run like --token:
+	// an API server may hand them back in an error, in any form.
+	addKubeCredentials(red, rc)
+	// An exec plugin's or a token file's credential exists only once a
+	// request carries it: learn it from the request, before it leaves.
+	rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return learnCredentials{rt, red} })
 	return rc, source, contextNS, nil
 }
 
@@ -104,13 +138,13 @@ func restConfig(ctx context.Context, cfg Config, s Seams, given GivenHost, d Dea
 // when no host was given, where KFP can be reached from here: the Service's
 // DNS name in a pod, a port-forward outside. It reads cfg and writes only
 // the site it returns.
-func openCluster(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines) (*clusterSite, error) {
+func openCluster(ctx context.Context, cfg Config, s Seams, given GivenHost, d Deadlines, red *redact.Redactor) (*clusterSite, error) {
 	forced, isForced, err := parseScenario(cfg.Scenario)
 	if err != nil {
 		return nil, err
 	}
 	pod, inPod := discover.InPod(s.Getenv, s.ReadFile, s.ServiceAccountDir)
-	rc, source, contextNS, err := restConfig(ctx, cfg, s, given, d, inPod)
+	rc, source, contextNS, err := restConfig(ctx, cfg, s, given, d, inPod, red)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +156,13 @@ func openCluster(ctx context.Context, cfg Config, s Seams, given GivenHost, d De
 	if err != nil {
 		return nil, usage("client for %s: %w", rc.Host, err)
 	}
-	in, err := discover.Find(ctx, kube, discover.Options{Namespace: cfg.KFPNamespace, CallTimeout: d.KubeCall})
+	// Discovery gets half of what is left of the run, never all of it: an
+	// API server that never answers must leave the probes time to say so
+	// (the install probe fails, exit 1) rather than leave them none (KFD040,
+	// a run that checked nothing).
+	dctx, cancel := context.WithTimeout(ctx, discoveryBudget(ctx))
+	in, err := discover.Find(dctx, kube, discover.Options{Namespace: cfg.KFPNamespace, CallTimeout: d.KubeCall})
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("finding KFP: %w", err)
 	}
@@ -263,4 +303,37 @@ func portForward(ctx context.Context, rc *rest.Config, in *discover.Install) (st
 		d.Close()
 	}
 	return ln.Addr().String(), stop, nil
+}
+
+// discoveryBudget is half of the time left before ctx's deadline (all of a
+// deadline-free context's discovery is bounded per call anyway).
+func discoveryBudget(ctx context.Context) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Until(dl) / 2
+}
+
+// addKubeCredentials registers the static credentials of a client
+// configuration.
+func addKubeCredentials(red *redact.Redactor, rc *rest.Config) {
+	red.Add(rc.BearerToken, rc.Password, string(rc.KeyData))
+}
+
+// learnCredentials registers the credential each request to the API server
+// carries with the redactor, then sends it.
+type learnCredentials struct {
+	next http.RoundTripper
+	red  *redact.Redactor
+}
+
+func (l learnCredentials) RoundTrip(req *http.Request) (*http.Response, error) {
+	if v := req.Header.Get("Authorization"); v != "" {
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			l.red.Add(cred)
+		}
+		l.red.Add(v)
+	}
+	return l.next.RoundTrip(req)
 }

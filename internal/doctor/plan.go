@@ -42,6 +42,9 @@ type Plan struct {
 	ContextNamespace string
 
 	site    *clusterSite
+	// meshCluster, in a pod given a host, is the pod's view of the cluster
+	// for the mesh probe alone; nil otherwise.
+	meshCluster *probes.Cluster
 	login   *loginPlan
 	target  *probes.Target
 	details []string
@@ -166,7 +169,7 @@ func (r *resolver) resolve(ctx context.Context) (*Plan, error) {
 	// A cluster is consulted when the user points at one, or when no host is
 	// given and one can be found: then the doctor finds KFP itself.
 	if wantsCluster(cfg, p.Given) {
-		site, err := openCluster(ctx, cfg, s, p.Given, r.d)
+		site, err := openCluster(ctx, cfg, s, p.Given, r.d, r.red)
 		if err != nil {
 			return nil, err
 		}
@@ -174,6 +177,11 @@ func (r *resolver) resolve(ctx context.Context) (*Plan, error) {
 		p.site = site
 		p.Scenario = site.scenario.String()
 		p.ContextNamespace = site.contextNamespace
+	} else {
+		// A host given in a pod: the call still crosses the mesh, which the
+		// pod's own ServiceAccount may read (the mesh probe), with no other
+		// cluster check.
+		p.meshCluster = openMeshCluster(cfg, s, p.Given, r.d, r.red)
 	}
 	switch {
 	case lp != nil:
@@ -364,6 +372,9 @@ func (r *resolver) resolveCall(ctx context.Context, p *Plan) error {
 	}
 	p.details = all
 
+	if p.meshCluster != nil {
+		t.Cluster = p.meshCluster
+	}
 	if site != nil {
 		t.Cluster = site.cluster
 		if site.scenario.inside {

@@ -3,6 +3,7 @@ package explain
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // What a pasted text says about the call, used to fill the confirm
@@ -10,16 +11,24 @@ import (
 // are read: urllib3's connection pool (the host the SDK dialled), the
 // kfp.Client(host=…) call, KFP's ResourceAttributes (the namespace checked)
 // and its "User '…' is not authorized" (the subject).
-var (
-	rePool      = regexp.MustCompile(`HTTP(S?)ConnectionPool\(host='([^']+)', port=(\d+)\)`)
-	reClient    = regexp.MustCompile(`Client\([^)]*\bhost\s*=\s*['"](https?://[^'"\s]+)['"]`)
-	reAgainst   = regexp.MustCompile(`for GET against:? (https?://[^\s'"]+)`)
-	reNamespace = regexp.MustCompile(`ResourceAttributes\{Namespace:([a-z0-9]([-a-z0-9]*[a-z0-9])?),`)
-	reNSArg     = regexp.MustCompile(`\bnamespace\s*=\s*['"]([a-z0-9]([-a-z0-9]*[a-z0-9])?)['"]`)
-	reSubject   = regexp.MustCompile(`User '([^']+)' is not authorized`)
-)
+type factPatterns struct {
+	pool, client, against, namespace, nsArg, subject *regexp.Regexp
+}
+
+var factRes = sync.OnceValue(func() *factPatterns {
+	return &factPatterns{
+		pool:      regexp.MustCompile(`HTTP(S?)ConnectionPool\(host='([^']+)', port=(\d+)\)`),
+		client:    regexp.MustCompile(`Client\([^)]*\bhost\s*=\s*['"](https?://[^'"\s]+)['"]`),
+		against:   regexp.MustCompile(`for GET against:? (https?://[^\s'"]+)`),
+		namespace: regexp.MustCompile(`ResourceAttributes\{Namespace:([a-z0-9]([-a-z0-9]*[a-z0-9])?),`),
+		nsArg:     regexp.MustCompile(`\bnamespace\s*=\s*['"]([a-z0-9]([-a-z0-9]*[a-z0-9])?)['"]`),
+		subject:   regexp.MustCompile(`User '([^']+)' is not authorized`),
+	}
+})
 
 func facts(norm string) map[string]string {
+	r := factRes()
+	rePool, reClient, reAgainst, reNamespace, reNSArg, reSubject := r.pool, r.client, r.against, r.namespace, r.nsArg, r.subject
 	f := map[string]string{}
 	switch {
 	case reClient.MatchString(norm):

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 )
@@ -27,7 +28,7 @@ type corpus struct {
 	stop  map[string]bool
 }
 
-var reWord = regexp.MustCompile(`[a-z][a-z0-9_]*(?:[-.][a-z0-9_]+)*`)
+var reWord = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[a-z][a-z0-9_]*(?:[-.][a-z0-9_]+)*`) })
 
 // stopWords carry no cause: English glue and the words of every traceback.
 const stopWords = `the and for with from that this not but are was were has have had its into than then when
@@ -40,7 +41,7 @@ const stopWords = `the and for with from that this not but are was were has have
 // tokens counts the words of s worth comparing.
 func (c *corpus) tokens(s string) map[string]int {
 	out := map[string]int{}
-	for _, w := range reWord.FindAllString(strings.ToLower(s), -1) {
+	for _, w := range reWord().FindAllString(strings.ToLower(s), -1) {
 		if len(w) >= 4 && !c.stop[w] {
 			out[w]++
 		}
@@ -57,8 +58,13 @@ func newCorpus(rules []compiledRule) *corpus {
 	for _, r := range rules {
 		e, _ := kfd.Lookup(r.ID)
 		parts := []string{e.Title, e.Cause, e.Hint}
-		for _, ex := range r.Examples {
-			parts = append(parts, Normalize(ex.Text))
+		for _, t := range kfd.TextsOf(r.ID) {
+			parts = append(parts, Normalize(t.Body))
+		}
+		for _, p := range r.pats {
+			if p.Doctor {
+				parts = append(parts, p.Re)
+			}
 		}
 		w := c.tokens(strings.Join(parts, " "))
 		c.ids = append(c.ids, r.ID)

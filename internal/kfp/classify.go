@@ -78,15 +78,15 @@ func classifyError(err error) Diagnosis {
 	case errors.As(err, &dnsErr):
 		return Diagnosis{kfd.DNS, fmt.Sprintf("cannot resolve %q: %s", dnsErr.Name, dnsErr.Err)}
 	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr), errors.As(err, &invalErr):
-		return Diagnosis{kfd.TLSVerify, "TLS verification failed: " + innermost(err)}
+		return Diagnosis{kfd.TLSVerify, SayTLSFailed + ": " + innermost(err)}
 	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return Diagnosis{kfd.NotKFP, "the server does not speak TLS here: use http:// for this host and port"}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return Diagnosis{kfd.NothingListening, "connection refused: nothing listens on " + hostOf(err)}
+		return Diagnosis{kfd.NothingListening, SayRefused + " " + hostOf(err)}
 	case errors.As(err, &opErr) && opErr.Op == "dial" && opErr.Timeout():
 		return Diagnosis{kfd.NothingListening, "connect timed out: no route to " + hostOf(err)}
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
-		return Diagnosis{kfd.NoAnswer, "connected, but no answer before the deadline"}
+		return Diagnosis{kfd.NoAnswer, SayNoAnswer}
 	case errors.Is(err, context.Canceled):
 		return Diagnosis{Summary: "interrupted"}
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), strings.Contains(err.Error(), "EOF"):
@@ -127,13 +127,18 @@ func classifyReply(r *Reply) Diagnosis {
 	if loc := r.Header.Get("Location"); r.StatusCode >= 300 && r.StatusCode < 400 && loc != "" {
 		if u, err := url.Parse(loc); err == nil {
 			if d, ok := distro.SignIn(u); ok {
-				return Diagnosis{d.KFD, fmt.Sprintf("%s redirect to %s's sign-in (%s): no Dex login or KFP answer behind it", status, d.Name, u.Hostname())}
+				return Diagnosis{d.KFD, fmt.Sprintf("%s redirect to %s%s (%s): no Dex login or KFP answer behind it", status, d.Name, SaySignIn, u.Hostname())}
 			}
 		}
 		if loginurl.IsString(loc) {
-			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s redirect to the login flow (%s)", status, red.Cut(trimURL(loc), maxQuote))}
+			return Diagnosis{kfd.LoginPage, fmt.Sprintf("%s %s (%s)", status, SayLoginRedirect, red.Cut(trimURL(loc), maxQuote))}
 		}
 		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s redirect to %s instead of an answer", status, red.Cut(trimURL(loc), maxQuote))}
+	}
+	if r.StatusCode >= 300 && r.StatusCode < 400 && r.StatusCode != http.StatusNotModified && r.Header.Get("Location") == "" {
+		// A client cannot follow it: Go's stops here and hands the 3xx
+		// back, Python's urllib3 raises on it.
+		return Diagnosis{kfd.BadRedirect, fmt.Sprintf("%s %s: a client has nowhere to go", status, SayNoLocation)}
 	}
 	body := bytes.TrimSpace(r.Body)
 	if env, err := ParseEnvelope(body); err == nil {
@@ -147,7 +152,7 @@ func classifyReply(r *Reply) Diagnosis {
 	switch {
 	case strings.Contains(text, "RBAC: access denied"):
 		if r.SentUserIDHeader {
-			return Diagnosis{kfd.SelfSetUserID, fmt.Sprintf("%s %s: the request set %s itself", status, quote, UserIDHeader)}
+			return Diagnosis{kfd.SelfSetUserID, fmt.Sprintf("%s %s: %s", status, quote, SaySelfSetUserID)}
 		}
 		return Diagnosis{kfd.IstioDenied, fmt.Sprintf("%s %s from Istio (server: %s)", status, quote, r.Header.Get("Server"))}
 	case strings.Contains(text, "Jwt issuer is not configured"):
@@ -173,9 +178,9 @@ func classifyReply(r *Reply) Diagnosis {
 	case ServerStatus(r.StatusCode) != "":
 		return Diagnosis{ServerStatus(r.StatusCode), status + " " + quote}
 	case r.StatusCode == http.StatusNotFound:
-		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s %s: nothing of KFP's at this path", status, quote)}
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s %s: %s", status, quote, SayNothingAtPath)}
 	case r.StatusCode < 300:
-		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s, but not a KFP answer: %s", status, quote)}
+		return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s, %s: %s", status, SayNotKFPAnswer, quote)}
 	}
 	return Diagnosis{Summary: status + " " + quote}
 }
@@ -202,11 +207,11 @@ func classifyEnvelope(r *Reply, env *Envelope) Diagnosis {
 	case has("Failed to create SubjectAccessReview"):
 		return say(kfd.ReviewUnavailable, find(r.red, msg, reSARFailed))
 	case has("Review.Status.Authenticated is false") && has("expired"):
-		return say(kfd.Expired, "the token has expired (TokenReview: not authenticated)")
+		return say(kfd.Expired, SayTokenExpired+" (TokenReview: not authenticated)")
 	case has("Header 'Authorization' is incorrectly formatted"), has("Header 'authorization' is incorrectly formatted"):
 		return say(kfd.TokenInvalid, find(r.red, msg, reHeaderFormat))
 	case has("Review.Status.Authenticated is false"), has("Failed to authenticate token review"), has("invalid bearer token"):
-		return say(kfd.TokenInvalid, "TokenReview did not authenticate the token ("+find(r.red, msg, reTokenReviewError)+")")
+		return say(kfd.TokenInvalid, SayTokenNotAuthenticated+" ("+find(r.red, msg, reTokenReviewError)+")")
 	case has("there is no user identity header"), has("User identity is empty"):
 		return say(kfd.NoIdentity, "there is no user identity header (no token, no session)")
 	case has("is not authorized"), env.Code == 7:
@@ -289,7 +294,7 @@ func classifyHTML(r *Reply, text, lower string) Diagnosis {
 		return Diagnosis{kfd.VersionMismatch, fmt.Sprintf("%s HTML %s: this backend does not serve that API version", status, title())}
 	case strings.Contains(lower, `name="password"`), strings.Contains(lower, "/dex/"), strings.Contains(lower, "oauth2"),
 		strings.Contains(lower, "log in to"), strings.Contains(lower, "sign in"), strings.Contains(lower, "login"):
-		return Diagnosis{kfd.LoginPage, status + " with an HTML login page instead of JSON"}
+		return Diagnosis{kfd.LoginPage, status + " " + SayLoginPage}
 	}
 	return Diagnosis{kfd.NotKFP, fmt.Sprintf("%s with an HTML page (%s) instead of KFP's JSON", status, title())}
 }

@@ -188,6 +188,8 @@ func TestNonKFPReplies(t *testing.T) {
 		}, false, kfd.DistroIAP, "accounts.google.com"},
 		{"spa page 200", kfptest.Raw(200, "text/html", "<html><head><title>Kubeflow Pipelines</title></head><body></body></html>"), false, kfd.NotKFP, "HTML page"},
 		{"other json 200", kfptest.Raw(200, "application/json", `{"kind":"Status"}`), false, kfd.NotKFP, "not a KFP answer"},
+		// Go's client hands such a redirect back as is: it has nowhere to go.
+		{"redirect without Location", kfptest.Raw(302, "text/plain", ""), false, kfd.BadRedirect, SayNoLocation},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -100,6 +100,10 @@ const (
 	KindTransport        Kind = "transport"         // no HTTP answer (refused, timeout, TLS …)
 	KindUnexpected       Kind = "unexpected"        // an answer the login flow does not allow
 	KindNoSession        Kind = "no-session"        // the callback set no session, or it was not accepted
+	// KindExtAuthzDown: Envoy refused with an empty 403 (its ext_authz
+	// provider failed) and no oauth2-proxy route exists: oidc-authservice,
+	// Kubeflow ≤ 1.8's provider, is down or hung.
+	KindExtAuthzDown Kind = "ext-authz-down"
 	// KindForeignLogin: the gateway sends the browser to a cloud's own
 	// sign-in (Google, Cognito, Entra ID, App ID), which is no Dex form.
 	KindForeignLogin Kind = "foreign-login"
@@ -352,7 +356,7 @@ func (f *Flow) fetch(ctx context.Context, stage Stage, name, method string, u *u
 	key := method + " " + u.String()
 	f.visits[key]++
 	if f.visits[key] >= loopVisits {
-		return nil, f.fail(stage, KindRedirectLoop, fmt.Sprintf("redirect loop: %s %s reached %d times", method, SafeURL(u), f.visits[key]), nil)
+		return nil, f.fail(stage, KindRedirectLoop, fmt.Sprintf("%s %s %s reached %d times", SayRedirectLoop, method, SafeURL(u), f.visits[key]), nil)
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.cfg.RequestTimeout)
 	defer cancel()

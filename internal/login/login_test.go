@@ -340,6 +340,28 @@ func TestUnexpectedAnswers(t *testing.T) {
 	}
 }
 
+// Envoy's empty 403 (its ext_authz provider did not answer: UAEX) and no
+// oauth2-proxy route: Kubeflow ≤ 1.8's oidc-authservice is down (KFD056),
+// unlike "RBAC: access denied", which an AuthorizationPolicy says.
+func TestExtAuthzDown(t *testing.T) {
+	envoy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", "istio-envoy")
+		if r.URL.Path == "/pipeline/" {
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusForbidden)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(envoy.Close)
+	_, flow, err := login.Login(ctxT(t), config(t, envoy.URL, "", canaryPassword, nil))
+	var le *login.Error
+	if !errors.As(err, &le) || le.Kind != login.KindExtAuthzDown || le.Stage != login.StageSecured || !strings.Contains(err.Error(), login.SayExtAuthzNoAnswer) {
+		t.Fatalf("err %v, want ext_authz down at the secured stage", err)
+	}
+	noSecrets(t, flow, err)
+}
+
 // Nothing listening, and a server that never answers: a transport error
 // naming the step, within the request timeout, without the URL's query.
 func TestTransportFailures(t *testing.T) {

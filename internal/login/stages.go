@@ -1,6 +1,7 @@
 package login
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -16,6 +17,10 @@ import (
 func (f *Flow) Secured(ctx context.Context) (bool, error) {
 	u, name := f.start, "protected path"
 	triedStart := false
+	// Envoy answers an empty 401/403 when its ext_authz provider does not
+	// answer (UAEX): oauth2-proxy's or authservice's own refusals carry a
+	// page or a redirect.
+	deniedEmpty := false
 	for {
 		p, err := f.fetch(ctx, StageSecured, name, http.MethodGet, u, nil)
 		if err != nil {
@@ -54,11 +59,15 @@ func (f *Flow) Secured(ctx context.Context) (bool, error) {
 			// sign-in page can come back as 401/403 instead of a redirect.
 			// Start the sign-in as Kubeflow's own login test does.
 			triedStart = true
+			deniedEmpty = len(bytes.TrimSpace(p.body)) == 0
 			u, name = f.oauth2Start(), "oauth2-proxy sign-in start"
 			f.generation = OAuth2Proxy
 		case p.status >= 200 && p.status < 300 && !isLogin(u):
 			f.unsecured = true
 			return false, nil
+		case triedStart && p.status == http.StatusNotFound && isOAuth2Proxy(u) && deniedEmpty:
+			f.generation = AuthService
+			return false, f.fail(StageSecured, KindExtAuthzDown, fmt.Sprintf("GET %s answered an empty %d and oauth2-proxy's sign-in (%s) is not served (404): %s (Envoy's UAEX); with no oauth2-proxy in front it is oidc-authservice (Kubeflow ≤ 1.8), down or hung", f.Start(), firstStatus(f.Steps(StageSecured)), SafeURL(u), SayExtAuthzNoAnswer), nil)
 		case triedStart && p.status == http.StatusNotFound && isOAuth2Proxy(u):
 			return false, f.fail(StageSecured, KindUnexpected, fmt.Sprintf("GET %s answered %d and oauth2-proxy's sign-in (%s) is not served (404): the gateway refuses without offering a Kubeflow login", f.Start(), firstStatus(f.Steps(StageSecured)), SafeURL(u)), nil)
 		default:
@@ -140,7 +149,7 @@ func (f *Flow) connector(ctx context.Context, stage Stage) error {
 			f.connectors = ids
 			l, ok := offered[f.cfg.Connector]
 			if !ok {
-				return f.fail(stage, KindUnknownConnector, fmt.Sprintf("Dex offers the connectors %s, not %q (--login-connector)", strings.Join(ids, ", "), f.cfg.Connector), nil)
+				return f.fail(stage, KindUnknownConnector, fmt.Sprintf("%s %s, not %q (--login-connector)", SayConnectors, strings.Join(ids, ", "), f.cfg.Connector), nil)
 			}
 			u, name = l, "connector "+f.cfg.Connector
 		default:
@@ -192,7 +201,7 @@ func (f *Flow) Credentials(ctx context.Context) error {
 			pg := parsePage(p.body, u)
 			if pg.loginForm() != nil {
 				if wasLoginPost {
-					return f.fail(StageCredentials, KindWrongCredentials, fmt.Sprintf("Dex answered its login form again (HTTP %d, no redirect): connector %q refused user %q with this password", p.status, f.cfg.Connector, f.cfg.Username), nil)
+					return f.fail(StageCredentials, KindWrongCredentials, fmt.Sprintf("%s (HTTP %d, no redirect): connector %q refused user %q with this password", SayWrongCredentials, p.status, f.cfg.Connector, f.cfg.Username), nil)
 				}
 				return f.fail(StageCredentials, KindUnexpected, fmt.Sprintf("Dex showed its login form again at %s after accepting it", SafeURL(u)), nil)
 			}
@@ -273,7 +282,7 @@ func (f *Flow) Session(ctx context.Context) (*Session, error) {
 		}
 		switch {
 		case p.redirect() && isLogin(p.location) && !isCallback(p.location):
-			return nil, f.fail(StageSession, KindNoSession, fmt.Sprintf("after the callback the gateway sent the browser back into the login (%s): it did not accept the session%s", SafeURL(p.location), cookieNote(f.names())), nil)
+			return nil, f.fail(StageSession, KindNoSession, fmt.Sprintf("after the callback the gateway sent the browser back into the login (%s): %s%s", SafeURL(p.location), SaySessionRefused, cookieNote(f.names())), nil)
 		case p.redirect():
 			u, name = p.location, "protected path with the session"
 		case p.status >= 200 && p.status < 300:
@@ -305,7 +314,7 @@ func (f *Flow) session(final *url.URL) (*Session, error) {
 		}
 	}
 	if len(parts) == 0 {
-		return nil, f.fail(StageSession, KindNoSession, fmt.Sprintf("%s answered after the login, but the gateway set no cookie: no session to keep", SafeURL(final)), nil)
+		return nil, f.fail(StageSession, KindNoSession, fmt.Sprintf("%s answered after the login, but %s", SafeURL(final), SayNoCookie), nil)
 	}
 	s.Cookie = strings.Join(parts, "; ")
 	f.red.AddCookies(s.Cookie)

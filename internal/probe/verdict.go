@@ -9,6 +9,13 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 )
 
+// The phrases of the run's conclusion that `kfp-doctor explain`
+// recognises in a pasted report (internal/explain quotes them from here).
+const (
+	SayNoProbeStarted = "before any probe started"
+	SayNoVerdict      = "no probe reached a verdict"
+)
+
 // ConclusionID is the probe id of the result the runner adds when no probe
 // reached a verdict: a run that checked nothing must not read as a pass, or a
 // CI gate built on the doctor goes green on nothing (`--timeout 1ns` used to
@@ -109,12 +116,12 @@ func conclude(ctx context.Context, results []Result) (res Result, ok bool) {
 	case errors.Is(ctx.Err(), context.Canceled):
 		res.Message = fmt.Sprintf("the run was interrupted before any probe reached a verdict on the connection (%d results): nothing was checked", n)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) && !ranSome:
-		res.Message = fmt.Sprintf("the run's deadline passed before any probe started (%d skipped): nothing was checked; the deadline leaves no time to probe", n)
+		res.Message = fmt.Sprintf("the run's deadline passed %s (%d skipped): nothing was checked; the deadline leaves no time to probe", SayNoProbeStarted, n)
 		res.misconfigured = true
 	case ctx.Err() != nil:
 		res.Message = fmt.Sprintf("the run's deadline ended every probe before it reached a verdict on the connection (%d results): nothing was checked", n)
 	default:
-		res.Message = fmt.Sprintf("no probe reached a verdict on the connection (%d results; first: %s): this configuration gives nothing to check", n, results[0].Message)
+		res.Message = fmt.Sprintf("%s on the connection (%d results; first: %s): this configuration gives nothing to check", SayNoVerdict, n, results[0].Message)
 		res.misconfigured = true
 	}
 	return res, true

@@ -254,8 +254,11 @@ func audienceProbe() probe.Probe[*Target] {
 			if !info.HasAudience(want) {
 				// The kube-apiserver's TokenReview refuses any token whose
 				// audiences lack the one asked for: this is certain.
-				return probe.Failed(kfd.TokenAudience, fmt.Sprintf("token for %s has audience %s, but ml-pipeline reviews tokens for %q (%s): KFP will answer 401 \"Failed to find all of '[%s]' in audience\"",
-					info.Who(), aud, want, source, want))
+				// The kube-apiserver's TokenReview answers first, so KFP's
+				// 401 carries its words (kfp-recorded-replies.md), not KFP's
+				// own audience check's.
+				return probe.Failed(kfd.TokenAudience, fmt.Sprintf("token for %s has audience %s, but ml-pipeline reviews tokens for %q (%s): KFP will answer 401 with the TokenReview's \"token audiences %q is invalid for the target audiences %q\"",
+					info.Who(), aud, want, source, info.Audience, []string{want}))
 			}
 			return probe.Passf(fmt.Sprintf("token audience %s includes %q (%s)", aud, want, source))
 		},
@@ -318,6 +321,10 @@ func rbacProbe() probe.Probe[*Target] {
 // The PodDefault Kubeflow ships selects pods with this label.
 const accessLabel = "access-ml-pipeline"
 
+// workflowLabel is the label Argo's workflow controller puts on every pod of
+// a workflow: the pods of a KFP run's steps.
+const workflowLabel = "workflows.argoproj.io/workflow"
+
 func podDefaultProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
 		ID:        "poddefault",
@@ -357,13 +364,6 @@ func explainMissingToken(ctx context.Context, c *Cluster) probe.Result {
 	if c.Dynamic == nil || c.Kube == nil || ns == "" {
 		return fail("cannot look up this pod's PodDefaults (no client or namespace)")
 	}
-	list, err := c.Dynamic.Resource(PodDefaultGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fail("cannot list poddefaults in %s: %s", ns, shortReason(err))
-	}
-	if len(list.Items) == 0 {
-		return fail("namespace %s has no PodDefault; add the one that mounts the token for pods labelled %s: \"true\"", ns, accessLabel)
-	}
 	var podLabels labels.Set
 	if name != "" {
 		pod, err := c.Kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
@@ -371,6 +371,19 @@ func explainMissingToken(ctx context.Context, c *Cluster) probe.Result {
 			return fail("cannot read this pod %s/%s to match its labels: %s", ns, name, shortReason(err))
 		}
 		podLabels = pod.Labels
+	}
+	// A pipeline step's pod is the workflow controller's: no PodDefault
+	// was meant for it, and kfp.Client() in it has no token to send.
+	if wf := podLabels[workflowLabel]; wf != "" {
+		return probe.Failed(kfd.PipelineStep, fmt.Sprintf("no KFP token file in this pod: %s of workflow %s (label %s), which no PodDefault selects: mount a projected token with audience %s in the step, and bind the step's ServiceAccount to kubeflow-edit",
+			SayPipelineStep, wf, workflowLabel, DefaultAudience))
+	}
+	list, err := c.Dynamic.Resource(PodDefaultGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fail("cannot list poddefaults in %s: %s", ns, shortReason(err))
+	}
+	if len(list.Items) == 0 {
+		return fail("namespace %s has no PodDefault; add the one that mounts the token for pods labelled %s: \"true\"", ns, accessLabel)
 	}
 	var misses []string
 	for i := range list.Items {

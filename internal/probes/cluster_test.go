@@ -229,6 +229,19 @@ func TestPodDefaultProbe(t *testing.T) {
 			expect(t, runProbe(t, podDefaultProbe(), target), probe.Fail, kfd.NoTokenFile, c.words...)
 		})
 	}
+	// kfp.Client() in a pipeline step: Argo's pod, which no PodDefault is
+	// for (KFD058, not KFD004's advice to label it).
+	t.Run("a pipeline step", func(t *testing.T) {
+		step := pod.DeepCopy()
+		step.Labels[workflowLabel] = "my-run-x7k2p"
+		target := &Target{Cluster: &Cluster{
+			Install: multiUserInstall(), MultiUser: true, ModeKnown: true,
+			Kube:    fake.NewClientset(step),
+			Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs, pd),
+			Pod:     &discover.Pod{Namespace: "ns-1", Name: "nb-0"},
+		}}
+		expect(t, runProbe(t, podDefaultProbe(), target), probe.Fail, kfd.PipelineStep, SayPipelineStep, "my-run-x7k2p", "kubeflow-edit")
+	})
 	t.Run("no CRD", func(t *testing.T) {
 		in := multiUserInstall()
 		in.PodDefaultCRD = false

@@ -61,7 +61,7 @@ func distributionProbe() probe.Probe[*Target] {
 				res.Facts = map[string]string{"distribution": "none"}
 			default:
 				d := m.Distribution
-				msg := fmt.Sprintf("recognised: %s from %s", d.Name, m.Seen())
+				msg := fmt.Sprintf("%s %s from %s", SayRecognised, d.Name, m.Seen())
 				if d.Login {
 					res = probe.Passf(msg + "; the doctor's --username login walks its Dex")
 				} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
+	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 )
 
 func modeProbe() probe.Probe[*Target] {
@@ -27,7 +28,11 @@ func modeProbe() probe.Probe[*Target] {
 			case !known:
 				return probe.Skipped("healthz did not say the deployment mode")
 			case multi && ns == "":
-				return probe.Failed(kfd.EmptyNamespace, "multi-user KFP, but no --namespace (and no pod or context.json to fill one in, as kfp.Client() would): every experiment and run call will get 400 \"cannot have an empty namespace\"")
+				why := "no --namespace"
+				if c := t.sdkCall(); c != nil && hasNote(c, sdkmodel.DefaultNamespaceNote) {
+					why = "-n kubeflow is kfp.Client's default namespace=, which sends none"
+				}
+				return probe.Failed(kfd.EmptyNamespace, "multi-user KFP, but "+why+" (and no pod or context.json to fill one in, as kfp.Client() would): every experiment and run call will get 400 \"cannot have an empty namespace\"; pass your profile's namespace")
 			case !multi && ns != "":
 				return probe.Warned(kfd.NamespaceSingleUser, fmt.Sprintf("standalone KFP ignores namespace %q for lists, and refuses writes that carry it", ns))
 			case multi && t.Namespace == "":
@@ -114,7 +119,11 @@ func createExperimentProbe(random func() string) probe.Probe[*Target] {
 				res.Evidence = evidence(dreply)
 				return res
 			}
-			res := probe.Passf(fmt.Sprintf("created and deleted experiment %s in %s", name, orUnknown(ns)))
+			where := "in namespace " + ns
+			if ns == "" {
+				where = "with no namespace (standalone KFP keeps every experiment in its own)"
+			}
+			res := probe.Passf(fmt.Sprintf("created and deleted experiment %s %s", name, where))
 			res.Evidence = evidence(reply)
 			return res
 		},

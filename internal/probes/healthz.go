@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
+	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 )
 
 func healthzProbe() probe.Probe[*Target] {
@@ -54,7 +56,7 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 		id = kfd.HealthzHTTPError
 	}
 	if reply != nil && reply.StatusCode >= 400 && (id == kfd.HealthzHTTPError || id == kfd.BackendNotReady) {
-		msg += " (kfp.Client() would retry this 5 × 5 s, then say only \"Failed getting healthz endpoint after 5 attempts\")"
+		msg += " (" + t.sdkCall().HealthzOnHTTPError() + ")"
 	}
 	if id == kfd.LoginPage && t.Cookies != nil {
 		// The client sent a gateway session and the gateway wants a login
@@ -67,13 +69,35 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 			}
 		}
 	}
+	// Google's inverse proxy answers an unauthenticated call with its own
+	// 401 page or a sign-in: on its hosts that is the missing Google token.
+	if d, ok := distro.ByHost(t.Client.Base()); ok && d.KFD != "" && reply != nil &&
+		(id == kfd.LoginPage || reply.StatusCode == http.StatusUnauthorized || reply.StatusCode == http.StatusForbidden) {
+		id = d.KFD
+		msg += "; " + t.Client.Base().Host + " is " + d.Name + ": it admits only a Google access token"
+	}
 	if id == kfd.NoAnswer {
 		msg = fmt.Sprintf("%s accepted the connection but sent no answer; kfp.Client() would hang here forever", t.Client.Base().Host)
 	}
 	res := probe.Failed(id, msg)
 	res.Hint = hint
 	res.Evidence = evidence(reply)
+	res.Hint = healthzHint(t, id)
 	return res
+}
+
+// healthzHint is the fix for what the client in hand does, where the
+// catalogue's general one would mislead: the SDK's in-cluster default
+// host, a session cookie that expired. "" keeps the catalogue's.
+func healthzHint(t *Target, id kfd.ID) string {
+	c := t.sdkCall()
+	switch {
+	case id == kfd.DNS && c != nil && c.HostKind == sdkmodel.HostInCluster:
+		return fmt.Sprintf("kfp.Client() with no host calls the API server's Service, %s (namespace=%q names its namespace), not ml-pipeline-ui: check `kubectl -n %s get svc ml-pipeline`, or pass host=", c.Host.Value, c.ServiceNamespace, c.ServiceNamespace)
+	case id == kfd.Expired && t.Cookies != nil && t.TokenFile == nil && t.Bearer == nil:
+		return "log in again for a new session cookie (Kubeflow's oauth2-proxy keeps a session 24 h); a script should log in again when the gateway answers with its login page"
+	}
+	return ""
 }
 
 func describeHealth(h *kfp.Health) probe.Result {

@@ -10,6 +10,8 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kfptest"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -73,4 +75,21 @@ func TestRefusedSessionIsExpired(t *testing.T) {
 			t.Errorf("cookies %q: %s %q, want %s", c.cookies, res.KFD, res.Message, c.want)
 		}
 	}
+}
+
+// On Google's inverse proxy a refused call is the missing Google token
+// (KFD057), not a Dex login: the proxy's own 401 page
+// (kubeflow/pipelines#4624).
+func TestHealthzOnTheInverseProxy(t *testing.T) {
+	srv := httptest.NewServer(kfptest.Raw(401, "text/html; charset=utf-8", "<!DOCTYPE html><html lang=en><title>Error 401 (Unauthorized)!!1</title>", "Set-Cookie", "S=cloud_datalab_tunnel=; Path=/"))
+	t.Cleanup(srv.Close)
+	base, _ := kfp.ParseHost("http://39e0f88a26ceb5d1-dot-us-central2.pipelines.googleusercontent.com")
+	toServer := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	client, err := kfp.NewClient(base, nil, kfp.Options{DialContext: toServer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, runProbe(t, healthzProbe(), &Target{Client: client}), probe.Fail, kfd.InverseProxy, "Google access token")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -105,7 +106,7 @@ func loginProbe(l *Login, id, title, after string, stage login.Stage) probe.Prob
 			secured, err = l.Flow.Secured(ctx)
 			switch {
 			case err == nil && !secured:
-				res = probe.Warned(kfd.UnsecuredGateway, fmt.Sprintf("%s answered without any login: nothing guards KFP on this gateway, so there is no session to get; the probes below go on without one", l.Flow.Start()))
+				res = probe.Warned(kfd.UnsecuredGateway, fmt.Sprintf("%s %s on this gateway, so there is no session to get; the probes below go on without one", l.Flow.Start(), SayUnsecured))
 			case err == nil:
 				res = probe.Passf(fmt.Sprintf("%s leads into Dex (%s)", l.Flow.Start(), generation(l.Flow.Generation())))
 			}
@@ -202,15 +203,29 @@ func helperVerdict(f *login.Flow) probe.Result {
 	}
 	secured := f.Steps(login.StageSecured)
 	if len(secured) > 0 && (secured[0].Status == http.StatusForbidden || secured[0].Status == http.StatusUnauthorized) {
-		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("get_istio_auth_session() would stop at its first step: GET /pipeline/ answers oauth2-proxy's sign-in page with HTTP %d (Kubeflow ≥ 1.9), and it raises RuntimeError: HTTP status code '%d' for GET; the session has to be started at /oauth2/start?rd=/pipeline/", secured[0].Status, secured[0].Status))
+		// The helper GETs the gateway's root (KUBEFLOW_ENDPOINT), not
+		// /pipeline/; behind ext_authz both get the same sign-in page.
+		root := gatewayRoot(f.Start())
+		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("%s stop at its first step: its GET of the gateway's root gets oauth2-proxy's sign-in page with HTTP %d, as /pipeline/ did here (Kubeflow ≥ 1.9), and it raises RuntimeError: HTTP status code '%d' for GET against: %s; the session has to be started at /oauth2/start?rd=/pipeline/", SayHelperWould, secured[0].Status, secured[0].Status, root))
 	}
 	if c := f.ConnectorID(); c != "" && c != "local" {
-		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("get_istio_auth_session() always posts to Dex's local connector: a %s user cannot log in with it (Dex answers its login form again)", c))
+		return probe.Warned(kfd.LoginHelper, fmt.Sprintf("%s post to Dex's local connector, as it always does: a %s user cannot log in with it (Dex answers its login form again)", SayHelperWould, c))
 	}
 	if f.Approved() {
-		return probe.Warned(kfd.LoginHelper, `get_istio_auth_session() would stop at Dex's approval page holding only the _csrf cookie (oauth2-proxy asks with approval_prompt=force unless its config sets prompt = "none"), and the calls after it answer 401`)
+		return probe.Warned(kfd.LoginHelper, SayHelperWould+` stop at Dex's approval page holding only the _csrf cookie (oauth2-proxy asks with approval_prompt=force unless its config sets prompt = "none"), and the calls after it answer 401`)
 	}
 	return probe.Passf("get_istio_auth_session() would log in here too (" + generation(f.Generation()) + ")")
+}
+
+// gatewayRoot is the gateway's root URL of a protected path's: what the
+// documented helper is given as KUBEFLOW_ENDPOINT.
+func gatewayRoot(start string) string {
+	u, err := url.Parse(start)
+	if err != nil {
+		return start
+	}
+	u.Path, u.RawQuery, u.Fragment = "", "", ""
+	return u.String()
 }
 
 // loginFailure names a failed stage with its catalogue id.
@@ -228,6 +243,8 @@ func loginFailure(stage login.Stage, err error) probe.Result {
 		return probe.Failed(kfd.RedirectLoop, le.Error())
 	case login.KindNoSession:
 		return probe.Failed(kfd.LoginScript, le.Error())
+	case login.KindExtAuthzDown:
+		return probe.Failed(kfd.AuthserviceDown, le.Error())
 	case login.KindForeignLogin:
 		// Recognising is the answer here: a warning naming the cloud's
 		// own way in, not a Dex failure.

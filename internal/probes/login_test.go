@@ -214,3 +214,18 @@ func TestBackendDown(t *testing.T) {
 		t.Errorf("no steps: %q", got)
 	}
 }
+
+// The login's failures keep their ids: ext_authz not answering with no
+// oauth2-proxy route is authservice down (KFD056).
+func TestLoginFailureIDs(t *testing.T) {
+	for kind, want := range map[login.Kind]kfd.ID{
+		login.KindExtAuthzDown:     kfd.AuthserviceDown,
+		login.KindWrongCredentials: kfd.WrongCredentials,
+		login.KindRedirectLoop:     kfd.RedirectLoop,
+	} {
+		res := loginFailure(login.StageSecured, &login.Error{Stage: login.StageSecured, Kind: kind, Msg: "m"})
+		if res.KFD != want || res.Status != probe.Fail {
+			t.Errorf("%s: %s %s, want a failure naming %s", kind, res.Status, res.KFD, want)
+		}
+	}
+}

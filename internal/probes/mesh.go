@@ -66,6 +66,14 @@ func (t *Target) meshReading(ctx context.Context) *meshView {
 	return m.view
 }
 
+// WithMesh adds the mesh probe to a set without the cluster's other
+// checks (a pod given a host): it comes first, as it needs no answer.
+func WithMesh(set []probe.Probe[*Target]) []probe.Probe[*Target] {
+	p := meshProbe()
+	p.DependsOn = nil
+	return append([]probe.Probe[*Target]{p}, set...)
+}
+
 func meshProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
 		ID:        MeshProbe,
@@ -99,7 +107,9 @@ func (t *Target) attributeMesh(ctx context.Context, d kfp.Diagnosis, reply *kfp.
 		return d, ""
 	}
 	denied := reply != nil && reply.StatusCode == http.StatusForbidden && strings.Contains(string(reply.Body), mesh.RBACDenied)
-	reset := err != nil && d.KFD == kfd.BackendNotReady
+	// A reset reaches the client as one (KFD019's words), or, through a
+	// kwok port-forward, as a connection left without an answer.
+	reset := err != nil && (d.KFD == kfd.BackendNotReady || d.KFD == kfd.NoAnswer)
 	jwt := reply != nil && reply.StatusCode == http.StatusUnauthorized && strings.HasPrefix(string(reply.Body), "Jw")
 	if !denied && !reset && !jwt {
 		return d, ""

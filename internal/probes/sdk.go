@@ -3,6 +3,7 @@ package probes
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
@@ -32,6 +33,14 @@ func WithSDK(t *Target, set []probe.Probe[*Target]) []probe.Probe[*Target] {
 		return set
 	}
 	out := append([]probe.Probe[*Target]{sdkProbe()}, set...)
+	// A constructor that raises (a broken context.json: KFD037) sends
+	// nothing: what the namespace would be is moot, and the mode probe
+	// would only add a KFD010 the call never gets to.
+	for i := range out {
+		if out[i].ID == "mode" {
+			out[i].DependsOn = append(slices.Clone(out[i].DependsOn), "sdk")
+		}
+	}
 	if t.SDK.Unsent != nil && t.SDK.UnsentClient != nil {
 		out = append(out, unsentTokenProbe())
 	}
@@ -111,7 +120,7 @@ func sdkVerdict(t *Target) probe.Result {
 		return probe.Warned(kfd.NamespaceNamesService, fmt.Sprintf("%s; with no host, namespace=%q also names the API server's Service: %s, not KFP's ml-pipeline.kubeflow", msg, c.ServiceNamespace, c.Host.Value))
 	}
 	if c.AuthKind == sdkmodel.AuthIAP || c.AuthKind == sdkmodel.AuthGCP {
-		return probe.Warned(kfd.SDKTokenNotReproduced, msg+"; the doctor sends no such token: the probes below check the endpoint without it")
+		return probe.Warned(kfd.SDKTokenNotReproduced, msg+"; "+SayNoSuchToken+": the probes below check the endpoint without it")
 	}
 	return probe.Passf(msg)
 }
@@ -120,9 +129,15 @@ func sdkVerdict(t *Target) probe.Result {
 // secret values, only where they come from.
 func Describe(c *sdkmodel.Call) string {
 	parts := []string{"host " + c.URL + " (" + string(c.Host.Source) + ")"}
+	// context.json's header goes on every request as a default header: an
+	// Authorization one is the Authorization the call sends.
+	headerIsAuth := strings.EqualFold(c.HeaderName.Value, "Authorization")
 	auth := "no Authorization header"
-	if c.AuthKind != sdkmodel.AuthNone {
+	switch {
+	case c.AuthKind != sdkmodel.AuthNone:
 		auth = "Authorization: " + c.Auth.String()
+	case headerIsAuth:
+		auth = "Authorization from " + string(c.HeaderName.Source)
 	}
 	if c.ReplacedCredentials {
 		auth += ", in place of credentials= (_get_config_with_default_credentials)"
@@ -131,14 +146,18 @@ func Describe(c *sdkmodel.Call) string {
 	if c.Cookie.Value != "" {
 		parts = append(parts, "Cookie from "+string(c.Cookie.Source))
 	}
-	if c.HeaderName.Value != "" {
+	if c.HeaderName.Value != "" && !(headerIsAuth && c.AuthKind == sdkmodel.AuthNone) {
 		parts = append(parts, "header "+c.HeaderName.Value+" from "+string(c.HeaderName.Source))
 	}
 	switch c.NamespaceKind {
 	case sdkmodel.NamespacePod:
 		parts = append(parts, fmt.Sprintf("namespace %q from %s", c.Namespace.Value, c.Namespace.Source))
 	case sdkmodel.NamespaceNone:
-		parts = append(parts, "no namespace")
+		if hasNote(c, sdkmodel.DefaultNamespaceNote) {
+			parts = append(parts, "no namespace (namespace=\"kubeflow\" is kfp.Client's default, which sends none)")
+		} else {
+			parts = append(parts, "no namespace")
+		}
 	default:
 		parts = append(parts, "namespace "+c.Namespace.String())
 	}
@@ -163,18 +182,29 @@ func note(c *sdkmodel.Call, sub string) string {
 
 // unsentTokenProbe names the token kfp.Client(host=…) leaves behind, and
 // asks KFP with it: the user learns whether credentials= is the whole fix.
+// It does not wait on healthz: a call refused for want of the token (the
+// mesh's 403) is exactly when it matters, and with the token the client
+// makes its own healthz, as the SDK's constructor would.
 func unsentTokenProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
-		ID:        "unsent-token",
-		Title:     "a mounted KFP token the call does not send",
-		DependsOn: []string{"healthz"},
+		ID:    "unsent-token",
+		Title: "a mounted KFP token the call does not send",
 		Run: func(ctx context.Context, t *Target) probe.Result {
 			s := t.SDK
-			msg := fmt.Sprintf("kfp.Client(host=…) does not send the token mounted at %s; pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() or omit host", s.Unsent.Path)
+			msg := fmt.Sprintf("kfp.Client(host=…) %s %s; pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() or omit host", SayUnsentToken, s.Unsent.Path)
 			if _, err := s.Unsent.Read(ctx); err != nil {
 				return probe.Warned(kfd.HostWithoutCredentials, msg+" (and the token cannot be read now: "+err.Error()+")")
 			}
-			ns := t.namespace()
+			ns := t.Namespace
+			if ns == "" && t.FillNamespace != "" {
+				// kfp.Client() fills in the pod's namespace when its own
+				// healthz says multi-user: ask healthz with the token.
+				if h, _, err := s.UnsentClient.Healthz(ctx, kfp.V2beta1); err == nil && h != nil {
+					if multi, known := h.IsMultiUser(); known && multi {
+						ns = t.FillNamespace
+					}
+				}
+			}
 			list, reply, err := s.UnsentClient.ListExperiments(ctx, kfp.V2beta1, ns)
 			where := "with no namespace"
 			if ns != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
+	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 )
 
 // DefaultAudience is the audience KFP's TokenReview asks for unless the
@@ -92,6 +93,15 @@ func (t *Target) namespace() string {
 		return t.FillNamespace
 	}
 	return ""
+}
+
+// sdkCall is what kfp.Client(...) chooses, or nil when the doctor did not
+// model the call.
+func (t *Target) sdkCall() *sdkmodel.Call {
+	if t.SDK == nil {
+		return nil
+	}
+	return t.SDK.Call
 }
 
 func (t *Target) hasCredentials() bool {

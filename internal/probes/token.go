@@ -75,8 +75,8 @@ func judgeToken(info *credentials.TokenInfo, t *Target) probe.Result {
 		who += " (bound to pod " + info.Pod + ")"
 	}
 	if !info.ExpiresAt.IsZero() && !now.Before(info.ExpiresAt) {
-		return probe.Failed(kfd.Expired, fmt.Sprintf("token for %s expired %s ago, at %s: KFP will reject it (%s)",
-			who, now.Sub(info.ExpiresAt).Round(time.Second), info.ExpiresAt.UTC().Format(time.RFC3339), predicted))
+		return probe.Failed(kfd.Expired, fmt.Sprintf("token for %s %s %s ago, at %s: KFP will reject it (%s)",
+			who, SayTokenExpiredAgo, now.Sub(info.ExpiresAt).Round(time.Second), info.ExpiresAt.UTC().Format(time.RFC3339), predicted))
 	}
 	// The kube-apiserver validates with a minute's leeway for clock skew
 	// (go-jose's ValidateWithLeeway): a token not valid yet, or issued in

@@ -45,7 +45,7 @@ func TestTokenProbe(t *testing.T) {
 		{"unreadable", nil, true, probe.Fail, kfd.NoTokenFile, "token file"},
 		{"empty", ptr(""), false, probe.Fail, kfd.NoTokenFile, "empty"},
 		{"not a jwt", ptr("opaque-value"), false, probe.Warn, kfd.TokenInvalid, "not a JWT"},
-		{"expired", ptr(mint(good, now.Add(-time.Minute))), false, probe.Fail, kfd.Expired, "expired 1m0s ago"},
+		{"expired", ptr(mint(good, now.Add(-time.Minute))), false, probe.Fail, kfd.Expired, "exp passed 1m0s ago"},
 		{"wrong audience", ptr(mint([]string{"https://kubernetes.default.svc"}, now.Add(time.Hour))), false, probe.Warn, kfd.TokenAudience, "without pipelines.kubeflow.org"},
 		{"near expiry", ptr(mint(good, now.Add(3*time.Minute))), false, probe.Warn, kfd.Expired, "expires in 3m0s"},
 		// Claims of the wrong type or range: no longer "never expires" or

@@ -37,7 +37,7 @@ func podDefaultWebhookProbe() probe.Probe[*Target] {
 			}
 			w := in.PodDefaultWebhook
 			where := w.Namespace + "/" + w.Service.Name
-			refused := "every new pod in a profile namespace is refused"
+			refused := SayWebhookRefuses
 			if w.FailurePolicy != "Fail" {
 				refused = "new pods in profile namespaces start without their PodDefaults (no KFP token: KFD004)"
 			}

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Version names the SDK whose rules this package follows.
@@ -51,6 +52,37 @@ const (
 	// a Client whose _load_config returned before setting one talks to.
 	configurationDefaultHost = "http://localhost"
 )
+
+// DefaultNamespaceNote is the model's note for namespace="kubeflow": the
+// argument's default, which the constructor cannot tell from no argument.
+const DefaultNamespaceNote = "namespace=\"kubeflow\" is kfp.Client's default, which means no namespace: the calls send none"
+
+// The constructor's healthz call (Client.get_kfp_healthz): on an HTTP error
+// (an ApiException) it logs and sleeps, max_attempts times, then raises
+// TimeoutError; a connection error is not retried.
+const (
+	HealthzAttempts = 5
+	HealthzSleep    = 5 * time.Second
+)
+
+// HealthzGiveUp is the TimeoutError the constructor raises after its retries.
+var HealthzGiveUp = fmt.Sprintf("Failed getting healthz endpoint after %d attempts", HealthzAttempts)
+
+// HealthzOnHTTPError says what kfp.Client(...) does when healthz answers an
+// HTTP error: with the constructor's healthz it retries and hides the
+// cause; with a namespace set there is no constructor healthz, and the
+// first call meets the error at once. A nil call is one the doctor did not
+// model: both are said.
+func (c *Call) HealthzOnHTTPError() string {
+	retry := fmt.Sprintf("retries it %d × %s, then says only \"%s\"", HealthzAttempts, HealthzSleep, HealthzGiveUp)
+	switch {
+	case c == nil:
+		return "kfp.Client() without a namespace " + retry + "; with one, it skips that healthz and its first call fails at once"
+	case c.HealthzInConstructor:
+		return "kfp.Client() " + retry
+	}
+	return "kfp.Client() skips the constructor's healthz (a namespace is set): its first call fails at once with this"
+}
 
 // Credentials is what the call passed as credentials=. Only the SDK's own
 // ServiceAccountTokenVolumeCredentials is modelled.
@@ -355,6 +387,9 @@ func resolveContext(c *Call, in Inputs) {
 		ctxNamespace = nsStored
 	}
 	explicit := in.Namespace != "" && in.Namespace != DefaultNamespace
+	if in.Namespace == DefaultNamespace {
+		c.Notes = append(c.Notes, DefaultNamespaceNote)
+	}
 	switch {
 	case explicit:
 		// "If custom namespace provided, overwrite the loaded or default

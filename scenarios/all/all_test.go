@@ -1,6 +1,11 @@
 package all
 
-import "testing"
+import (
+	"slices"
+	"testing"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
 
 func TestScenariosAreValid(t *testing.T) {
 	names := map[string]bool{}
@@ -31,5 +36,26 @@ func TestScenariosAreValid(t *testing.T) {
 	}
 	if len(names) != 4 {
 		t.Fatalf("want the four documented scenarios, got %d", len(names))
+	}
+}
+
+// What a case expects a probe to name is what the catalogue says that
+// probe may name: the catalogue and the conformance cases agree.
+func TestExpectationsAgreeWithTheCatalogue(t *testing.T) {
+	for _, sc := range Scenarios() {
+		for _, c := range sc.Cases {
+			for _, n := range []struct {
+				probe string
+				id    kfd.ID
+			}{{c.Expect.Probe, c.Expect.KFD}, {c.Expect.AlsoProbe, c.Expect.Also}} {
+				if n.id == "" {
+					continue
+				}
+				e, _ := kfd.Lookup(n.id)
+				if !slices.Contains(e.Probes, n.probe) {
+					t.Errorf("%s: %s expects %s from probe %s, which the catalogue does not list among its probes %v", sc.Name, c.Name(), n.id, n.probe, e.Probes)
+				}
+			}
+		}
 	}
 }

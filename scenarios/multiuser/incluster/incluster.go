@@ -86,6 +86,10 @@ var Scenario = s.Scenario{
 		{Name: "ui-host-without-credentials", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") in a PodDefault pod, no credentials=: the mounted token is not sent",
 			Host: "http://ml-pipeline-ui.kubeflow",
 			Pod:  &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+		// A pipeline step calling kfp.Client(): Argo's pod, labelled by
+		// the workflow controller, not for access-ml-pipeline.
+		{Name: "pipeline-step", Doc: "kfp.Client() with no host in a pipeline step's pod: the workflow controller's labels, no access-ml-pipeline label, so no PodDefault mounts a token",
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: map[string]string{"workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		// … and the fix KFD036 names: credentials= with the mounted path.
 		// Istio's sidecar injector leaves a pod out that asks it to.
 		{Name: "pod-outside-the-mesh", Doc: "a pod that opts out of Istio's sidecar (label sidecar.istio.io/inject: \"false\"): its calls are plaintext, from no principal",
@@ -151,25 +155,25 @@ var Scenario = s.Scenario{
 		// credentials=ServiceAccountTokenVolumeCredentials() with no file:
 		// the SDK's first request raises FileNotFoundError for the path
 		// (set_volume_credentials.py _get_token), so KFD004, not a 401.
-		{Path: "unlabelled-pod", Expect: s.Fails("poddefault", kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails("poddefault", kfd.NoTokenFile)},
-		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails("poddefault", kfd.NoTokenFile)},
+		{Path: "unlabelled-pod", Expect: s.Fails("token", kfd.NoTokenFile)},
+		{Path: "poddefault", Fault: "no-token-file", Expect: s.Fails("token", kfd.NoTokenFile)},
+		{Path: "poddefault", Fault: "no-poddefault", Expect: s.Fails("token", kfd.NoTokenFile)},
 		{Path: "poddefault", Fault: "poddefault-webhook-down", Expect: s.Fails("poddefault-webhook", kfd.PodDefaultWebhookDown)},
-		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails("audience", kfd.TokenAudience)},
-		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails("audience", kfd.TokenAudience)},
+		{Path: "poddefault", Fault: "wrong-audience", Expect: s.Fails("list-experiments", kfd.TokenAudience)},
+		{Path: "default-path", Fault: "wrong-audience", Expect: s.Fails("list-experiments", kfd.TokenAudience)},
 		{Path: "poddefault", Fault: "expired-token", Expect: s.Fails("token", kfd.Expired)},
 		{Path: "poddefault", Fault: "invalidated-token", Expect: s.Fails("list-experiments", kfd.TokenInvalid)},
-		{Path: "poddefault", Fault: "no-rolebinding", Expect: s.Fails("rbac", kfd.RBACDenied)},
-		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails("rbac", kfd.RBACDenied)},
-		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails("rbac", kfd.RBACDenied)},
-		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails("rbac", kfd.RBACDenied)},
+		{Path: "poddefault", Fault: "no-rolebinding", Expect: s.Fails("list-experiments", kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "no-cross-namespace-rolebinding", Expect: s.Fails("list-experiments", kfd.RBACDenied)},
+		{Path: "poddefault", Fault: "another-namespace", Expect: s.Fails("list-experiments", kfd.RBACDenied)},
+		{Path: "cross-namespace", Fault: "another-namespace", Expect: s.Fails("list-experiments", kfd.RBACDenied)},
 		// No namespace in a pod: the SDK fills in the pod's own — its
 		// profile, and for the cross-namespace pod namespace-2 (its own
 		// profile), not namespace-1. Without the RoleBinding there it is
 		// KFD009 (sdk-default × no-rolebinding below).
 		{Path: "poddefault", Fault: "empty-namespace", Expect: s.Succeeds},
 		{Path: "cross-namespace", Fault: "empty-namespace", Expect: s.Succeeds},
-		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails("audience", kfd.TokenAudience)},
+		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails("list-experiments", kfd.TokenAudience)},
 		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
 		// ml-pipeline-ui's policy admits a call with a token (or the
 		// gateway's): without one, the sidecar refuses before KFP sees it.
@@ -195,5 +199,8 @@ var Scenario = s.Scenario{
 		{Path: "pipeline-step", Fault: "step-principal-missing", Expect: s.Fails("mesh", kfd.PipelinePodDenied).Blaming("kubeflow/ml-pipeline")},
 		{Path: "poddefault", Fault: "kfp-policies-missing", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("istio-system/global-deny-all")},
 		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
+		// The SDK goes on without a token (KFD001); the doctor, seeing the
+		// workflow's label, says why: a step has no PodDefault (KFD058).
+		{Path: "pipeline-step", Expect: s.Fails("poddefault", kfd.PipelineStep).AndNames("list-experiments", kfd.NoIdentity)},
 	},
 }
