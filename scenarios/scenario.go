@@ -376,7 +376,12 @@ func (s *Scenario) Validate() error {
 		}
 		seen[c.Name()] = true
 	}
+	paths := map[string]bool{}
 	for _, p := range s.Paths {
+		if paths[p.Name] {
+			return fmt.Errorf("%s: path %q declared twice", s.Name, p.Name)
+		}
+		paths[p.Name] = true
 		if p.Install != nil && (p.Install.parts() != 1 || p.Install.Client != nil || p.Install.Delete != nil) {
 			return fmt.Errorf("%s: path %q: its install variant must set exactly one of Scale, SetEnv, EditConfig (and may change the mesh)", s.Name, p.Name)
 		}

@@ -95,11 +95,12 @@ var Scenario = s.Scenario{
 		{Name: "pod-outside-the-mesh", Doc: "a pod that opts out of Istio's sidecar (label sidecar.istio.io/inject: \"false\"): its calls are plaintext, from no principal",
 			Host: host, Namespace: profile, Token: volumeToken,
 			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: map[string]string{"access-ml-pipeline": "true", "sidecar.istio.io/inject": "false"}}},
-		// A pipeline step calls kfp.Client() with no host, as its pod's
-		// ServiceAccount (the profile's default-editor runs its steps).
-		{Name: "pipeline-step", Doc: "a pipeline step's pod (kfp.Client() with no host, the profile's default-editor)",
+		// The step given its token (the PodDefault's label on it, as KFD058
+		// advises): it calls kfp.Client() with no host, as the profile's
+		// default-editor, through the mesh.
+		{Name: "pipeline-step-with-token", Doc: "a pipeline step's pod given the KFP token (kfp.Client() with no host, the profile's default-editor, the access-ml-pipeline label)",
 			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor",
-				Labels: map[string]string{"access-ml-pipeline": "true", "pipelines.kubeflow.org/v2_component": "true"}}},
+				Labels: map[string]string{"access-ml-pipeline": "true", "workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		{Name: "ui-host-with-token-path", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\", credentials=ServiceAccountTokenVolumeCredentials(path=\"/var/run/secrets/kubeflow/pipelines/token\")) in a PodDefault pod",
 			Host: "http://ml-pipeline-ui.kubeflow", Token: s.Token{Kind: s.VolumeToken, Path: "/var/run/secrets/kubeflow/pipelines/token"},
 			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
@@ -195,8 +196,8 @@ var Scenario = s.Scenario{
 		{Path: "poddefault", Fault: "strict-mtls", Expect: s.Succeeds},
 		{Path: "through-the-ui", Fault: "ui-policy-without-token-rule", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("kubeflow/ml-pipeline-ui")},
 		{Path: "poddefault", Fault: "ui-policy-without-token-rule", Expect: s.Succeeds},
-		{Path: "pipeline-step", Expect: s.Succeeds},
-		{Path: "pipeline-step", Fault: "step-principal-missing", Expect: s.Fails("mesh", kfd.PipelinePodDenied).Blaming("kubeflow/ml-pipeline")},
+		{Path: "pipeline-step-with-token", Expect: s.Succeeds},
+		{Path: "pipeline-step-with-token", Fault: "step-principal-missing", Expect: s.Fails("mesh", kfd.PipelinePodDenied).Blaming("kubeflow/ml-pipeline")},
 		{Path: "poddefault", Fault: "kfp-policies-missing", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("istio-system/global-deny-all")},
 		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
 		// The SDK goes on without a token (KFD001); the doctor, seeing the
