@@ -144,6 +144,7 @@ func (e *Env) waitKFP(ctx context.Context) error {
 // optionalDeployments are the multi-user fixtures' gateway and login stack.
 var optionalDeployments = [][2]string{
 	{"istio-system", "istio-ingressgateway"}, {"auth", "openldap"}, {"auth", "dex"}, {"oauth2-proxy", "oauth2-proxy"},
+	{"istio-system", "cluster-jwks-proxy"},
 }
 
 // Close stops the stand-ins and removes the doctor's bindings. The cluster

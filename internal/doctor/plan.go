@@ -41,15 +41,15 @@ type Plan struct {
 	// kubectl's default namespace, which kfp.Client does not read.
 	ContextNamespace string
 
-	site    *clusterSite
+	site *clusterSite
 	// meshCluster, in a pod given a host, is the pod's view of the cluster
 	// for the mesh probe alone; nil otherwise.
 	meshCluster *probes.Cluster
-	login   *loginPlan
-	target  *probes.Target
-	details []string
-	shown   string
-	release func()
+	login       *loginPlan
+	target      *probes.Target
+	details     []string
+	shown       string
+	release     func()
 }
 
 // Resolve settles the plan of a run. ctx bounds what resolving does (the

@@ -95,7 +95,7 @@ func OAuth2Proxy(b Binaries) Program {
 // image's binary runs as its container says, reached at its container ports
 // on loopback.
 func Programs(b Binaries) []Program {
-	known := []Program{APIServer, UIServer, Gateway, Dex(b), OAuth2Proxy(b), OpenLDAP()}
+	known := []Program{APIServer, UIServer, Gateway, Dex(b), OAuth2Proxy(b), OpenLDAP(), Kubectl(b)}
 	var out []Program
 	for image, path := range b.ByImage {
 		var p *Program

@@ -258,6 +258,7 @@ var loginDeployments = []struct{ namespace, name, program string }{
 	{"auth", "dex", "dex"},
 	{"oauth2-proxy", "oauth2-proxy", "oauth2-proxy"},
 	{"istio-system", "istio-ingressgateway", "istio-ingressgateway"},
+	{"istio-system", "cluster-jwks-proxy", "kubectl"},
 }
 
 func declares(objs []*unstructured.Unstructured, namespace, name string) bool {

@@ -209,4 +209,3 @@ func (r *Remote) lookup(ctx context.Context, ip netip.Addr) (sidecar.Peer, mesh.
 	r.mu.Unlock()
 	return c.peer, c.w, nil
 }
-
