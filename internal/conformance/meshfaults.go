@@ -207,21 +207,7 @@ func (e *Env) meshSource(ctx context.Context) (meshSource, error) {
 	}
 	fctx, cancel := context.WithCancel(context.Background())
 	go func() { _ = d.Forward(fctx, ln, fmt.Sprintf("istiod.istio-system:%d", istiod.DiscoveryPort)) }()
-	type dialed struct {
-		r   *istiod.Remote
-		err error
-	}
-	got := make(chan dialed, 1)
-	go func() { r, err := istiod.Dial(fctx, "http://"+ln.Addr().String(), nil, nil); got <- dialed{r, err} }()
-	var r *istiod.Remote
-	select {
-	case d := <-got:
-		r, err = d.r, d.err
-	case <-time.After(30 * time.Second):
-		err = errors.New("no answer in 30 s")
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	r, err := istiod.Dial(fctx, 30*time.Second, "http://"+ln.Addr().String(), nil, nil)
 	if err != nil {
 		cancel()
 		d.Close()

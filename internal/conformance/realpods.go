@@ -67,6 +67,9 @@ func (e *Env) installOnNodes(ctx context.Context, objs []*unstructured.Unstructu
 	if _, err := install.Apply(ctx, e.Config, objs); err != nil {
 		return err
 	}
+	if err := e.injectOnNodes(ctx, objs); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for _, d := range [][2]string{{KFPNamespace, "ml-pipeline"}, {KFPNamespace, "ml-pipeline-ui"}} {
@@ -135,7 +138,7 @@ func (e *Env) waitAvailable(ctx context.Context, ns, name string, tolerateImage 
 		}
 		var states []string
 		for _, p := range pods.Items {
-			for _, cs := range p.Status.ContainerStatuses {
+			for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 				w := cs.State.Waiting
 				switch {
 				case w != nil && tolerateImage && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff" || w.Reason == "ErrImageNeverPull"):
@@ -143,6 +146,8 @@ func (e *Env) waitAvailable(ctx context.Context, ns, name string, tolerateImage 
 					return false, miss
 				case w != nil:
 					states = append(states, fmt.Sprintf("%s/%s waiting: %s %s", p.Name, cs.Name, w.Reason, w.Message))
+				case cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+					// an init container that did its work
 				case cs.State.Terminated != nil:
 					t := cs.State.Terminated
 					states = append(states, fmt.Sprintf("%s/%s exited %d: %s %s", p.Name, cs.Name, t.ExitCode, t.Reason, t.Message))

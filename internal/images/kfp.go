@@ -13,7 +13,7 @@ func init() {
 	}
 	register(standinEntry("kfp-frontend", nil, "ghcr.io/kubeflow/kfp-frontend:2.17.0", "ghcr.io/kubeflow/kfp-frontend:2.16.0"))
 	// Kubeflow's ingress gateway, as our multi-user fixtures run it.
-	register(standinEntry("istio-gateway", nil, "docker.io/istio/proxyv2:1.26.0"))
+	register(standinEntry("istio-gateway", nil, "docker.io/istio/proxyv2:1.26.0", ProxyUpstreamRef))
 }
 
 // standinEntry is an image of one file, /kfp-standin, running program.

@@ -4,8 +4,14 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
+	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
 )
 
 // The fixtures' mesh objects are Kubeflow's: every one is in the upstream
@@ -34,8 +40,11 @@ func TestMeshObjects(t *testing.T) {
 		}
 	}
 	for _, o := range objs {
-		if k := o.GetKind(); k == "MutatingWebhookConfiguration" || k == "ValidatingWebhookConfiguration" {
-			t.Errorf("the fixtures hold a webhook (%s): nothing may make the apiserver dial a fake pod", o.GetName())
+		if k := o.GetKind(); (k == "MutatingWebhookConfiguration" && o.GetName() != "istio-sidecar-injector") || k == "ValidatingWebhookConfiguration" {
+			t.Errorf("the fixtures hold a webhook (%s) besides Istio's injector", o.GetName())
+		}
+		if refuse(o) == "" && o.GetKind() == "MutatingWebhookConfiguration" {
+			t.Error("install.Apply would apply the injector's webhooks, which on kwok call a fake pod")
 		}
 	}
 
@@ -76,9 +85,47 @@ func TestMeshObjects(t *testing.T) {
 	if pu, pf := up.Providers["oauth2-proxy"].ExtAuthzHTTP, fix.Providers["oauth2-proxy"].ExtAuthzHTTP; pu == nil || pf == nil || pu.Service != pf.Service || pu.Port != pf.Port {
 		t.Errorf("oauth2-proxy provider: upstream %+v, fixtures %+v", pu, pf)
 	}
-	for _, o := range upObjs {
-		if o.GetKind() == "Deployment" && o.GetNamespace() == "istio-system" && o.GetName() == "istiod" {
-			t.Error("the upstream install applies istiod")
+	for _, want := range [][3]string{{"Deployment", "istio-system", "istiod"}, {"Service", "istio-system", "istiod"},
+		{"ConfigMap", "istio-system", "istio-sidecar-injector"}, {"MutatingWebhookConfiguration", "", "istio-sidecar-injector"}} {
+		if find(objs, want[0], want[1], want[2]) == nil || find(upObjs, want[0], want[1], want[2]) == nil {
+			t.Errorf("%s %s/%s: want it in both installs", want[0], want[1], want[2])
+		}
+	}
+	if find(upObjs, "DaemonSet", "kube-system", "istio-cni-node") != nil || find(upObjs, "ValidatingWebhookConfiguration", "", "istio-validator-istio-system") != nil {
+		t.Error("the upstream install keeps Istio's CNI agent or validating webhook")
+	}
+	// Each install's injector names a proxy image, and it and istiod's are
+	// images the node cluster can build.
+	for name, inst := range map[string][]*unstructured.Unstructured{"fixtures": objs, "upstream": upObjs} {
+		cm := find(inst, "ConfigMap", "istio-system", "istio-sidecar-injector")
+		values, _, _ := unstructured.NestedString(cm.Object, "data", "values")
+		refs := []string{istiod.ProxyImageOf(values)}
+		d := find(inst, "Deployment", "istio-system", "istiod")
+		cs, _, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "template", "spec", "containers")
+		for _, c := range cs.([]any) {
+			img, _ := c.(map[string]any)["image"].(string)
+			refs = append(refs, img)
+		}
+		for _, r := range refs {
+			if _, ok := images.Find(r); !ok {
+				t.Errorf("%s: image %s is not in internal/images' catalogue", name, r)
+			}
+		}
+	}
+	// The injector selects pods as upstream's does: the same webhooks, the
+	// same selectors, calling istiod's Service.
+	fixHooks, upHooks := webhooksOf(t, find(objs, "MutatingWebhookConfiguration", "", "istio-sidecar-injector")),
+		webhooksOf(t, find(upObjs, "MutatingWebhookConfiguration", "", "istio-sidecar-injector"))
+	if len(fixHooks) != 4 || len(fixHooks) != len(upHooks) {
+		t.Fatalf("injector webhooks: fixtures %d, upstream %d", len(fixHooks), len(upHooks))
+	}
+	for i, f := range fixHooks {
+		u := upHooks[i]
+		if f.Name != u.Name || !equality.Semantic.DeepEqual(f.NamespaceSelector, u.NamespaceSelector) ||
+			!equality.Semantic.DeepEqual(f.ObjectSelector, u.ObjectSelector) || !equality.Semantic.DeepEqual(f.Rules, u.Rules) ||
+			f.ClientConfig.Service == nil || u.ClientConfig.Service == nil || *f.ClientConfig.Service.Path != *u.ClientConfig.Service.Path ||
+			f.ClientConfig.Service.Name != u.ClientConfig.Service.Name {
+			t.Errorf("webhook %d differs:\n fixtures %+v\n upstream %+v", i, f, u)
 		}
 	}
 	if find(upObjs, "Deployment", "istio-system", "cluster-jwks-proxy") == nil {
@@ -93,4 +140,16 @@ func apOf(c *mesh.Config, name string) *mesh.AuthorizationPolicy {
 		}
 	}
 	return nil
+}
+
+func webhooksOf(t *testing.T, o *unstructured.Unstructured) []admissionregistrationv1.MutatingWebhook {
+	t.Helper()
+	if o == nil {
+		return nil
+	}
+	var c admissionregistrationv1.MutatingWebhookConfiguration
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Webhooks
 }

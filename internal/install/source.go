@@ -148,18 +148,20 @@ func upstreamParts(sharedRoot string, mode Mode) []upstreamPart {
 }
 
 // meshParts are the mesh's own objects that answer before KFP does, from
-// the kustomizations Kubeflow installs them with: the mesh config (root
-// namespace, trust domain, the oauth2-proxy extension provider),
-// global-deny-all and the ingress gateway's policy
-// (common/istio/istio-install, oauth2-proxy overlay), and the gateway's login
-// policies, RequestAuthentications and the cluster-jwks-proxy their m2m
-// rule fetches keys from (common/oauth2-proxy, m2m-dex-and-kind overlay).
-// Only those are kept: istiod and the sidecar injector would have the
-// apiserver call pods that are fake on kwok, and Envoy cannot run here (the
-// lab's policy layer and gateway stand in for it).
+// the kustomizations Kubeflow installs them with: istiod and its sidecar
+// injector, the mesh config (root namespace, trust domain, the oauth2-proxy
+// extension provider), global-deny-all and the ingress gateway's policy
+// (common/istio/istio-install, oauth2-proxy overlay), and the gateway's
+// login policies, RequestAuthentications and the cluster-jwks-proxy their
+// m2m rule fetches keys from (common/oauth2-proxy, m2m-dex-and-kind
+// overlay). The rest of those kustomizations is left out: Istio's CNI
+// node agent (the injected init container redirects instead), its
+// validating webhook (the stand-in validates nothing), autoscalers.
 func meshParts(kf string) []upstreamPart {
 	return []upstreamPart{
-		{dir: filepath.Join(kf, "common", "istio", "istio-install", "overlays", "oauth2-proxy"), keep: meshObject},
+		{dir: filepath.Join(kf, "common", "istio", "istio-install", "overlays", "oauth2-proxy"), keep: func(o *unstructured.Unstructured) bool {
+			return meshObject(o) || istiodObject(o)
+		}},
 		{dir: filepath.Join(kf, "common", "oauth2-proxy", "overlays", "m2m-dex-and-kind"), keep: func(o *unstructured.Unstructured) bool {
 			return meshObject(o) || o.GetLabels()["app.kubernetes.io/name"] == "cluster-jwks-proxy"
 		}},
@@ -171,6 +173,18 @@ func meshObject(o *unstructured.Unstructured) bool {
 	gvk := o.GroupVersionKind()
 	return gvk.Group == "security.istio.io" ||
 		(gvk.Group == "" && gvk.Kind == "ConfigMap" && o.GetNamespace() == "istio-system" && o.GetName() == "istio")
+}
+
+// istiodObject is one of istiod's own objects: its ServiceAccount, RBAC,
+// Deployment and Service, the injector's ConfigMap and webhooks.
+func istiodObject(o *unstructured.Unstructured) bool {
+	switch o.GetKind() + "/" + o.GetName() {
+	case "ServiceAccount/istiod", "Deployment/istiod", "Service/istiod", "Role/istiod", "RoleBinding/istiod",
+		"ClusterRole/istiod-clusterrole-istio-system", "ClusterRoleBinding/istiod-clusterrole-istio-system",
+		"ConfigMap/istio-sidecar-injector", "MutatingWebhookConfiguration/istio-sidecar-injector":
+		return true
+	}
+	return false
 }
 
 // Upstream builds every kustomization of UpstreamDirs, concatenated, each

@@ -2,15 +2,8 @@ package lab
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"time"
@@ -19,6 +12,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -48,17 +44,33 @@ func isInjectedProxy(c *corev1.Container) bool {
 }
 
 // StartInjector serves istiod's injection webhook for the cluster of cfg
-// and registers it as Istio's two webhooks select pods: in namespaces
-// labelled istio-injection=enabled unless a pod's sidecar.istio.io/inject
-// label says false, and elsewhere pods whose label says true. It must run
-// before the pods to inject are created; stop removes the registration and
-// the server.
-func StartInjector(ctx context.Context, cfg *rest.Config) (stop func(), err error) {
+// and registers the install's own sidecar injector configuration (objs'
+// MutatingWebhookConfiguration labelled app=sidecar-injector, which
+// install.Apply leaves out here: its Service's pod is fake) with each
+// webhook calling the lab's server instead, so pods are selected as the
+// install's webhooks select them. An install without one injects nothing.
+// It must run before the pods to inject are created; stop removes the
+// registration and the server.
+func StartInjector(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) (stop func(), err error) {
+	var hooksOf *admissionregistrationv1.MutatingWebhookConfiguration
+	sel, _ := labels.Parse(istiod.InjectorSelector)
+	for _, o := range objs {
+		if o.GetKind() == "MutatingWebhookConfiguration" && sel.Matches(labels.Set(o.GetLabels())) {
+			hooksOf = &admissionregistrationv1.MutatingWebhookConfiguration{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, hooksOf); err != nil {
+				return nil, fmt.Errorf("the install's sidecar injector %s: %w", o.GetName(), err)
+			}
+			break
+		}
+	}
+	if hooksOf == nil {
+		return func() {}, nil
+	}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	certPEM, cert, err := selfSigned()
+	certPEM, cert, err := istiod.SelfSigned(InjectorName, nil, []net.IP{net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, err
 	}
@@ -72,27 +84,13 @@ func StartInjector(ctx context.Context, cfg *rest.Config) (stop func(), err erro
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	url := fmt.Sprintf("https://%s%s", ln.Addr(), istiod.InjectPath)
-	fail, none := admissionregistrationv1.Fail, admissionregistrationv1.SideEffectClassNone
-	timeout := int32(10)
-	hook := func(name string, ns, obj *metav1.LabelSelector) admissionregistrationv1.MutatingWebhook {
-		return admissionregistrationv1.MutatingWebhook{
-			Name: name, ClientConfig: admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: certPEM},
-			Rules: []admissionregistrationv1.RuleWithOperations{{Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
-				Rule: admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}}}},
-			NamespaceSelector: ns, ObjectSelector: obj, FailurePolicy: &fail, SideEffects: &none,
-			AdmissionReviewVersions: []string{"v1"}, TimeoutSeconds: &timeout,
-		}
-	}
 	conf := &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: InjectorName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kfp-connect-lab"}},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{
-			hook("namespace.sidecar-injector.istio.io",
-				&metav1.LabelSelector{MatchLabels: map[string]string{istiod.InjectLabel: "enabled"}},
-				&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: istiod.InjectOverride, Operator: metav1.LabelSelectorOpNotIn, Values: []string{"false"}}}}),
-			hook("object.sidecar-injector.istio.io",
-				&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: istiod.InjectLabel, Operator: metav1.LabelSelectorOpDoesNotExist}}},
-				&metav1.LabelSelector{MatchLabels: map[string]string{istiod.InjectOverride: "true"}}),
-		},
+		ObjectMeta: metav1.ObjectMeta{Name: InjectorName, Labels: map[string]string{"app.kubernetes.io/managed-by": "kfp-connect-lab"},
+			Annotations: map[string]string{"kfp-connect.dev/webhooks-of": hooksOf.Name}},
+		Webhooks: hooksOf.Webhooks,
+	}
+	for i := range conf.Webhooks {
+		conf.Webhooks[i].ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: certPEM}
 	}
 	hooks := kube.AdmissionregistrationV1().MutatingWebhookConfigurations()
 	if err := hooks.Delete(ctx, InjectorName, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -111,37 +109,16 @@ func StartInjector(ctx context.Context, cfg *rest.Config) (stop func(), err erro
 	}, nil
 }
 
-// selfSigned is the injector's serving certificate for 127.0.0.1.
-func selfSigned() ([]byte, tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfp-lab-sidecar-injector"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(10 * 365 * 24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-	return certPEM, cert, err
-}
-
 // startSidecar runs the inbound sidecar of an injected pod in front of its
 // program (addrs: container port → where the program listens here) and
 // adds its own address for the pod's port 15006. stop is nil for a pod
 // without the injected proxy.
 func (r *Runtime) startSidecar(pod *corev1.Pod, addrs map[int32]string, dialer *svcdial.Dialer) (stop func(), err error) {
 	injected := false
-	for i := range pod.Spec.Containers {
-		injected = injected || isInjectedProxy(&pod.Spec.Containers[i])
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			injected = injected || isInjectedProxy(&cs[i])
+		}
 	}
 	if !injected {
 		return nil, nil

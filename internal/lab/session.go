@@ -214,7 +214,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 // runtime; on error nothing of it is left running.
 func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *install.Result, error) {
 	// Istio's injector must be there before the install's pods are made.
-	stopInjector, err := StartInjector(ctx, cfg)
+	stopInjector, err := StartInjector(ctx, cfg, objs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,9 @@ package mesh
 const (
 	InboundPort = 15006
 	HealthPort  = 15021
+	// AgentPort is the agent's status port, where the kubelet's probes of
+	// the pod's containers go once rewritten (AppProbers).
+	AgentPort = 15020
 )
 
 // ExcludedInboundPorts are the ports never redirected to the sidecar.

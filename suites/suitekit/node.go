@@ -40,5 +40,5 @@ func CreateOrSkip(ctx ginkgo.SpecContext, p cluster.Provider) {
 
 // NodeImages are the catalogue refs a conformance node cluster imports.
 func NodeImages() []string {
-	return append(append(images.KFPRefs(), images.LoginRefs()...), images.Doctor("").Ref, images.PodDefaultWebhookRef)
+	return append(append(append(images.KFPRefs(), images.LoginRefs()...), images.MeshRefs()...), images.Doctor("").Ref, images.PodDefaultWebhookRef)
 }

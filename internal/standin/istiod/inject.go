@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 	"github.com/kfp-connect/kfp-connect/internal/standin/sidecar"
 )
@@ -24,13 +25,15 @@ import (
 // lab runs its stand-in for it), started the way the injector starts it:
 // `istio-iptables …` in the init container that redirects the pod's inbound
 // traffic to port 15006 inside the pod's own network namespace, and
-// `proxy sidecar …` beside the pod's containers.
+// `proxy sidecar …` as a native sidecar beside the pod's containers.
 
 // Istio's names for injection.
 const (
 	InjectLabel      = "istio-injection"         // on a namespace: enabled or disabled
 	InjectOverride   = "sidecar.istio.io/inject" // on a pod, label (or legacy annotation): "true" or "false"
 	StatusAnnotation = "sidecar.istio.io/status"
+	RevLabel         = "istio.io/rev" // on a namespace or pod: the control plane revision to inject
+	Revision         = "default"      // the one revision installed
 	ProxyContainer   = "istio-proxy"
 	InitContainer    = "istio-init"
 	ProxyImage       = "docker.io/istio/proxyv2:1.26.0"
@@ -39,12 +42,14 @@ const (
 )
 
 // Wants reports whether Istio's injector puts its proxy in pod, created in
-// namespace ns (Istio's two webhooks, namespace.sidecar-injector.istio.io
-// and object.sidecar-injector.istio.io): in a namespace labelled
-// istio-injection=enabled unless the pod opts out with
-// sidecar.istio.io/inject "false"; elsewhere (no such label on the
-// namespace) only a pod that opts in with "true"; never in a namespace
-// labelled disabled, a host-network pod, or a pod already injected.
+// namespace ns (Istio's webhooks, namespace.sidecar-injector.istio.io,
+// object.sidecar-injector.istio.io and their rev. forms): in a namespace
+// labelled istio-injection=enabled, or (without that label) istio.io/rev
+// naming the default revision, unless the pod opts out with
+// sidecar.istio.io/inject "false"; in a namespace with neither label only a
+// pod that opts in with "true" or istio.io/rev=default; never in a
+// namespace labelled disabled, a host-network pod, or a pod already
+// injected.
 func Wants(ns *corev1.Namespace, pod *corev1.Pod) bool {
 	if pod.Spec.HostNetwork || pod.Annotations[StatusAnnotation] != "" {
 		return false
@@ -56,17 +61,22 @@ func Wants(ns *corev1.Namespace, pod *corev1.Pod) bool {
 	if opt == "false" {
 		return false
 	}
-	switch ns.Labels[InjectLabel] {
-	case "enabled":
-		return true
-	case "disabled":
-		return false
+	injection, labelled := ns.Labels[InjectLabel]
+	switch {
+	case labelled:
+		return injection == "enabled"
+	case ns.Labels[RevLabel] != "":
+		return ns.Labels[RevLabel] == Revision
 	}
-	return opt == "true"
+	return opt == "true" || pod.Labels[RevLabel] == Revision
 }
 
-// Inject turns pod into the pod the injector makes of it.
-func Inject(pod *corev1.Pod) {
+// Inject turns pod into the pod the injector makes of it, its proxy
+// running image ("" is ProxyImage).
+func Inject(pod *corev1.Pod, image string) {
+	if image == "" {
+		image = ProxyImage
+	}
 	fieldEnv := func(name, path string) corev1.EnvVar {
 		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 	}
@@ -77,14 +87,14 @@ func Inject(pod *corev1.Pod) {
 		excluded = append(excluded, fmt.Sprint(p))
 	}
 	initC := corev1.Container{
-		Name: InitContainer, Image: ProxyImage,
+		Name: InitContainer, Image: image,
 		Args: []string{"istio-iptables", "-p", "15001", "-z", fmt.Sprint(sidecar.InboundPort), "-u", "1337", "-m", "REDIRECT",
 			"-i", "*", "-x", "", "-b", "*", "-d", strings.Join(excluded, ",")},
 		SecurityContext: &corev1.SecurityContext{RunAsUser: &root, RunAsNonRoot: &no, AllowPrivilegeEscalation: &no,
 			Capabilities: &corev1.Capabilities{Add: []corev1.Capability{"NET_ADMIN", "NET_RAW"}, Drop: []corev1.Capability{"ALL"}}},
 	}
 	proxy := corev1.Container{
-		Name: ProxyContainer, Image: ProxyImage,
+		Name: ProxyContainer, Image: image,
 		Args: []string{"proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local"},
 		Env: []corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name"), fieldEnv("POD_NAMESPACE", "metadata.namespace"),
 			fieldEnv("INSTANCE_IP", "status.podIP"), fieldEnv("SERVICE_ACCOUNT", "spec.serviceAccountName")},
@@ -94,8 +104,17 @@ func Inject(pod *corev1.Pod) {
 		SecurityContext: &corev1.SecurityContext{RunAsUser: &uid, RunAsGroup: &uid, RunAsNonRoot: &yes, AllowPrivilegeEscalation: &no,
 			ReadOnlyRootFilesystem: &yes, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 	}
-	pod.Spec.InitContainers = append([]corev1.Container{initC}, pod.Spec.InitContainers...)
-	pod.Spec.Containers = append(pod.Spec.Containers, proxy)
+	// The kubelet's probes go to the agent, which probes the program past
+	// the redirect (mesh.RewriteProbes).
+	if probers := mesh.RewriteProbes(pod); probers != nil {
+		proxy.Env = append(proxy.Env, corev1.EnvVar{Name: mesh.AppProbersEnv, Value: probers.Env()})
+	}
+	// The proxy is a native sidecar (an init container that keeps running,
+	// Istio's ENABLE_NATIVE_SIDECARS): it starts before the pod's
+	// containers and does not keep a Job's pod from completing.
+	always := corev1.ContainerRestartPolicyAlways
+	proxy.RestartPolicy = &always
+	pod.Spec.InitContainers = append([]corev1.Container{initC, proxy}, pod.Spec.InitContainers...)
 	status, _ := json.Marshal(map[string]any{"initContainers": []string{InitContainer}, "containers": []string{ProxyContainer}, "revision": "default"})
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
@@ -111,6 +130,8 @@ func Inject(pod *corev1.Pod) {
 type Injector struct {
 	// Kube reads the pod's namespace (its istio-injection label).
 	Kube kubernetes.Interface
+	// ProxyImage is the proxy's image; nil is ProxyImage.
+	ProxyImage func(context.Context) string
 }
 
 const maxReview = 4 << 20
@@ -158,7 +179,11 @@ func (in *Injector) review(ctx context.Context, req *admissionv1.AdmissionReques
 		return allowed
 	}
 	orig := pod.DeepCopy()
-	Inject(&pod)
+	image := ""
+	if in.ProxyImage != nil {
+		image = in.ProxyImage(ctx)
+	}
+	Inject(&pod, image)
 	patch, err := poddefault.Patch(orig, &pod)
 	if err != nil {
 		return allowed
@@ -166,4 +191,42 @@ func (in *Injector) review(ctx context.Context, req *admissionv1.AdmissionReques
 	pt := admissionv1.PatchTypeJSONPatch
 	allowed.Patch, allowed.PatchType = patch, &pt
 	return allowed
+}
+
+// proxyImage is the proxy image the install's injector configuration
+// names: the ConfigMap istio-sidecar-injector's values, global.hub,
+// global.proxy.image and global.tag, as its template composes them
+// ("{{ .Values.global.hub }}/{{ .Values.global.proxy.image }}:{{ .Values.global.tag }}").
+// Without it, ProxyImage.
+func proxyImage(ctx context.Context, kube kubernetes.Interface, namespace string) string {
+	cm, err := kube.CoreV1().ConfigMaps(namespace).Get(ctx, "istio-sidecar-injector", metav1.GetOptions{})
+	if err != nil {
+		return ProxyImage
+	}
+	return ProxyImageOf(cm.Data["values"])
+}
+
+// ProxyImageOf reads the proxy image from the injector's values.
+func ProxyImageOf(values string) string {
+	var v struct {
+		Global struct {
+			Hub   string `json:"hub"`
+			Tag   any    `json:"tag"`
+			Proxy struct {
+				Image string `json:"image"`
+			} `json:"proxy"`
+		} `json:"global"`
+	}
+	if json.Unmarshal([]byte(values), &v) != nil {
+		return ProxyImage
+	}
+	g := v.Global
+	tag := fmt.Sprint(g.Tag)
+	if g.Hub == "" || g.Proxy.Image == "" || g.Tag == nil || tag == "" {
+		return ProxyImage
+	}
+	if strings.Contains(g.Proxy.Image, "/") {
+		return g.Proxy.Image // a full reference, as the template allows
+	}
+	return g.Hub + "/" + g.Proxy.Image + ":" + tag
 }

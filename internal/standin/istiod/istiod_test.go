@@ -12,6 +12,7 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -130,6 +131,10 @@ func TestWants(t *testing.T) {
 		{"…where the pod opts in by label", ns(""), withLabel("true"), true},
 		{"…or by annotation", ns(""), withAnn("true"), true},
 		{"a namespace labelled disabled, whatever the pod says", ns("disabled"), withLabel("true"), false},
+		{"a namespace labelled istio.io/rev=default", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{RevLabel: "default"}}}, &corev1.Pod{}, true},
+		{"…another revision", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{RevLabel: "canary"}}}, &corev1.Pod{}, false},
+		{"…istio-injection wins over it", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{RevLabel: "default", InjectLabel: "disabled"}}}, &corev1.Pod{}, false},
+		{"a pod labelled istio.io/rev=default in an unlabelled namespace", ns(""), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{RevLabel: "default"}}}, true},
 		{"a host-network pod", ns("enabled"), &corev1.Pod{Spec: corev1.PodSpec{HostNetwork: true}}, false},
 		{"a pod already injected", ns("enabled"), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{StatusAnnotation: "{}"}}}, false},
 	} {
@@ -138,9 +143,10 @@ func TestWants(t *testing.T) {
 		}
 	}
 	p := &corev1.Pod{Spec: corev1.PodSpec{ServiceAccountName: "default-editor", Containers: []corev1.Container{{Name: "main"}}}}
-	Inject(p)
-	if len(p.Spec.InitContainers) != 1 || p.Spec.InitContainers[0].Name != InitContainer || len(p.Spec.Containers) != 2 ||
-		p.Spec.Containers[1].Name != ProxyContainer || p.Spec.Containers[1].Args[1] != "sidecar" || p.Annotations[StatusAnnotation] == "" {
+	Inject(p, "")
+	if len(p.Spec.InitContainers) != 2 || p.Spec.InitContainers[0].Name != InitContainer || len(p.Spec.Containers) != 1 ||
+		p.Spec.InitContainers[1].Name != ProxyContainer || p.Spec.InitContainers[1].Args[1] != "sidecar" ||
+		p.Spec.InitContainers[1].RestartPolicy == nil || p.Annotations[StatusAnnotation] == "" {
 		t.Fatalf("injected pod: %+v", p)
 	}
 }
@@ -212,7 +218,7 @@ func TestRemote(t *testing.T) {
 	// for its long poll.
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	r, err := Dial(rctx, srv.URL, srv.Client(), nil)
+	r, err := Dial(rctx, 0, srv.URL, srv.Client(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,5 +241,53 @@ func TestRemote(t *testing.T) {
 			t.Fatal("the change never reached the proxy")
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// The injector's proxy image comes from its ConfigMap's values as Istio's
+// template composes it (hub/proxy.image:tag, or proxy.image when it is a
+// full reference), the default otherwise.
+func TestProxyImageOf(t *testing.T) {
+	for values, want := range map[string]string{
+		`{"global":{"hub":"gcr.io/istio-release","tag":"1.29.1","proxy":{"image":"proxyv2"}}}`:                   "gcr.io/istio-release/proxyv2:1.29.1",
+		`{"global":{"hub":"docker.io/istio","tag":"1.26.0","proxy":{"image":"docker.io/istio/proxyv2:1.26.0"}}}`: "docker.io/istio/proxyv2:1.26.0",
+		`{"global":{"hub":"","tag":"","proxy":{"image":"proxyv2"}}}`:                                             ProxyImage,
+		`not json`: ProxyImage,
+	} {
+		if got := ProxyImageOf(values); got != want {
+			t.Errorf("ProxyImageOf(%s) = %s, want %s", values, got, want)
+		}
+	}
+}
+
+// istiod fills the caBundle of the injector's webhooks that call it, and
+// leaves other webhooks (another Service, another configuration) alone.
+func TestPatchCABundles(t *testing.T) {
+	svc := func(name string) admissionregistrationv1.WebhookClientConfig {
+		return admissionregistrationv1.WebhookClientConfig{Service: &admissionregistrationv1.ServiceReference{Namespace: "istio-system", Name: name}}
+	}
+	injector := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "istio-sidecar-injector", Labels: map[string]string{"app": "sidecar-injector"}},
+		Webhooks:   []admissionregistrationv1.MutatingWebhook{{Name: "a", ClientConfig: svc("istiod")}, {Name: "b", ClientConfig: svc("elsewhere")}},
+	}
+	other := &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: "poddefaults"},
+		Webhooks:   []admissionregistrationv1.MutatingWebhook{{Name: "c", ClientConfig: svc("istiod")}},
+	}
+	kube := fake.NewClientset(injector, other)
+	ca := []byte("-----BEGIN CERTIFICATE-----\n…\n")
+	ctx := context.Background()
+	for range 2 { // the second pass finds nothing to change
+		if err := patchCABundles(ctx, kube, "istio-system", ca); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "istio-sidecar-injector", metav1.GetOptions{})
+	if !bytes.Equal(got.Webhooks[0].ClientConfig.CABundle, ca) || got.Webhooks[1].ClientConfig.CABundle != nil {
+		t.Errorf("injector after the patch: %+v", got.Webhooks)
+	}
+	o, _ := kube.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, "poddefaults", metav1.GetOptions{})
+	if o.Webhooks[0].ClientConfig.CABundle != nil {
+		t.Error("a configuration without the injector's label was patched")
 	}
 }

@@ -105,9 +105,10 @@ type cached struct {
 // deleted and its address reused by another must not keep the first's.
 const identityTTL = 5 * time.Second
 
-// Dial starts following istiod at base (DefaultAddress in a pod) and
-// returns once the first snapshot arrived, or ctx ended.
-func Dial(ctx context.Context, base string, client *http.Client, log *slog.Logger) (*Remote, error) {
+// Dial starts following istiod at base (DefaultAddress in a pod) until
+// ctx ends and returns once the first snapshot arrived; an error when none
+// did within wait (0: as long as ctx lasts).
+func Dial(ctx context.Context, wait time.Duration, base string, client *http.Client, log *slog.Logger) (*Remote, error) {
 	if client == nil {
 		client = &http.Client{}
 	}
@@ -116,9 +117,17 @@ func Dial(ctx context.Context, base string, client *http.Client, log *slog.Logge
 	}
 	r := &Remote{base: base, client: client, log: log, ready: make(chan struct{}), known: map[netip.Addr]cached{}}
 	go r.follow(ctx)
+	var timeout <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		timeout = t.C
+	}
 	select {
 	case <-r.ready:
 		return r, nil
+	case <-timeout:
+		return nil, fmt.Errorf("no snapshot from istiod at %s in %s", base, wait)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("no snapshot from istiod at %s: %w", base, context.Cause(ctx))
 	}

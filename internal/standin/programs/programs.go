@@ -102,7 +102,7 @@ func followIstiod(in Inputs) (*istiod.Remote, mesh.Workload, error) {
 	if addr == "" {
 		addr = istiod.DefaultAddress
 	}
-	remote, err := istiod.Dial(context.Background(), addr, &http.Client{Transport: in.Transport}, nil)
+	remote, err := istiod.Dial(context.Background(), time.Minute, addr, &http.Client{Transport: in.Transport}, nil)
 	if err != nil {
 		return nil, mesh.Workload{}, err
 	}
