@@ -148,8 +148,39 @@ func (r *Runtime) startSidecar(pod *corev1.Pod, addrs map[int32]string, dialer *
 	done := make(chan struct{})
 	go func() { _ = s.Serve(ctx, ln); close(done) }()
 	addrs[mesh.InboundPort] = ln.Addr().String()
-	return func() { cancel(); <-done }, nil
+	// The agent, for the probes the injector rewrote.
+	stopAgent := func() {}
+	if probers, err := mesh.ParseAppProbers(proxyEnv(pod, mesh.AppProbersEnv)); err == nil && probers != nil {
+		agent := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: &sidecar.AppHealth{Probers: probers, Addr: func(port int) string { return byPort[port] }}}
+		aln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			cancel()
+			<-done
+			return nil, err
+		}
+		go func() { _ = agent.Serve(aln) }()
+		addrs[mesh.AgentPort] = aln.Addr().String()
+		stopAgent = func() { _ = agent.Close() }
+	}
+	return func() { cancel(); <-done; stopAgent() }, nil
 }
 
 // Mesh is the lab's istiod: what its proxies hold now.
 func (r *Runtime) Mesh() *istiod.Control { return r.mesh }
+
+// proxyEnv is the value of the injected proxy's variable name.
+func proxyEnv(pod *corev1.Pod, name string) string {
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			if !isInjectedProxy(&cs[i]) {
+				continue
+			}
+			for _, e := range cs[i].Env {
+				if e.Name == name {
+					return e.Value
+				}
+			}
+		}
+	}
+	return ""
+}

@@ -103,7 +103,9 @@ func RunPod(ctx context.Context, lookup func(string) (string, bool), control fun
 		return err
 	}
 	defer stopHealth()
-	stopAgent, err := listenAndServe(fmt.Sprintf(":%d", mesh.AgentPort), &AppHealth{Probers: probers, Host: ip})
+	stopAgent, err := listenAndServe(fmt.Sprintf(":%d", mesh.AgentPort), &AppHealth{Probers: probers, Addr: func(port int) string {
+		return net.JoinHostPort(ip.String(), strconv.Itoa(port))
+	}})
 	if err != nil {
 		return err
 	}
@@ -156,12 +158,14 @@ func listenAndServe(addr string, h http.Handler) (stop func(), err error) {
 }
 
 // AppHealth is the agent's answer to a rewritten probe: it probes the
-// program at Host as the original probe says, from inside the pod (so the
-// redirect does not apply), and returns the status code alone; a TCP probe
-// is a connection that opens.
+// program as the original probe says, from inside the pod (so the redirect
+// does not apply), and returns the status code alone; a TCP probe is a
+// connection that opens.
 type AppHealth struct {
 	Probers mesh.AppProbers
-	Host    netip.Addr
+	// Addr is where the program's port is reached from the agent: the
+	// pod's address in a real pod, the process's on kwok.
+	Addr func(port int) string
 	// Client makes HTTP probes; nil is a client that follows no redirect.
 	Client *http.Client
 }
@@ -187,7 +191,7 @@ func (a *AppHealth) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(a.probeHTTP(ctx, p))
 	case p.TCPSocket != nil:
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(a.Host.String(), p.TCPSocket.Port.String()))
+		c, err := d.DialContext(ctx, "tcp", a.Addr(p.TCPSocket.Port.IntValue()))
 		if err != nil {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -205,11 +209,11 @@ func (a *AppHealth) probeHTTP(ctx context.Context, p mesh.AppProbe) int {
 	if scheme == "" {
 		scheme = "http"
 	}
-	host := h.Host
-	if host == "" {
-		host = a.Host.String()
+	addr := a.Addr(h.Port.IntValue())
+	if h.Host != "" {
+		addr = net.JoinHostPort(h.Host, h.Port.String())
 	}
-	u := scheme + "://" + net.JoinHostPort(host, h.Port.String()) + h.Path
+	u := scheme + "://" + addr + h.Path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return http.StatusInternalServerError

@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"strconv"
 	"testing"
 
@@ -32,7 +31,7 @@ func TestAppHealth(t *testing.T) {
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 
-	h := &AppHealth{Host: netip.MustParseAddr("127.0.0.1"), Probers: mesh.AppProbers{
+	h := &AppHealth{Addr: func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }, Probers: mesh.AppProbers{
 		"/app-health/main/readyz": {HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromInt(port),
 			HTTPHeaders: []corev1.HTTPHeader{{Name: "X-Probe", Value: "kubelet"}}}},
 		"/app-health/main/livez":    {HTTPGet: &corev1.HTTPGetAction{Path: "/other", Port: intstr.FromInt(port)}},
