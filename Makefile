@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale bench-explain demo clean
+.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale bench-explain bench-mesh demo clean
 
 all: build
 
@@ -78,6 +78,11 @@ bench-login: system-deps tools
 # Kubernetes API requests per run (they must not grow with the profiles).
 bench-scale: tools
 	$(GO) run ./hack/bench-scale -n 5
+
+# What the mesh's policy layer adds to a request (the inbound sidecar with
+# the fixtures' policies, against the program directly): median of 1,000.
+bench-mesh:
+	$(GO) run ./hack/bench-mesh -n 1000
 
 # Fuzz each target briefly; FUZZTIME=1m for a longer run.
 FUZZTIME ?= 15s
