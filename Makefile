@@ -42,7 +42,7 @@ unit:
 # Suites run real clusters from the pinned binaries (`make tools` first); they
 # fail, not skip, when those are missing.
 suites:
-	$(GO) test -race -count=1 -timeout 20m ./suites/...
+	$(GO) test -race -count=1 -timeout 40m ./suites/...
 
 # The four scenarios, every path and fault, on PROVIDER (kwok, node — real
 # pods, root —, kind or existing); JUnit and JSON reports in reports/. Part of `make suites`.

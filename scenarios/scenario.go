@@ -8,8 +8,8 @@ package scenarios
 import (
 	"fmt"
 
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // Location is where the client runs.
@@ -23,7 +23,7 @@ const (
 // Scenario is one deployment × location.
 type Scenario struct {
 	Name     string // "standalone/in-cluster"
-	Mode     install.Mode
+	Mode     kubeflow.Mode
 	Location Location
 	// Extra fixture files (paths in fixtures.RBAC) applied after the install.
 	Extra  []string
@@ -83,7 +83,7 @@ type Login struct {
 
 // NeedsPodNetwork reports whether the path makes the kube-apiserver dial a
 // pod: kwok's pods have fake IPs on no machine, so such paths do not run
-// there (a provider with real pod networking, `node`, does not exist yet).
+// there: it runs where pod IPs are real (the node and kind providers, a real cluster).
 func (p Path) NeedsPodNetwork() bool { return p.ServiceProxy }
 
 // PortForward is a kubectl port-forward to a Service.
@@ -138,6 +138,10 @@ type Token struct {
 	// ServiceAccount "namespace/name" and Audience, for MintedToken.
 	ServiceAccount string
 	Audience       string
+	// Issuer, when set, signs the MintedToken with another key and this
+	// iss instead of the cluster's: a token from an issuer the cluster
+	// does not know.
+	Issuer string
 }
 
 // Fault is a misconfiguration. Exactly one of its parts is set, except
@@ -156,8 +160,9 @@ type Fault struct {
 	// cluster's issuer), each restored after the case; the case starts once
 	// the mesh's proxies hold the change.
 	Mesh []MeshChange
-	// Client-side faults.
-	Client *ClientFault
+	// Client is a client-side fault: a change to the client the path
+	// declares (internal/../scenarios/clientfault has them, one per file).
+	Client ClientChange
 	// Admission: the fault is in the PodDefault webhook, which only a
 	// cluster whose apiserver calls it has (the node provider); elsewhere
 	// the case is skipped with that reason.
@@ -200,42 +205,6 @@ type EditConfig struct {
 	Namespace, ConfigMap, Key string
 	Old, New                  string
 	Restart                   string // the Deployment, in Namespace
-}
-
-// ClientFault changes only what the client does.
-type ClientFault struct {
-	Namespace       *string // pass this namespace instead ("" for none)
-	Audience        string  // mint the pod's tokens for this audience instead
-	NoTokenFile     bool    // the token file is not there (volume not mounted)
-	ExpiredToken    bool    // a token whose exp has passed
-	InvalidateToken bool    // delete the pod the token is bound to, then call
-	Port            int     // connect to this port instead of the path's
-	NoToken         bool    // send no credential at all
-	Host            string  // connect to this host instead (in-cluster names)
-	Suffix          string  // appended to the URL (a wrong path)
-	// NoPrefix drops the path's Host (such as /pipeline) from an
-	// out-of-cluster URL: the port-forward's root instead.
-	NoPrefix bool
-	// ForeignIssuer sends, out of cluster, a token signed by another key
-	// with another iss, instead of one minted by the cluster.
-	ForeignIssuer bool
-	// Login changes the path's login: another password, user or connector
-	// (empty fields keep the path's).
-	Login *Login
-	// ServiceAccount mints the path's token for this "namespace/name"
-	// instead.
-	ServiceAccount string
-	// ExpireSession waits, after the path's Session login, until the
-	// gateway refuses its cookie (the path's install shortens the session).
-	ExpireSession bool
-	// ContextNamespace, in a pod, leaves ~/.config/kfp/context.json holding
-	// this namespace, as an earlier set_user_namespace (or a kfp.Client()
-	// in another pod sharing the home volume) would.
-	ContextNamespace string
-	// ContextHeader leaves ~/.config/kfp/context.json holding
-	// client_authentication_header_name/_value: a header the SDK then sends
-	// on every call (Name: Value).
-	ContextHeader [2]string
 }
 
 // Expect is what a case must yield: success, or the catalogue id the
@@ -371,6 +340,9 @@ func (s *Scenario) Validate() error {
 				return fmt.Errorf("%s: case %q: an expected id goes with the probe that names it (%q, %q)", s.Name, c.Name(), n.probe, n.id)
 			}
 		}
+		if _, err := s.ClientOf(c); err != nil {
+			return err
+		}
 		if seen[c.Name()] {
 			return fmt.Errorf("%s: case %q declared twice", s.Name, c.Name())
 		}
@@ -416,6 +388,3 @@ func (f *Fault) parts() int {
 	}
 	return n
 }
-
-// Str is a pointer to s, for ClientFault.Namespace.
-func Str(s string) *string { return &s }

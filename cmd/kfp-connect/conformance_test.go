@@ -18,13 +18,15 @@ func TestConformanceUsage(t *testing.T) {
 	}{
 		"no provider":           {[]string{"conformance"}, exitUsage, "--provider is required"},
 		"unknown provider":      {[]string{"conformance", "--provider", "minikube"}, exitUsage, `--provider "minikube"`},
+		"archive for existing":  {[]string{"conformance", "--provider", "existing", "--image-archive", missing}, exitUsage, "kfp-connect lab load-image"},
+		"archive not there":     {[]string{"conformance", "--provider", "node", "--image-archive", missing}, exitFailed, "not a readable file"},
 		"bad pattern":           {[]string{"conformance", "--provider", "existing", "--test", "(unclosed"}, exitUsage, "--test"},
 		"pattern of nothing":    {[]string{"conformance", "--provider", "existing", "--test", "no case is called this"}, exitUsage, "matches no case"},
 		"unknown scenario":      {[]string{"conformance", "--provider", "existing", "--scenario", "multi-user"}, exitUsage, "multi-user/in-cluster"},
 		"kubeconfig for kwok":   {[]string{"conformance", "--provider", "kwok", "--kubeconfig", missing}, exitUsage, "--kubeconfig and --context are for --provider existing"},
 		"stray argument":        {[]string{"conformance", "--provider", "existing", "now"}, exitUsage, "now"},
 		"unknown flag":          {[]string{"conformance", "--providers", "kwok"}, exitUsage, "--providers"},
-		"kind":                  {[]string{"conformance", "--provider", "kind"}, exitFailed, "--provider existing --context kind-NAME"},
+		"kind without Docker":   {[]string{"conformance", "--provider", "kind"}, exitFailed, "--provider existing --context kind-NAME"},
 		"kubeconfig not there":  {[]string{"conformance", "--provider", "existing", "--kubeconfig", missing}, exitFailed, "loading kubeconfig"},
 		"usage before provider": {[]string{"conformance", "--provider", "kind", "--test", "(unclosed"}, exitUsage, "--test"},
 	}

@@ -13,7 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 )
 
 func runConnect(t *testing.T, args ...string) (int, string, string) {
@@ -49,6 +50,12 @@ func TestLabUsage(t *testing.T) {
 		"unknown command":      {[]string{"conformity"}, "conformity"},
 		"unknown lab command":  {[]string{"lab", "start"}, "start"},
 		"env of no lab":        {[]string{"lab", "env", "--name", "nothing-here"}, "kfp-connect lab up --name nothing-here"},
+		"bad provider":         {[]string{"lab", "up", "--provider", "kind"}, "--provider"},
+		"archive on kwok":      {[]string{"lab", "up", "--image-archive", notExec}, "--provider node"},
+		"program on node":      {[]string{"lab", "up", "--provider", "node", "--program", "ghcr.io/dexidp/dex=" + notExec}, "--provider kwok"},
+		"archive not there":    {[]string{"lab", "up", "--provider", "node", "--image-archive", "/no/such.tar"}, "not a readable file"},
+		"load-image nothing":   {[]string{"lab", "load-image"}, "at least one image archive"},
+		"load-image no lab":    {[]string{"lab", "load-image", "--name", "nothing-here", notExec}, "kfp-connect lab up --provider node --name nothing-here"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -68,23 +75,28 @@ func TestLabDownOfNoLab(t *testing.T) {
 	}
 }
 
-// What up hands to the serve process (lab.ServeFlags) is what serve's
+// What up hands to the serve process (labd.ServeFlags) is what serve's
 // flags parse back: no option is lost on the way to the background.
 func TestServeFlagsRoundTrip(t *testing.T) {
 	dex := filepath.Join(t.TempDir(), "dex")
 	if err := os.WriteFile(dex, []byte("#!/bin/sh\n"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string]lab.Options{
-		"defaults":  {Name: lab.DefaultName, Mode: install.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute},
-		"every one": {Name: "mine", Mode: install.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}},
+	archive := filepath.Join(t.TempDir(), "notebook.tar")
+	if err := os.WriteFile(archive, []byte("an archive"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]labd.Options{
+		"defaults":  {Name: labd.DefaultName, Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 4 * time.Minute, Provider: labd.ProviderKwok},
+		"every one": {Name: "mine", Mode: kubeflow.Standalone, Source: install.FromUpstream, Port: 3000, ReadyTimeout: 90 * time.Second, Programs: map[string]string{"ghcr.io/dexidp/dex": dex}, Provider: labd.ProviderKwok},
+		"node":      {Name: "real", Mode: kubeflow.MultiUser, Source: install.FromFixtures, ReadyTimeout: 12 * time.Minute, Provider: labd.ProviderNode, ImageArchives: []string{archive}},
 	}
 	for name, want := range cases {
 		t.Run(name, func(t *testing.T) {
 			var f labFlags
 			fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 			f.bind(fs, "ready-timeout")
-			if err := fs.Parse(lab.ServeFlags(want)); err != nil {
+			if err := fs.Parse(labd.ServeFlags(want)); err != nil {
 				t.Fatal(err)
 			}
 			got, err := f.options()

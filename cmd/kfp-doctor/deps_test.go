@@ -16,6 +16,8 @@ import (
 func TestDoctorDoesNotDependOnTheLab(t *testing.T) {
 	forbidden := []string{
 		"github.com/kfp-connect/kfp-connect/internal/lab",
+		"github.com/kfp-connect/kfp-connect/internal/labd",
+		"github.com/kfp-connect/kfp-connect/internal/programs",
 		"github.com/kfp-connect/kfp-connect/internal/cluster",
 		"github.com/kfp-connect/kfp-connect/internal/install",
 		"github.com/kfp-connect/kfp-connect/internal/standin/",

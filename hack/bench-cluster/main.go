@@ -15,7 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 )
 
 type sample struct {
@@ -66,7 +67,7 @@ func run(ctx context.Context, n int, settle time.Duration) error {
 // once creates a cluster, measures it (RSS after settle) and destroys it,
 // also when interrupted.
 func once(ctx context.Context, settle time.Duration) (s sample, err error) {
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
+	k, err := kwok.New(kwok.Options{})
 	if err != nil {
 		return s, err
 	}
@@ -92,12 +93,12 @@ func once(ctx context.Context, settle time.Duration) (s sample, err error) {
 			return s, ctx.Err()
 		}
 	}
-	procs, err := cluster.ProcessesMentioning(k.Workdir())
+	list, err := procs.Mentioning(k.Workdir())
 	if err != nil {
 		return s, err
 	}
-	s.procs = len(procs)
-	if s.rss, err = cluster.RSSBytes(procs); err != nil {
+	s.procs = len(list)
+	if s.rss, err = procs.RSSBytes(list); err != nil {
 		return s, err
 	}
 	start = time.Now()

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/standin/sidecar"
 )
@@ -57,7 +58,7 @@ func (c control) Identify(_ context.Context, ip netip.Addr) (sidecar.Peer, error
 }
 
 func run(n int) error {
-	objs, err := install.Fixtures(install.MultiUser)
+	objs, err := install.Fixtures(kubeflow.MultiUser)
 	if err != nil {
 		return err
 	}

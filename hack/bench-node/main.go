@@ -24,7 +24,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/nodeimages"
 )
 
 type sample struct {
@@ -40,7 +43,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, *n, *dns)
-	if errors.Is(err, cluster.ErrNodeUnsupported) {
+	if errors.Is(err, node.ErrUnsupported) {
 		// `make bench-cluster` runs this after the kwok numbers: a machine
 		// without namespaces still gets those.
 		fmt.Println("bench-node: skipped:", err)
@@ -53,9 +56,30 @@ func main() {
 }
 
 func run(ctx context.Context, n int, dns bool) error {
+	// The images are built once, before the first cluster: the clusters'
+	// create-to-ready is what is measured.
+	dir, err := os.MkdirTemp("", "bench-node-images-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	tools, err := cluster.ToolsBinDir(os.Getenv)
+	if err != nil {
+		return err
+	}
+	imgs := &nodeimages.Builder{ToolsBin: tools, Dir: dir}
+	archives, err := imgs.Node(ctx, dns)
+	if err != nil {
+		return err
+	}
+	probe, err := imgs.Probe(ctx)
+	if err != nil {
+		return err
+	}
+	archives = append(archives, probe)
 	var samples []sample
 	for i := range n {
-		s, err := once(ctx, i+1, dns)
+		s, err := once(ctx, i+1, dns, archives)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
 		}
@@ -82,8 +106,8 @@ func run(ctx context.Context, n int, dns bool) error {
 
 // once creates a node cluster, starts one pod, measures, and destroys it,
 // also when interrupted.
-func once(ctx context.Context, run int, dns bool) (s sample, err error) {
-	k, err := cluster.NewNode(cluster.NodeOptions{DNS: dns})
+func once(ctx context.Context, run int, dns bool, archives []string) (s sample, err error) {
+	k, err := node.New(node.Options{DNS: dns, ImageArchives: archives})
 	if err != nil {
 		return s, err
 	}
@@ -137,12 +161,12 @@ func once(ctx context.Context, run int, dns bool) (s sample, err error) {
 	}
 	s.pod = time.Since(start)
 
-	procs, err := k.Processes()
+	list, err := k.Processes()
 	if err != nil {
 		return s, err
 	}
-	s.procs = len(procs)
-	if s.rss, err = cluster.RSSBytes(procs); err != nil {
+	s.procs = len(list)
+	if s.rss, err = procs.RSSBytes(list); err != nil {
 		return s, err
 	}
 	start = time.Now()

@@ -6,13 +6,12 @@ package cluster
 
 import (
 	"context"
-	"io/fs"
 
 	"k8s.io/client-go/rest"
 )
 
-// Provider is a cluster the suites can create (or reuse), talk to, load
-// fixtures into and destroy. Implementations are not safe for concurrent
+// Provider is a cluster the suites can create (or reuse), talk to and
+// destroy; objects go onto it through internal/kube/manifests. Implementations are not safe for concurrent
 // Create/Destroy calls; the rest is.
 type Provider interface {
 	// Name identifies the cluster in messages and in process listings.
@@ -24,9 +23,6 @@ type Provider interface {
 	KubeconfigPath() string
 	// RESTConfig is the admin client config, valid after Create.
 	RESTConfig() *rest.Config
-	// LoadFixtures server-side applies every *.yaml/*.yml file of fsys, in
-	// lexical path order, each possibly holding several documents.
-	LoadFixtures(ctx context.Context, fsys fs.FS) error
 	// Destroy removes what Create started: processes, files, containers.
 	// It is idempotent, safe after a failed or interrupted Create, and runs
 	// even when ctx is already cancelled (it bounds its own time).

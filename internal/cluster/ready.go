@@ -20,12 +20,15 @@ type readiness struct {
 	check func(ctx context.Context, cs kubernetes.Interface) (bool, error)
 }
 
+// APIServerReady reports whether the kube-apiserver's /readyz says ok.
+func APIServerReady(ctx context.Context, cs kubernetes.Interface) (bool, error) {
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+	return err == nil && string(body) == "ok", nil
+}
+
 var (
-	apiserverReady = readiness{"kube-apiserver /readyz", func(ctx context.Context, cs kubernetes.Interface) (bool, error) {
-		body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
-		return err == nil && string(body) == "ok", nil
-	}}
-	nodeReady = readiness{"a Ready node", func(ctx context.Context, cs kubernetes.Interface) (bool, error) {
+	apiserverReady = readiness{"kube-apiserver /readyz", APIServerReady}
+	nodeReady      = readiness{"a Ready node", func(ctx context.Context, cs kubernetes.Interface) (bool, error) {
 		nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil

@@ -24,6 +24,12 @@ var KwokBinaries = []string{
 	"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd", "kwok", "kwokctl",
 }
 
+// NodeBinaries are the pinned programs a node cluster runs, as tools/build.sh
+// names them: the control plane and a real kubelet and kube-proxy.
+var NodeBinaries = []string{
+	"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kubelet", "kube-proxy",
+}
+
 // ErrToolsMissing is wrapped by ToolsBin when a pinned binary is absent.
 var ErrToolsMissing = errors.New("pinned cluster binaries are missing: run `make tools` (tools/build.sh) first")
 

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -149,4 +151,19 @@ func InPod(getenv func(string) string, readFile func(string) ([]byte, error), sa
 		p.Namespace = strings.TrimSpace(string(ns))
 	}
 	return p, true
+}
+
+// KwokNodeAnnotation marks the nodes kwok fakes: their pods never run, and
+// their IPs are on no machine.
+const KwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+// RealPods reports whether pods scheduled on nodes really run: there are
+// nodes, and none of them is one kwok fakes.
+func RealPods(nodes []corev1.Node) bool {
+	for _, n := range nodes {
+		if _, fake := n.Annotations[KwokNodeAnnotation]; fake {
+			return false
+		}
+	}
+	return len(nodes) > 0
 }

@@ -26,18 +26,19 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // The names a KFP install uses, in every distribution we know.
 const (
-	UIService        = "ml-pipeline-ui"
-	APIService       = "ml-pipeline"
-	APIDeployment    = "ml-pipeline"
-	APIContainer     = "ml-pipeline-api-server"
-	DefaultNamespace = "kubeflow"
+	UIService        = kubeflow.UIServer
+	APIService       = kubeflow.APIServer
+	APIDeployment    = kubeflow.APIServer
+	APIContainer     = kubeflow.APIServerContainer
+	DefaultNamespace = kubeflow.Namespace
 	// PodDefaultGroupVersion serves the poddefaults resource when Kubeflow's
 	// admission webhook is installed.
-	PodDefaultGroupVersion = "kubeflow.org/v1alpha1"
+	PodDefaultGroupVersion = kubeflow.PodDefaultGroupVersion
 )
 
 // DefaultCallTimeout bounds each API call when Options leave it zero.
@@ -319,12 +320,10 @@ func (d *finder) deployment(ctx context.Context, ns string) {
 	}
 	pod := &corev1.Pod{ObjectMeta: dep.Spec.Template.ObjectMeta, Spec: *dep.Spec.Template.Spec.DeepCopy()}
 	pod.Namespace, pod.Name = ns, APIDeployment+"-template"
-	// Service links add only *_SERVICE_* variables, never the two we read,
-	// and listing services may be forbidden to the user.
-	noLinks := false
-	pod.Spec.EnableServiceLinks = &noLinks
+	// Service links add only *_SERVICE_* and *_PORT* variables, never the
+	// two we read, and listing services may be forbidden to the user.
 	cctx, cancel = d.call(ctx)
-	env, err := podenv.ContainerEnv(cctx, d.client, pod, onlyEnv(c, "MULTIUSER", "TOKEN_REVIEW_AUDIENCE"))
+	env, err := podenv.ContainerEnv(cctx, d.client, pod, onlyEnv(c, "MULTIUSER", "TOKEN_REVIEW_AUDIENCE"), podenv.WithoutServices())
 	cancel()
 	if err != nil {
 		d.in.problem("cannot resolve the env of %s/%s container %s: %s", ns, APIDeployment, c.Name, reason(err))

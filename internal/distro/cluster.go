@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,8 +26,8 @@ const (
 // gateway; kube-system for the AWS Load Balancer Controller; kubeflow and
 // istio-system for Google Cloud's iap-enabler).
 var (
-	deploymentNamespaces = []string{"auth", "oauth2-proxy", "istio-system", "kube-system", "kubeflow"}
-	gatewayNamespace     = "istio-system"
+	deploymentNamespaces = []string{kubeflow.AuthNamespace, kubeflow.OAuth2ProxyNamespace, kubeflow.GatewayNamespace, "kube-system", kubeflow.Namespace}
+	gatewayNamespace     = kubeflow.GatewayNamespace
 )
 
 // ListCluster lists, read-only, the objects the table knows, with the

@@ -248,7 +248,7 @@ func openCluster(ctx context.Context, cfg Config, s Seams, given GivenHost, d De
 
 // kwokNodeAnnotation marks the nodes kwok fakes: their pods' IPs are on
 // no machine.
-const kwokNodeAnnotation = "kwok.x-k8s.io/node"
+const kwokNodeAnnotation = discover.KwokNodeAnnotation
 
 // refuseServiceProxy says why the kube-apiserver must not be asked to proxy
 // to KFP's pods here, or "" when it may: every node must be a real one,
@@ -265,7 +265,7 @@ func refuseServiceProxy(ctx context.Context, kube kubernetes.Interface) string {
 	}
 	for _, n := range nodes.Items {
 		if _, ok := n.Annotations[kwokNodeAnnotation]; ok {
-			return fmt.Sprintf("node %s is one of kwok's fake nodes (annotation %s): the pods' IPs are on no machine, and the kube-apiserver would dial them off this one; the service-proxy path needs a provider with real pod networking (a `node` provider does not exist yet)", n.Name, kwokNodeAnnotation)
+			return fmt.Sprintf("node %s is one of kwok's fake nodes (annotation %s): the pods' IPs are on no machine, and the kube-apiserver would dial them off this one; the service-proxy path needs a cluster with real pod networking (kfp-connect's node provider, kind, a real cluster)", n.Name, kwokNodeAnnotation)
 		}
 	}
 	return ""

@@ -330,3 +330,26 @@ func TestRunRefusesBadSpec(t *testing.T) {
 		t.Errorf("a pod was created for a refused spec")
 	}
 }
+
+// In a mesh the pod keeps running after the doctor ends (its istio-proxy
+// sidecar does not stop): the doctor's container ending is the end.
+func TestRunEndsWithTheDoctorNotItsSidecar(t *testing.T) {
+	cs := fake.NewClientset()
+	s := spec()
+	done := kubelet(t, cs, s.Namespace, corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{
+		{Name: "istio-proxy", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}},
+		{Name: Container, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}},
+	}})
+	start := time.Now()
+	res, err := Run(context.Background(), cs, s, Options{Timeout: time.Minute})
+	if e := <-done; e != nil {
+		t.Fatal(e)
+	}
+	if !errors.Is(err, ErrNoReport) || res == nil || res.ExitCode != 1 {
+		t.Fatalf("result %+v, error %v: want the doctor's exit code read once it ended", res, err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v: it waited for the pod, not the doctor", d)
+	}
+	assertGone(t, cs, s)
+}

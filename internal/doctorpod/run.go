@@ -112,7 +112,8 @@ func Run(ctx context.Context, cs kubernetes.Interface, spec Spec, opts Options) 
 	return res, nil
 }
 
-// waitTerminated watches the pod until its phase is Succeeded or Failed. It
+// waitTerminated watches the pod until its phase is Succeeded or Failed, or
+// its doctor container has ended (a mesh's sidecar keeps the pod running). It
 // gives up early when the doctor's container cannot start, naming why.
 func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
 	lw := podWatch(cs, pod)
@@ -129,6 +130,11 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 		last = p
 		switch p.Status.Phase {
 		case corev1.PodSucceeded, corev1.PodFailed:
+			return true, nil
+		}
+		// In a mesh the pod has a sidecar (istio-proxy) that outlives the
+		// doctor: the doctor's container ending is the run's end.
+		if st := doctorStatus(p); st != nil && st.State.Terminated != nil {
 			return true, nil
 		}
 		if stuck = notStarting(p); stuck != nil {

@@ -21,21 +21,22 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // What Kubeflow's manifests and KFP's SDK use (kfp-facts.md; the PodDefault
 // is fixtures/kfp/multi-user/60-poddefaults.yaml, as the Kubeflow docs give it).
 const (
-	DefaultAudience    = "pipelines.kubeflow.org" // KFP's TOKEN_REVIEW_AUDIENCE default
-	EditRole           = "kubeflow-edit"
-	PodDefaultName     = "access-ml-pipeline"
-	PodDefaultLabel    = "access-ml-pipeline"
-	TokenDir           = "/var/run/secrets/kubeflow/pipelines"
-	TokenPath          = TokenDir + "/token"
+	DefaultAudience    = kubeflow.Audience // KFP's TOKEN_REVIEW_AUDIENCE default
+	EditRole           = kubeflow.EditRole
+	PodDefaultName     = kubeflow.AccessPodDefault
+	PodDefaultLabel    = kubeflow.AccessLabel
+	TokenDir           = kubeflow.TokenDir
+	TokenPath          = kubeflow.TokenPath
 	TokenVolume        = "volume-kf-pipeline-token"
-	TokenExpiry        = 7200
-	APIServerName      = "ml-pipeline"            // KFP's API server Deployment
-	APIServerContainer = "ml-pipeline-api-server" // its container in Kubeflow's manifests
+	TokenExpiry        = kubeflow.TokenExpiry
+	APIServerName      = kubeflow.APIServer          // KFP's API server Deployment
+	APIServerContainer = kubeflow.APIServerContainer // its container in Kubeflow's manifests
 	FieldManager       = "kfp-doctor-fix"
 )
 
@@ -201,7 +202,7 @@ func tokenMount() map[string]any {
 }
 
 func tokenEnv() map[string]any {
-	return map[string]any{"name": "KF_PIPELINES_SA_TOKEN_PATH", "value": TokenPath}
+	return map[string]any{"name": kubeflow.TokenPathEnv, "value": TokenPath}
 }
 
 // PodDefault is Kubeflow's access-ml-pipeline PodDefault for a profile

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,8 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 func find(objs []*unstructured.Unstructured, kind, namespace, name string) *unstructured.Unstructured {
@@ -30,7 +30,7 @@ func find(objs []*unstructured.Unstructured, kind, namespace, name string) *unst
 	return nil
 }
 
-func mustFixtures(t *testing.T, mode Mode) []*unstructured.Unstructured {
+func mustFixtures(t *testing.T, mode kubeflow.Mode) []*unstructured.Unstructured {
 	t.Helper()
 	objs, err := Fixtures(mode)
 	if err != nil {
@@ -83,9 +83,9 @@ func resolveEnv(t *testing.T, objs []*unstructured.Unstructured, namespace strin
 
 func TestFixturesShape(t *testing.T) {
 	for _, tc := range []struct {
-		mode      Mode
+		mode      kubeflow.Mode
 		multiUser string
-	}{{Standalone, "false"}, {MultiUser, "true"}} {
+	}{{kubeflow.Standalone, "false"}, {kubeflow.MultiUser, "true"}} {
 		t.Run(string(tc.mode), func(t *testing.T) {
 			objs := mustFixtures(t, tc.mode)
 			for _, d := range []struct{ name, image string }{
@@ -119,7 +119,7 @@ func TestFixturesShape(t *testing.T) {
 			if v, ok := env["TOKEN_REVIEW_AUDIENCE"]; ok {
 				t.Errorf("TOKEN_REVIEW_AUDIENCE = %q: no manifest sets it, scenarios patch it in", v)
 			}
-			if tc.mode == MultiUser && api.Env[0].ValueFrom == nil {
+			if tc.mode == kubeflow.MultiUser && api.Env[0].ValueFrom == nil {
 				t.Error("multi-user MULTIUSER is a literal; the real install reads it from a config map")
 			}
 
@@ -156,11 +156,11 @@ func TestFixturesShape(t *testing.T) {
 // applied by one field manager, so they must be identical or the second
 // apply would silently strip what the first set.
 func TestFixturesAgreeWithRBAC(t *testing.T) {
-	rbac, err := cluster.ReadManifests(fixtures.RBAC)
+	rbac, err := manifests.Read(fixtures.RBAC)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mode := range Modes {
+	for _, mode := range kubeflow.Modes {
 		shared := 0
 		for _, o := range mustFixtures(t, mode) {
 			r := find(rbac, o.GetKind(), o.GetNamespace(), o.GetName())
@@ -189,7 +189,7 @@ type podDefaultSpec struct {
 }
 
 func TestFixturesMultiUserProfiles(t *testing.T) {
-	objs := mustFixtures(t, MultiUser)
+	objs := mustFixtures(t, kubeflow.MultiUser)
 	if crd := find(objs, "CustomResourceDefinition", "", "poddefaults.kubeflow.org"); crd == nil {
 		t.Fatal("no PodDefault CRD")
 	} else {
@@ -249,7 +249,7 @@ func TestFixturesMultiUserProfiles(t *testing.T) {
 }
 
 func TestFixturesApplyOrder(t *testing.T) {
-	for _, mode := range Modes {
+	for _, mode := range kubeflow.Modes {
 		objs := mustFixtures(t, mode)
 		seenOther := false
 		for _, o := range objs {
@@ -281,7 +281,7 @@ func sharedOrSkip(t *testing.T) string {
 func TestKustomizeUpstream(t *testing.T) {
 	root := sharedOrSkip(t)
 	// Counts from the shared folder's README, checked when it was copied.
-	for mode, want := range map[Mode]int{Standalone: 72, MultiUser: 136} {
+	for mode, want := range map[kubeflow.Mode]int{kubeflow.Standalone: 72, kubeflow.MultiUser: 136} {
 		t.Run(string(mode), func(t *testing.T) {
 			objs, err := Kustomize(UpstreamDir(root, mode))
 			if err != nil {
@@ -304,7 +304,7 @@ func TestKustomizeUpstream(t *testing.T) {
 
 func TestUpstreamMultiUserResolvesMultiuser(t *testing.T) {
 	root := sharedOrSkip(t)
-	objs, err := Upstream(root, MultiUser)
+	objs, err := Upstream(root, kubeflow.MultiUser)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +321,7 @@ func TestUpstreamMultiUserResolvesMultiuser(t *testing.T) {
 
 func TestUpstreamStandaloneHasNamespace(t *testing.T) {
 	root := sharedOrSkip(t)
-	objs, err := Upstream(root, Standalone)
+	objs, err := Upstream(root, kubeflow.Standalone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,9 +351,9 @@ func TestFindSharedEnv(t *testing.T) {
 }
 
 func TestUpstreamDir(t *testing.T) {
-	for mode, want := range map[Mode]string{
-		Standalone: "/s/kubeflow-pipelines/manifests/kustomize/env/platform-agnostic",
-		MultiUser:  "/s/kubeflow-pipelines/manifests/kustomize/env/platform-agnostic-multi-user",
+	for mode, want := range map[kubeflow.Mode]string{
+		kubeflow.Standalone: "/s/kubeflow-pipelines/manifests/kustomize/env/platform-agnostic",
+		kubeflow.MultiUser:  "/s/kubeflow-pipelines/manifests/kustomize/env/platform-agnostic-multi-user",
 	} {
 		if got := UpstreamDir("/s", mode); got != want {
 			t.Errorf("UpstreamDir(%s) = %s, want %s", mode, got, want)
@@ -361,52 +361,12 @@ func TestUpstreamDir(t *testing.T) {
 	}
 }
 
-func TestRefuseWebhooks(t *testing.T) {
-	hook := func(kind string, policies ...any) *unstructured.Unstructured {
-		var hooks []any
-		for _, p := range policies {
-			h := map[string]any{"name": "x.kubeflow.org"}
-			if p != nil {
-				h["failurePolicy"] = p
-			}
-			hooks = append(hooks, h)
-		}
-		return &unstructured.Unstructured{Object: map[string]any{
-			"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
-			"metadata": map[string]any{"name": "w"}, "webhooks": hooks,
-		}}
-	}
-	for _, tc := range []struct {
-		obj  *unstructured.Unstructured
-		want string // substring of the reason; "" means applied
-	}{
-		{hook("MutatingWebhookConfiguration", nil), "failurePolicy Fail"},
-		{hook("ValidatingWebhookConfiguration", "Ignore", "Fail"), "failurePolicy Fail, Ignore"},
-		{&unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService"}}, "discovery"},
-		{&unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Service"}}, ""},
-	} {
-		got := refuse(tc.obj)
-		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
-			t.Errorf("refuse(%s) = %q, want it to contain %q", tc.obj.GetKind(), got, tc.want)
-		}
-	}
-}
-
-func TestKindRankPutsWorkloadsLast(t *testing.T) {
-	order := []string{"PriorityClass", "ServiceAccount", "ClusterRole", "Service", "NetworkPolicy", "Deployment"}
-	for i := 1; i < len(order); i++ {
-		if kindRank(order[i-1]) > kindRank(order[i]) {
-			t.Errorf("%s ranks after %s", order[i-1], order[i])
-		}
-	}
-}
-
 func TestObjectsUnknownSource(t *testing.T) {
-	if _, err := Objects("helm", Standalone); err == nil {
+	if _, err := Objects("helm", kubeflow.Standalone); err == nil {
 		t.Fatal("Objects(helm) succeeded")
 	}
 	t.Setenv(UpstreamEnv, t.TempDir())
-	if _, err := Objects(FromUpstream, Standalone); !errors.Is(err, ErrNoUpstream) {
+	if _, err := Objects(FromUpstream, kubeflow.Standalone); !errors.Is(err, ErrNoUpstream) {
 		t.Fatalf("Objects(upstream) without manifests: %v, want ErrNoUpstream", err)
 	}
 }

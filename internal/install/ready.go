@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -92,12 +93,12 @@ func deploymentRunning(ctx context.Context, cs kubernetes.Interface, namespace, 
 // is reported as "no reason given". On kwok this is what the lab cannot honour
 // beyond Apply's Result (volumes with no provisioner, for one): a report, not
 // a failure.
-func Unhonoured(ctx context.Context, cfg *rest.Config, namespace string) ([]Note, error) {
+func Unhonoured(ctx context.Context, cfg *rest.Config, namespace string) ([]manifests.Note, error) {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
-	var notes []Note
+	var notes []manifests.Note
 	var lastErr error
 	_ = wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		var settled bool
@@ -112,15 +113,15 @@ func Unhonoured(ctx context.Context, cfg *rest.Config, namespace string) ([]Note
 
 // unhonoured is one look; settled is false while a short workload has no
 // reason yet.
-func unhonoured(ctx context.Context, cs kubernetes.Interface, namespace string) ([]Note, bool, error) {
-	var notes []Note
+func unhonoured(ctx context.Context, cs kubernetes.Interface, namespace string) ([]manifests.Note, bool, error) {
+	var notes []manifests.Note
 	settled := true
-	add := func(ref Ref, state, reasons string) {
+	add := func(ref manifests.Ref, state, reasons string) {
 		if reasons == "" {
 			settled = false
 			reasons = "; no reason given"
 		}
-		notes = append(notes, Note{ref, state + reasons})
+		notes = append(notes, manifests.Note{Ref: ref, Reason: state + reasons})
 	}
 	deps, err := cs.AppsV1().Deployments(namespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -140,7 +141,7 @@ func unhonoured(ctx context.Context, cs kubernetes.Interface, namespace string) 
 					reasons = "; " + c.Message
 				}
 			}
-			add(Ref{"apps/v1", "Deployment", namespace, d.Name}, state, reasons)
+			add(manifests.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: namespace, Name: d.Name}, state, reasons)
 		}
 	}
 	sts, err := cs.AppsV1().StatefulSets(namespace).List(ctx, metav1.ListOptions{})
@@ -153,7 +154,7 @@ func unhonoured(ctx context.Context, cs kubernetes.Interface, namespace string) 
 			want = *s.Spec.Replicas
 		}
 		if s.Status.ReadyReplicas < want {
-			add(Ref{"apps/v1", "StatefulSet", namespace, s.Name}, fmt.Sprintf("%d/%d ready", s.Status.ReadyReplicas, want),
+			add(manifests.Ref{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: namespace, Name: s.Name}, fmt.Sprintf("%d/%d ready", s.Status.ReadyReplicas, want),
 				podReasons(ctx, cs, namespace, s.Spec.Selector))
 		}
 	}
@@ -163,8 +164,8 @@ func unhonoured(ctx context.Context, cs kubernetes.Interface, namespace string) 
 	}
 	for _, p := range pvcs.Items {
 		if p.Status.Phase != corev1.ClaimBound {
-			notes = append(notes, Note{Ref{"v1", "PersistentVolumeClaim", namespace, p.Name},
-				fmt.Sprintf("%s: no volume provisioner or default storage class serves it here", p.Status.Phase)})
+			notes = append(notes, manifests.Note{Ref: manifests.Ref{APIVersion: "v1", Kind: "PersistentVolumeClaim", Namespace: namespace, Name: p.Name},
+				Reason: fmt.Sprintf("%s: no volume provisioner or default storage class serves it here", p.Status.Phase)})
 		}
 	}
 	return notes, settled, nil

@@ -16,22 +16,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
-
-// Mode is how KFP is deployed: one shared user, or Kubeflow's profiles.
-type Mode string
-
-const (
-	Standalone Mode = "standalone"
-	MultiUser  Mode = "multi-user"
-)
-
-// Modes lists every Mode, for flags and table tests.
-var Modes = []Mode{Standalone, MultiUser}
-
-// Valid reports whether m is one of Modes.
-func (m Mode) Valid() bool { return m == Standalone || m == MultiUser }
 
 // Source is where an install's objects come from.
 type Source string
@@ -48,15 +35,15 @@ const (
 const UpstreamEnv = "KFP_CONNECT_UPSTREAM"
 
 // Fixtures returns our own install for mode, in apply order.
-func Fixtures(mode Mode) ([]*unstructured.Unstructured, error) {
+func Fixtures(mode kubeflow.Mode) ([]*unstructured.Unstructured, error) {
 	if !mode.Valid() {
-		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, Standalone, MultiUser)
+		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, kubeflow.Standalone, kubeflow.MultiUser)
 	}
 	sub, err := fs.Sub(fixtures.KFP, "kfp/"+string(mode))
 	if err != nil {
 		return nil, fmt.Errorf("fixtures for %s: %w", mode, err)
 	}
-	objs, err := cluster.ReadManifests(sub)
+	objs, err := manifests.Read(sub)
 	if err != nil {
 		return nil, fmt.Errorf("fixtures for %s: %w", mode, err)
 	}
@@ -88,9 +75,9 @@ func Kustomize(dir string) ([]*unstructured.Unstructured, error) {
 
 // UpstreamDir is KFP's own platform-agnostic kustomization for mode under
 // sharedRoot (the folder holding kubeflow-pipelines/).
-func UpstreamDir(sharedRoot string, mode Mode) string {
+func UpstreamDir(sharedRoot string, mode kubeflow.Mode) string {
 	env := "platform-agnostic"
-	if mode == MultiUser {
+	if mode == kubeflow.MultiUser {
 		env += "-multi-user"
 	}
 	return filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize", "env", env)
@@ -106,7 +93,7 @@ func UpstreamDir(sharedRoot string, mode Mode) string {
 // AuthorizationPolicies and VirtualServices), the kubeflow namespace,
 // kubeflow-edit/-view (which KFP's roles aggregate into), the PodDefault
 // CRD with its admission webhook, and the mesh's own objects (meshParts).
-func UpstreamDirs(sharedRoot string, mode Mode) []string {
+func UpstreamDirs(sharedRoot string, mode kubeflow.Mode) []string {
 	var dirs []string
 	for _, p := range upstreamParts(sharedRoot, mode) {
 		dirs = append(dirs, p.dir)
@@ -122,11 +109,11 @@ type upstreamPart struct {
 	keep func(*unstructured.Unstructured) bool
 }
 
-func upstreamParts(sharedRoot string, mode Mode) []upstreamPart {
+func upstreamParts(sharedRoot string, mode kubeflow.Mode) []upstreamPart {
 	kfp := filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize")
 	kf := filepath.Join(sharedRoot, "kubeflow-manifests")
 	var parts []upstreamPart
-	if mode == MultiUser {
+	if mode == kubeflow.MultiUser {
 		parts = []upstreamPart{
 			{dir: filepath.Join(kf, "common", "istio", "istio-crds", "base")},
 			{dir: filepath.Join(kf, "common", "istio", "istio-namespace", "base")},
@@ -189,9 +176,9 @@ func istiodObject(o *unstructured.Unstructured) bool {
 
 // Upstream builds every kustomization of UpstreamDirs, concatenated, each
 // filtered as its part says.
-func Upstream(sharedRoot string, mode Mode) ([]*unstructured.Unstructured, error) {
+func Upstream(sharedRoot string, mode kubeflow.Mode) ([]*unstructured.Unstructured, error) {
 	if !mode.Valid() {
-		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, Standalone, MultiUser)
+		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, kubeflow.Standalone, kubeflow.MultiUser)
 	}
 	if !looksUpstream(sharedRoot) {
 		return nil, fmt.Errorf("%s: %w", sharedRoot, ErrNoUpstream)
@@ -251,7 +238,7 @@ var ErrNoUpstream = errors.New("the upstream manifests are absent: set " + Upstr
 
 // Objects returns the install of mode from source; for FromUpstream it finds
 // the manifests with FindShared and wraps ErrNoUpstream when there are none.
-func Objects(source Source, mode Mode) ([]*unstructured.Unstructured, error) {
+func Objects(source Source, mode kubeflow.Mode) ([]*unstructured.Unstructured, error) {
 	switch source {
 	case FromFixtures:
 		return Fixtures(mode)

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/localfile"
 	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
@@ -310,4 +311,4 @@ func (c *Client) Request(ctx context.Context, method, path string, query url.Val
 }
 
 // UserIDHeader is the identity header Kubeflow's gateway sets.
-const UserIDHeader = "kubeflow-userid"
+const UserIDHeader = kubeflow.UserIDHeader

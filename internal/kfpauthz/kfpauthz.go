@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -16,7 +17,7 @@ import (
 // KFP's resources for authorization: group, version and the resource a
 // list of experiments is checked as.
 const (
-	Group       = "pipelines.kubeflow.org"
+	Group       = kubeflow.APIGroup
 	Version     = "v1beta1"
 	Experiments = "experiments"
 	VerbList    = "list"

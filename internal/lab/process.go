@@ -5,128 +5,159 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
-	"os/exec"
+	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
+	"github.com/kfp-connect/kfp-connect/internal/lab/sandbox"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
+	"github.com/kfp-connect/kfp-connect/internal/programs/execargs"
 )
 
-// Exec is a program the lab runs as a real binary in place of a container:
-// the container's command line (its $(VAR)s expanded), its environment as the
-// kubelet computes it, its volumes written as files, and its ports bound on
-// loopback. A process is not in a pod's network or mount namespace, so three
-// things are translated, each the same way for every program:
-//   - paths under a volume mount (in arguments, environment values and
-//     mounted text files) are re-rooted into the pod's directory;
-//   - the Services a pod would reach by its service-link variables
-//     (<NAME>_SERVICE_HOST/_PORT) are loopback forwarders into the cluster,
-//     and by name through HTTP_PROXY, a proxy that resolves cluster names
-//     as the pod's DNS would; nothing else is dialled (loopback aside);
-//   - each container port is a free loopback port, given to the program by
-//     Listen (a program binds where its command line says).
-type Exec struct {
-	// Binary is the program's path (the tools cache, or a user's
-	// --program IMAGE=PATH).
-	Binary string
-	// Listen returns the command line with each container port bound to
-	// its loopback address (addrs by container port).
-	Listen func(args []string, addrs map[int32]string) []string
-	// Prepare, when set, runs before the process starts (an image's
-	// entrypoint script, such as an LDAP server loading its directory),
-	// with the process's environment and directory. It may rewrite the
-	// command line.
-	Prepare func(ctx context.Context, p *Proc) error
+// A program that is not a stand-in runs as the pod's process, the way a
+// container runtime runs its image: the image's files (the catalogue's,
+// from the tools cache, this machine's Debian files, or this executable
+// for our own programs) and the pod's volumes at their paths, the command
+// line and environment the kubelet computes from the pod and the image's
+// config, in a sandbox of its own (internal/lab/sandbox): its own root, its
+// own network with the pod's IP, cluster IPs and DNS answered by the lab.
+
+// selfPrograms are the catalogue's programs of this module that the lab's
+// own executable runs in a pod (it holds the same code): kfp-standin's
+// programs, and the wrapper that runs its arguments.
+var selfPrograms = map[string]func(argv []string) int{
+	programs.StandinPackage:  standinMain,
+	programs.ExecArgsPackage: execargs.Main,
 }
 
-// Proc is one process the lab runs for a pod.
-type Proc struct {
-	Args []string          // the command line; Args[0] is the binary
-	Env  map[string]string // what the process sees
-	Dir  string            // the pod's directory: volumes, home, log
-	// Mounts maps each container mount path to the file or directory
-	// written for it under Dir.
-	Mounts map[string]string
-	// Addrs maps each container port to its loopback address.
-	Addrs map[int32]string
-
-	cmd  *exec.Cmd
+// proc is a pod's process.
+type proc struct {
+	sb   *sandbox.Sandbox
 	log  *tailBuffer
-	done chan struct{}
-	err  error // the process's exit, once done is closed
-}
-
-// HostPath is where a path inside the container is on this machine.
-func (p *Proc) HostPath(containerPath string) string { return reroot(containerPath, p.Mounts) }
-
-// start runs the process in its own process group, so that stopping it
-// stops whatever it forks too.
-func (p *Proc) start() error {
-	cmd := exec.Command(p.Args[0], p.Args[1:]...)
-	cmd.Dir = p.Dir
-	cmd.Env = envList(p.Env)
-	p.log = newTailBuffer(64 << 10)
-	logFile, err := os.Create(filepath.Join(p.Dir, "log"))
-	if err != nil {
-		return err
-	}
-	out := &teeWriter{a: p.log, b: logFile}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
-		return fmt.Errorf("starting %s: %w", p.Args[0], err)
-	}
-	p.cmd, p.done = cmd, make(chan struct{})
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	return nil
+	file *os.File // the log on disk
 }
 
 // Exited reports whether the process has ended, and how.
-func (p *Proc) Exited() (bool, error) {
+func (p *proc) Exited() (bool, error) {
 	select {
-	case <-p.done:
-		return true, p.err
+	case <-p.sb.Done():
+		return true, errors.New(p.sb.Exited())
 	default:
 		return false, nil
 	}
 }
 
-// LogTail is the end of what the process printed.
-func (p *Proc) LogTail() string {
-	if p.log == nil {
-		return ""
-	}
-	return p.log.String()
+// LogTail is the end of what the process printed, with a crash's first
+// lines kept ahead of it (see tailBuffer).
+func (p *proc) LogTail() string { return p.log.String() }
+
+func (p *proc) stop() {
+	p.sb.Stop(stopGrace)
+	p.file.Close()
 }
 
-// stop ends the process group: SIGTERM, then SIGKILL after grace.
-func (p *Proc) stop(grace time.Duration) {
-	if p.cmd == nil {
-		return
+// labSources supplies an image's binaries on this machine: the tools
+// cache's, and this executable for this module's programs.
+type labSources struct{ tools string }
+
+// selfMark marks a Source that is a program of this executable.
+const selfMark = "\x00self:"
+
+func (labSources) Go(_ context.Context, pkg string) (string, error) {
+	if selfPrograms[pkg] == nil {
+		return "", fmt.Errorf("the lab cannot run %s in a pod: it is not part of the lab's executable", pkg)
 	}
-	pgid := -p.cmd.Process.Pid
-	_ = syscall.Kill(pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
-		<-p.done
+	return selfMark + pkg, nil
+}
+
+func (s labSources) Tool(name string) (string, error) {
+	p := filepath.Join(s.tools, name)
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		return "", fmt.Errorf("%s is not in the tools cache %s: run `make tools`, or name a binary with --program IMAGE=PATH", name, s.tools)
 	}
-	// Children that outlived their parent in the group go too.
-	_ = syscall.Kill(pgid, syscall.SIGKILL)
+	return p, nil
+}
+
+// image is what the pod's process is made of: its files and config.
+func (r *Runtime) image(ctx context.Context, prog *Program, c *corev1.Container) ([]sandbox.File, programs.Config, error) {
+	if prog.Image == nil {
+		// An image the catalogue lacks: the user's binary is all of it, at
+		// the path the container's command names, else as its entrypoint.
+		at := "/usr/local/bin/" + filepath.Base(prog.Binary)
+		if len(c.Command) > 0 {
+			at = c.Command[0]
+			if !strings.Contains(at, "/") {
+				at = "/usr/local/bin/" + at
+			}
+		}
+		cfg := programs.Config{Entrypoint: []string{at}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}
+		return []sandbox.File{{Path: path.Clean(at), Source: prog.Binary}}, cfg, nil
+	}
+	_, tag, _ := programs.Lookup(c.Image)
+	cfg := prog.Image.ConfigAt(tag)
+	contents, err := prog.Image.Contents(ctx, labSources{tools: prog.Tools})
+	if err != nil {
+		return nil, cfg, err
+	}
+	files := make([]sandbox.File, 0, len(contents.Files))
+	bin := prog.Image.BinaryPath()
+	for _, f := range contents.Files {
+		sf := sandbox.File{Path: f.Path, Source: f.Source, Data: f.Data, Dir: f.Dir, Link: f.Link, Mode: os.FileMode(f.Mode) & os.ModePerm, UID: f.UID, GID: f.GID}
+		if f.Mode&0o1000 != 0 {
+			sf.Mode |= 0o1000
+		}
+		if pkg, ok := strings.CutPrefix(f.Source, selfMark); ok {
+			sf.Source, sf.Self = "", pkg
+		}
+		if f.Path == bin && prog.Binary != "" {
+			sf.Source, sf.Self = prog.Binary, ""
+		}
+		files = append(files, sf)
+	}
+	return files, cfg, nil
+}
+
+// commandLine is the container's command line as the kubelet and the
+// runtime make it: the container's command, or else the image's
+// entrypoint; then the container's args, or (with no command of the
+// container's) the image's cmd. $(VAR) is expanded in the container's
+// words only.
+func commandLine(c *corev1.Container, cfg programs.Config, expand func(string) string) []string {
+	var argv []string
+	if len(c.Command) > 0 {
+		for _, a := range c.Command {
+			argv = append(argv, expand(a))
+		}
+	} else {
+		argv = append(argv, cfg.Entrypoint...)
+	}
+	switch {
+	case len(c.Args) > 0:
+		for _, a := range c.Args {
+			argv = append(argv, expand(a))
+		}
+	case len(c.Command) == 0:
+		argv = append(argv, cfg.Cmd...)
+	}
+	return argv
+}
+
+// containerEnv is the process's environment: the image's ENV, then what
+// the kubelet gives (service links, envFrom, env), then the runtime's
+// HOSTNAME.
+func containerEnv(cfg programs.Config, pod map[string]string, hostname string) map[string]string {
+	env := cfg.EnvMap()
+	for k, v := range pod {
+		env[k] = v
+	}
+	env["HOSTNAME"] = hostname
+	return env
 }
 
 func envList(env map[string]string) []string {
@@ -134,88 +165,97 @@ func envList(env map[string]string) []string {
 	for k, v := range env {
 		out = append(out, k+"="+v)
 	}
+	sort.Strings(out)
 	return out
 }
 
-// commandLine is the container's command and args as the kubelet runs them:
-// $(VAR) expanded from the container's env; the image's entrypoint (the
-// binary) when no command is given. The first word of a command is the
-// image's program, which is Binary here.
-func commandLine(c *corev1.Container, binary string, expand func(string) string) []string {
-	args := []string{binary}
-	if len(c.Command) > 0 {
-		for _, a := range c.Command[1:] {
-			args = append(args, expand(a))
+// startProcess runs the pod's program in a sandbox: its image, volumes,
+// environment and DNS, with the cluster's Services answered by the lab
+// (egress).
+func (r *Runtime) startProcess(ctx context.Context, inst *Instance, pod *corev1.Pod, prog *Program, c *corev1.Container) (err error) {
+	if prog.Binary != "" {
+		if fi, serr := os.Stat(prog.Binary); serr != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			return fmt.Errorf("%s is not an executable file (name another with --program IMAGE=PATH)", prog.Binary)
 		}
 	}
-	for _, a := range c.Args {
-		args = append(args, expand(a))
+	dir := filepath.Join(r.root, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID)[:8])
+	if err := os.MkdirAll(filepath.Join(dir, "sandbox"), 0o700); err != nil {
+		return err
 	}
-	return args
-}
-
-// reroot replaces every container path under a mount in s with its host
-// path. A mount path counts where it starts a path: at the start of s or
-// after one of = : , space or a quote, and followed by the end, a slash or
-// a non-path character. Longer mount paths win over their parents.
-func reroot(s string, mounts map[string]string) string {
-	if len(mounts) == 0 || s == "" {
-		return s
-	}
-	keys := make([]string, 0, len(mounts))
-	for k := range mounts {
-		keys = append(keys, k)
-	}
-	// Longest first, so /etc/dex/cfg is matched before /etc/dex.
-	for i := range keys {
-		for j := i + 1; j < len(keys); j++ {
-			if len(keys[j]) > len(keys[i]) {
-				keys[i], keys[j] = keys[j], keys[i]
-			}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(dir)
 		}
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		matched := false
-		if i == 0 || strings.ContainsRune("=:, \"'", rune(s[i-1])) {
-			for _, k := range keys {
-				if strings.HasPrefix(s[i:], k) {
-					end := i + len(k)
-					if end == len(s) || strings.ContainsRune("/\"', :;\n", rune(s[end])) {
-						b.WriteString(mounts[k])
-						i, matched = end, true
-						break
-					}
-				}
-			}
-		}
-		if !matched {
-			b.WriteByte(s[i])
-			i++
-		}
-	}
-	return b.String()
-}
-
-// freeLoopback returns a free port on 127.0.0.1. The program binds it a
-// moment later; a collision shows as the program failing to listen, which
-// the runtime reports with its log.
-func freeLoopback() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	}()
+	files, cfg, err := r.image(ctx, prog, c)
 	if err != nil {
-		return "", err
+		return err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr, nil
+	vf := volumeFiles{client: r.client, pod: pod, root: dir, ca: r.config.CAData,
+		mint: func(ctx context.Context, aud string, secs int64) (string, error) {
+			return r.podIdentity(ctx, pod, aud, secs)
+		}}
+	mounts, err := vf.write(ctx, c)
+	if err != nil {
+		return err
+	}
+	podEnv, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+	if err != nil {
+		return err
+	}
+	env := containerEnv(cfg, podEnv, pod.Name)
+	eg, err := newEgress(r, inst.dialer, pod)
+	if err != nil {
+		return err
+	}
+	files = append(files, eg.files()...)
+	spec := sandbox.Spec{
+		Hostname:   pod.Name,
+		Dir:        filepath.Join(dir, "sandbox"),
+		Files:      files,
+		Mounts:     mounts,
+		Argv:       commandLine(c, cfg, func(s string) string { return podenv.Expand(s, podEnv) }),
+		Env:        envList(env),
+		WorkingDir: c.WorkingDir,
+		PodIP:      pod.Status.PodIP,
+		Listen:     eg.listen(),
+	}
+	if spec.WorkingDir == "" {
+		spec.WorkingDir = cfg.WorkingDir
+	}
+	logFile, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		return err
+	}
+	tail := newTailBuffer(64 << 10)
+	sb, err := sandbox.Start(ctx, spec, &teeWriter{a: tail, b: logFile})
+	if err != nil {
+		logFile.Close()
+		if errors.Is(err, sandbox.ErrUnsupported) {
+			return fmt.Errorf("%s runs as the pod's process, in namespaces of its own: %w", prog.Name, err)
+		}
+		return fmt.Errorf("%w%s", err, logNoteOf(tail.String()))
+	}
+	eg.serve(sb)
+	inst.egress = eg
+	inst.proc = &proc{sb: sb, log: tail, file: logFile}
+	return nil
 }
 
-// tailBuffer keeps the last max bytes written to it.
+// tailBuffer keeps the last max bytes written to it, and the first lines
+// of a Go program's crash (from "panic: " or "fatal error: "), which the
+// goroutine dump and registers that follow would push out of the tail.
 type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
+	mu    sync.Mutex
+	max   int
+	buf   []byte
+	line  []byte // the line being written
+	crash []string
 }
+
+// crashLines is how many lines of a crash are kept: the message and the
+// first frames of the goroutine that crashed.
+const crashLines = 12
 
 func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
 
@@ -226,10 +266,26 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	if over := len(t.buf) - t.max; over > 0 {
 		t.buf = append(t.buf[:0], t.buf[over:]...)
 	}
+	for _, b := range p {
+		if b != '\n' {
+			if len(t.line) < 4096 {
+				t.line = append(t.line, b)
+			}
+			continue
+		}
+		line := string(t.line)
+		t.line = t.line[:0]
+		switch {
+		case len(t.crash) > 0 && len(t.crash) < crashLines:
+			t.crash = append(t.crash, line)
+		case len(t.crash) == 0 && (strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ")):
+			t.crash = append(t.crash, line)
+		}
+	}
 	return len(p), nil
 }
 
-// String is the tail, from the first whole line.
+// String is the tail from its first whole line.
 func (t *tailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -240,6 +296,19 @@ func (t *tailBuffer) String() string {
 		}
 	}
 	return string(b)
+}
+
+// Tail is the last n lines, after a crash's first lines when those are
+// not among them: a Go program's panic, not only its registers.
+func (t *tailBuffer) Tail(n int) string {
+	last := lastLines(t.String(), n)
+	t.mu.Lock()
+	crash := append([]string(nil), t.crash...)
+	t.mu.Unlock()
+	if len(crash) == 0 || strings.Contains(last, crash[0]) {
+		return last
+	}
+	return strings.Join(crash, "\n") + "\n[…]\n" + last
 }
 
 type teeWriter struct {
@@ -256,90 +325,3 @@ func (w *teeWriter) Write(p []byte) (int, error) {
 
 // errExited is what a process that ended before it was ready reports.
 var errExited = errors.New("the program exited")
-
-// startProcess runs a program's binary for the pod: its directory, its
-// volumes, its environment with the Services reachable, its ports, then the
-// process itself.
-func (r *Runtime) startProcess(ctx context.Context, inst *Instance, pod *corev1.Pod, prog *Program, c *corev1.Container) (err error) {
-	if prog.Exec.Binary == "" {
-		return fmt.Errorf("no binary for %s: build it with `make tools`, or name one with --program IMAGE=PATH", prog.Name)
-	}
-	if fi, serr := os.Stat(prog.Exec.Binary); serr != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s is not an executable file (build it with `make tools`, or name another with --program IMAGE=PATH)", prog.Exec.Binary)
-	}
-	dir := filepath.Join(r.root, pod.Namespace+"_"+pod.Name+"_"+string(pod.UID)[:8])
-	if err := os.MkdirAll(filepath.Join(dir, "home"), 0o700); err != nil {
-		return err
-	}
-	eg, err := newEgress(inst.dialer)
-	if err != nil {
-		return err
-	}
-	inst.egress = eg
-	defer func() {
-		if err != nil {
-			eg.close()
-			inst.egress = nil
-			_ = os.RemoveAll(dir)
-		}
-	}()
-	vf := volumeFiles{client: r.client, pod: pod, root: dir, ca: r.config.CAData,
-		mint: func(ctx context.Context, aud string, secs int64) (string, error) {
-			return r.podIdentity(ctx, pod, aud, secs)
-		}}
-	mounts, err := vf.write(ctx, c)
-	if err != nil {
-		return err
-	}
-	if err := rerootFiles(mounts); err != nil {
-		return err
-	}
-	env, err := podenv.ContainerEnvVia(ctx, r.client, pod, c, eg.link)
-	if err != nil {
-		return err
-	}
-	// The kubelet's own service link: the API server, which is on loopback
-	// here already.
-	if u, perr := url.Parse(r.config.Host); perr == nil {
-		env["KUBERNETES_SERVICE_HOST"], env["KUBERNETES_SERVICE_PORT"] = u.Hostname(), u.Port()
-	}
-	for k, v := range env {
-		env[k] = reroot(v, mounts)
-	}
-	for k, v := range eg.env() {
-		env[k] = v
-	}
-	env["HOME"], env["TMPDIR"] = filepath.Join(dir, "home"), filepath.Join(dir, "home")
-	if _, ok := env["PATH"]; !ok {
-		env["PATH"] = "/usr/sbin:/usr/bin:/sbin:/bin"
-	}
-	// Each port on a free loopback port, given to the program by Listen; a
-	// program the lab does not know how to move binds where its command
-	// line says, and is reached on loopback at the container port itself.
-	addrs := map[int32]string{}
-	for _, p := range c.Ports {
-		if prog.Exec.Listen == nil {
-			addrs[p.ContainerPort] = fmt.Sprintf("127.0.0.1:%d", p.ContainerPort)
-		} else if addrs[p.ContainerPort], err = freeLoopback(); err != nil {
-			return err
-		}
-	}
-	args := commandLine(c, prog.Exec.Binary, func(s string) string { return podenv.Expand(s, env) })
-	for i := range args[1:] {
-		args[i+1] = reroot(args[i+1], mounts)
-	}
-	if prog.Exec.Listen != nil {
-		args = prog.Exec.Listen(args, addrs)
-	}
-	p := &Proc{Args: args, Env: env, Dir: dir, Mounts: mounts, Addrs: addrs}
-	if prog.Exec.Prepare != nil {
-		if err := prog.Exec.Prepare(ctx, p); err != nil {
-			return fmt.Errorf("preparing %s: %w", prog.Name, err)
-		}
-	}
-	if err := p.start(); err != nil {
-		return err
-	}
-	inst.proc = p
-	return nil
-}

@@ -1,67 +1,50 @@
 package lab
 
 import (
-	"context"
-	"os"
-	"path/filepath"
-	"strconv"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
-func TestReroot(t *testing.T) {
-	mounts := map[string]string{
-		"/etc/dex/cfg":                       "/tmp/pod/volumes/config",
-		"/etc/oauth2_proxy/oauth2_proxy.cfg": "/tmp/pod/volumes/cfg/oauth2_proxy.cfg",
-		"/custom-theme/kubeflow-logo.svg":    "/tmp/pod/volumes/theme/kubeflow-logo.svg",
-		"/etc":                               "/tmp/pod/volumes/etc",
-	}
-	for in, want := range map[string]string{
-		"/etc/dex/cfg/config.yaml":                                "/tmp/pod/volumes/config/config.yaml",
-		"--config=/etc/oauth2_proxy/oauth2_proxy.cfg":             "--config=/tmp/pod/volumes/cfg/oauth2_proxy.cfg",
-		`custom_sign_in_logo = "/custom-theme/kubeflow-logo.svg"`: `custom_sign_in_logo = "/tmp/pod/volumes/theme/kubeflow-logo.svg"`,
-		"/etc/hosts":                       "/tmp/pod/volumes/etc/hosts",       // the parent mount, since no longer one matches
-		"/etcetera/x":                      "/etcetera/x",                      // not a path under /etc
-		"http://dex.auth:5556/etc/dex/cfg": "http://dex.auth:5556/etc/dex/cfg", // inside a URL path, not a path of its own
-		"a=/etc/dex/cfg,b=/etc/dex/cfg/x":  "a=/tmp/pod/volumes/config,b=/tmp/pod/volumes/config/x",
-		"no paths here":                    "no paths here",
+// The command line as the kubelet and the runtime make it from the
+// container and the image's config.
+func TestCommandLine(t *testing.T) {
+	env := map[string]string{"PORT": "4180"}
+	expand := func(s string) string { return strings.ReplaceAll(s, "$(PORT)", env["PORT"]) }
+	img := programs.Config{Entrypoint: []string{"/usr/local/bin/docker-entrypoint"}, Cmd: []string{"dex", "serve", "/etc/dex/config.docker.yaml"}}
+	for _, tc := range []struct {
+		name string
+		c    corev1.Container
+		want string
+	}{
+		{"the image's own", corev1.Container{}, "/usr/local/bin/docker-entrypoint dex serve /etc/dex/config.docker.yaml"},
+		{"command replaces both", corev1.Container{Command: []string{"dex", "serve", "/etc/dex/cfg/config.yaml"}}, "dex serve /etc/dex/cfg/config.yaml"},
+		{"args replace the cmd", corev1.Container{Args: []string{"--http-address=0.0.0.0:$(PORT)"}}, "/usr/local/bin/docker-entrypoint --http-address=0.0.0.0:4180"},
+		{"command and args", corev1.Container{Command: []string{"x"}, Args: []string{"$(PORT)", "$(NOPE)"}}, "x 4180 $(NOPE)"},
 	} {
-		if got := reroot(in, mounts); got != want {
-			t.Errorf("reroot(%q) = %q, want %q", in, got, want)
+		if got := strings.Join(commandLine(&tc.c, img, expand), " "); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
 
-func TestCommandLine(t *testing.T) {
-	env := map[string]string{"PORT": "4180"}
-	expand := func(s string) string { return strings.ReplaceAll(s, "$(PORT)", env["PORT"]) }
-	c := &corev1.Container{Command: []string{"dex", "serve", "/etc/dex/cfg/config.yaml"}}
-	if got := commandLine(c, "/bin/dex", expand); strings.Join(got, " ") != "/bin/dex serve /etc/dex/cfg/config.yaml" {
-		t.Errorf("command: %q", got)
-	}
-	// No command: the image's entrypoint (the binary), then args, expanded.
-	c = &corev1.Container{Args: []string{"--http-address=0.0.0.0:$(PORT)"}}
-	if got := commandLine(c, "/bin/oauth2-proxy", expand); strings.Join(got, " ") != "/bin/oauth2-proxy --http-address=0.0.0.0:4180" {
-		t.Errorf("args: %q", got)
-	}
-}
-
-func TestOAuth2ProxyListen(t *testing.T) {
-	args := OAuth2Proxy(Binaries{Dir: "/bin"}).Exec.Listen(
-		[]string{"/bin/oauth2-proxy", "--http-address=0.0.0.0:4180", "--config=/x"},
-		map[int32]string{4180: "127.0.0.1:5000", 44180: "127.0.0.1:5001"})
-	got := strings.Join(args, " ")
-	if got != "/bin/oauth2-proxy --config=/x --http-address=127.0.0.1:5000 --metrics-address=127.0.0.1:5001" {
-		t.Errorf("got %q", got)
+// The image's ENV is under the pod's; HOSTNAME is the runtime's.
+func TestContainerEnv(t *testing.T) {
+	img := programs.Config{Env: []string{"PATH=/bin", "TAG_NAME=2.17.0", "A=image"}}
+	env := containerEnv(img, map[string]string{"A": "pod", "B": "pod"}, "ml-pipeline-abc")
+	for k, want := range map[string]string{"PATH": "/bin", "TAG_NAME": "2.17.0", "A": "pod", "B": "pod", "HOSTNAME": "ml-pipeline-abc"} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
 	}
 }
 
 func TestPrograms(t *testing.T) {
-	over, err := ParsePrograms([]string{"ghcr.io/dexidp/dex=/opt/dex", "example.com/thing:1=/opt/thing"})
+	over, err := ParsePrograms([]string{"ghcr.io/dexidp/dex=/opt/dex", "example.com/thing:1=/opt/thing", "ghcr.io/kubeflow/kfp-api-server=/opt/apiserver"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,17 +57,22 @@ func TestPrograms(t *testing.T) {
 		}
 		return nil
 	}
-	if p := find("ghcr.io/dexidp/dex:v2.45.1"); p == nil || p.Exec.Binary != "/opt/dex" || p.Exec.Listen == nil {
-		t.Errorf("dex override: %+v (want /opt/dex with Dex's port handling)", p)
+	if p := find("ghcr.io/dexidp/dex:v2.45.1"); p == nil || p.Binary != "/opt/dex" || p.Image == nil || p.Image.Name != "dex" {
+		t.Errorf("dex override: %+v (want /opt/dex in Dex's image)", p)
 	}
-	if p := find("example.com/thing:2"); p == nil || p.Exec.Binary != "/opt/thing" || p.Exec.Listen != nil {
+	if p := find("example.com/thing:2"); p == nil || p.Binary != "/opt/thing" || p.Image != nil {
 		t.Errorf("unknown image override: %+v", p)
 	}
-	if p := find("quay.io/oauth2-proxy/oauth2-proxy:v7.14.3"); p == nil || p.Exec.Binary != "/cache/oauth2-proxy" {
+	// A --program for a stand-in's image runs that binary as the pod's
+	// process, named as the catalogue names the program.
+	if p := find("ghcr.io/kubeflow/kfp-api-server:2.17.0"); p == nil || p.Handler != nil || p.Binary != "/opt/apiserver" || p.Name != "kfp-api-server" {
+		t.Errorf("API server override: %+v", p)
+	}
+	if p := find("quay.io/oauth2-proxy/oauth2-proxy:v7.14.3"); p == nil || p.Binary != "" || p.Tools != "/cache" {
 		t.Errorf("oauth2-proxy from the cache: %+v", p)
 	}
-	if p := find("ghcr.io/kubeflow/kfp-api-server:2.17.0"); p == nil || p.Handler == nil {
-		t.Errorf("the API server stand-in: %+v", p)
+	if p := find("ghcr.io/kubeflow/kfp-frontend:2.17.0"); p == nil || p.Handler == nil {
+		t.Errorf("the UI stand-in: %+v", p)
 	}
 	for _, bad := range []string{"noequals", "=/x", "img="} {
 		if _, err := ParsePrograms([]string{bad}); err == nil || !strings.Contains(err.Error(), "IMAGE=PATH") {
@@ -93,46 +81,28 @@ func TestPrograms(t *testing.T) {
 	}
 }
 
-func TestProcStopsItsGroup(t *testing.T) {
-	dir := t.TempDir()
-	// A shell that forks a child which would outlive it: stop ends both.
-	p := &Proc{Args: []string{"/bin/sh", "-c", "sleep 600 & echo started; wait"}, Env: map[string]string{"PATH": "/usr/bin:/bin"}, Dir: dir}
-	if err := p.start(); err != nil {
-		t.Fatal(err)
+// A Go program's crash keeps its panic line in the tail the lab shows,
+// however long the goroutine dump and registers after it.
+func TestTailKeepsThePanic(t *testing.T) {
+	tb := newTailBuffer(4096)
+	fmt.Fprintln(tb, "starting")
+	fmt.Fprintln(tb, "panic: runtime error: invalid memory address or nil pointer dereference")
+	fmt.Fprintln(tb, "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x4a1b2c]")
+	fmt.Fprintln(tb, "\ngoroutine 1 [running]:\nmain.serve(...)\n\t/src/main.go:42")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(tb, "r%d      0x%016x\n", i%16, i)
 	}
-	if err := wait.PollUntilContextTimeout(context.Background(), 10*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-		return strings.Contains(p.LogTail(), "started"), nil
-	}); err != nil {
-		t.Fatalf("the process printed nothing: %v", err)
+	tail := tb.Tail(20)
+	if !strings.HasPrefix(tail, "panic: runtime error: invalid memory address") || !strings.Contains(tail, "main.go:42") {
+		t.Errorf("the tail lacks the panic:\n%s", tail)
 	}
-	pgid := p.cmd.Process.Pid
-	p.stop(2 * time.Second)
-	if done, _ := p.Exited(); !done {
-		t.Fatal("the process is still running after stop")
+	if !strings.HasSuffix(strings.TrimSpace(tail), fmt.Sprintf("0x%016x", 499)) {
+		t.Errorf("the tail lacks the last lines:\n%s", tail)
 	}
-	if live := groupMembers(t, pgid); len(live) > 0 {
-		t.Errorf("processes of the group survived stop: %v", live)
+	// No crash: just the last lines.
+	tb = newTailBuffer(4096)
+	fmt.Fprint(tb, "a\nb\nc\n")
+	if got := tb.Tail(2); got != "b\nc" {
+		t.Errorf("Tail(2) = %q", got)
 	}
-}
-
-// groupMembers lists the live (not zombie) processes of a process group,
-// from /proc: a killed child reparented to an init that does not reap it
-// stays a zombie, which signal 0 would still find.
-func groupMembers(t *testing.T, pgid int) []string {
-	t.Helper()
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	var out []string
-	for _, f := range stats {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid pgrp …; comm may hold spaces.
-		rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
-		fields := strings.Fields(rest)
-		if len(fields) > 2 && fields[0] != "Z" && fields[2] == strconv.Itoa(pgid) {
-			out = append(out, f)
-		}
-	}
-	return out
 }

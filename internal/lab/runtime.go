@@ -1,11 +1,13 @@
-// Package lab is the Docker-free runtime of the KFP lab: for every Running pod
-// of a known KFP image in a kwok cluster it starts the matching stand-in as a
-// local HTTP server configured from that pod's environment and identity, and
-// points a kwok ClusterPortForward rule at it, so that a port-forward to the
-// pod (kubectl's, client-go's, or svcdial's for in-cluster names) reaches it.
-// When the pod goes away the stand-in stops; a changed Deployment makes new
-// pods, which get new stand-ins. Everything around the stand-ins — objects,
-// Services, endpoints, tokens, RBAC decisions — is the real cluster's.
+// Package lab is the kwok pod runner: for every Running pod of an image
+// the program catalogue knows (internal/programs) in a kwok cluster, where
+// nothing runs pods, it runs that pod's program — a stand-in served in this
+// process, or a real program as a local process — configured from the pod's
+// environment, volumes and identity, and points a kwok ClusterPortForward
+// rule at it, so that a port-forward to the pod (kubectl's, client-go's, or
+// svcdial's for in-cluster names) reaches it. When the pod goes away its
+// program stops; a changed Deployment makes new pods, which get new
+// programs. Everything around the programs — objects, Services, endpoints,
+// tokens, RBAC decisions — is the real cluster's.
 package lab
 
 import (
@@ -27,6 +29,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -39,18 +42,27 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
 )
 
 // Program is a program the lab can run in place of a container: a stand-in
-// served in-process (Handler), or a real binary run as a process (Exec).
+// served in the lab's process (Handler), or an image run as the pod's
+// process (process.go).
 type Program struct {
 	Name  string
 	Match func(image string) bool
 	// Handler builds the program's server from what the container would get.
 	Handler func(ctx context.Context, in Inputs) (http.Handler, error)
-	// Exec runs a real binary as the container's process.
-	Exec *Exec
+	// Image is the catalogue's program whose image runs as the pod's
+	// process when Handler is nil; nil for an image the catalogue lacks,
+	// which is Binary alone.
+	Image *programs.Program
+	// Binary is the user's --program binary, in place of the image's
+	// program proper.
+	Binary string
+	// Tools is the tools cache, where the image's real programs are.
+	Tools string
 }
 
 // Inputs is what a container would see.
@@ -77,20 +89,48 @@ func (in Inputs) Lookup(k string) (string, bool) {
 // ClusterPortForwards is kwok's cluster-scoped port-forward rule resource.
 var ClusterPortForwards = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "clusterportforwards"}
 
-// Instance is a running stand-in.
+// Instance is a running program.
 type Instance struct {
 	Program   string
 	Namespace string
 	Pod       string
 	UID       types.UID
-	Addr      string // local listen address
+	Addr      string // where its first port is reached on this machine
 	Rule      string // ClusterPortForward name
 
 	server  *http.Server // a stand-in's
-	proc    *Proc        // a real program's process
-	sidecar func()       // stops the pod's inbound sidecar, when it has one
+	proc    *proc        // a pod process's
 	egress  *egress      // how that process reaches the cluster
 	dialer  *svcdial.Dialer
+	inbound []net.Listener // the lab's listener of each container port
+	pod     *corev1.Pod
+	sidecar func() // stops the pod's inbound sidecar, when it has one
+}
+
+// Inbound is the one hop every connection to a pod's program takes: kwok's
+// port-forward for a pod port reaches the lab's listener of that port,
+// which hands the connection to Inbound with dial, the way to the program
+// (into the pod's network for a pod process, to the server of a stand-in).
+// The default joins the two; a layer in front of the program, such as a
+// mesh sidecar's inbound policy, wraps or replaces it (WithInbound).
+type Inbound func(ctx context.Context, pod *corev1.Pod, port int32, client net.Conn, dial func(context.Context) (net.Conn, error))
+
+// Option changes how Start runs programs.
+type Option func(*Runtime)
+
+// WithInbound puts in in front of every program's ports.
+func WithInbound(in Inbound) Option { return func(r *Runtime) { r.inbound = in } }
+
+// join is the default Inbound: the client straight to the program.
+func join(ctx context.Context, _ *corev1.Pod, _ int32, client net.Conn, dial func(context.Context) (net.Conn, error)) {
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	upstream, err := dial(dctx)
+	cancel()
+	if err != nil {
+		return // the client sees the connection close, as a refused port-forward
+	}
+	defer upstream.Close()
+	splice(ctx, client, upstream)
 }
 
 // Runtime watches pods and runs stand-ins.
@@ -102,23 +142,30 @@ type Runtime struct {
 	log      *slog.Logger
 	mesh     *istiod.Control
 
-	queue   workqueue.TypedRateLimitingInterface[string]
-	factory informers.SharedInformerFactory
-	pods    cache.Indexer
-	cancel  context.CancelFunc
-	done    chan struct{}
+	queue    workqueue.TypedRateLimitingInterface[string]
+	factory  informers.SharedInformerFactory
+	pods     cache.Indexer
+	services cache.Indexer
+	inbound  Inbound
+	cancel   context.CancelFunc
+	done     chan struct{}
+
+	// conns are pods' processes' connections to other pods, by the UID of
+	// the pod they reach (see track).
+	connMu sync.Mutex
+	conns  map[types.UID]map[net.Conn]bool
 
 	mu        sync.Mutex
-	instances map[string]*Instance // by namespace/name
-	exited    map[string]string    // log tails of stopped processes, by pod
-	root      string               // the processes' directories
-	changed   chan struct{}        // closed and replaced on every change
-	onClose   []func()             // what Close stops last (the lab's injector)
+	instances map[string]*Instance   // by namespace/name
+	exited    map[string]*tailBuffer // logs of stopped processes, by pod
+	root      string                 // the processes' directories
+	changed   chan struct{}          // closed and replaced on every change
+	onClose   []func()               // what Close stops last (the lab's injector)
 }
 
 // Start begins watching the cluster of cfg. Close stops every stand-in and
 // removes their rules.
-func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.Logger) (*Runtime, error) {
+func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.Logger, opts ...Option) (*Runtime, error) {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -143,8 +190,12 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 		cancel:    cancel,
 		done:      make(chan struct{}),
 		instances: map[string]*Instance{},
-		exited:    map[string]string{},
+		exited:    map[string]*tailBuffer{},
 		changed:   make(chan struct{}),
+		inbound:   join,
+	}
+	for _, o := range opts {
+		o(r)
 	}
 	podInformer := r.factory.Core().V1().Pods().Informer()
 	enqueue := func(obj any) {
@@ -160,13 +211,24 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 		return nil, err
 	}
 	r.pods = podInformer.GetIndexer()
+	// Pods' processes reach Services by their cluster IPs and names: a new
+	// Service's port is listened on in each pod's network.
+	svcInformer := r.factory.Core().V1().Services().Informer()
+	if _, err := svcInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { r.servicesChanged() }, UpdateFunc: func(_, _ any) { r.servicesChanged() },
+	}); err != nil {
+		cancel()
+		_ = os.RemoveAll(root)
+		return nil, err
+	}
+	r.services = svcInformer.GetIndexer()
 	if r.mesh, err = istiod.Start(rctx, client, dyn); err != nil {
 		cancel()
 		_ = os.RemoveAll(root)
 		return nil, fmt.Errorf("reading the mesh's objects: %w", err)
 	}
 	r.factory.Start(rctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, svcInformer.HasSynced) {
 		cancel()
 		r.factory.Shutdown()
 		_ = os.RemoveAll(root)
@@ -246,10 +308,6 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	if len(c.Ports) == 0 {
 		return fmt.Errorf("container %s of %s declares no port to forward", c.Name, key)
 	}
-	identity, err := r.podIdentity(ctx, pod, "", 24*3600)
-	if err != nil {
-		return err
-	}
 	dialer, err := svcdial.New(r.config, pod.Namespace)
 	if err != nil {
 		return err
@@ -260,40 +318,33 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	dialer.Source, _ = netip.ParseAddr(pod.Status.PodIP)
 	inst := &Instance{
 		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID,
-		Rule: "kfp-lab-" + string(pod.UID), dialer: dialer,
+		Rule: "kfp-lab-" + string(pod.UID), dialer: dialer, pod: pod,
 	}
-	addrs := map[int32]string{}
-	if prog.Exec != nil {
+	var dial func(ctx context.Context, port int32) (net.Conn, error)
+	if prog.Handler == nil {
 		if err := r.startProcess(ctx, inst, pod, prog, c); err != nil {
 			dialer.Close()
 			return fmt.Errorf("running %s for %s: %w", prog.Name, key, err)
 		}
-		addrs = inst.proc.Addrs
-		inst.Addr = addrs[c.Ports[0].ContainerPort]
+		dial = func(ctx context.Context, port int32) (net.Conn, error) { return inst.proc.sb.Dial(ctx, int(port)) }
 	} else {
-		env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+		addr, err := r.serveStandin(ctx, inst, pod, prog, c)
 		if err != nil {
 			dialer.Close()
 			return err
 		}
-		handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: dialer, Mesh: r.mesh})
-		if err != nil {
-			dialer.Close()
-			return fmt.Errorf("configuring %s for %s: %w", prog.Name, key, err)
-		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			dialer.Close()
-			return err
-		}
-		inst.Addr = ln.Addr().String()
-		inst.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = inst.server.Serve(ln) }()
 		// A stand-in serves every port of its container.
-		for _, p := range c.Ports {
-			addrs[p.ContainerPort] = inst.Addr
+		dial = func(ctx context.Context, _ int32) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
 		}
 	}
+	addrs, err := r.listenInbound(inst, c, dial)
+	if err != nil {
+		r.release(inst)
+		return err
+	}
+	inst.Addr = addrs[c.Ports[0].ContainerPort]
 	if inst.sidecar, err = r.startSidecar(pod, addrs, dialer); err != nil {
 		r.release(inst)
 		return fmt.Errorf("the inbound sidecar of %s: %w", key, err)
@@ -319,16 +370,73 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	return nil
 }
 
+// serveStandin serves a stand-in in this process, on a loopback port, and
+// returns its address.
+func (r *Runtime) serveStandin(ctx context.Context, inst *Instance, pod *corev1.Pod, prog *Program, c *corev1.Container) (string, error) {
+	key := pod.Namespace + "/" + pod.Name
+	identity, err := r.podIdentity(ctx, pod, "", 24*3600)
+	if err != nil {
+		return "", err
+	}
+	env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+	if err != nil {
+		return "", err
+	}
+	handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: inst.dialer, Mesh: r.mesh})
+	if err != nil {
+		return "", fmt.Errorf("configuring %s for %s: %w", prog.Name, key, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	inst.server = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = inst.server.Serve(ln) }()
+	return ln.Addr().String(), nil
+}
+
+// listenInbound opens the lab's listener of each container port, on
+// loopback, each connection passed to the program through r.inbound, and
+// returns their addresses by container port.
+func (r *Runtime) listenInbound(inst *Instance, c *corev1.Container, dial func(context.Context, int32) (net.Conn, error)) (map[int32]string, error) {
+	addrs := map[int32]string{}
+	for _, p := range c.Ports {
+		if _, dup := addrs[p.ContainerPort]; dup {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		inst.inbound = append(inst.inbound, ln)
+		addrs[p.ContainerPort] = ln.Addr().String()
+		port := p.ContainerPort
+		go func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer conn.Close()
+					r.inbound(context.Background(), inst.pod, port, conn, func(ctx context.Context) (net.Conn, error) { return dial(ctx, port) })
+				}()
+			}
+		}()
+	}
+	return addrs, nil
+}
+
 // watchExit requeues the pod when its process ends on its own, so it is
 // started again with the queue's backoff (the kubelet restarts a container
 // that exits, with CrashLoopBackOff).
 func (r *Runtime) watchExit(key string, inst *Instance) {
-	<-inst.proc.done
+	<-inst.proc.sb.Done()
 	r.mu.Lock()
 	current := r.instances[key] == inst
 	r.mu.Unlock()
 	if current {
-		r.log.Warn("program exited; restarting", "program", inst.Program, "pod", key, "err", inst.proc.err, "log", lastLines(inst.proc.LogTail(), 10))
+		r.log.Warn("program exited; restarting", "program", inst.Program, "pod", key, "exit", inst.proc.sb.Exited(), "log", inst.proc.log.Tail(10))
 		r.queue.AddRateLimited(key)
 	}
 }
@@ -347,6 +455,7 @@ func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	}
 	r.mu.Unlock()
 	r.release(inst)
+	r.closePod(inst.UID)
 	r.mu.Lock()
 	r.notifyLocked()
 	r.mu.Unlock()
@@ -364,10 +473,13 @@ func (r *Runtime) release(inst *Instance) {
 		_ = inst.server.Shutdown(sctx)
 		cancel()
 	}
+	for _, ln := range inst.inbound {
+		ln.Close()
+	}
 	if inst.proc != nil {
-		inst.proc.stop(5 * time.Second)
+		inst.proc.stop()
 		r.mu.Lock()
-		r.exited[inst.Namespace+"/"+inst.Pod] = inst.proc.LogTail()
+		r.exited[inst.Namespace+"/"+inst.Pod] = inst.proc.log
 		r.mu.Unlock()
 	}
 	if inst.egress != nil {
@@ -450,7 +562,7 @@ func bearerConfig(base *rest.Config, token string) *rest.Config {
 // ready: the container's HTTP readiness probe when it declares one (2xx or
 // 3xx, as the kubelet judges it), else any HTTP answer on its first port. A
 // process that exits meanwhile ends the wait.
-func waitReady(ctx context.Context, d *svcdial.Dialer, pod *corev1.Pod, c *corev1.Container, proc *Proc) error {
+func waitReady(ctx context.Context, d *svcdial.Dialer, pod *corev1.Pod, c *corev1.Container, proc *proc) error {
 	port, path, strict := int(c.Ports[0].ContainerPort), "/apis/v1beta1/healthz", false
 	if proc != nil && (c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil) {
 		// A real program without an HTTP probe (an LDAP server): ready once
@@ -496,15 +608,15 @@ func waitReady(ctx context.Context, d *svcdial.Dialer, pod *corev1.Pod, c *corev
 	return err
 }
 
-// waitListening polls until the process accepts connections on its
-// loopback address for port.
-func waitListening(ctx context.Context, proc *Proc, port int32) error {
-	addr := proc.Addrs[port]
+// waitListening polls until the process accepts connections on port.
+func waitListening(ctx context.Context, proc *proc, port int32) error {
 	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		if done, err := proc.Exited(); done {
 			return false, fmt.Errorf("%w (%v)", errExited, err)
 		}
-		conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		conn, err := proc.sb.Dial(dctx, int(port))
+		cancel()
 		if err != nil {
 			return false, nil
 		}
@@ -514,11 +626,18 @@ func waitListening(ctx context.Context, proc *Proc, port int32) error {
 }
 
 // logNote is a process's log tail for an error message.
-func logNote(p *Proc) string {
+func logNote(p *proc) string {
 	if p == nil {
 		return ""
 	}
-	return "\n--- its log, last lines ---\n" + lastLines(p.LogTail(), 20)
+	return logNoteOf(p.log.Tail(20))
+}
+
+func logNoteOf(tail string) string {
+	if tail == "" {
+		return ""
+	}
+	return "\n--- its log, last lines ---\n" + tail
 }
 
 // lastLines is the last n lines of s.
@@ -534,13 +653,13 @@ func lastLines(s string, n int) string {
 // each under a header: what a failed spec shows next to the cluster's logs.
 func (r *Runtime) LogTails(n int) string {
 	r.mu.Lock()
-	logs := map[string]string{}
+	logs := map[string]*tailBuffer{}
 	for k, v := range r.exited {
 		logs[k+" (stopped)"] = v
 	}
 	for k, inst := range r.instances {
 		if inst.proc != nil {
-			logs[k] = inst.proc.LogTail()
+			logs[k] = inst.proc.log
 		}
 	}
 	r.mu.Unlock()
@@ -551,7 +670,7 @@ func (r *Runtime) LogTails(n int) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "--- %s ---\n%s\n", k, lastLines(logs[k], n))
+		fmt.Fprintf(&b, "--- %s ---\n%s\n", k, logs[k].Tail(n))
 	}
 	return b.String()
 }
@@ -593,6 +712,65 @@ func (r *Runtime) WaitFor(ctx context.Context, cond func([]Instance) bool) error
 	}
 }
 
+// WaitServed blocks until the lab runs the program of every Running pod of
+// the Deployment namespace/name whose image it has a program for, and at
+// least one such pod is served: a Deployment is ready here once its pods'
+// programs answer, whatever those programs are called (a --program binary
+// is named after its file).
+func (r *Runtime) WaitServed(ctx context.Context, namespace, name string) error {
+	d, err := r.client.AppsV1().Deployments(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("waiting for deployment %s/%s: %w", namespace, name, err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return fmt.Errorf("selector of deployment %s/%s: %w", namespace, name, err)
+	}
+	served := func() bool {
+		running := map[types.UID]bool{}
+		for _, inst := range r.Instances() {
+			running[inst.UID] = true
+		}
+		pods, err := r.pods.ByIndex(cache.NamespaceIndex, namespace)
+		if err != nil {
+			return false
+		}
+		n := 0
+		for _, obj := range pods {
+			pod := obj.(*corev1.Pod)
+			if !sel.Matches(labels.Set(pod.Labels)) || pod.DeletionTimestamp != nil || pod.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			if prog, _ := r.program(pod); prog == nil {
+				continue
+			}
+			if !running[pod.UID] {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	}
+	// Programs starting notify; pods changing do not, so look again now and
+	// then too.
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		ch := r.changed
+		r.mu.Unlock()
+		if served() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the programs of deployment %s/%s: %w", namespace, name, ctx.Err())
+		}
+	}
+}
+
 // Close stops watching, stops every stand-in and removes its rule.
 func (r *Runtime) Close() {
 	r.cancel()
@@ -613,3 +791,25 @@ func (r *Runtime) Close() {
 		f()
 	}
 }
+
+// servicesChanged listens on new Service ports in every pod's network.
+func (r *Runtime) servicesChanged() {
+	r.mu.Lock()
+	var egs []*egress
+	for _, inst := range r.instances {
+		if inst.egress != nil {
+			egs = append(egs, inst.egress)
+		}
+	}
+	r.mu.Unlock()
+	if len(egs) == 0 {
+		return
+	}
+	ports := r.servicePorts()
+	for _, e := range egs {
+		go e.addPorts(ports)
+	}
+}
+
+// stopGrace is how long a pod's process has to stop after SIGTERM.
+const stopGrace = 5 * time.Second

@@ -14,13 +14,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
+	"github.com/kfp-connect/kfp-connect/internal/lab/sandbox"
 )
 
 // serviceAccountDir is where the kubelet mounts the pod's own API token.
 const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
-// volumeFiles is what the kubelet writes for the container's mounts, and
-// where each mount path is on this machine.
+// volumeFiles is what the kubelet writes for the container's mounts.
 type volumeFiles struct {
 	client kubernetes.Interface
 	pod    *corev1.Pod
@@ -33,11 +33,14 @@ type volumeFiles struct {
 	ca []byte
 }
 
-// write writes every volume the container mounts and returns the mount
-// table: container path → host path. The pod's own API token is mounted at
+// write writes every volume the container mounts and returns the mounts:
+// each volume's directory (or its subPath) at its mount path, read-only
+// where the kubelet mounts it so (API data: configMap, secret, projected,
+// downwardAPI) or the mount asks. The pod's own API token is mounted at
 // serviceAccountDir unless the pod opts out, as the kubelet does.
-func (v volumeFiles) write(ctx context.Context, c *corev1.Container) (map[string]string, error) {
-	mounts := map[string]string{}
+func (v volumeFiles) write(ctx context.Context, c *corev1.Container) ([]sandbox.Mount, error) {
+	var mounts []sandbox.Mount
+	saTaken := false
 	for _, m := range c.VolumeMounts {
 		vol := volumeByName(v.pod, m.Name)
 		if vol == nil {
@@ -57,9 +60,12 @@ func (v volumeFiles) write(ctx context.Context, c *corev1.Container) (map[string
 		if m.SubPath != "" {
 			host = filepath.Join(dir, filepath.Clean("/" + m.SubPath)[1:])
 		}
-		mounts[filepath.Clean(m.MountPath)] = host
+		apiData := vol.ConfigMap != nil || vol.Secret != nil || vol.Projected != nil || vol.DownwardAPI != nil
+		target := filepath.Clean(m.MountPath)
+		saTaken = saTaken || target == serviceAccountDir
+		mounts = append(mounts, sandbox.Mount{Source: host, Target: target, ReadOnly: m.ReadOnly || apiData})
 	}
-	if _, taken := mounts[serviceAccountDir]; !taken && (v.pod.Spec.AutomountServiceAccountToken == nil || *v.pod.Spec.AutomountServiceAccountToken) {
+	if !saTaken && (v.pod.Spec.AutomountServiceAccountToken == nil || *v.pod.Spec.AutomountServiceAccountToken) {
 		token, err := v.mint(ctx, "", 3607)
 		if err != nil {
 			return nil, err
@@ -68,7 +74,7 @@ func (v volumeFiles) write(ctx context.Context, c *corev1.Container) (map[string
 		if err := writeFiles(dir, map[string]string{"token": token, "ca.crt": string(v.ca), "namespace": v.pod.Namespace}); err != nil {
 			return nil, err
 		}
-		mounts[serviceAccountDir] = dir
+		mounts = append(mounts, sandbox.Mount{Source: dir, Target: serviceAccountDir, ReadOnly: true})
 	}
 	return mounts, nil
 }
@@ -212,43 +218,4 @@ func volumeByName(pod *corev1.Pod, name string) *corev1.Volume {
 		}
 	}
 	return nil
-}
-
-// rerootFiles applies the mount table to the text files written for the
-// mounts, so a config file that names another mounted file (oauth2-proxy's
-// custom_sign_in_logo) finds it. Binary files are left alone.
-func rerootFiles(mounts map[string]string) error {
-	seen := map[string]bool{}
-	for _, host := range mounts {
-		if seen[host] {
-			continue
-		}
-		seen[host] = true
-		err := filepath.WalkDir(host, func(p string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(p)
-			if err != nil || !isText(b) {
-				return err
-			}
-			if out := reroot(string(b), mounts); out != string(b) {
-				return os.WriteFile(p, []byte(out), 0o600)
-			}
-			return nil
-		})
-		if err != nil && !os.IsNotExist(err) {
-			return err
-		}
-	}
-	return nil
-}
-
-func isText(b []byte) bool {
-	for _, c := range b {
-		if c == 0 {
-			return false
-		}
-	}
-	return true
 }

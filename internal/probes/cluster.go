@@ -21,6 +21,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfpauthz"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 )
 
@@ -319,7 +320,7 @@ func rbacProbe() probe.Probe[*Target] {
 }
 
 // The PodDefault Kubeflow ships selects pods with this label.
-const accessLabel = "access-ml-pipeline"
+const accessLabel = kubeflow.AccessLabel
 
 // workflowLabel is the label Argo's workflow controller puts on every pod of
 // a workflow: the pods of a KFP run's steps.

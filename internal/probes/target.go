@@ -10,13 +10,14 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/sdkmodel"
 )
 
 // DefaultAudience is the audience KFP's TokenReview asks for unless the
 // deployment sets TOKEN_REVIEW_AUDIENCE.
-const DefaultAudience = "pipelines.kubeflow.org"
+const DefaultAudience = kubeflow.Audience
 
 // Target is one connection as a kfp.Client would make it.
 type Target struct {

@@ -25,6 +25,7 @@ package sdkmodel
 
 import (
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"regexp"
 	"strings"
 	"time"
@@ -41,9 +42,9 @@ const (
 	EnvIAPClientID       = "KF_PIPELINES_IAP_OAUTH2_CLIENT_ID"
 	EnvAppClientID       = "KF_PIPELINES_APP_OAUTH2_CLIENT_ID"
 	EnvAppClientSecret   = "KF_PIPELINES_APP_OAUTH2_CLIENT_SECRET"
-	EnvTokenPath         = "KF_PIPELINES_SA_TOKEN_PATH"
-	DefaultTokenPath     = "/var/run/secrets/kubeflow/pipelines/token"
-	DefaultNamespace     = "kubeflow"                                                // Client.__init__'s namespace default
+	EnvTokenPath         = kubeflow.TokenPathEnv
+	DefaultTokenPath     = kubeflow.TokenPath
+	DefaultNamespace     = kubeflow.Namespace                                        // Client.__init__'s namespace default
 	NamespaceFile        = "/var/run/secrets/kubernetes.io/serviceaccount/namespace" // Client._NAMESPACE_PATH
 	ContextFileRelPath   = ".config/kfp/context.json"                                // Client._LOCAL_KFP_CONTEXT under ~
 	inClusterDNSTemplate = "ml-pipeline.%s.svc.cluster.local:8888"                   // Client._IN_CLUSTER_DNS_NAME

@@ -15,6 +15,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
@@ -32,7 +34,7 @@ type childCluster struct {
 func cleanupChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
+	k, err := kwok.New(kwok.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -78,14 +80,14 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 			_ = cmd.Process.Kill()
 			cctx, cancel := withTimeout(30 * time.Second)
 			defer cancel()
-			_ = cluster.KillProcessesMentioning(cctx, c.Workdir, time.Second)
+			_ = procs.KillMentioning(cctx, c.Workdir, time.Second)
 			_ = os.RemoveAll(c.Workdir)
 		})
 
 		By("checking the cluster runs: processes, port, directory")
-		procs, err := cluster.ProcessesMentioning(c.Workdir)
+		running, err := procs.Mentioning(c.Workdir)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(procs).NotTo(BeEmpty(), "no process mentions %s: the check below would prove nothing", c.Workdir)
+		Expect(running).NotTo(BeEmpty(), "no process mentions %s: the check below would prove nothing", c.Workdir)
 		Expect(cluster.PortOpen(ctx, c.APIServer)).To(BeTrue())
 		Expect(c.Workdir).To(BeADirectory())
 
@@ -97,7 +99,7 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 
 		By("finding nothing left")
 		for _, mark := range []string{c.Workdir, c.Name} {
-			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
+			Expect(procs.Mentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
 		}
 		Expect(cluster.PortOpen(ctx, c.APIServer)).To(BeFalse(), "apiserver port %s still open", c.APIServer)
 		Expect(os.ReadDir(home)).To(BeEmpty(), "the cluster wrote to the user's home")
@@ -111,7 +113,7 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 	)
 
 	It("destroys even through an already-cancelled context, as after Ctrl-C", func(ctx SpecContext) {
-		k, err := cluster.NewKwok(cluster.KwokOptions{})
+		k, err := kwok.New(kwok.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { _ = k.Destroy(context.Background()) })
 		Expect(k.Create(ctx)).To(Succeed())
@@ -121,7 +123,7 @@ var _ = Describe("Clean-up", Label("cleanup"), func() {
 		cancelled, cancel := context.WithCancel(ctx)
 		cancel()
 		Expect(k.Destroy(cancelled)).To(Succeed())
-		Expect(cluster.ProcessesMentioning(k.Workdir())).To(BeEmpty())
+		Expect(procs.Mentioning(k.Workdir())).To(BeEmpty())
 		// Destroy returning means the ports are free, not merely closing.
 		Expect(cluster.PortOpen(ctx, addr)).To(BeFalse())
 		Expect(k.Workdir()).NotTo(BeAnExistingFile())

@@ -8,7 +8,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/existing"
 )
 
 var _ = Describe("The existing-cluster provider", Label("existing"), func() {
@@ -23,7 +23,7 @@ var _ = Describe("The existing-cluster provider", Label("existing"), func() {
 	It("connects through the given kubeconfig and context, and never destroys the cluster", func(ctx SpecContext) {
 		cfg, err := clientcmd.LoadFromFile(kubeconfig())
 		Expect(err).NotTo(HaveOccurred())
-		e := cluster.NewExisting(kubeconfig(), cfg.CurrentContext)
+		e := existing.New(kubeconfig(), cfg.CurrentContext)
 		Expect(e.Create(ctx)).To(Succeed())
 		Expect(e.RESTConfig().Host).To(Equal(restConfig.Host))
 		Expect(e.Destroy(ctx)).To(Succeed())
@@ -35,7 +35,7 @@ var _ = Describe("The existing-cluster provider", Label("existing"), func() {
 	}, SpecTimeout(time.Minute))
 
 	It("names the context it could not find", func(ctx SpecContext) {
-		e := cluster.NewExisting(kubeconfig(), "no-such-context")
+		e := existing.New(kubeconfig(), "no-such-context")
 		err := e.Create(ctx)
 		Expect(err).To(MatchError(ContainSubstring("no-such-context")))
 	}, SpecTimeout(time.Minute))

@@ -6,16 +6,16 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kind"
 )
 
 var _ = Describe("The kind provider", Label("kind"), func() {
 	DescribeTable("creates a ready cluster from kindconfigs/",
 		func(ctx SpecContext, config string) {
-			if ok, reason := cluster.DockerAvailable(ctx); !ok {
-				Skip(cluster.SkipNoContainerRuntime + " (" + reason + ")")
+			if ok, reason := kind.DockerAvailable(ctx); !ok {
+				Skip(kind.SkipNoContainerRuntime + " (" + reason + ")")
 			}
-			k, err := cluster.NewKind("", config)
+			k, err := kind.New("", config)
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func(ctx SpecContext) {
 				Expect(k.Destroy(ctx)).To(Succeed())

@@ -9,6 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,8 +19,10 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/install"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
@@ -29,8 +34,8 @@ const labChildEnv = "KFP_CONNECT_LAB_CHILD"
 func labChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := lab.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: install.MultiUser, Source: install.FromFixtures}
-	err := lab.Serve(ctx, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)), func(s lab.State) error {
+	opts := labd.Options{Name: fmt.Sprintf("lab-cleanup-%d", os.Getpid()), Mode: kubeflow.MultiUser, Source: install.FromFixtures}
+	err := labd.Serve(ctx, opts, slog.New(slog.NewTextHandler(os.Stderr, nil)), func(s labd.State) error {
 		line, err := json.Marshal(s)
 		if err == nil {
 			fmt.Println(string(line))
@@ -49,25 +54,27 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
 		Expect(err).NotTo(HaveOccurred())
 		cmd, line, exited := suitekit.StartOwner(ctx, []string{labChildEnv + "=1", "HOME=" + GinkgoT().TempDir(), "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools}, 3*time.Minute)
-		var s lab.State
+		var s labd.State
 		Expect(json.Unmarshal([]byte(line), &s)).To(Succeed(), "child said %q", line)
 		DeferCleanup(func() {
 			_ = cmd.Process.Kill()
 			cctx, cancel := withTimeout(30 * time.Second)
 			defer cancel()
 			for _, mark := range []string{s.ProgramsDir, s.Workdir} {
-				_ = cluster.KillProcessesMentioning(cctx, mark, time.Second)
+				_ = procs.KillMentioning(cctx, mark, time.Second)
 				_ = os.RemoveAll(mark)
 			}
 		})
 
-		By("checking the real programs run from the lab's directory")
+		By("checking the real programs run in sandboxes under the lab's directory")
 		Expect(s.ProgramsDir).To(BeADirectory())
-		procs, err := cluster.ProcessesMentioning(s.ProgramsDir)
+		helpers, err := procs.Mentioning(s.ProgramsDir)
 		Expect(err).NotTo(HaveOccurred())
-		// Dex (its config path), oauth2-proxy (--config) and slapd (-f)
-		// name files under it.
-		Expect(len(procs)).To(BeNumerically(">=", 3), "programs mentioning %s: %v", s.ProgramsDir, procs)
+		// Dex's, oauth2-proxy's and slapd's sandboxes name their
+		// directories under it; each holds its program.
+		Expect(len(helpers)).To(BeNumerically(">=", 3), "sandboxes mentioning %s: %v", s.ProgramsDir, helpers)
+		programs := childrenOf(helpers)
+		Expect(len(programs)).To(BeNumerically(">=", 3), "the sandboxes' programs")
 
 		By("signalling the lab: " + sig.String())
 		Expect(cmd.Process.Signal(sig)).To(Succeed())
@@ -76,8 +83,11 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 		Expect(exitErr).NotTo(HaveOccurred(), "the lab failed to clean up")
 
 		By("finding nothing left")
+		for _, pid := range programs {
+			Expect(running(pid)).To(BeFalse(), "program %d survives", pid)
+		}
 		for _, mark := range []string{s.ProgramsDir, s.Workdir} {
-			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
+			Expect(procs.Mentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
 			_, err := os.Stat(mark)
 			Expect(errors.Is(err, fs.ErrNotExist)).To(BeTrue(), "%s still exists (stat: %v)", mark, err)
 		}
@@ -86,3 +96,39 @@ var _ = Describe("Lab clean-up", Label("cleanup"), func() {
 		Entry("SIGTERM", syscall.SIGTERM, SpecTimeout(5*time.Minute)),
 	)
 })
+
+// childrenOf lists the live processes whose parent is one of procs.
+func childrenOf(list []procs.Process) []int {
+	parents := map[string]bool{}
+	for _, p := range list {
+		parents[strconv.Itoa(p.PID)] = true
+	}
+	var out []int
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		if fields := statFields(f); len(fields) > 1 && fields[0] != "Z" && parents[fields[1]] {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// running reports whether pid is a live process (not a zombie).
+func running(pid int) bool {
+	fields := statFields(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	return len(fields) > 0 && fields[0] != "Z"
+}
+
+// statFields are a /proc stat's fields after pid and (comm): state, ppid, ….
+func statFields(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 > len(b) {
+		return nil
+	}
+	return strings.Fields(string(b[i+2:]))
+}

@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"fmt"
+
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"

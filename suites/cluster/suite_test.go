@@ -7,10 +7,11 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 // What every spec shares, set on every parallel process from the kubeconfig
@@ -56,7 +58,7 @@ func TestClusterSuite(t *testing.T) {
 
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	k := suitekit.Kwok(ctx)
-	Expect(k.LoadFixtures(ctx, fixtures.RBAC)).To(Succeed())
+	Expect(manifests.ApplyFS(ctx, k.RESTConfig(), fixtures.RBAC)).To(Succeed())
 	shared, err := json.Marshal(sharedCluster{Kubeconfig: k.KubeconfigPath(), LogsDir: k.LogsDir()})
 	Expect(err).NotTo(HaveOccurred())
 	return shared

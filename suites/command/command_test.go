@@ -33,9 +33,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/plan"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
-	"github.com/kfp-connect/kfp-connect/internal/lab"
+	"github.com/kfp-connect/kfp-connect/internal/labd"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
@@ -50,10 +52,16 @@ var _ = ReportAfterSuite("reports", suitekit.Reports("command"))
 // kfpConnect runs the built binary, bounded, and returns its exit code and
 // output.
 func kfpConnect(ctx context.Context, bin string, timeout time.Duration, args ...string) (int, string, string) {
+	return kfpConnectIn(ctx, "", bin, timeout, args...)
+}
+
+// kfpConnectIn is kfpConnect in the directory dir ("" for this one).
+func kfpConnectIn(ctx context.Context, dir, bin string, timeout time.Duration, args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var stdout, stderr strings.Builder
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	err := cmd.Run()
@@ -68,12 +76,13 @@ func kfpConnect(ctx context.Context, bin string, timeout time.Duration, args ...
 }
 
 // snapshot is what a run must leave as it found it: every object a run
-// labels as its own, every pod, ServiceAccount, RoleBinding, Service,
-// PodDefault and namespace by UID (deleted and re-created is not the same),
-// and each Deployment's spec generation and ConfigMap's version.
+// labels as its own, every pod, ServiceAccount, Secret, RoleBinding,
+// ClusterRole, ClusterRoleBinding, Service, PodDefault and namespace by UID
+// (deleted and re-created is not the same), and each Deployment's spec
+// generation and ConfigMap's version.
 func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Interface) []string {
 	var out []string
-	owned, err := conformance.Owned(ctx, dyn, conformance.OwnedSelector)
+	owned, err := env.Owned(ctx, dyn, env.OwnedSelector)
 	Expect(err).NotTo(HaveOccurred())
 	for _, o := range owned {
 		out = append(out, "owned "+o)
@@ -82,6 +91,9 @@ func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Inte
 		{Version: "v1", Resource: "pods"}, {Version: "v1", Resource: "serviceaccounts"},
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"},
 		{Version: "v1", Resource: "services"}, {Version: "v1", Resource: "namespaces"},
+		{Version: "v1", Resource: "secrets"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"},
+		{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"},
 		{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"},
 	} {
 		list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{})
@@ -104,21 +116,31 @@ func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Inte
 	return out
 }
 
-func readResults(dir string) (conformance.Results, reporters.JUnitTestSuites, string) {
-	var res conformance.Results
-	b, err := os.ReadFile(filepath.Join(dir, conformance.JSONFile))
+// buildConnect builds the kfp-connect binary the specs run.
+func buildConnect(ctx context.Context) string {
+	bin := filepath.Join(GinkgoT().TempDir(), "kfp-connect")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kfp-connect")
+	build.Dir = filepath.Join("..", "..")
+	out, err := build.CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+	return bin
+}
+
+func readResults(dir string) (results.Results, reporters.JUnitTestSuites, string) {
+	var res results.Results
+	b, err := os.ReadFile(filepath.Join(dir, results.JSONFile))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(json.Unmarshal(b, &res)).To(Succeed())
 	var junit reporters.JUnitTestSuites
-	b, err = os.ReadFile(filepath.Join(dir, conformance.JUnitFile))
+	b, err = os.ReadFile(filepath.Join(dir, results.JUnitFile))
 	Expect(err).NotTo(HaveOccurred())
 	Expect(xml.Unmarshal(b, &junit)).To(Succeed())
-	page, err := os.ReadFile(filepath.Join(dir, conformance.HTMLFile))
+	page, err := os.ReadFile(filepath.Join(dir, results.HTMLFile))
 	Expect(err).NotTo(HaveOccurred())
 	return res, junit, string(page)
 }
 
-func count(res conformance.Results, pred func(conformance.CaseResult) bool) int {
+func count(res results.Results, pred func(results.CaseResult) bool) int {
 	n := 0
 	for _, c := range res.Cases {
 		if pred(c) {
@@ -141,11 +163,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		GinkgoT().Setenv(cluster.ToolsBinEnv, tools)
 
 		// Built before XDG_CACHE_HOME moves, so with the Go build cache.
-		bin = filepath.Join(GinkgoT().TempDir(), "kfp-connect")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kfp-connect")
-		build.Dir = filepath.Join("..", "..")
-		out, err := build.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+		bin = buildConnect(ctx)
 		// The lab's state directory, and nothing else, goes here.
 		GinkgoT().Setenv("XDG_CACHE_HOME", GinkgoT().TempDir())
 
@@ -156,7 +174,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		}, NodeTimeout(2*time.Minute))
 		code, _, stderr := kfpConnect(ctx, bin, 4*time.Minute, "lab", "up", "--name", name)
 		Expect(code).To(Equal(0), stderr)
-		s, err := lab.Running(name)
+		s, err := labd.Running(name)
 		Expect(err).NotTo(HaveOccurred())
 		kubeconfig = s.Kubeconfig
 		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
@@ -178,28 +196,28 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		res, junit, page := readResults(reports)
 		Expect(res.Disruptive).To(BeFalse())
 		Expect(res.CleanupError).To(BeEmpty())
-		passed := count(res, func(c conformance.CaseResult) bool { return c.Status == conformance.Passed })
+		passed := count(res, func(c results.CaseResult) bool { return c.Status == results.Passed })
 		Expect(passed).To(BeNumerically(">", 40), "the lab is multi-user: both multi-user scenarios' client-side cases run")
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Status == conformance.Failed })).To(BeZero())
+		Expect(count(res, func(c results.CaseResult) bool { return c.Status == results.Failed })).To(BeZero())
 		// Client-side faults ran; the install's were skipped, and said why.
-		Expect(count(res, func(c conformance.CaseResult) bool {
-			return c.Fault == "wrong-audience" && c.Status == conformance.Passed
+		Expect(count(res, func(c results.CaseResult) bool {
+			return c.Fault == "wrong-audience" && c.Status == results.Passed
 		})).To(BeNumerically(">=", 2))
 		for _, c := range res.Cases {
 			switch {
 			case strings.HasPrefix(c.Scenario, "standalone/"):
 				// The lab is multi-user: the standalone scenarios do not
 				// apply, and the report says so.
-				Expect(c.Status).To(Equal(conformance.Skipped), c.FullName())
+				Expect(c.Status).To(Equal(results.Skipped), c.FullName())
 				Expect(c.Reason).To(ContainSubstring("is multi-user; this scenario is for standalone KFP"))
 			case c.Disruptive:
-				Expect(c.Status).To(Equal(conformance.Skipped), c.FullName())
-				Expect(c.Reason).To(HavePrefix(conformance.DisruptiveSkip))
+				Expect(c.Status).To(Equal(results.Skipped), c.FullName())
+				Expect(c.Reason).To(HavePrefix(plan.DisruptiveSkip))
 			}
 		}
 		Expect(junit.Tests).To(Equal(len(res.Cases)))
 		Expect(junit.Failures).To(BeZero())
-		Expect(page).To(And(ContainSubstring("✔"), ContainSubstring(string(kfd.TokenAudience)), ContainSubstring(conformance.DisruptiveSkip)))
+		Expect(page).To(And(ContainSubstring("✔"), ContainSubstring(string(kfd.TokenAudience)), ContainSubstring(plan.DisruptiveSkip)))
 
 		// Its own objects (client pods, namespace-3, the documented
 		// cross-namespace RoleBinding the lab lacks) were made and removed.
@@ -240,7 +258,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		before := snapshot(ctx, client, dyn)
 		left := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "client-left-behind", Namespace: "kubeflow-user-example-com",
-				Labels: conformance.Owner{RunID: "killed-run"}.Labels()},
+				Labels: env.Owner{RunID: "killed-run"}.Labels()},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "client", Image: "kfp-connect.invalid/kfp-client:test"}}},
 		}
 		_, err := client.CoreV1().Pods(left.Namespace).Create(ctx, left, metav1.CreateOptions{})
@@ -261,8 +279,8 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		Expect(code).To(Equal(0), stderr)
 		res, _, _ := readResults(reports)
 		Expect(res.Disruptive).To(BeTrue())
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Status != conformance.Passed })).To(BeZero(), "every case of the scenario runs and passes")
-		Expect(count(res, func(c conformance.CaseResult) bool { return c.Disruptive })).To(BeNumerically(">", 5))
+		Expect(count(res, func(c results.CaseResult) bool { return c.Status != results.Passed })).To(BeZero(), "every case of the scenario runs and passes")
+		Expect(count(res, func(c results.CaseResult) bool { return c.Disruptive })).To(BeNumerically(">", 5))
 		Expect(owned(snapshot(ctx, client, dyn))).To(Equal(objectsBefore))
 		// The faults and variants were reverted: the Deployments' and
 		// ConfigMaps' contents are what they were (their versions moved).

@@ -1,8 +1,11 @@
-// Package conformance_test runs the four scenarios — every documented path,
-// every fault — on a cluster from PROVIDER (kwok by default; node, a real
-// kubelet and containerd; kind; existing),
-// and checks each against what its scenario declares: success, or the KFD id
-// the doctor must name. Each case is its own spec and JUnit test case.
+// Package conformance_test is the Ginkgo face of the one conformance runner
+// (internal/conformance), the same one `kfp-connect conformance` runs: the
+// same plan, the same drivers and set-up (internal/conformance/drivers), the
+// same reports. It adds what Ginkgo gives — each case a spec with labels, so
+// filters, focus and Ginkgo's JUnit and JSON work — and nothing of its own.
+// PROVIDER picks the driver: kwok (default), node (a real kubelet,
+// containerd and runc, root), kind (Docker) or existing (KUBECONFIG and
+// KUBECONTEXT; non-destructive unless KFP_CONNECT_EXISTING_DISPOSABLE=1).
 //
 //	go test ./suites/conformance -ginkgo.label-filter='multi-user && fault'
 //	KFP_CONNECT_DROP=RoleBinding/namespace-1/allow-namespace-2-kubeflow-edit go test ./suites/conformance
@@ -10,10 +13,11 @@ package conformance_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +26,15 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/drivers"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/plan"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 	"github.com/kfp-connect/kfp-connect/scenarios/all"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 func TestConformance(t *testing.T) {
@@ -34,42 +43,26 @@ func TestConformance(t *testing.T) {
 	RunSpecs(t, "kfp-connect conformance")
 }
 
-// One report per provider: make test runs kwok's and node's one after the other.
-var _ = ReportAfterSuite("reports", suitekit.Reports(reportName()))
+// provider is PROVIDER, kwok by default.
+func provider() string {
+	if p := os.Getenv("PROVIDER"); p != "" {
+		return p
+	}
+	return "kwok"
+}
 
+// reportName is one report per provider: make test runs kwok's and node's
+// one after the other.
 func reportName() string {
-	if p := os.Getenv("PROVIDER"); p != "" && p != "kwok" {
+	if p := provider(); p != "kwok" {
 		return "conformance-" + p
 	}
 	return "conformance"
 }
 
-// provider returns the cluster for one scenario, or a reason to skip.
-func provider(sc *scenarios.Scenario) (cluster.Provider, string) {
-	switch p := os.Getenv("PROVIDER"); p {
-	case "", "kwok":
-		return suitekit.NewKwok(), ""
-	case "node":
-		return suitekit.NewNode(), ""
-	case "kind":
-		if ok, why := cluster.DockerAvailable(context.Background()); !ok {
-			return nil, "skipped: no container runtime (" + why + ")"
-		}
-		// The node provider's images, loaded with `kind load image-archive`:
-		// the same pods, in-cluster cases as doctor pods.
-		k, err := suitekit.NewKind(sc.Mode)
-		Expect(err).NotTo(HaveOccurred())
-		return k, ""
-	case "existing":
-		if os.Getenv("KFP_CONNECT_EXISTING_DISPOSABLE") != "1" {
-			return nil, "skipped: the suite installs fixtures and injects faults; set KFP_CONNECT_EXISTING_DISPOSABLE=1 for a cluster you can break"
-		}
-		return cluster.NewExisting(os.Getenv("KUBECONFIG"), os.Getenv("KUBECONTEXT")), ""
-	default:
-		Fail(fmt.Sprintf("PROVIDER=%q: want kwok, node, kind or existing", p))
-	}
-	return nil, ""
-}
+// Ginkgo's reports, as every suite writes them, and the runner's own (the
+// command's JUnit, JSON and HTML page) beside them.
+var _ = ReportAfterSuite("reports", suitekit.Reports(reportName()))
 
 // dropped reads KFP_CONNECT_DROP ("Kind/namespace/name,…"): fixtures left out
 // on purpose, to show the case that depends on each turning red.
@@ -95,76 +88,101 @@ func labelsOf(sc *scenarios.Scenario, c scenarios.Case) Labels {
 	return l
 }
 
-// plans is the matrix as the command runs it (internal/conformance.Plan):
-// every case, the ones that change the install included — the suite's
-// clusters are its own.
-func plans() ([]conformance.ScenarioPlan, error) {
-	// On the node provider pod IPs are real: the service-proxy path runs.
-	return conformance.Plan(all.Scenarios(), conformance.Selection{}, conformance.PlanOptions{Disruptive: true, PodNetwork: os.Getenv("PROVIDER") == "node"})
+// The run: its target and plan are made when the tree is built, so every
+// case is a spec; the target's clusters only when a scenario's specs run.
+var (
+	runner  *conformance.Runner
+	setup   error  // why the target could not be made (a spec fails with it)
+	skipAll string // why nothing can run on this machine (every spec skips)
+)
+
+func newRun() []plan.Scenario {
+	target, info, err := drivers.New(context.Background(), drivers.Options{
+		Provider: provider(), Kubeconfig: os.Getenv("KUBECONFIG"), Context: os.Getenv("KUBECONTEXT"),
+		Drop: dropped(), ModuleDir: filepath.Join("..", ".."),
+		Log: slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if errors.Is(err, drivers.ErrNoDocker) {
+		skipAll = "skipped: " + err.Error()
+	} else if err != nil {
+		setup = err
+	}
+	// The suite's clusters are its own: every case runs, the ones that
+	// change the install too — but an existing cluster only when it is
+	// declared disposable.
+	disruptive := info.Disposable || os.Getenv("KFP_CONNECT_EXISTING_DISPOSABLE") == "1"
+	plans, err := plan.Make(all.Scenarios(), plan.Selection{}, plan.Options{Disruptive: disruptive, PodNetwork: info.PodNetwork})
+	if err != nil {
+		setup = errors.Join(setup, err)
+	}
+	if target != nil {
+		runner = &conformance.Runner{Target: target, Plans: plans, Owner: env.NewOwner(), Disruptive: disruptive,
+			Progress: func(ev conformance.Event) { GinkgoWriter.Println(conformance.ProgressLine(ev)) }}
+	}
+	return plans
 }
 
-var _ = Describe("scenarios", func() {
-	matrix, err := plans()
-	if err != nil {
-		It("declares valid scenarios", func() { Expect(err).NotTo(HaveOccurred()) })
+var _ = BeforeSuite(func() {
+	if runner != nil {
+		Expect(runner.Start()).To(Succeed())
+	}
+})
+
+var _ = AfterSuite(func(ctx SpecContext) {
+	if runner == nil || runner.Results() == nil {
 		return
 	}
-	for _, plan := range matrix {
-		sc := plan.Scenario
-		Describe(sc.Name, Ordered, ContinueOnFailure, Label(string(sc.Mode), string(sc.Location)), func() {
-			var env *conformance.Env
-			BeforeAll(func(ctx SpecContext) {
-				p, skip := provider(sc)
-				if skip != "" {
-					Skip(skip)
-				}
-				DeferCleanup(func(ctx SpecContext) { Expect(p.Destroy(ctx)).To(Succeed()) }, NodeTimeout(time.Minute))
-				suitekit.CreateOrSkip(ctx, p)
-				log := slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn}))
-				var err error
-				env, err = conformance.Setup(ctx, p.RESTConfig(), sc, dropped(), log)
-				Expect(err).NotTo(HaveOccurred())
-				DeferCleanup(env.Close)
-				if n, ok := p.(*cluster.Node); ok {
-					// PodDefaults by admission: Kubeflow's webhook manifests,
-					// our webhook's image, the real apiserver calling it.
-					why, err := env.InstallPodDefaultWebhook(ctx, n.IssueCertificates)
-					Expect(err).NotTo(HaveOccurred())
-					if why != "" {
-						AddReportEntry("PodDefaults applied by the suite", why)
-					}
-				}
-				if len(env.Dropped) > 0 {
-					AddReportEntry("fixtures left out", env.Dropped)
-				}
-			}, NodeTimeout(4*time.Minute))
+	err := runner.Close(ctx)
+	Expect(results.WriteReports(filepath.Join("..", "..", "reports", reportName()), runner.Results())).To(Succeed())
+	Expect(err).NotTo(HaveOccurred(), "the run's clean-up")
+}, NodeTimeout(3*time.Minute))
 
-			for _, pc := range plan.Cases {
+var _ = Describe("scenarios", func() {
+	matrix := newRun()
+	if setup != nil {
+		It("has a target", func() { Expect(setup).NotTo(HaveOccurred()) })
+		return
+	}
+	for _, sp := range matrix {
+		sc := sp.Scenario
+		Describe(sc.Name, Ordered, ContinueOnFailure, Label(string(sc.Mode), string(sc.Location)), func() {
+			var prep conformance.Prepared
+			BeforeAll(func(ctx SpecContext) {
+				if skipAll != "" {
+					Skip(skipAll)
+				}
+				var err error
+				prep, err = runner.Prepare(ctx, sp)
+				if errors.Is(err, node.ErrUnsupported) {
+					Skip(err.Error())
+				}
+				DeferCleanup(func(ctx SpecContext) { Expect(runner.Teardown(ctx, sp, prep)).To(Succeed()) }, NodeTimeout(2*time.Minute))
+				Expect(err).NotTo(HaveOccurred())
+				for _, n := range prep.Notes {
+					AddReportEntry(n)
+				}
+			}, NodeTimeout(10*time.Minute))
+
+			for _, pc := range sp.Cases {
 				c := pc.Case
 				name := fmt.Sprintf("%s → %s", c.Name(), c.Expect)
 				if c.Pending != "" {
 					It(name+" (pending: "+c.Pending+")", labelsOf(sc, c), Pending, func() {})
 					continue
 				}
-				if pc.Skip != "" {
-					It(name, labelsOf(sc, c), func() { Skip(pc.Skip) })
-					continue
-				}
 				It(name, labelsOf(sc, c), func(ctx SpecContext) {
-					if why := env.Unavailable(c); why != "" {
-						Skip(why)
+					cr := runner.Case(ctx, prep, pc)
+					for _, s := range cr.Steps {
+						GinkgoWriter.Println("•", s)
 					}
-					res, err := conformance.RunCase(ctx, env, c, GinkgoT().TempDir())
-					if res != nil {
-						for _, s := range res.Steps {
-							GinkgoWriter.Println("•", s)
-						}
-						if res.Report != nil {
-							GinkgoWriter.Print(conformance.Summary(res.Report))
-						}
+					GinkgoWriter.Print(cr.Doctor)
+					switch cr.Status {
+					case results.Skipped:
+						Skip(cr.Reason)
+					case results.Failed:
+						Fail(cr.Reason)
 					}
-					Expect(err).NotTo(HaveOccurred())
-				}, NodeTimeout(3*time.Minute))
+				}, NodeTimeout(4*time.Minute))
 			}
 		})
 	}

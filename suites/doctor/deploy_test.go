@@ -17,10 +17,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
-	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // The shipped YAML (deploy/doctor): the doctor's ServiceAccount and its
@@ -58,13 +58,13 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 		saUser = "system:serviceaccount:" + profile + ":" + doctorSA
 	)
 	BeforeAll(func(ctx SpecContext) {
-		l = startLab(ctx, install.MultiUser)
+		l = startLab(ctx, kubeflow.MultiUser)
 		By("applying deploy/doctor/rbac.yaml")
 		b, err := os.ReadFile(filepath.Join(deployDir, "rbac.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		objs, err := cluster.DecodeManifests("rbac.yaml", b)
+		objs, err := manifests.Decode("rbac.yaml", b)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cluster.Apply(ctx, l.rc, objs)).To(Succeed())
+		Expect(manifests.ApplyAll(ctx, l.rc, objs)).To(Succeed())
 		asSA = rest.CopyConfig(l.rc)
 		asSA.Impersonate = rest.ImpersonationConfig{UserName: saUser, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + profile, "system:authenticated"}}
 	}, NodeTimeout(4*time.Minute))
@@ -72,7 +72,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 	It("passes the apiserver's server-side dry-run", func(ctx SpecContext) {
 		b, err := os.ReadFile(filepath.Join(deployDir, "job.yaml"))
 		Expect(err).NotTo(HaveOccurred())
-		objs, err := cluster.DecodeManifests("job.yaml", b)
+		objs, err := manifests.Decode("job.yaml", b)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(objs).To(HaveLen(1))
 		cs := kubernetes.NewForConfigOrDie(l.rc)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -24,6 +25,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
@@ -46,7 +48,7 @@ type kfpLab struct {
 // without the lab's own port-forward: finding and forwarding is the
 // doctor's job here. Clean-up is registered before each step it undoes, so
 // a failure or an interrupt anywhere leaves nothing running.
-func startLab(ctx SpecContext, mode install.Mode) *kfpLab {
+func startLab(ctx SpecContext, mode kubeflow.Mode) *kfpLab {
 	objs, err := install.Fixtures(mode)
 	Expect(err).NotTo(HaveOccurred())
 	k := suitekit.Kwok(ctx)
@@ -158,7 +160,7 @@ func eventually(ctx SpecContext, cfg doctorRun, check func(g Gomega, d diagnosis
 var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 	Context("standalone KFP", Ordered, Label("standalone", "out-of-cluster"), func() {
 		var l *kfpLab
-		BeforeAll(func(ctx SpecContext) { l = startLab(ctx, install.Standalone) }, NodeTimeout(4*time.Minute))
+		BeforeAll(func(ctx SpecContext) { l = startLab(ctx, kubeflow.Standalone) }, NodeTimeout(4*time.Minute))
 
 		It("finds the install, port-forwards to ml-pipeline-ui and passes", func(ctx SpecContext) {
 			d := eventually(ctx, l.outside(nil), func(g Gomega, d diagnosis) {
@@ -185,7 +187,7 @@ var _ = Describe("kfp-doctor with only a kubeconfig", func() {
 
 	Context("multi-user KFP", Ordered, Label("multi-user"), func() {
 		var l *kfpLab
-		BeforeAll(func(ctx SpecContext) { l = startLab(ctx, install.MultiUser) }, NodeTimeout(4*time.Minute))
+		BeforeAll(func(ctx SpecContext) { l = startLab(ctx, kubeflow.MultiUser) }, NodeTimeout(4*time.Minute))
 
 		It("passes with a TokenRequest token for the profile's default-editor", Label("out-of-cluster"), func(ctx SpecContext) {
 			tok := l.token(ctx, profile, editor, "pipelines.kubeflow.org", nil)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/fix"
-	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 // kfp-doctor fix's objects against a real kube-apiserver with KFP's
@@ -30,7 +30,7 @@ var _ = Describe("kfp-doctor fix on a lab cluster", Ordered, Label("multi-user",
 		dyn dynamic.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		l = startLab(ctx, install.MultiUser)
+		l = startLab(ctx, kubeflow.MultiUser)
 		dyn = dynamic.NewForConfigOrDie(l.rc)
 		_, err := l.cs.CoreV1().ServiceAccounts(profile).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: runner}}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())

@@ -9,9 +9,10 @@ package fidelity_test
 import (
 	"context"
 	"embed"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"testing"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -21,7 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 //go:embed testdata/*.yaml
@@ -53,7 +54,7 @@ func TestFidelitySuite(t *testing.T) {
 var _ = BeforeSuite(func(ctx SpecContext) {
 	k := suitekit.Kwok(ctx)
 	admin = k.RESTConfig()
-	Expect(cluster.ApplyFS(ctx, admin, testdata)).To(Succeed())
+	Expect(manifests.ApplyFS(ctx, admin, testdata)).To(Succeed())
 	clientset = kubernetes.NewForConfigOrDie(admin)
 
 	aliceToken = mintToken(ctx, "ns-1", "alice", kfpAudience)

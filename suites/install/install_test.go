@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,7 +20,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 )
 
 var (
@@ -29,7 +32,7 @@ var (
 
 // objects returns the install's objects, skipping upstream installs when the
 // shared manifests are absent.
-func objects(source install.Source, mode install.Mode) []*unstructured.Unstructured {
+func objects(source install.Source, mode kubeflow.Mode) []*unstructured.Unstructured {
 	objs, err := install.Objects(source, mode)
 	if errors.Is(err, install.ErrNoUpstream) {
 		Skip(err.Error())
@@ -40,7 +43,7 @@ func objects(source install.Source, mode install.Mode) []*unstructured.Unstructu
 
 var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 	DescribeTable("on a fresh kwok cluster",
-		func(ctx SpecContext, source install.Source, mode install.Mode) {
+		func(ctx SpecContext, source install.Source, mode kubeflow.Mode) {
 			objs := objects(source, mode)
 			// The installs use fixed namespaces: each gets a cluster of its own.
 			k := suitekit.Kwok(ctx)
@@ -49,7 +52,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 			dyn := dynamic.NewForConfigOrDie(rc)
 
 			By(fmt.Sprintf("applying %d objects", len(objs)))
-			res, err := install.Apply(ctx, rc, objs)
+			res, err := manifests.Apply(ctx, rc, objs, manifests.Options{FakePods: true})
 			Expect(err).NotTo(HaveOccurred())
 			report(source, mode, len(objs), res)
 			Expect(res.Applied + len(res.Skipped)).To(Equal(len(objs)))
@@ -63,7 +66,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 			pod := runningPod(ctx, cs, "kubeflow", "kfp-api-server")
 			env := podEnv(ctx, cs, pod, "kfp-api-server")
 			switch {
-			case mode == install.MultiUser:
+			case mode == kubeflow.MultiUser:
 				Expect(env).To(HaveKeyWithValue("MULTIUSER", "true"), "env of %s: %v", pod.Name, env)
 			case source == install.FromFixtures:
 				Expect(env).To(HaveKeyWithValue("MULTIUSER", "false"), "env of %s: %v", pod.Name, env)
@@ -72,7 +75,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 				// default, false, applies.
 				Expect(env).To(Or(Not(HaveKey("MULTIUSER")), HaveKeyWithValue("MULTIUSER", "false")), "env of %s: %v", pod.Name, env)
 			}
-			if mode == install.MultiUser {
+			if mode == kubeflow.MultiUser {
 				Expect(env).To(HaveKeyWithValue("KUBEFLOW_USERID_HEADER", "kubeflow-userid"))
 				Expect(env).To(HaveKeyWithValue("KUBEFLOW_USERID_PREFIX", ""))
 			}
@@ -88,7 +91,7 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 			Expect(err).NotTo(HaveOccurred())
 			reportNotes("not running", notes)
 
-			if mode != install.MultiUser {
+			if mode != kubeflow.MultiUser {
 				return
 			}
 			By("seeing kubeflow-edit aggregate the pipelines rules (the controller-manager's work)")
@@ -127,16 +130,16 @@ var _ = Describe("Installing KFP", Serial, Label("install"), func() {
 				Expect(err).NotTo(HaveOccurred(), "RoleBinding %s/default-editor", ns)
 			}
 		},
-		Entry("fixtures, standalone", Label("fixtures", "standalone"), install.FromFixtures, install.Standalone, SpecTimeout(5*time.Minute)),
-		Entry("fixtures, multi-user", Label("fixtures", "multi-user"), install.FromFixtures, install.MultiUser, SpecTimeout(5*time.Minute)),
-		Entry("upstream, standalone", Label("upstream", "standalone"), install.FromUpstream, install.Standalone, SpecTimeout(5*time.Minute)),
-		Entry("upstream, multi-user", Label("upstream", "multi-user"), install.FromUpstream, install.MultiUser, SpecTimeout(5*time.Minute)),
+		Entry("fixtures, standalone", Label("fixtures", "standalone"), install.FromFixtures, kubeflow.Standalone, SpecTimeout(5*time.Minute)),
+		Entry("fixtures, multi-user", Label("fixtures", "multi-user"), install.FromFixtures, kubeflow.MultiUser, SpecTimeout(5*time.Minute)),
+		Entry("upstream, standalone", Label("upstream", "standalone"), install.FromUpstream, kubeflow.Standalone, SpecTimeout(5*time.Minute)),
+		Entry("upstream, multi-user", Label("upstream", "multi-user"), install.FromUpstream, kubeflow.MultiUser, SpecTimeout(5*time.Minute)),
 	)
 })
 
 // report puts the apply's numbers and everything the lab could not honour
 // into the spec report (and so into reports/install-suite.json).
-func report(source install.Source, mode install.Mode, total int, res *install.Result) {
+func report(source install.Source, mode kubeflow.Mode, total int, res *manifests.Result) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d objects, %d applied, %d skipped, %d changed, in %s\n",
 		source, mode, total, res.Applied, len(res.Skipped), len(res.Changed), res.Elapsed.Round(time.Millisecond))
@@ -153,7 +156,7 @@ func report(source install.Source, mode install.Mode, total int, res *install.Re
 	GinkgoWriter.Print(b.String())
 }
 
-func reportNotes(what string, notes []install.Note) {
+func reportNotes(what string, notes []manifests.Note) {
 	if len(notes) == 0 {
 		return
 	}

@@ -22,12 +22,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 // cleanupChildEnv makes this test binary act as a program that owns a node
-// cluster with a running pod until it is stopped (see TestMain).
+// cluster with a running pod until it is stopped (see TestMain); its value
+// is the cluster's image archives, built by the suite, separated by ":".
 const cleanupChildEnv = "KFP_CONNECT_NODE_CLEANUP_CHILD"
 
 // childNode is what the child prints on one line once its pod runs.
@@ -43,7 +46,9 @@ type childNode struct {
 func cleanupChild() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	n, err := cluster.NewNode(cluster.NodeOptions{})
+	// The images are the suite's, built outside the child's TMPDIR: what
+	// the check finds there is the cluster's.
+	n, err := node.New(node.Options{ImageArchives: strings.Split(os.Getenv(cleanupChildEnv), ":")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -63,7 +68,7 @@ func cleanupChild() int {
 		fmt.Println(string(line))
 	}
 	if err := n.Create(ctx); err != nil {
-		if errors.Is(err, cluster.ErrNodeUnsupported) {
+		if errors.Is(err, node.ErrUnsupported) {
 			report(childNode{Unsupported: err.Error()})
 			return destroy()
 		}
@@ -76,12 +81,12 @@ func cleanupChild() int {
 		return destroy() | 1
 	}
 	c := childNode{Name: n.Name(), Workdir: n.Workdir(), CgroupRoot: n.CgroupRoot(), Kubeconfig: n.KubeconfigPath()}
-	procs, err := n.Processes()
+	list, err := n.Processes()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return destroy() | 1
 	}
-	for _, p := range procs {
+	for _, p := range list {
 		c.PIDs = append(c.PIDs, p.PID)
 		if strings.Contains(p.Cmdline, "kfpc-node-holder") {
 			c.MountNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", p.PID))
@@ -93,7 +98,7 @@ func cleanupChild() int {
 }
 
 // runPod starts one pod and waits until it is Running.
-func runPod(ctx context.Context, n *cluster.Node) error {
+func runPod(ctx context.Context, n *node.Node) error {
 	cs, err := kubernetes.NewForConfig(n.RESTConfig())
 	if err != nil {
 		return err
@@ -124,9 +129,14 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(os.RemoveAll, home)
 		DeferCleanup(os.RemoveAll, tmp)
-		env := append([]string{cleanupChildEnv + "=1", "HOME=" + home, "TMPDIR=" + tmp, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools},
-			// The Go toolchain, which builds the images, keeps its caches
-			// and settings where it always does: they are not the cluster's.
+		base, err := imgs.Node(ctx, false)
+		Expect(err).NotTo(HaveOccurred())
+		probe, err := imgs.Probe(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		archives := strings.Join(append(base, probe), ":")
+		env := append([]string{cleanupChildEnv + "=" + archives, "HOME=" + home, "TMPDIR=" + tmp, "KUBECONFIG=", cluster.ToolsBinEnv + "=" + tools},
+			// The Go toolchain keeps its caches and settings where it
+			// always does: they are not the cluster's.
 			goDirs(ctx)...)
 		cmd, line, exited := suitekit.StartOwner(ctx, env, 3*time.Minute)
 		var c childNode
@@ -141,7 +151,7 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 			_ = cmd.Process.Kill()
 			cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			_ = cluster.KillProcessesMentioning(cctx, c.Workdir, time.Second)
+			_ = procs.KillMentioning(cctx, c.Workdir, time.Second)
 			_ = exec.CommandContext(cctx, "ip", "netns", "delete", c.Name).Run()
 		})
 
@@ -163,9 +173,9 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 			// Nothing ran Destroy: the daemons and pods outlive their owner
 			// until the next node cluster's start sweeps them.
 			Expect(exitErr).To(HaveOccurred())
-			Expect(cluster.ProcessesMentioning(c.Workdir)).NotTo(BeEmpty(), "SIGKILL of the owner stopped the daemons by itself: this entry shows nothing")
+			Expect(procs.Mentioning(c.Workdir)).NotTo(BeEmpty(), "SIGKILL of the owner stopped the daemons by itself: this entry shows nothing")
 			By("sweeping orphans, as the next NewNode in the same temp directory does")
-			reaped, err := cluster.ReapOrphanNodes(ctx, tmp)
+			reaped, err := node.ReapOrphans(ctx, tmp)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(reaped).To(ConsistOf(c.Name))
 		} else {
@@ -175,13 +185,13 @@ var _ = Describe("Clean-up of a node cluster", Label("node", "cleanup"), func() 
 		By("finding nothing left")
 		// Exited: gone, or a zombie its new parent has yet to reap (the
 		// pods' processes lose their shim), which holds nothing any more.
-		var procs []cluster.Process
+		var left []procs.Process
 		for _, pid := range c.PIDs {
-			procs = append(procs, cluster.Process{PID: pid})
+			left = append(left, procs.Process{PID: pid})
 		}
-		Expect(cluster.WaitExited(ctx, procs, time.Second)).To(Succeed())
+		Expect(procs.WaitExited(ctx, left, time.Second)).To(Succeed())
 		for _, mark := range []string{c.Workdir, c.Name} {
-			Expect(cluster.ProcessesMentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
+			Expect(procs.Mentioning(mark)).To(BeEmpty(), "processes mentioning %s survive", mark)
 		}
 		Expect(processesIn(c.MountNS)).To(BeEmpty(), "processes still hold the mount namespace %s (and its mounts)", c.MountNS)
 		mounts, err := os.ReadFile("/proc/self/mountinfo")

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/doctorpod"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
@@ -23,14 +24,17 @@ import (
 // path the in-cluster scenario cases take on this provider and on kind.
 var _ = Describe("The doctor's image in a pod", Ordered, Label("node", "doctor-pod"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	const ns = "doctor-client"
 	BeforeAll(func(ctx SpecContext) {
-		// The doctor is a large program: its build, cold, is most of Create.
-		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true, Images: []images.Ref{images.Doctor("")}, ReadyTimeout: 6 * time.Minute})
-		_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		// The doctor is a large program: its build, cold, takes minutes; it is
+		// built before the cluster, outside its creation deadline.
+		doctor, err := imgs.Doctor(ctx, images.Doctor("").Ref)
+		Expect(err).NotTo(HaveOccurred())
+		n, cs = createNode(ctx, node.Options{DNS: true}, []string{doctor})
+		_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = cs.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "doctor"}}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())

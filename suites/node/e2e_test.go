@@ -12,18 +12,20 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/envfuncs"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 )
 
 // An e2e-framework user takes the node provider as it takes kind's or
 // kwok's: envfuncs.CreateCluster, the env's client, envfuncs.DestroyCluster.
 var _ = Describe("The node provider in sigs.k8s.io/e2e-framework", Label("node", "e2e-framework"), func() {
 	It("creates a cluster through envfuncs, serves the env's client, exports logs and is destroyed", func(ctx SpecContext) {
-		p := cluster.NewNodeE2E(cluster.NodeOptions{})
+		base, err := imgs.Node(ctx, false)
+		Expect(err).NotTo(HaveOccurred())
+		p := node.NewE2E(node.Options{ImageArchives: base})
 		cfg := envconf.New()
 		DeferCleanup(func(ctx SpecContext) { Expect(p.Destroy(ctx)).To(Succeed()) }, NodeTimeout(2*time.Minute))
 		withCluster, err := envfuncs.CreateCluster(p, "kfpc-e2e")(ctx, cfg)
-		if errors.Is(err, cluster.ErrNodeUnsupported) {
+		if errors.Is(err, node.ErrUnsupported) {
 			Skip(err.Error())
 		}
 		Expect(err).NotTo(HaveOccurred())

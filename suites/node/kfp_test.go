@@ -16,9 +16,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // KFP's standalone fixtures, applied unchanged, run as real pods of the
@@ -27,11 +30,13 @@ import (
 // its image names.
 var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true, CatalogImages: images.KFPRefs()})
+		kfp, err := imgs.Catalog(ctx, programs.KFPRefs()...)
+		Expect(err).NotTo(HaveOccurred())
+		n, cs = createNode(ctx, node.Options{DNS: true}, kfp)
 	}, NodeTimeout(5*time.Minute))
 
 	AfterEach(func() {
@@ -41,10 +46,10 @@ var _ = Describe("KFP's fixtures on a node cluster", Ordered, Label("node", "kfp
 	})
 
 	It("runs ml-pipeline and ml-pipeline-ui from the pre-imported images, with no pull", func(ctx SpecContext) {
-		objs, err := install.Fixtures(install.Standalone)
+		objs, err := install.Fixtures(kubeflow.Standalone)
 		Expect(err).NotTo(HaveOccurred())
 		rc := n.RESTConfig()
-		_, err = install.Apply(ctx, rc, objs)
+		_, err = manifests.Apply(ctx, rc, objs, manifests.Options{})
 		Expect(err).NotTo(HaveOccurred())
 
 		for _, name := range []string{"ml-pipeline", "ml-pipeline-ui"} {

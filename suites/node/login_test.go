@@ -16,8 +16,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
-	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
 // The login programs the lab runs as processes on kwok, here as pods of
@@ -25,20 +28,18 @@ import (
 // Deployments applied unchanged.
 var _ = Describe("The login programs as pods on a node cluster", Ordered, Label("node", "login"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx, cluster.NodeOptions{})
-		By("building the login images and loading them into the node")
-		bin, err := cluster.ToolsBin(os.Getenv, "dex", "oauth2-proxy")
-		Expect(err).NotTo(HaveOccurred())
-		archives, err := images.BuildLogin(ctx, ".", GinkgoT().TempDir(), bin)
+		n, cs = createNode(ctx, node.Options{})
+		By("building the login images and loading them into the running node")
+		archives, err := imgs.Catalog(ctx, programs.LoginRefs()...)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 
 		By("applying the fixtures' namespaces and login objects")
-		fixtures, err := install.Fixtures(install.MultiUser)
+		fixtures, err := install.Fixtures(kubeflow.MultiUser)
 		Expect(err).NotTo(HaveOccurred())
 		var objs []*unstructured.Unstructured
 		for _, o := range fixtures {
@@ -46,7 +47,7 @@ var _ = Describe("The login programs as pods on a node cluster", Ordered, Label(
 				objs = append(objs, o)
 			}
 		}
-		_, err = install.Apply(ctx, n.RESTConfig(), objs)
+		_, err = manifests.Apply(ctx, n.RESTConfig(), objs, manifests.Options{})
 		Expect(err).NotTo(HaveOccurred())
 	}, NodeTimeout(6*time.Minute))
 

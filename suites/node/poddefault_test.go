@@ -18,8 +18,12 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/programs"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 )
 
@@ -40,7 +44,7 @@ const (
 // the real kubelet mounts the projected token the webhook put in the pod.
 var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("node", "poddefault"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 		pd *unstructured.Unstructured
 	)
@@ -49,18 +53,15 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 		if !ok {
 			Skip("the upstream manifests are absent (" + install.ErrNoUpstream.Error() + "): the webhook's manifests come from there")
 		}
-		n, cs = createNode(ctx, cluster.NodeOptions{})
+		n, cs = createNode(ctx, node.Options{})
 
-		By("building the webhook's image and loading it into the node")
-		dir := GinkgoT().TempDir()
-		standin := filepath.Join(dir, "kfp-standin")
-		Expect(images.BuildGo(ctx, ".", images.StandinPackage, standin)).To(Succeed())
-		archive := filepath.Join(dir, "poddefaults-webhook.tar")
-		Expect(images.WriteImage(images.PodDefaultWebhookImage(standin), archive)).To(Succeed())
-		Expect(n.LoadImages(ctx, archive)).To(Succeed())
+		By("building the webhook's image and loading it into the running node")
+		archives, err := imgs.Catalog(ctx, programs.MainRef("poddefault-webhook"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n.LoadImages(ctx, archives...)).To(Succeed())
 
 		By("applying the fixtures' PodDefault CRD, namespaces and PodDefaults")
-		fixtures, err := install.Fixtures(install.MultiUser)
+		fixtures, err := install.Fixtures(kubeflow.MultiUser)
 		Expect(err).NotTo(HaveOccurred())
 		var base []*unstructured.Unstructured
 		for _, o := range fixtures {
@@ -69,13 +70,15 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 				base = append(base, o)
 			}
 		}
-		_, err = install.Apply(ctx, n.RESTConfig(), base)
+		_, err = manifests.Apply(ctx, n.RESTConfig(), base, manifests.Options{})
 		Expect(err).NotTo(HaveOccurred())
 
 		By("applying the upstream admission-webhook, its certificate issued by the node's CA")
 		objs, err := install.Kustomize(filepath.Join(shared, "kubeflow-manifests", "applications", "admission-webhook", "upstream", "overlays", "cert-manager"))
 		Expect(err).NotTo(HaveOccurred())
-		objs, err = n.IssueCertificates(objs)
+		issue, err := install.NewIssuer()
+		Expect(err).NotTo(HaveOccurred())
+		objs, err = issue(objs)
 		Expect(err).NotTo(HaveOccurred())
 		var workload, hooks []*unstructured.Unstructured
 		for _, o := range objs {
@@ -89,9 +92,9 @@ var _ = Describe("PodDefaults by admission on a node cluster", Ordered, Label("n
 			}
 		}
 		Expect(hooks).To(HaveLen(1))
-		Expect(cluster.Apply(ctx, n.RESTConfig(), workload)).To(Succeed())
+		Expect(manifests.ApplyAll(ctx, n.RESTConfig(), workload)).To(Succeed())
 		Expect(install.WaitReady(ctx, n.RESTConfig(), webhookNamespace, "admission-webhook-deployment")).To(Succeed())
-		Expect(cluster.Apply(ctx, n.RESTConfig(), hooks)).To(Succeed())
+		Expect(manifests.ApplyAll(ctx, n.RESTConfig(), hooks)).To(Succeed())
 
 		pd, err = dynamic.NewForConfigOrDie(n.RESTConfig()).Resource(poddefault.GVR).Namespace(profileNamespace).Get(ctx, "access-ml-pipeline", metav1.GetOptions{})
 		Expect(err).NotTo(HaveOccurred())

@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/images"
 )
 
@@ -26,11 +27,11 @@ const kfpAudience = "pipelines.kubeflow.org"
 
 var _ = Describe("A node cluster", Ordered, Label("node"), func() {
 	var (
-		n  *cluster.Node
+		n  *node.Node
 		cs kubernetes.Interface
 	)
 	BeforeAll(func(ctx SpecContext) {
-		n, cs = createNode(ctx, cluster.NodeOptions{DNS: true})
+		n, cs = createNode(ctx, node.Options{DNS: true})
 	}, NodeTimeout(4*time.Minute))
 
 	// A failed spec carries the end of each component's log: the cluster

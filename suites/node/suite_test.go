@@ -17,7 +17,8 @@ import (
 	. "github.com/onsi/gomega"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
+	"github.com/kfp-connect/kfp-connect/internal/nodeimages"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
@@ -39,16 +40,33 @@ func TestNodeSuite(t *testing.T) {
 
 var _ = ReportAfterSuite("reports", suitekit.Reports("node-suite"))
 
+// imgs builds the images the specs' clusters load, each once per run,
+// before any cluster exists.
+var imgs *nodeimages.Builder
+
+var _ = BeforeSuite(func() {
+	imgs = suitekit.NodeImages(GinkgoT().TempDir())
+})
+
 // createNode creates a node cluster that is destroyed after the container
-// it is created in (also on failure and interrupt); it skips when the
+// it is created in (also on failure and interrupt), loaded with the node's
+// own images, the probe and the archives of more; it skips when the
 // machine refuses namespaces or cgroups.
-func createNode(ctx SpecContext, opts cluster.NodeOptions) (*cluster.Node, kubernetes.Interface) {
-	n, err := cluster.NewNode(opts)
+func createNode(ctx SpecContext, opts node.Options, more ...[]string) (*node.Node, kubernetes.Interface) {
+	base, err := imgs.Node(ctx, opts.DNS)
+	Expect(err).NotTo(HaveOccurred())
+	probe, err := imgs.Probe(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	opts.ImageArchives = append(append(opts.ImageArchives, base...), probe)
+	for _, m := range more {
+		opts.ImageArchives = append(opts.ImageArchives, m...)
+	}
+	n, err := node.New(opts)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func(ctx SpecContext) {
 		Expect(n.Destroy(ctx)).To(Succeed())
 	}, NodeTimeout(2*time.Minute))
-	if err := n.Create(ctx); errors.Is(err, cluster.ErrNodeUnsupported) {
+	if err := n.Create(ctx); errors.Is(err, node.ErrUnsupported) {
 		Skip(err.Error())
 	} else {
 		Expect(err).NotTo(HaveOccurred())

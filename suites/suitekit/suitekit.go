@@ -17,12 +17,13 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 )
 
 // NewKwok prepares a kwok cluster. CI builds the tools first, so a missing
 // binary is a broken set-up: it fails, never passes quietly.
-func NewKwok() *cluster.Kwok {
-	k, err := cluster.NewKwok(cluster.KwokOptions{})
+func NewKwok() *kwok.Kwok {
+	k, err := kwok.New(kwok.Options{})
 	if errors.Is(err, cluster.ErrToolsMissing) {
 		ginkgo.Fail("the kwok cluster cannot start: " + err.Error())
 	}
@@ -33,7 +34,7 @@ func NewKwok() *cluster.Kwok {
 // Kwok creates a kwok cluster for the current node. Its destruction is
 // registered before Create, so a failed or interrupted Create is cleaned up
 // too; Ginkgo runs it on SIGINT/SIGTERM as well.
-func Kwok(ctx ginkgo.SpecContext) *cluster.Kwok {
+func Kwok(ctx ginkgo.SpecContext) *kwok.Kwok {
 	k := NewKwok()
 	ginkgo.DeferCleanup(func(ctx ginkgo.SpecContext) {
 		gomega.Expect(k.Destroy(ctx)).To(gomega.Succeed())

@@ -11,14 +11,15 @@ import (
 	"os"
 	"time"
 
-	"github.com/kfp-connect/kfp-connect/internal/cluster"
+	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
 
 // Lab is a running benchmark lab.
 type Lab struct {
-	Cluster *cluster.Kwok
+	Cluster *kwok.Kwok
 	Runtime *lab.Runtime
 }
 
@@ -26,7 +27,7 @@ type Lab struct {
 // KFP's multi-user fixtures and runs their programs. Close removes it all;
 // on error nothing is left.
 func Start(ctx context.Context, prefix string) (l *Lab, err error) {
-	kw, err := cluster.NewKwok(cluster.KwokOptions{Name: fmt.Sprintf("%s-%d", prefix, os.Getpid())})
+	kw, err := kwok.New(kwok.Options{Name: fmt.Sprintf("%s-%d", prefix, os.Getpid())})
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +42,7 @@ func Start(ctx context.Context, prefix string) (l *Lab, err error) {
 	if err := kw.Create(upCtx); err != nil {
 		return nil, err
 	}
-	objs, err := install.Fixtures(install.MultiUser)
+	objs, err := install.Fixtures(kubeflow.MultiUser)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ package podenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,25 +20,18 @@ import (
 
 // ContainerEnv computes a container's environment the way the kubelet does,
 // so that a program is configured exactly as it would be in that pod:
-// Service link variables of the pod's namespace, then envFrom, then
-// env with $(VAR) references expanded and valueFrom resolved from ConfigMaps,
-// Secrets and the pod's own fields.
-func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, error) {
-	return ContainerEnvVia(ctx, client, pod, c, nil)
-}
-
-// LinkMapper says where a Service port is for the process being configured:
-// a host and port in place of the ClusterIP and the Service's port.
-type LinkMapper func(svc *corev1.Service, port corev1.ServicePort) (host string, hostPort int32, err error)
-
-// ContainerEnvVia is ContainerEnv for a process that reaches Services
-// elsewhere than at their ClusterIPs (the lab's processes reach them through
-// loopback forwarders): via maps each service-link address before env
-// values that reference it are expanded. Nil keeps the ClusterIPs.
-func ContainerEnvVia(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, via LinkMapper) (map[string]string, error) {
+// Service link variables (of the pod's namespace's Services, and always of
+// the kubernetes Service), then envFrom, then env with $(VAR) references
+// expanded and valueFrom resolved from ConfigMaps, Secrets and the pod's
+// own fields.
+func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, opts ...Option) (map[string]string, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
 	env := map[string]string{}
-	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
-		if err := serviceLinks(ctx, client, pod.Namespace, env, via); err != nil {
+	if !o.noServices {
+		if err := serviceLinks(ctx, client, pod, env); err != nil {
 			return nil, err
 		}
 	}
@@ -66,42 +60,79 @@ func ContainerEnvVia(ctx context.Context, client kubernetes.Interface, pod *core
 	return env, nil
 }
 
-// serviceLinks adds NAME_SERVICE_HOST / _PORT / _PORT_<PORTNAME> for every
-// Service with a cluster IP in the namespace (the UI server finds the API
-// server through ML_PIPELINE_SERVICE_HOST and _PORT).
-func serviceLinks(ctx context.Context, client kubernetes.Interface, ns string, env map[string]string, via LinkMapper) error {
-	list, err := client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Errorf("listing services of %s for service links: %w", ns, err)
+// Option changes what ContainerEnv computes.
+type Option func(*options)
+
+type options struct{ noServices bool }
+
+// WithoutServices leaves out the Service link variables, and so every
+// request for Services: for a reader of other variables, who may not be
+// allowed to list Services.
+func WithoutServices() Option { return func(o *options) { o.noServices = true } }
+
+// serviceLinks adds the kubelet's variables of each Service with a cluster
+// IP in the pod's namespace (unless the pod disables service links) and of
+// the kubernetes Service in the default namespace (always; a reader not
+// allowed to get it goes without): NAME_SERVICE_HOST, NAME_SERVICE_PORT and
+// NAME_SERVICE_PORT_<PORT NAME>, and Docker's link variables NAME_PORT and
+// NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. The real KFP API server
+// exits without ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST, for one.
+func serviceLinks(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, env map[string]string) error {
+	var services []corev1.Service
+	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
+		list, err := client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return fmt.Errorf("listing services of %s for service links: %w", pod.Namespace, err)
+		}
+		services = list.Items
 	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
-	for _, svc := range list.Items {
+	named := map[string]bool{}
+	for _, svc := range services {
+		named[svc.Name] = true
+	}
+	// The pod's namespace's own kubernetes Service wins over the master's.
+	if !named["kubernetes"] {
+		master, err := client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err == nil {
+			services = append(services, *master)
+		} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+			return fmt.Errorf("getting the kubernetes service for its service links: %w", err)
+		}
+	}
+	sort.Slice(services, func(i, j int) bool { return services[i].Name < services[j].Name })
+	for _, svc := range services {
 		ip := svc.Spec.ClusterIP
 		if ip == "" || ip == corev1.ClusterIPNone || len(svc.Spec.Ports) == 0 {
 			continue
 		}
-		prefix := strings.ToUpper(strings.ReplaceAll(svc.Name, "-", "_"))
-		host, ports := ip, make([]int32, len(svc.Spec.Ports))
-		for i, p := range svc.Spec.Ports {
-			ports[i] = p.Port
-			if via != nil {
-				h, hp, err := via(&svc, p)
-				if err != nil {
-					return err
-				}
-				host, ports[i] = h, hp
-			}
-		}
-		env[prefix+"_SERVICE_HOST"] = host
-		env[prefix+"_SERVICE_PORT"] = strconv.Itoa(int(ports[0]))
+		prefix := envName(svc.Name)
+		env[prefix+"_SERVICE_HOST"] = ip
+		env[prefix+"_SERVICE_PORT"] = strconv.Itoa(int(svc.Spec.Ports[0].Port))
 		for i, p := range svc.Spec.Ports {
 			if p.Name != "" {
-				env[prefix+"_SERVICE_PORT_"+strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))] = strconv.Itoa(int(ports[i]))
+				env[prefix+"_SERVICE_PORT_"+envName(p.Name)] = strconv.Itoa(int(p.Port))
 			}
+			proto := strings.ToLower(string(p.Protocol))
+			if proto == "" {
+				proto = "tcp"
+			}
+			url := proto + "://" + net.JoinHostPort(ip, strconv.Itoa(int(p.Port)))
+			if i == 0 {
+				env[prefix+"_PORT"] = url
+			}
+			pp := fmt.Sprintf("%s_PORT_%d_%s", prefix, p.Port, strings.ToUpper(proto))
+			env[pp] = url
+			env[pp+"_PROTO"] = proto
+			env[pp+"_PORT"] = strconv.Itoa(int(p.Port))
+			env[pp+"_ADDR"] = ip
 		}
 	}
 	return nil
 }
+
+// envName is a Service's or port's name as the kubelet spells it in a
+// variable's name.
+func envName(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
 
 func sourceData(ctx context.Context, client kubernetes.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
 	var data map[string]string

@@ -64,3 +64,58 @@ func TestContainerEnv(t *testing.T) {
 		t.Fatal("a missing required key must fail")
 	}
 }
+
+// The kubelet's service links: every Service of the pod's namespace with a
+// cluster IP, Docker's link variables too, and the kubernetes Service of
+// the default namespace even when the pod turns links off.
+func TestServiceLinksAsTheKubelet(t *testing.T) {
+	client := fake.NewClientset(
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Namespace: "default"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.1",
+			Ports: []corev1.ServicePort{{Name: "https", Port: 443, Protocol: corev1.ProtocolTCP}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "ml-pipeline-visualizationserver", Namespace: "kubeflow"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.3.4",
+			Ports: []corev1.ServicePort{{Name: "http", Port: 8888, Protocol: corev1.ProtocolTCP}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "dns", Namespace: "kubeflow"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.0.10",
+			Ports: []corev1.ServicePort{{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP}}}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: "elsewhere"}, Spec: corev1.ServiceSpec{ClusterIP: "10.96.9.9",
+			Ports: []corev1.ServicePort{{Port: 1}}}},
+	)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "kubeflow"}}
+	env, err := ContainerEnv(context.Background(), client, pod, &corev1.Container{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST":        "10.96.3.4",
+		"ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_PORT":        "8888",
+		"ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_PORT_HTTP":   "8888",
+		"ML_PIPELINE_VISUALIZATIONSERVER_PORT":                "tcp://10.96.3.4:8888",
+		"ML_PIPELINE_VISUALIZATIONSERVER_PORT_8888_TCP":       "tcp://10.96.3.4:8888",
+		"ML_PIPELINE_VISUALIZATIONSERVER_PORT_8888_TCP_PROTO": "tcp",
+		"ML_PIPELINE_VISUALIZATIONSERVER_PORT_8888_TCP_PORT":  "8888",
+		"ML_PIPELINE_VISUALIZATIONSERVER_PORT_8888_TCP_ADDR":  "10.96.3.4",
+		"DNS_PORT_53_UDP":         "udp://10.96.0.10:53",
+		"KUBERNETES_SERVICE_HOST": "10.96.0.1",
+		"KUBERNETES_SERVICE_PORT": "443",
+		"KUBERNETES_PORT":         "tcp://10.96.0.1:443",
+	}
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s=%q, want %q", k, env[k], v)
+		}
+	}
+	if _, ok := env["OTHER_SERVICE_HOST"]; ok {
+		t.Error("a Service of another namespace is linked")
+	}
+	off := false
+	pod.Spec.EnableServiceLinks = &off
+	env, err = ContainerEnv(context.Background(), client, pod, &corev1.Container{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env["KUBERNETES_SERVICE_HOST"] != "10.96.0.1" || env["ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST"] != "" {
+		t.Errorf("links off: %v; want the kubernetes Service's alone", env)
+	}
+	if env, _ := ContainerEnv(context.Background(), client, pod, &corev1.Container{}, WithoutServices()); len(env) != 0 {
+		t.Errorf("WithoutServices: %v", env)
+	}
+}

@@ -106,6 +106,13 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
+	return d.DialTarget(ctx, network, t)
+}
+
+// DialTarget dials a resolved address as a pod in Namespace would: through
+// the destination pod's sidecar when ThroughSidecars says so, else the
+// pod's port itself.
+func (d *Dialer) DialTarget(ctx context.Context, network string, t *Target) (net.Conn, error) {
 	port := t.Port
 	viaSidecar := d.ThroughSidecars && discover.HasSidecar(t.Pod) && mesh.Redirected(t.Port)
 	if viaSidecar {

@@ -8,16 +8,16 @@ package apiserver
 
 import (
 	"fmt"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"strconv"
-	"strings"
 )
 
 // KFP's code defaults, used when the variable is unset.
 const (
 	DefaultUserIDHeader        = "x-goog-authenticated-user-email"
 	DefaultUserIDPrefix        = "accounts.google.com:"
-	DefaultTokenReviewAudience = "pipelines.kubeflow.org"
-	DefaultNamespace           = "kubeflow"
+	DefaultTokenReviewAudience = kubeflow.Audience
+	DefaultNamespace           = kubeflow.Namespace
 	unknownBuild               = "unknown"
 )
 
@@ -81,17 +81,4 @@ func (c Config) withDefaults() Config {
 		c.CommitSHA = unknownBuild
 	}
 	return c
-}
-
-// TagFromImage is the build tag the real image carries: KFP's images are
-// built with ENV TAG_NAME set to their release tag, so
-// ghcr.io/kubeflow/kfp-api-server:2.17.0 reports tag_name "2.17.0". A
-// digest-only or untagged image reports "unknown", as a source build does.
-func TagFromImage(image string) string {
-	ref, _, _ := strings.Cut(image, "@")
-	slash := strings.LastIndex(ref, "/")
-	if colon := strings.LastIndex(ref, ":"); colon > slash && colon < len(ref)-1 {
-		return ref[colon+1:]
-	}
-	return unknownBuild
 }

@@ -251,20 +251,6 @@ func TestFilterOperations(t *testing.T) {
 	}
 }
 
-func TestTagFromImage(t *testing.T) {
-	for image, want := range map[string]string{
-		"ghcr.io/kubeflow/kfp-api-server:2.17.0":             "2.17.0",
-		"localhost:5000/kfp-api-server:dev":                  "dev",
-		"localhost:5000/kfp-api-server":                      "unknown",
-		"ghcr.io/kubeflow/kfp-api-server@sha256:abc":         "unknown",
-		"ghcr.io/kubeflow/kfp-api-server:2.16.0@sha256:abcd": "2.16.0",
-	} {
-		if got := TagFromImage(image); got != want {
-			t.Errorf("TagFromImage(%q) = %q, want %q", image, got, want)
-		}
-	}
-}
-
 // Success replies carry grpc-gateway's metadata header; errors do not.
 func TestGatewayHeaders(t *testing.T) {
 	s := New(Config{}, nil)

@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
@@ -97,7 +98,7 @@ const (
 	routePrefix            = "/pipeline"
 	defaultUpstreamTimeout = 300 * time.Second
 	// UserIDHeader is where the jwtRules put the user.
-	UserIDHeader = "kubeflow-userid"
+	UserIDHeader = kubeflow.UserIDHeader
 	// Caps: Envoy buffers no body, but a stand-in must bound what it passes.
 	maxRequestBody  = 32 << 20
 	maxResponseBody = 64 << 20

@@ -10,23 +10,24 @@
 package incluster
 
 import (
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
 const (
 	// host is where kfp.Client() goes in a pod when given no host: the API
 	// server's Service in the KFP namespace.
 	host    = "http://ml-pipeline.kubeflow:8888"
-	profile = "kubeflow-user-example-com"
+	profile = kubeflow.ExampleProfile
 )
 
 var (
-	documentedVolume = &s.TokenVolume{MountDir: "/var/run/secrets/kubeflow/pipelines", Audience: "pipelines.kubeflow.org", ExpirationSeconds: 7200}
-	elsewhereVolume  = &s.TokenVolume{MountDir: "/opt/kfp-token", Audience: "pipelines.kubeflow.org", ExpirationSeconds: 7200}
+	documentedVolume = &s.TokenVolume{MountDir: kubeflow.TokenDir, Audience: kubeflow.Audience, ExpirationSeconds: kubeflow.TokenExpiry}
+	elsewhereVolume  = &s.TokenVolume{MountDir: "/opt/kfp-token", Audience: kubeflow.Audience, ExpirationSeconds: kubeflow.TokenExpiry}
 	volumeToken      = s.Token{Kind: s.VolumeToken}
-	accessLabel      = map[string]string{"access-ml-pipeline": "true"}
+	accessLabel      = map[string]string{kubeflow.AccessLabel: "true"}
 )
 
 // The mesh's own objects as distributions change them (the install's are
@@ -47,49 +48,49 @@ var (
 // Scenario is multi-user KFP, client inside the cluster.
 var Scenario = s.Scenario{
 	Name:     "multi-user/in-cluster",
-	Mode:     install.MultiUser,
+	Mode:     kubeflow.MultiUser,
 	Location: s.InCluster,
 	Extra:    []string{"rbac/00-namespaces.yaml", "rbac/20-rolebindings.yaml"},
 	Paths: []s.Path{
 		{Name: "poddefault", Doc: "a pod labelled access-ml-pipeline: \"true\" gets the token volume and KF_PIPELINES_SA_TOKEN_PATH from the PodDefault",
 			Host: host, Namespace: profile, Token: volumeToken,
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
 		{Name: "notebook", Doc: "a notebook pod of the profile, running as default-editor, with the PodDefault",
 			Host: host, Namespace: "namespace-1", Token: volumeToken,
-			Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default-editor",
-				Labels: map[string]string{"access-ml-pipeline": "true", "notebook-name": "my-notebook", "statefulset": "my-notebook"}}},
+			Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: kubeflow.ProfileEditor,
+				Labels: map[string]string{kubeflow.AccessLabel: "true", "notebook-name": "my-notebook", "statefulset": "my-notebook"}}},
 		{Name: "default-path", Doc: "the documented projected volume declared on the pod, read from the default path",
 			Host: host, Namespace: profile, Token: volumeToken,
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Volume: documentedVolume}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Volume: documentedVolume}},
 		{Name: "env-path", Doc: "the volume mounted elsewhere, found through KF_PIPELINES_SA_TOKEN_PATH",
 			Host: host, Namespace: profile, Token: volumeToken,
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Volume: elsewhereVolume,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Volume: elsewhereVolume,
 				Env: map[string]string{"KF_PIPELINES_SA_TOKEN_PATH": "/opt/kfp-token/token"}}},
 		{Name: "explicit-path", Doc: "ServiceAccountTokenVolumeCredentials(path=…) with the volume mounted elsewhere",
 			Host: host, Namespace: profile, Token: s.Token{Kind: s.VolumeToken, Path: "/opt/kfp-token/token"},
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Volume: elsewhereVolume}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Volume: elsewhereVolume}},
 		{Name: "cross-namespace", Doc: "namespace-2's default-editor using namespace-1 through the documented RoleBinding allow-namespace-2-kubeflow-edit",
 			Host: host, Namespace: "namespace-1", Token: volumeToken,
-			Pod: &s.Pod{Namespace: "namespace-2", ServiceAccount: "default-editor", Labels: accessLabel}},
+			Pod: &s.Pod{Namespace: "namespace-2", ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
 		{Name: "through-the-ui", Doc: "the UI Service instead of the API server's",
 			Host: "http://ml-pipeline-ui.kubeflow", Namespace: profile, Token: volumeToken,
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
 		{Name: "unlabelled-pod", Doc: "a pod without the access-ml-pipeline label: the PodDefault gives it nothing",
 			Host: host, Namespace: profile, Token: volumeToken,
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor"}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor}},
 		// client.py _load_config: no host in a pod → the API server's
 		// Service and _get_config_with_default_credentials; __init__: no
 		// namespace and healthz multi_user → the ServiceAccount's namespace.
 		{Name: "sdk-default", Doc: "kfp.Client() with no host in a PodDefault pod: ml-pipeline.kubeflow.svc.cluster.local:8888, the default credentials, the pod's namespace",
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
 		// _load_config: `if host: return config` before any credentials.
 		{Name: "ui-host-without-credentials", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") in a PodDefault pod, no credentials=: the mounted token is not sent",
 			Host: "http://ml-pipeline-ui.kubeflow",
-			Pod:  &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+			Pod:  &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
 		// A pipeline step calling kfp.Client(): Argo's pod, labelled by
 		// the workflow controller, not for access-ml-pipeline.
 		{Name: "pipeline-step", Doc: "kfp.Client() with no host in a pipeline step's pod: the workflow controller's labels, no access-ml-pipeline label, so no PodDefault mounts a token",
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: map[string]string{"workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: map[string]string{"workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		// … and the fix KFD036 names: credentials= with the mounted path.
 		// Istio's sidecar injector leaves a pod out that asks it to.
 		{Name: "pod-outside-the-mesh", Doc: "a pod that opts out of Istio's sidecar (label sidecar.istio.io/inject: \"false\"): its calls are plaintext, from no principal",
@@ -103,53 +104,56 @@ var Scenario = s.Scenario{
 				Labels: map[string]string{"access-ml-pipeline": "true", "workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		{Name: "ui-host-with-token-path", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\", credentials=ServiceAccountTokenVolumeCredentials(path=\"/var/run/secrets/kubeflow/pipelines/token\")) in a PodDefault pod",
 			Host: "http://ml-pipeline-ui.kubeflow", Token: s.Token{Kind: s.VolumeToken, Path: "/var/run/secrets/kubeflow/pipelines/token"},
-			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: accessLabel}},
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
 	},
 	Faults: []s.Fault{
 		{Name: "no-token-file", Doc: "KF_PIPELINES_SA_TOKEN_PATH set, but no volume mounted there",
-			Client: &s.ClientFault{NoTokenFile: true}},
+			Client: cf.NoTokenFile()},
+		{Name: "token-path-typo", Doc: "KF_PIPELINES_SA_TOKEN_PATH names a file next to the mounted token, where there is none",
+			Client: cf.TokenPathEnv("/opt/kfp-token/tokn")},
 		{Name: "wrong-audience", Doc: "the projected token has another audience",
-			Client: &s.ClientFault{Audience: "wrong.example.com"}},
+			Client: cf.Audience("wrong.example.com")},
 		{Name: "expired-token", Doc: "a token past its exp, as when a client caches the file's content",
-			Client: &s.ClientFault{ExpiredToken: true}},
+			Client: cf.ExpiredToken()},
 		{Name: "invalidated-token", Doc: "the pod the token is bound to is gone",
-			Client: &s.ClientFault{InvalidateToken: true}},
+			Client: cf.DeletedPodToken()},
 		{Name: "no-rolebinding", Doc: "the profile's default-editor RoleBinding is missing",
-			Delete: &s.ObjectRef{Kind: "RoleBinding", Namespace: profile, Name: "default-editor"}},
+			Delete: &s.ObjectRef{Kind: "RoleBinding", Namespace: profile, Name: kubeflow.ProfileEditor}},
 		{Name: "no-cross-namespace-rolebinding", Doc: "the documented RoleBinding allow-namespace-2-kubeflow-edit is missing",
 			Delete: &s.ObjectRef{Kind: "RoleBinding", Namespace: "namespace-1", Name: "allow-namespace-2-kubeflow-edit"}},
 		{Name: "poddefault-webhook-down", Doc: "the PodDefault webhook's Service admission-webhook-service is gone (failurePolicy Fail: the apiserver refuses the pod)",
-			Delete: &s.ObjectRef{Kind: "Service", Namespace: "kubeflow", Name: "admission-webhook-service"}, Admission: true},
+			Delete: &s.ObjectRef{Kind: "Service", Namespace: kubeflow.Namespace, Name: kubeflow.PodDefaultWebhookService}, Admission: true},
 		{Name: "no-poddefault", Doc: "the profile has no access-ml-pipeline PodDefault",
-			Delete: &s.ObjectRef{Kind: "PodDefault", Namespace: profile, Name: "access-ml-pipeline"}},
+			Delete: &s.ObjectRef{Kind: "PodDefault", Namespace: profile, Name: kubeflow.AccessPodDefault}},
 		{Name: "another-namespace", Doc: "a namespace where the identity has no RoleBinding",
-			Client: &s.ClientFault{Namespace: s.Str("namespace-3")}},
+			Client: cf.Namespace("namespace-3")},
 		{Name: "empty-namespace", Doc: "no namespace at all",
-			Client: &s.ClientFault{Namespace: s.Str("")}},
+			Client: cf.Namespace("")},
 		{Name: "deployment-audience", Doc: "TOKEN_REVIEW_AUDIENCE on ml-pipeline differs from the token's audience",
-			SetEnv: &s.SetEnv{Namespace: "kubeflow", Deployment: "ml-pipeline", Name: "TOKEN_REVIEW_AUDIENCE", Value: "other.example.com"}},
+			SetEnv: &s.SetEnv{Namespace: kubeflow.Namespace, Deployment: kubeflow.APIServer, Name: "TOKEN_REVIEW_AUDIENCE", Value: "other.example.com"}},
 		{Name: "no-identity", Doc: "the client sends no credential",
-			Client: &s.ClientFault{NoToken: true}},
+			Client: cf.NoCredentials()},
 		{Name: "self-set-userid", Doc: "the client sets kubeflow-userid itself (a header ~/.config/kfp/context.json holds)",
-			Client: &s.ClientFault{ContextHeader: [2]string{"kubeflow-userid", "admin@example.com"}}},
+			Client: cf.ContextHeader(kubeflow.UserIDHeader, "admin@example.com")},
 		{Name: "strict-mtls", Doc: "a PeerAuthentication makes KFP's namespace STRICT: only clients with Istio's sidecar get in",
-			Mesh: []s.MeshChange{{Kind: "PeerAuthentication", Namespace: "kubeflow", Name: "strict", Spec: map[string]any{"mtls": map[string]any{"mode": "STRICT"}}}}},
+			Mesh: []s.MeshChange{{Kind: "PeerAuthentication", Namespace: kubeflow.Namespace, Name: "strict", Spec: map[string]any{"mtls": map[string]any{"mode": "STRICT"}}}}},
 		{Name: "ui-policy-without-token-rule", Doc: "a distribution's ml-pipeline-ui policy admits the gateway only: no rule for a call that carries a token",
-			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: "kubeflow", Name: "ml-pipeline-ui",
+			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline-ui",
 				Spec: selecting("ml-pipeline-ui", fromPrincipals("cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"))}}},
 		{Name: "step-principal-missing", Doc: "a distribution's ml-pipeline policy admits listed principals only (KFP's own), and not the profile's pipeline steps",
-			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: "kubeflow", Name: "ml-pipeline",
+			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline",
 				Spec: selecting("ml-pipeline", fromPrincipals(kfpServiceAccounts...))}}},
 		{Name: "kfp-policies-missing", Doc: "global-deny-all in istio-system, and KFP's own AuthorizationPolicies not applied",
-			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: "kubeflow", Name: "ml-pipeline"}, {Kind: "AuthorizationPolicy", Namespace: "kubeflow", Name: "ml-pipeline-ui"}}},
+			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline"}, {Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline-ui"}}},
 		{Name: "stale-context-namespace", Doc: "~/.config/kfp/context.json holds namespace-3, left by an earlier set_user_namespace: it wins over the pod's own",
-			Client: &s.ClientFault{ContextNamespace: "namespace-3"}},
+			Client: cf.ContextNamespace("namespace-3")},
 	},
 	Cases: []s.Case{
 		{Path: "poddefault", Expect: s.Succeeds},
 		{Path: "notebook", Expect: s.Succeeds},
 		{Path: "default-path", Expect: s.Succeeds},
 		{Path: "env-path", Expect: s.Succeeds},
+		{Path: "env-path", Fault: "token-path-typo", Expect: s.Fails("token", kfd.NoTokenFile)},
 		{Path: "explicit-path", Expect: s.Succeeds},
 		{Path: "cross-namespace", Expect: s.Succeeds},
 		{Path: "through-the-ui", Expect: s.Succeeds},

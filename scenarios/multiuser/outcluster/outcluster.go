@@ -8,21 +8,22 @@
 package outcluster
 
 import (
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
-const profile = "kubeflow-user-example-com"
+const profile = kubeflow.ExampleProfile
 
 var (
-	uiForward      = &s.PortForward{Service: "ml-pipeline-ui", Port: 80}
-	gatewayForward = &s.PortForward{Namespace: "istio-system", Service: "istio-ingressgateway", Port: 80}
-	minted         = s.Token{Kind: s.MintedToken, ServiceAccount: profile + "/default-editor", Audience: "pipelines.kubeflow.org"}
+	uiForward      = &s.PortForward{Service: kubeflow.UIServer, Port: 80}
+	gatewayForward = &s.PortForward{Namespace: kubeflow.GatewayNamespace, Service: kubeflow.Gateway, Port: 80}
+	minted         = s.Token{Kind: s.MintedToken, ServiceAccount: profile + "/" + kubeflow.ProfileEditor, Audience: kubeflow.Audience}
 	// Through the gateway the token is checked by Istio against the
 	// cluster's issuer and keys, not by TokenReview: no audience is needed,
 	// and the docs mint it without one.
-	mintedNoAudience = s.Token{Kind: s.MintedToken, ServiceAccount: profile + "/default-editor"}
+	mintedNoAudience = s.Token{Kind: s.MintedToken, ServiceAccount: profile + "/" + kubeflow.ProfileEditor}
 )
 
 // The lab's Dex users (fixtures/kfp/multi-user/80-dex.yaml, 81-openldap.yaml).
@@ -36,8 +37,8 @@ var (
 // CUSTOM policy that sends browsers to oauth2-proxy, and the DENY that
 // refuses a request without a verified JWT.
 var (
-	customLogin = s.MeshChange{Kind: "AuthorizationPolicy", Namespace: "istio-system", Name: "istio-ingressgateway-oauth2-proxy"}
-	requireJWT  = s.MeshChange{Kind: "AuthorizationPolicy", Namespace: "istio-system", Name: "istio-ingressgateway-require-jwt"}
+	customLogin = s.MeshChange{Kind: "AuthorizationPolicy", Namespace: kubeflow.GatewayNamespace, Name: "istio-ingressgateway-oauth2-proxy"}
+	requireJWT  = s.MeshChange{Kind: "AuthorizationPolicy", Namespace: kubeflow.GatewayNamespace, Name: "istio-ingressgateway-require-jwt"}
 	// m2mRule is Kubeflow's m2m jwtRule, for one issuer and its keys.
 	m2mRule = func(issuer, jwksURI string) map[string]any {
 		return map[string]any{"issuer": issuer, "jwksUri": jwksURI, "forwardOriginalToken": true,
@@ -45,7 +46,7 @@ var (
 			"fromHeaders":          []any{map[string]any{"name": "Authorization", "prefix": "Bearer "}}}
 	}
 	m2m = func(rules ...any) []s.MeshChange {
-		return []s.MeshChange{{Kind: "RequestAuthentication", Namespace: "istio-system", Name: "m2m-token-issuer",
+		return []s.MeshChange{{Kind: "RequestAuthentication", Namespace: kubeflow.GatewayNamespace, Name: "m2m-token-issuer",
 			Spec: map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "istio-ingressgateway"}}, "jwtRules": rules}}}
 	}
 	clusterJWKS = "http://cluster-jwks-proxy.istio-system.svc.cluster.local/openid/v1/jwks"
@@ -58,30 +59,30 @@ var (
 	// becomes authservice (standing in the CUSTOM policy's place), and the
 	// DENY goes.
 	authservice = &s.Fault{Name: "authservice", Doc: "Kubeflow ≤ 1.8: oidc-authservice in front of Dex instead of oauth2-proxy",
-		SetEnv: &s.SetEnv{Namespace: "istio-system", Deployment: "istio-ingressgateway", Name: "LOGIN", Value: "authservice"},
+		SetEnv: &s.SetEnv{Namespace: kubeflow.GatewayNamespace, Deployment: kubeflow.Gateway, Name: "LOGIN", Value: "authservice"},
 		Mesh:   []s.MeshChange{requireJWT}}
 	// Without prompt = "none", oauth2-proxy sends approval_prompt=force and
 	// Dex shows its approval page despite skipApprovalScreen.
 	approvalPage = &s.Fault{Name: "approval-page", Doc: `oauth2-proxy without prompt = "none": Dex asks for approval`,
-		EditConfig: &s.EditConfig{Namespace: "oauth2-proxy", ConfigMap: "oauth2-proxy", Key: "oauth2_proxy.cfg",
-			Old: `prompt = "none"`, New: `# prompt = "none"`, Restart: "oauth2-proxy"}}
+		EditConfig: &s.EditConfig{Namespace: kubeflow.OAuth2ProxyNamespace, ConfigMap: "oauth2-proxy", Key: "oauth2_proxy.cfg",
+			Old: `prompt = "none"`, New: `# prompt = "none"`, Restart: kubeflow.OAuth2Proxy}}
 	// Dex with one connector redirects straight to it: no choice page. The
 	// ldap connector goes under a key Dex ignores (its config is read
 	// leniently), leaving only its password database.
 	// Kubeflow keeps a session 24 h (cookie_expire); two seconds let a case
 	// see one end.
 	shortSession = &s.Fault{Name: "short-session", Doc: `oauth2-proxy with cookie_expire = "2s"`,
-		EditConfig: &s.EditConfig{Namespace: "oauth2-proxy", ConfigMap: "oauth2-proxy", Key: "oauth2_proxy.cfg",
-			Old: `cookie_expire = "24h"`, New: `cookie_expire = "2s"`, Restart: "oauth2-proxy"}}
+		EditConfig: &s.EditConfig{Namespace: kubeflow.OAuth2ProxyNamespace, ConfigMap: "oauth2-proxy", Key: "oauth2_proxy.cfg",
+			Old: `cookie_expire = "24h"`, New: `cookie_expire = "2s"`, Restart: kubeflow.OAuth2Proxy}}
 	oneConnector = &s.Fault{Name: "one-connector", Doc: "Dex with static passwords only (Kubeflow's default)",
-		EditConfig: &s.EditConfig{Namespace: "auth", ConfigMap: "dex", Key: "config.yaml",
-			Old: "connectors:\n- type: ldap", New: "unusedConnectors:\n- type: ldap", Restart: "dex"}}
+		EditConfig: &s.EditConfig{Namespace: kubeflow.AuthNamespace, ConfigMap: "dex", Key: "config.yaml",
+			Old: "connectors:\n- type: ldap", New: "unusedConnectors:\n- type: ldap", Restart: kubeflow.Dex}}
 )
 
 // Scenario is multi-user KFP, client outside the cluster.
 var Scenario = s.Scenario{
 	Name:     "multi-user/out-of-cluster",
-	Mode:     install.MultiUser,
+	Mode:     kubeflow.MultiUser,
 	Location: s.OutOfCluster,
 	Extra:    []string{"rbac/00-namespaces.yaml"},
 	Paths: []s.Path{
@@ -111,16 +112,16 @@ var Scenario = s.Scenario{
 			PortForward: gatewayForward, Host: "/pipeline", Namespace: profile, Token: mintedNoAudience},
 	},
 	Faults: []s.Fault{
-		{Name: "no-token", Doc: "no token: nothing identifies the user", Client: &s.ClientFault{NoToken: true}},
-		{Name: "wrong-audience", Doc: "kubectl create token without --audience", Client: &s.ClientFault{Audience: "https://kubernetes.default.svc.cluster.local"}},
-		{Name: "another-namespace", Doc: "a namespace without a RoleBinding for the identity", Client: &s.ClientFault{Namespace: s.Str("namespace-3")}},
-		{Name: "empty-namespace", Doc: "no namespace", Client: &s.ClientFault{Namespace: s.Str("")}},
-		{Name: "foreign-issuer", Doc: "a token from an issuer the gateway's RequestAuthentication does not list", Client: &s.ClientFault{ForeignIssuer: true}},
-		{Name: "missing-pipeline-prefix", Doc: "the gateway's URL without /pipeline: no route", Client: &s.ClientFault{NoPrefix: true}},
-		{Name: "wrong-password", Doc: "Dex refuses the password", Client: &s.ClientFault{Login: &s.Login{Password: "not-the-password"}}},
-		{Name: "unknown-user", Doc: "a user the connector does not know", Client: &s.ClientFault{Login: &s.Login{Username: "nobody@example.com"}}},
-		{Name: "unknown-connector", Doc: "a connector Dex does not have", Client: &s.ClientFault{Login: &s.Login{Connector: "github"}}},
-		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: &s.ClientFault{Login: &s.Login{Username: "no-access@example.com"}}},
+		{Name: "no-token", Doc: "no token: nothing identifies the user", Client: cf.NoCredentials()},
+		{Name: "wrong-audience", Doc: "kubectl create token without --audience", Client: cf.Audience("https://kubernetes.default.svc.cluster.local")},
+		{Name: "another-namespace", Doc: "a namespace without a RoleBinding for the identity", Client: cf.Namespace("namespace-3")},
+		{Name: "empty-namespace", Doc: "no namespace", Client: cf.Namespace("")},
+		{Name: "foreign-issuer", Doc: "a token from an issuer the gateway's RequestAuthentication does not list", Client: cf.ForeignIssuer()},
+		{Name: "missing-pipeline-prefix", Doc: "the gateway's URL without /pipeline: no route", Client: cf.NoPrefix()},
+		{Name: "wrong-password", Doc: "Dex refuses the password", Client: cf.Login(s.Login{Password: "not-the-password"})},
+		{Name: "unknown-user", Doc: "a user the connector does not know", Client: cf.Login(s.Login{Username: "nobody@example.com"})},
+		{Name: "unknown-connector", Doc: "a connector Dex does not have", Client: cf.Login(s.Login{Connector: "github"})},
+		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: cf.Login(s.Login{Username: "no-access@example.com"})},
 		{Name: "unsecured-gateway", Doc: "no login in front of the gateway: Istio installed without oauth2-proxy's policies (neither the CUSTOM check nor require-jwt)",
 			Mesh: []s.MeshChange{customLogin, requireJWT}},
 		{Name: "m2m-without-cluster-issuer", Doc: "the m2m RequestAuthentication names https://kubernetes.default.svc, and the cluster's tokens say …svc.cluster.local",
@@ -128,11 +129,11 @@ var Scenario = s.Scenario{
 		{Name: "jwks-unreachable", Doc: "the m2m rule's jwksUri names a Service that is not there (a distribution's proxy for the cluster's keys, missing)",
 			Mesh: m2m(m2mRule("https://kubernetes.default.svc.cluster.local", "http://cluster-jwks-proxy.istio-system.svc.cluster.local:8081/openid/v1/jwks"))},
 		{Name: "self-set-userid", Doc: "the client sets kubeflow-userid itself (a header stored in ~/.config/kfp/context.json)",
-			Client: &s.ClientFault{ContextHeader: [2]string{"kubeflow-userid", "user@example.com"}}},
-		{Name: "view-only", Doc: "a ServiceAccount bound to kubeflow-view only: it may list, not create", Client: &s.ClientFault{ServiceAccount: profile + "/viewer"}},
-		{Name: "expired-session", Doc: "the session cookie is sent after the session ended", Client: &s.ClientFault{ExpireSession: true}},
-		{Name: "dex-down", Doc: "Dex scaled to zero", Scale: &s.Scale{Namespace: "auth", Deployment: "dex", Replicas: 0}},
-		{Name: "oauth2-proxy-down", Doc: "oauth2-proxy scaled to zero", Scale: &s.Scale{Namespace: "oauth2-proxy", Deployment: "oauth2-proxy", Replicas: 0}},
+			Client: cf.ContextHeader("kubeflow-userid", "user@example.com")},
+		{Name: "view-only", Doc: "a ServiceAccount bound to kubeflow-view only: it may list, not create", Client: cf.ServiceAccount(profile + "/viewer")},
+		{Name: "expired-session", Doc: "the session cookie is sent after the session ended", Client: cf.ExpiredSession()},
+		{Name: "dex-down", Doc: "Dex scaled to zero", Scale: &s.Scale{Namespace: kubeflow.AuthNamespace, Deployment: kubeflow.Dex, Replicas: 0}},
+		{Name: "oauth2-proxy-down", Doc: "oauth2-proxy scaled to zero", Scale: &s.Scale{Namespace: kubeflow.OAuth2ProxyNamespace, Deployment: kubeflow.OAuth2Proxy, Replicas: 0}},
 	},
 	Cases: []s.Case{
 		{Path: "port-forward-bearer", Expect: s.Succeeds},

@@ -6,20 +6,21 @@
 package incluster
 
 import (
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
 // Scenario is standalone KFP, client inside the cluster.
 var Scenario = s.Scenario{
 	Name:     "standalone/in-cluster",
-	Mode:     install.Standalone,
+	Mode:     kubeflow.Standalone,
 	Location: s.InCluster,
 	Extra:    []string{"rbac/00-namespaces.yaml"},
 	Paths: []s.Path{
 		{Name: "same-namespace", Doc: "kfp.Client(host=\"http://ml-pipeline-ui:80\") from a pod in kubeflow",
-			Host: "http://ml-pipeline-ui:80", Pod: &s.Pod{Namespace: "kubeflow", ServiceAccount: "default"}},
+			Host: "http://ml-pipeline-ui:80", Pod: &s.Pod{Namespace: kubeflow.Namespace, ServiceAccount: "default"}},
 		{Name: "other-namespace", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\") from a pod in another namespace",
 			Host: "http://ml-pipeline-ui.kubeflow", Pod: &s.Pod{Namespace: "namespace-1", ServiceAccount: "default"}},
 		{Name: "cluster-domain", Doc: "the fully qualified Service name",
@@ -35,15 +36,15 @@ var Scenario = s.Scenario{
 	},
 	Faults: []s.Fault{
 		{Name: "service-missing", Doc: "the ml-pipeline-ui Service does not exist",
-			Delete: &s.ObjectRef{Kind: "Service", Namespace: "kubeflow", Name: "ml-pipeline-ui"}},
+			Delete: &s.ObjectRef{Kind: "Service", Namespace: kubeflow.Namespace, Name: kubeflow.UIServer}},
 		{Name: "no-ready-endpoints", Doc: "ml-pipeline-ui has no ready pod",
-			Scale: &s.Scale{Namespace: "kubeflow", Deployment: "ml-pipeline-ui", Replicas: 0}},
+			Scale: &s.Scale{Namespace: kubeflow.Namespace, Deployment: kubeflow.UIServer, Replicas: 0}},
 		{Name: "wrong-port", Doc: "port 8888 of ml-pipeline-ui, which the Service does not serve",
-			Client: &s.ClientFault{Port: 8888}},
+			Client: cf.Port(8888)},
 		{Name: "wrong-namespace", Doc: "a bare Service name from a namespace KFP is not in",
-			Client: &s.ClientFault{Host: "http://ml-pipeline-ui.namespace-2"}},
+			Client: cf.Host("http://ml-pipeline-ui.namespace-2")},
 		{Name: "api-service-missing", Doc: "the ml-pipeline Service (the API server's) does not exist",
-			Delete: &s.ObjectRef{Kind: "Service", Namespace: "kubeflow", Name: "ml-pipeline"}},
+			Delete: &s.ObjectRef{Kind: "Service", Namespace: kubeflow.Namespace, Name: kubeflow.APIServer}},
 	},
 	Cases: []s.Case{
 		{Path: "same-namespace", Expect: s.Succeeds},

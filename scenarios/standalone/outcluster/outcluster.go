@@ -5,17 +5,18 @@
 package outcluster
 
 import (
-	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	s "github.com/kfp-connect/kfp-connect/scenarios"
+	cf "github.com/kfp-connect/kfp-connect/scenarios/clientfault"
 )
 
-var uiForward = &s.PortForward{Service: "ml-pipeline-ui", Port: 80}
+var uiForward = &s.PortForward{Service: kubeflow.UIServer, Port: 80}
 
 // Scenario is standalone KFP, client outside the cluster.
 var Scenario = s.Scenario{
 	Name:     "standalone/out-of-cluster",
-	Mode:     install.Standalone,
+	Mode:     kubeflow.Standalone,
 	Location: s.OutOfCluster,
 	Paths: []s.Path{
 		{Name: "port-forward", Doc: "kubectl port-forward svc/ml-pipeline-ui 3000:80; kfp.Client(host=\"http://localhost:3000\")",
@@ -29,15 +30,15 @@ var Scenario = s.Scenario{
 	},
 	Faults: []s.Fault{
 		{Name: "ui-scaled-to-zero", Doc: "the UI Deployment has no replicas; the port-forward has no pod to reach",
-			Scale: &s.Scale{Namespace: "kubeflow", Deployment: "ml-pipeline-ui", Replicas: 0}},
+			Scale: &s.Scale{Namespace: kubeflow.Namespace, Deployment: kubeflow.UIServer, Replicas: 0}},
 		{Name: "api-server-down", Doc: "the API server Deployment has no replicas; the UI still answers its healthz",
-			Scale: &s.Scale{Namespace: "kubeflow", Deployment: "ml-pipeline", Replicas: 0}},
+			Scale: &s.Scale{Namespace: kubeflow.Namespace, Deployment: kubeflow.APIServer, Replicas: 0}},
 		{Name: "namespace-sent", Doc: "a namespace passed to standalone KFP, which refuses it on writes",
-			Client: &s.ClientFault{Namespace: s.Str("namespace-1")}},
+			Client: cf.Namespace("namespace-1")},
 		{Name: "port-forward-not-running", Doc: "the host's port has no port-forward behind it",
-			Client: &s.ClientFault{Port: 1}},
+			Client: cf.Port(1)},
 		{Name: "prefix-typo", Doc: "a path that is not KFP's, such as /pipelines",
-			Client: &s.ClientFault{Suffix: "/pipelines"}},
+			Client: cf.Suffix("/pipelines")},
 	},
 	Cases: []s.Case{
 		{Path: "port-forward", Expect: s.Succeeds},

@@ -1,0 +1,71 @@
+// Package results is a conformance run's outcome — a status, a reason and
+// the doctor's report per case — and its three renderings: JUnit for CI,
+// JSON for tools, one HTML page for people.
+package results
+
+import (
+	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/kfd"
+)
+
+// Status is a case's outcome.
+type Status string
+
+const (
+	Passed  Status = "passed"
+	Failed  Status = "failed"
+	Skipped Status = "skipped"
+)
+
+// CaseResult is one case's outcome, as the reports show it.
+type CaseResult struct {
+	Scenario string `json:"scenario"`
+	Path     string `json:"path"`
+	Fault    string `json:"fault,omitempty"`
+	Name     string `json:"name"`
+	// Expect says what the case must yield; KFD and Also are its ids,
+	// Probe and AlsoProbe the probes that must name them.
+	Expect     string        `json:"expect"`
+	Probe      string        `json:"probe,omitempty"`
+	KFD        kfd.ID        `json:"kfd,omitempty"`
+	AlsoProbe  string        `json:"also_probe,omitempty"`
+	Also       kfd.ID        `json:"also,omitempty"`
+	Disruptive bool          `json:"disruptive"`
+	Status     Status        `json:"status"`
+	Reason     string        `json:"reason,omitempty"` // why it was skipped or failed
+	Duration   time.Duration `json:"duration_ns"`
+	Steps      []string      `json:"steps,omitempty"`
+	Doctor     string        `json:"doctor,omitempty"` // the doctor's report, one line per probe
+}
+
+// FullName is "scenario: path × fault".
+func (r CaseResult) FullName() string { return r.Scenario + ": " + r.Name }
+
+// Results is a run's outcome.
+type Results struct {
+	RunID      string        `json:"run_id"`
+	Provider   string        `json:"provider"`
+	Disruptive bool          `json:"disruptive"`
+	Started    time.Time     `json:"started"`
+	Duration   time.Duration `json:"duration_ns"`
+	Cases      []CaseResult  `json:"cases"`
+	// Cleanup lists what the run created and removed; CleanupError says
+	// what it could not remove.
+	Cleanup      []string `json:"cleanup,omitempty"`
+	CleanupError string   `json:"cleanup_error,omitempty"`
+}
+
+// Count is how many cases ended with s.
+func (r *Results) Count(s Status) int {
+	n := 0
+	for _, c := range r.Cases {
+		if c.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
+// OK is true when no case failed and the clean-up left nothing.
+func (r *Results) OK() bool { return r.Count(Failed) == 0 && r.CleanupError == "" }
