@@ -4,7 +4,8 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images test unit lint fuzz tools system-deps suites node-test conformance conformance-node bench-cluster bench-node bench-login bench-scale bench-explain bench-mesh demo clean
+.PHONY: all build images test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites node-test conformance conformance-node \
+	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox bench-mesh demo clean
 
 all: build
 
@@ -13,9 +14,13 @@ all: build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-# Both binaries: bin/kfp-doctor (the diagnosis) and bin/kfp-connect (the lab).
+# Both binaries: bin/kfp-doctor (the diagnosis) and bin/kfp-connect (the lab),
+# static and path-free as releases build them (.goreleaser.yaml), so what is
+# measured is what users run: a static kfp-doctor also starts about a
+# millisecond sooner than one the dynamic loader has to link.
+BUILD_CMDS ?= ./cmd/...
 build:
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ $(BUILD_CMDS)
 
 # The doctor's image, built offline (no Docker, no registry): the static
 # kfp-doctor on an empty base, a docker archive tagged
@@ -36,34 +41,48 @@ lint:
 	$(GO) vet ./...
 	$(GO) run $(ACTIONLINT)
 
+# Unit tests with the race detector, but for packages whose own code starts
+# no goroutine (a test there checks it): the detector has nothing to find in
+# them, and it made internal/images' archive writing (compression) take 492 s
+# instead of 53.
+NORACE_PKGS = github.com/kfp-connect/kfp-connect/internal/images
 unit:
-	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /suites/)
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /suites/ | grep -vxF '$(NORACE_PKGS)')
+	$(GO) test -count=1 $(NORACE_PKGS)
 
 # Suites run real clusters from the pinned binaries (`make tools` first); they
-# fail, not skip, when those are missing.
-suites:
-	$(GO) test -race -count=1 -timeout 40m ./suites/...
+# fail, not skip, when those are missing. The race detector runs wherever our
+# code's goroutines do the work (unit tests, kwok clusters, the lab); the node
+# suite and the matrix on the node run without it: their time goes to
+# waiting on processes (kubelet, containerd, image imports), which the
+# detector slows severalfold and cannot look into, while the same code paths
+# run under it on kwok.
+SUITES_RACE = $(filter-out ./suites/node,$(patsubst %/,./%,$(sort $(dir $(wildcard suites/*/*_test.go)))))
+suites: node-test
+	$(GO) test -race -count=1 -timeout 40m $(SUITES_RACE)
 
 # The four scenarios, every path and fault, on PROVIDER (kwok, node — real
 # pods, root —, kind or existing); JUnit and JSON reports in reports/. Part of `make suites`.
 # LABELS is a Ginkgo label filter, e.g. LABELS='multi-user && fault'.
 PROVIDER ?= kwok
 LABELS   ?=
+RACE = $(if $(filter node,$(PROVIDER)),,-race)
 conformance:
-	PROVIDER=$(PROVIDER) $(GO) test -race -count=1 -timeout 30m ./suites/conformance $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+	PROVIDER=$(PROVIDER) $(GO) test $(RACE) -count=1 -timeout 30m ./suites/conformance $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
 
 # Median of 5 clusters of each Docker-free provider: kwok (create-to-ready,
 # delete, RSS of its processes), then node (each step, pod start, delete, RSS;
 # needs root: skipped with the reason where the kernel refuses namespaces).
-bench-cluster: system-deps tools
+bench-cluster: bench-cluster-kwok bench-node
+
+bench-cluster-kwok: system-deps-lab tools-lab
 	$(GO) run ./hack/bench-cluster -n 5
-	$(GO) run ./hack/bench-node -n 5
 
 # The node provider's real one-node cluster (kubelet, containerd, runc; needs
 # root): pods of local images, DNS and a ClusterIP Service, a KFP-audience projected
 # token, and clean-up after SIGINT/SIGTERM. Also part of `make suites`.
 node-test: system-deps tools
-	$(GO) test -race -count=1 -timeout 20m ./suites/node
+	$(GO) test -count=1 -timeout 20m ./suites/node
 
 # Median of 5 node clusters: create-to-ready (each step), pod start, delete, RSS.
 bench-node: system-deps tools
@@ -71,18 +90,45 @@ bench-node: system-deps tools
 
 # The doctor's login through the lab's real Dex, oauth2-proxy and slapd:
 # login stages and the whole diagnosis, median of 5 per connector.
-bench-login: system-deps tools
+bench-login: system-deps-lab tools-lab
 	$(GO) run ./hack/bench-login -n 5
 
 # The doctor against 10 and then 1,000 profile namespaces: wall time and
 # Kubernetes API requests per run (they must not grow with the profiles).
-bench-scale: tools
+bench-scale: system-deps-lab tools-lab
 	$(GO) run ./hack/bench-scale -n 5
 
 # What the mesh's policy layer adds to a request (the inbound sidecar with
 # the fixtures' policies, against the program directly): median of 1,000.
 bench-mesh:
 	$(GO) run ./hack/bench-mesh -n 1000
+
+# What a kfp-doctor user waits for, against the real SDK in the same run:
+# start-up, a healthy and a failing diagnosis on the lab, an endpoint that
+# never answers (hack/bench-doctor).
+bench-doctor: system-deps-lab tools-lab build
+	$(GO) run ./hack/bench-doctor -n 21 -doctor $(BIN)/kfp-doctor
+
+# A lab pod's process: its sandbox made, the program serving, stopped
+# (internal/lab/sandbox; skipped where the kernel refuses namespaces).
+bench-sandbox:
+	$(GO) test ./internal/lab/sandbox -count=1 -run '^$$' -bench '^BenchmarkStartToServing$$' -benchtime 20x
+
+# The conformance matrix's wall time per provider; MATRIX_FROM=reports reads
+# the reports a `make test` of the same run left instead of running it again.
+MATRIX_FROM ?=
+bench-matrix: system-deps tools
+	$(GO) run ./hack/bench-matrix -providers kwok,node $(if $(MATRIX_FROM),-from $(MATRIX_FROM))
+
+# Every benchmark, then ONE table of every figure beside its target
+# (hack/bench.sh, hack/bench-table); reports/bench/table.md is the same table
+# for CI's step summary. Each benchmark prints its figures as lines
+# `BENCH {json}` (internal/benchline): a new one joins the table by
+# printing those and adding its target here.
+BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox bench-mesh
+BENCH_DIR ?= reports/bench
+bench: system-deps tools build
+	MAKE="$(MAKE)" hack/bench.sh $(BENCH_DIR) $(BENCHES)
 
 # Fuzz each target briefly; FUZZTIME=1m for a longer run.
 FUZZTIME ?= 15s
@@ -103,25 +149,42 @@ bench-explain:
 
 # The whole matrix again on the node provider: real pods, real DNS and
 # kube-proxy, in-cluster cases as Pods of the doctor's image. Needs root;
-# skipped with the reason where the kernel refuses namespaces.
+# skipped with the reason where the kernel refuses namespaces. No race
+# detector (see suites).
 conformance-node: system-deps tools
-	PROVIDER=node $(GO) test -race -count=1 -timeout 40m ./suites/conformance
+	PROVIDER=node $(GO) test -count=1 -timeout 40m ./suites/conformance
 
 # The README's test command: lint, unit tests with the race detector, the
 # suites (conformance on kwok among them), and conformance on the node.
 test: system-deps tools lint unit suites conformance-node
 
+# The pinned programs (tools/build.sh): tools-lab what the lab and kwok run,
+# in the order the demo needs them; tools-node what the node provider adds
+# (kubelet, kube-proxy, CoreDNS); tools both (CI).
 tools:
-	tools/build.sh
+	tools/build.sh all
 
-# Debian packages the lab needs: slapd for its LDAP directory; containerd,
-# runc, the CNI plugins, iptables/nftables and conntrack for the node provider.
+tools-lab:
+	tools/build.sh lab
+
+tools-node:
+	tools/build.sh node
+
+# Debian packages: slapd for the lab's LDAP directory (system-deps-lab);
+# containerd, runc, the CNI plugins, iptables/nftables and conntrack for the
+# node provider too (system-deps).
 system-deps:
-	hack/system-deps.sh
+	hack/system-deps.sh all
+
+system-deps-lab:
+	hack/system-deps.sh lab
 
 # A multi-user KFP lab without Docker, the doctor run against it without and
-# with a token, then everything removed.
-demo: system-deps tools build
+# with a token, then everything removed. Builds only what the lab runs: first
+# the tools (the long part, with progress and the time left), then the two
+# binaries it runs (not kfp-standin, which only images carry).
+demo: system-deps-lab tools-lab
+	$(MAKE) --no-print-directory build BUILD_CMDS="./cmd/kfp-doctor ./cmd/kfp-connect"
 	hack/demo.sh
 
 clean:

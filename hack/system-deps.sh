@@ -8,7 +8,19 @@
 #     here (no systemd); the provider runs its own containerd inside its own
 #     network and mount namespaces.
 # Skips what is there; without root it says what to install instead.
+#
+#   hack/system-deps.sh [lab|node|all]...   (default all; `make demo` needs lab only)
 set -euo pipefail
+
+want_lab=false want_node=false
+for arg in "${@:-all}"; do
+	case "$arg" in
+	lab) want_lab=true ;;
+	node) want_node=true ;;
+	all) want_lab=true want_node=true ;;
+	*) echo "system-deps: unknown set $arg (want lab, node or all)" >&2; exit 2 ;;
+	esac
+done
 
 # need PACKAGE PATH...: PACKAGE is missing when any PATH is.
 missing=()
@@ -19,14 +31,18 @@ need() {
 		if [[ ! -e "$p" ]]; then missing+=("$pkg"); return; fi
 	done
 }
-need slapd /usr/sbin/slapd /usr/sbin/slapadd /etc/ldap/schema/inetorgperson.schema
-need ldap-utils /usr/bin/ldapsearch
-need containerd /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr
-need runc /usr/sbin/runc
-need containernetworking-plugins /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap
-need iptables /usr/sbin/iptables
-need nftables /usr/sbin/nft
-need conntrack /usr/sbin/conntrack
+if $want_lab; then
+	need slapd /usr/sbin/slapd /usr/sbin/slapadd /etc/ldap/schema/inetorgperson.schema
+	need ldap-utils /usr/bin/ldapsearch
+fi
+if $want_node; then
+	need containerd /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr
+	need runc /usr/sbin/runc
+	need containernetworking-plugins /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/cni/portmap
+	need iptables /usr/sbin/iptables
+	need nftables /usr/sbin/nft
+	need conntrack /usr/sbin/conntrack
+fi
 
 ((${#missing[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]]; then

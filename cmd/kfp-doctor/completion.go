@@ -8,12 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	"github.com/kfp-connect/kfp-connect/internal/localfile"
 )
 
@@ -67,11 +67,11 @@ func namespaces(cfg doctor.Config, kube kubeFlags, kubeContext, prefix string) [
 	if kube.as != "" {
 		rc.Impersonate = rest.ImpersonationConfig{UserName: kube.as, Groups: kube.asGroups}
 	}
-	client, err := kubernetes.NewForConfig(rc)
+	client, err := kubeapi.New(rc)
 	if err != nil {
 		return nil
 	}
-	list, err := client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{Limit: maxCompletedNamespaces})
+	list, err := client.Namespaces().List(ctx, metav1.ListOptions{Limit: maxCompletedNamespaces})
 	if err != nil {
 		return nil
 	}

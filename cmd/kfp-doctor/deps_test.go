@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/lazyre"
 )
 
 // kfp-doctor is what users download: it must not carry the lab, the
@@ -28,21 +30,12 @@ func TestDoctorDoesNotDependOnTheLab(t *testing.T) {
 		"sigs.k8s.io/e2e-framework",
 		"sigs.k8s.io/kustomize",
 		"github.com/onsi/gomega",
-	}
-	// Of Ginkgo only its JUnit types, with what they import, which the
-	// doctor writes --junit-file with: not the DSL, its runner or its flags.
-	ginkgoAllowed := map[string]bool{
-		"github.com/onsi/ginkgo/v2/reporters":          true,
-		"github.com/onsi/ginkgo/v2/internal/reporters": true,
-		"github.com/onsi/ginkgo/v2/types":              true,
-		"github.com/onsi/ginkgo/v2/config":             true,
-		"github.com/onsi/ginkgo/v2/formatter":          true,
+		// Not even its JUnit reporter types: they link go/packages, go/types
+		// and semver into every start. internal/report writes the same XML.
+		"github.com/onsi/ginkgo",
 	}
 	deps := goListDeps(t, ".")
 	for _, dep := range deps {
-		if strings.HasPrefix(dep, "github.com/onsi/ginkgo") && !ginkgoAllowed[dep] {
-			t.Errorf("kfp-doctor depends on %s: only Ginkgo's JUnit types belong in it", dep)
-		}
 		for _, f := range forbidden {
 			f = strings.TrimSuffix(f, "/")
 			if dep == f || strings.HasPrefix(dep, f+"/") {
@@ -51,6 +44,49 @@ func TestDoctorDoesNotDependOnTheLab(t *testing.T) {
 		}
 	}
 	t.Logf("kfp-doctor builds from %d packages", len(deps))
+}
+
+// Every kfp-doctor run pays the package init of what it links, cluster or
+// not. client-go's clientset registers every API group in one scheme at init
+// (about 17 ms, more than the rest of the doctor's start-up together), and
+// its discovery client links the clientset's scheme too: the doctor reaches
+// the cluster through internal/kube/kubeapi instead, whose scheme holds the
+// groups below and is built on first use. A new group here is a new call the
+// doctor makes: add it to kubeapi and to this list.
+func TestDoctorLinksNoClientsetAndFewAPIGroups(t *testing.T) {
+	forbidden := []string{
+		"k8s.io/client-go/kubernetes",
+		"k8s.io/client-go/discovery",
+		"k8s.io/client-go/informers",
+		"k8s.io/client-go/listers",
+		"k8s.io/client-go/restmapper",
+		"sigs.k8s.io/controller-runtime",
+	}
+	groups := map[string]bool{
+		"k8s.io/api/core/v1":                  true,
+		"k8s.io/api/apps/v1":                  true,
+		"k8s.io/api/discovery/v1":             true,
+		"k8s.io/api/networking/v1":            true,
+		"k8s.io/api/authorization/v1":         true,
+		"k8s.io/api/admissionregistration/v1": true,
+	}
+	linked := 0
+	for _, dep := range goListDeps(t, ".") {
+		for _, f := range forbidden {
+			if dep == f || strings.HasPrefix(dep, f+"/") {
+				t.Errorf("kfp-doctor links %s: its init runs on every start; call the cluster through internal/kube/kubeapi", dep)
+			}
+		}
+		if strings.HasPrefix(dep, "k8s.io/api/") {
+			if !groups[dep] {
+				t.Errorf("kfp-doctor links API group %s, which kubeapi does not serve: add it to kubeapi and this list, or drop the import", dep)
+			}
+			linked++
+		}
+	}
+	if linked == 0 {
+		t.Fatal("kfp-doctor links no k8s.io/api group at all: this test no longer looks at the doctor's graph")
+	}
 }
 
 // The version `make build` stamps with -X main.version is what `version`
@@ -97,4 +133,11 @@ func goListDeps(t *testing.T, pkg string) []string {
 		t.Fatalf("go list -deps %s listed nothing", pkg)
 	}
 	return deps
+}
+
+// The doctor's packages compile their regular expressions on first use
+// (internal/lazyre), not at init; this compiles every one of them, so a bad
+// expression fails here rather than in the run that first needs it.
+func TestEveryLazyRegexpCompiles(t *testing.T) {
+	lazyre.CompileAll()
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
@@ -20,6 +19,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/fix"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
@@ -110,7 +110,7 @@ func runFix(ctx context.Context, o fixOptions, args []string, red *redact.Redact
 		}
 	}
 	var (
-		kube kubernetes.Interface
+		kube kubeapi.Interface
 		dyn  dynamic.Interface
 		host string
 	)
@@ -119,7 +119,7 @@ func runFix(ctx context.Context, o fixOptions, args []string, red *redact.Redact
 		if err != nil {
 			return &doctor.UsageError{Err: err}
 		}
-		if kube, err = kubernetes.NewForConfig(rc); err != nil {
+		if kube, err = kubeapi.New(rc); err != nil {
 			return fmt.Errorf("kubeconfig: %w", err)
 		}
 		if dyn, err = dynamic.NewForConfig(rc); err != nil {
@@ -231,7 +231,7 @@ func readTokenClaims(path string, red *redact.Redactor) (*credentials.TokenInfo,
 	return info, nil
 }
 
-func buildFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.TokenInfo, kube kubernetes.Interface) ([]fix.Manifest, error) {
+func buildFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.TokenInfo, kube kubeapi.Interface) ([]fix.Manifest, error) {
 	usage := func(err error) error { return &doctor.UsageError{Err: fmt.Errorf("%s: %w", id, err)} }
 	switch id {
 	case kfd.RBACDenied:
@@ -258,7 +258,7 @@ func buildFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.T
 			if kube == nil {
 				return nil, usage(fmt.Errorf("--pod needs --kubeconfig: the pod's containers are read from the cluster"))
 			}
-			p, err := kube.CoreV1().Pods(o.namespace).Get(ctx, o.pod, metav1.GetOptions{})
+			p, err := kube.Pods(o.namespace).Get(ctx, o.pod, metav1.GetOptions{})
 			if err != nil {
 				return nil, fmt.Errorf("%s: reading pod %s in %s: %w", id, o.pod, o.namespace, err)
 			}
@@ -282,7 +282,7 @@ func buildFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.T
 		if kube != nil {
 			// Kubeflow's manifests name it ml-pipeline-api-server; a
 			// distribution may not, so ask the Deployment when we can.
-			if d, err := kube.AppsV1().Deployments(o.kfpNamespace).Get(ctx, fix.APIServerName, metav1.GetOptions{}); err == nil && len(d.Spec.Template.Spec.Containers) > 0 {
+			if d, err := kube.Deployments(o.kfpNamespace).Get(ctx, fix.APIServerName, metav1.GetOptions{}); err == nil && len(d.Spec.Template.Spec.Containers) > 0 {
 				container = d.Spec.Template.Spec.Containers[0].Name
 			}
 		}
@@ -298,7 +298,7 @@ func buildFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.T
 // buildMeshFix reads the workload behind --host and the mesh's policies
 // (with --kubeconfig; without it, KFP's API server as Kubeflow labels it and
 // no policy known) and asks fix.AdmitCall for the change.
-func buildMeshFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.TokenInfo, kube kubernetes.Interface, dyn dynamic.Interface) (fix.MeshPlan, error) {
+func buildMeshFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.TokenInfo, kube kubeapi.Interface, dyn dynamic.Interface) (fix.MeshPlan, error) {
 	usage := func(err error) error { return &doctor.UsageError{Err: fmt.Errorf("%s: %w", id, err)} }
 	who := o.subject
 	if who == "" && token != nil {

@@ -38,7 +38,12 @@ const (
 	exitUsage  = 2
 )
 
+// started is when this process began, set by main only: a run's --timeout
+// counts from it. Zero (in tests, which call run) counts from the run.
+var started time.Time
+
 func main() {
+	started = processStarted()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -168,6 +173,9 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if len(contexts) == 1 {
 				cfg.KubeContext = contexts[0]
 			}
+			// One run: --timeout counts from when the user started the
+			// command (several contexts queue, each with its own).
+			seams.Started = started
 			rep, err := doctor.Run(cmd.Context(), cfg, seams, red)
 			if err != nil {
 				if doctor.IsUsage(err) {

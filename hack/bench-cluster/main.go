@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
 )
@@ -61,6 +62,10 @@ func run(ctx context.Context, n int, settle time.Duration) error {
 	rss := med(func(s sample) int64 { return s.rss })
 	fmt.Printf("median of %d: create-to-ready %v (goal ≤ 10s), delete %v, RSS %d MB (goal ≤ 700 MB)\n",
 		n, ready.Round(time.Millisecond), del.Round(time.Millisecond), rss>>20)
+	how := fmt.Sprintf("median of %d; %s", n, benchline.Load())
+	benchline.Print(benchline.Figure{Name: "cluster.kwok.ready", Title: "kwok cluster: create to ready", Value: ready.Seconds(), Unit: "s", Target: "<= 10", Detail: how})
+	benchline.Print(benchline.Figure{Name: "cluster.kwok.delete", Title: "kwok cluster: delete", Value: del.Seconds(), Unit: "s", Detail: how})
+	benchline.Print(benchline.Figure{Name: "cluster.kwok.rss", Title: "kwok cluster: memory (RSS of its processes)", Value: float64(rss >> 20), Unit: "MB", Target: "<= 700", Detail: how})
 	return nil
 }
 

@@ -11,17 +11,15 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
-	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -46,20 +44,11 @@ func run(ctx context.Context, n int) (err error) {
 			err = cerr
 		}
 	}()
-	kw := bl.Cluster
-	dialer, err := svcdial.New(kw.RESTConfig(), "istio-system")
+	gateway, stopFwd, err := bl.Forward(ctx, "istio-ingressgateway.istio-system:80")
 	if err != nil {
 		return err
 	}
-	defer dialer.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	fctx, stopFwd := context.WithCancel(ctx)
 	defer stopFwd()
-	go func() { _ = dialer.Forward(fctx, ln, "istio-ingressgateway.istio-system:80") }()
-	gateway := "http://" + ln.Addr().String()
 
 	for _, user := range []struct{ name, connector string }{{"user@example.com", "local"}, {"ldap-user@example.com", "ldap"}} {
 		var login, whole []time.Duration
@@ -77,6 +66,9 @@ func run(ctx context.Context, n int) (err error) {
 		fmt.Printf("%-22s connector %-5s login %v, whole diagnosis %v (median of %d; login stages %s of the run)\n",
 			user.name, user.connector, median(login).Round(time.Millisecond), median(whole).Round(time.Millisecond), n,
 			percent(median(login), median(whole)))
+		how := fmt.Sprintf("median of %d, in-process; login stages %s of it; %s", n, percent(median(login), median(whole)), benchline.Load())
+		benchline.Print(benchline.Figure{Name: "login." + user.connector, Title: "diagnosis with a gateway login (" + connectorTitle[user.connector] + ")",
+			Value: benchline.Ms(median(whole)), Unit: "ms", Detail: how})
 	}
 	return nil
 }
@@ -111,11 +103,10 @@ func once(ctx context.Context, gateway, user, connector string) (time.Duration, 
 	return login, whole, nil
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
+// connectorTitle names a Dex connector for the table.
+var connectorTitle = map[string]string{"local": "Dex static password, bcrypt cost 12", "ldap": "Dex LDAP, slapd"}
+
+func median(d []time.Duration) time.Duration { return benchline.Median(d) }
 
 func percent(part, whole time.Duration) string {
 	if whole == 0 {

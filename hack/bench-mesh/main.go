@@ -26,6 +26,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
@@ -123,6 +124,9 @@ func run(n int) error {
 	fmt.Printf("  to the program directly:        median %v, p90 %v\n", pct(d, 50), pct(d, 90))
 	fmt.Printf("  through the mesh's policy layer: median %v, p90 %v\n", pct(t, 50), pct(t, 90))
 	fmt.Printf("added by the policy layer: %v per request (median)\n", pct(t, 50)-pct(d, 50))
+	benchline.Print(benchline.Figure{Name: "mesh.added", Title: "the mesh's policy layer, added per request",
+		Value: benchline.Ms(pct(t, 50) - pct(d, 50)), Unit: "ms",
+		Detail: fmt.Sprintf("median of %d on loopback, a new connection each: %v through the sidecar, %v to the program directly; %s", n, pct(t, 50), pct(d, 50), benchline.Load())})
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/cluster"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/procs"
@@ -47,6 +48,10 @@ func main() {
 		// `make bench-cluster` runs this after the kwok numbers: a machine
 		// without namespaces still gets those.
 		fmt.Println("bench-node: skipped:", err)
+		for _, f := range nodeFigures {
+			f.Skip = err.Error()
+			benchline.Print(f)
+		}
 		return
 	}
 	if err != nil {
@@ -98,10 +103,28 @@ func run(ctx context.Context, n int, dns bool) error {
 	d := func(key func(sample) time.Duration) time.Duration {
 		return time.Duration(med(func(s sample) int64 { return int64(key(s)) })).Round(time.Millisecond)
 	}
-	fmt.Printf("median of %d: create-to-ready %v, pod start %v, delete %v, RSS %d MB\n", n,
-		d(func(s sample) time.Duration { return s.ready }), d(func(s sample) time.Duration { return s.pod }),
-		d(func(s sample) time.Duration { return s.del }), med(func(s sample) int64 { return s.rss })>>20)
+	ready, pod, del := d(func(s sample) time.Duration { return s.ready }), d(func(s sample) time.Duration { return s.pod }), d(func(s sample) time.Duration { return s.del })
+	rss := med(func(s sample) int64 { return s.rss }) >> 20
+	fmt.Printf("median of %d: create-to-ready %v, pod start %v, delete %v, RSS %d MB\n", n, ready, pod, del, rss)
+	how := fmt.Sprintf("median of %d; %s", n, benchline.Load())
+	for i, v := range []float64{ready.Seconds(), pod.Seconds(), del.Seconds(), float64(rss)} {
+		f := nodeFigures[i]
+		f.Value, f.Detail = v, how
+		if dns && i == 0 {
+			f.Title += ", CoreDNS included"
+		}
+		benchline.Print(f)
+	}
 	return nil
+}
+
+// nodeFigures are what a run prints, in order: create-to-ready, pod start,
+// delete, RSS.
+var nodeFigures = []benchline.Figure{
+	{Name: "cluster.node.ready", Title: "node cluster: create to ready", Unit: "s"},
+	{Name: "cluster.node.pod", Title: "node cluster: a pod of a local image to Ready", Unit: "s"},
+	{Name: "cluster.node.delete", Title: "node cluster: delete", Unit: "s"},
+	{Name: "cluster.node.rss", Title: "node cluster: memory (RSS of its processes)", Unit: "MB"},
 }
 
 // once creates a node cluster, starts one pod, measures, and destroys it,

@@ -18,12 +18,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
@@ -120,7 +120,7 @@ func (in *Install) problem(format string, args ...any) {
 
 // Find looks for the KFP install. Its error is for a broken client only:
 // everything the cluster refuses ends up in Install.Problems.
-func Find(ctx context.Context, client kubernetes.Interface, opts Options) (*Install, error) {
+func Find(ctx context.Context, client kubeapi.Interface, opts Options) (*Install, error) {
 	if client == nil {
 		return nil, errors.New("discover: no Kubernetes client")
 	}
@@ -144,7 +144,7 @@ func Find(ctx context.Context, client kubernetes.Interface, opts Options) (*Inst
 }
 
 type finder struct {
-	client  kubernetes.Interface
+	client  kubeapi.Interface
 	timeout time.Duration
 	in      *Install
 }
@@ -166,7 +166,7 @@ func (d *finder) locate(ctx context.Context, ns string) {
 		return
 	}
 	cctx, cancel := d.call(ctx)
-	list, err := d.client.CoreV1().Services(metav1.NamespaceAll).List(cctx, metav1.ListOptions{
+	list, err := d.client.Services(metav1.NamespaceAll).List(cctx, metav1.ListOptions{
 		FieldSelector: fields.OneTermEqualSelector("metadata.name", UIService).String(),
 	})
 	cancel()
@@ -223,7 +223,7 @@ func without(list []string, s string) []string {
 func (d *finder) hasUI(ctx context.Context, ns string) bool {
 	cctx, cancel := d.call(ctx)
 	defer cancel()
-	_, err := d.client.CoreV1().Services(ns).Get(cctx, UIService, metav1.GetOptions{})
+	_, err := d.client.Services(ns).Get(cctx, UIService, metav1.GetOptions{})
 	switch {
 	case err == nil:
 		return true
@@ -250,7 +250,7 @@ func (d *finder) service(ctx context.Context, ns string, s *Service) {
 // lookupService fills s and returns what could not be seen, if anything.
 func (d *finder) lookupService(ctx context.Context, ns string, s *Service) string {
 	cctx, cancel := d.call(ctx)
-	svc, err := d.client.CoreV1().Services(ns).Get(cctx, s.Name, metav1.GetOptions{})
+	svc, err := d.client.Services(ns).Get(cctx, s.Name, metav1.GetOptions{})
 	cancel()
 	switch {
 	case apierrors.IsNotFound(err):
@@ -263,7 +263,7 @@ func (d *finder) lookupService(ctx context.Context, ns string, s *Service) strin
 	s.Port = servicePort(svc)
 
 	cctx, cancel = d.call(ctx)
-	eps, err := d.client.DiscoveryV1().EndpointSlices(ns).List(cctx, metav1.ListOptions{
+	eps, err := d.client.EndpointSlices(ns).List(cctx, metav1.ListOptions{
 		LabelSelector: discoveryv1.LabelServiceName + "=" + s.Name,
 	})
 	cancel()
@@ -303,7 +303,7 @@ func servicePort(svc *corev1.Service) int32 {
 // configMapKeyRef (how the manifests set MULTIUSER) counts like a literal.
 func (d *finder) deployment(ctx context.Context, ns string) {
 	cctx, cancel := d.call(ctx)
-	dep, err := d.client.AppsV1().Deployments(ns).Get(cctx, APIDeployment, metav1.GetOptions{})
+	dep, err := d.client.Deployments(ns).Get(cctx, APIDeployment, metav1.GetOptions{})
 	cancel()
 	switch {
 	case apierrors.IsNotFound(err):
@@ -399,13 +399,13 @@ func apiContainer(cs []corev1.Container) *corev1.Container {
 }
 
 func (d *finder) podDefaultCRD(ctx context.Context) {
-	// Discovery has no context parameter; the client's own timeout (set by
-	// the caller on its rest.Config) bounds it, and ctx is checked first.
 	if ctx.Err() != nil {
 		d.in.problem("cannot tell whether PodDefaults are served: %s", ctx.Err())
 		return
 	}
-	res, err := d.client.Discovery().ServerResourcesForGroupVersion(PodDefaultGroupVersion)
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	res, err := d.client.ServerResourcesForGroupVersion(cctx, PodDefaultGroupVersion)
 	switch {
 	case apierrors.IsNotFound(err):
 		d.in.PodDefaultKnown = true

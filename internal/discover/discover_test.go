@@ -21,6 +21,8 @@ import (
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 )
 
 func service(ns, name string) *corev1.Service {
@@ -77,7 +79,7 @@ func forbid(c *fake.Clientset, verb, resource string) {
 
 func find(t *testing.T, c *fake.Clientset, opts Options) *Install {
 	t.Helper()
-	in, err := Find(context.Background(), c, opts)
+	in, err := Find(context.Background(), fromclientset.Wrap(c), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,13 +282,13 @@ func TestReferences(t *testing.T) {
 	}
 }
 
-// Discovery's call has no context parameter: an ended context is checked
-// before it, and reported.
+// An ended context is checked before discovery's call (which a fake
+// discovery client would answer regardless), and reported.
 func TestFindEndedContext(t *testing.T) {
 	c := fake.NewClientset(service("kubeflow", UIService))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	in, err := Find(ctx, c, Options{})
+	in, err := Find(ctx, fromclientset.Wrap(c), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

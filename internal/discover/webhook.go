@@ -46,7 +46,7 @@ func isPodDefaultWebhook(w *admissionv1.MutatingWebhook) bool {
 // profiles.
 func (d *finder) podDefaultWebhook(ctx context.Context) {
 	cctx, cancel := d.call(ctx)
-	list, err := d.client.AdmissionregistrationV1().MutatingWebhookConfigurations().List(cctx, metav1.ListOptions{})
+	list, err := d.client.MutatingWebhookConfigurations().List(cctx, metav1.ListOptions{})
 	cancel()
 	if err != nil {
 		d.in.WebhookProblem = "cannot list mutatingwebhookconfigurations: " + reason(err)

@@ -10,7 +10,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 )
 
 // ServiceOf reads a cluster DNS name as a pod's resolver would: <svc>,
@@ -70,9 +71,9 @@ func HasSidecar(p *corev1.Pod) bool {
 // FindWorkload resolves Service ns/svc at port (0: its only or first port)
 // to the pods behind it: the Service (get), its EndpointSlices (list) and a
 // ready endpoint's pod (get) — reads the doctor's ClusterRole allows.
-func FindWorkload(ctx context.Context, kube kubernetes.Interface, ns, svc string, port int) (*Workload, error) {
+func FindWorkload(ctx context.Context, kube kubeapi.Interface, ns, svc string, port int) (*Workload, error) {
 	w := &Workload{Namespace: ns, Service: svc}
-	s, err := kube.CoreV1().Services(ns).Get(ctx, svc, metav1.GetOptions{})
+	s, err := kube.Services(ns).Get(ctx, svc, metav1.GetOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("cannot get service %s/%s: %s", ns, svc, reason(err))
 	}
@@ -95,7 +96,7 @@ func FindWorkload(ctx context.Context, kube kubernetes.Interface, ns, svc string
 	} else if target.Type == intstr.Int {
 		w.Port = int(sp.Port)
 	}
-	slices, err := kube.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
+	slices, err := kube.EndpointSlices(ns).List(ctx, metav1.ListOptions{LabelSelector: discoveryv1.LabelServiceName + "=" + svc})
 	if err != nil {
 		w.Problems = append(w.Problems, fmt.Sprintf("cannot list endpointslices in %s: %s", ns, reason(err)))
 	}
@@ -113,7 +114,7 @@ func FindWorkload(ctx context.Context, kube kubernetes.Interface, ns, svc string
 	}
 	if podName == "" {
 		w.Problems = append(w.Problems, fmt.Sprintf("no ready endpoint of %s/%s to read: judging by the Service's selector", ns, svc))
-	} else if pod, err := kube.CoreV1().Pods(ns).Get(ctx, podName, metav1.GetOptions{}); err != nil {
+	} else if pod, err := kube.Pods(ns).Get(ctx, podName, metav1.GetOptions{}); err != nil {
 		w.Problems = append(w.Problems, fmt.Sprintf("cannot get pod %s/%s: %s", ns, podName, reason(err)))
 	} else {
 		w.Pod, w.Labels = pod, pod.Labels

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/client-go/kubernetes"
 )
 
 // listTimeout bounds one list call; listLimit one page: the namespaces
@@ -33,7 +33,7 @@ var (
 // ListCluster lists, read-only, the objects the table knows, with the
 // user's own credentials. What cannot be listed is said in problems (a
 // namespace that is not there lists as empty: no problem).
-func ListCluster(ctx context.Context, kube kubernetes.Interface) (objs []Object, problems []string) {
+func ListCluster(ctx context.Context, kube kubeapi.Interface) (objs []Object, problems []string) {
 	list := func(what, ns string, f func(context.Context, metav1.ListOptions) ([]string, error)) {
 		if ctx.Err() != nil {
 			return
@@ -55,18 +55,18 @@ func ListCluster(ctx context.Context, kube kubernetes.Interface) (objs []Object,
 	}
 	for _, ns := range deploymentNamespaces {
 		list("Deployment", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-			return names(kube.AppsV1().Deployments(ns).List(ctx, o))
+			return names(kube.Deployments(ns).List(ctx, o))
 		})
 	}
 	ns := gatewayNamespace
 	list("Service", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-		return names(kube.CoreV1().Services(ns).List(ctx, o))
+		return names(kube.Services(ns).List(ctx, o))
 	})
 	list("ConfigMap", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-		return names(kube.CoreV1().ConfigMaps(ns).List(ctx, o))
+		return names(kube.ConfigMaps(ns).List(ctx, o))
 	})
 	list("Ingress", ns, func(ctx context.Context, o metav1.ListOptions) ([]string, error) {
-		return names(kube.NetworkingV1().Ingresses(ns).List(ctx, o))
+		return names(kube.Ingresses(ns).List(ctx, o))
 	})
 	return objs, problems
 }

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 )
 
 // ListCluster reads only lists, in the stacks' namespaces, and says what it
@@ -26,7 +28,7 @@ func TestListCluster(t *testing.T) {
 	kube.PrependReactor("list", "ingresses", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "networking.k8s.io", Resource: "ingresses"}, "", nil)
 	})
-	objs, problems := ListCluster(context.Background(), kube)
+	objs, problems := ListCluster(context.Background(), fromclientset.Wrap(kube))
 	m, ok := Recognise(ObserveCluster(objs))
 	if !ok || m.Distribution.ID != DexAuthService || !strings.Contains(m.Seen(), "service istio-system/authservice") {
 		t.Fatalf("recognised %q (%t) from %v", m.Distribution.ID, ok, objs)

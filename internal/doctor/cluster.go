@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/discover"
@@ -71,7 +71,7 @@ func openMeshCluster(cfg Config, s Seams, given GivenHost, d Deadlines, red *red
 	if err != nil {
 		return nil
 	}
-	kube, err := kubernetes.NewForConfig(rc)
+	kube, err := kubeapi.New(rc)
 	if err != nil {
 		return nil
 	}
@@ -148,7 +148,7 @@ func openCluster(ctx context.Context, cfg Config, s Seams, given GivenHost, d De
 	if err != nil {
 		return nil, err
 	}
-	kube, err := kubernetes.NewForConfig(rc)
+	kube, err := kubeapi.New(rc)
 	if err != nil {
 		return nil, usage("client for %s: %w", rc.Host, err)
 	}
@@ -253,10 +253,10 @@ const kwokNodeAnnotation = discover.KwokNodeAnnotation
 // refuseServiceProxy says why the kube-apiserver must not be asked to proxy
 // to KFP's pods here, or "" when it may: every node must be a real one,
 // which needs the nodes to be readable.
-func refuseServiceProxy(ctx context.Context, kube kubernetes.Interface) string {
+func refuseServiceProxy(ctx context.Context, kube kubeapi.Interface) string {
 	ctx, cancel := context.WithTimeout(ctx, discover.DefaultCallTimeout)
 	defer cancel()
-	nodes, err := kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{Limit: 500})
+	nodes, err := kube.Nodes().List(ctx, metav1.ListOptions{Limit: 500})
 	switch {
 	case err != nil:
 		return fmt.Sprintf("cannot tell whether the nodes are real (listing nodes: %v); the proxy would make the kube-apiserver dial a pod IP", err)

@@ -107,6 +107,10 @@ type Seams struct {
 	WrapKube func(http.RoundTripper) http.RoundTripper
 	// Stdin is what --password-stdin reads; nil is os.Stdin.
 	Stdin io.Reader
+	// Started is when the user's command began (the CLI's process start):
+	// the run's deadline counts from it, so that --timeout bounds what the
+	// user waits, start-up included. Zero counts from the call to Run.
+	Started time.Time
 }
 
 // withDefaults fills the unset seams with the process's own. Seams is

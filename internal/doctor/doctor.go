@@ -27,10 +27,14 @@ import (
 // set the run up (a port-forward that cannot listen); everything the probes
 // find is in the report. cfg and seams are read, never written.
 func Run(ctx context.Context, cfg Config, seams Seams, red *redact.Redactor) (*report.Report, error) {
-	start := time.Now()
+	start := seams.Started
+	if start.IsZero() {
+		start = time.Now()
+	}
 	// The run's deadline covers resolving too: a --timeout used up by
 	// discovery leaves the probes nothing, and the report says so (KFD040).
-	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	// It leaves the report its moment to be written before --timeout ends.
+	ctx, cancel := context.WithDeadline(ctx, start.Add(cfg.Timeout-reportReserve(cfg.Timeout)))
 	defer cancel()
 	plan, err := Resolve(ctx, cfg, seams, red)
 	if err != nil {
@@ -77,4 +81,10 @@ func randomSuffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// reportReserve is the part of --timeout kept for what follows the probes'
+// deadline: the runner collecting them, the report written, the exit.
+func reportReserve(timeout time.Duration) time.Duration {
+	return min(timeout/100, 20*time.Millisecond)
 }

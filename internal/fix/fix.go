@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/lazyre"
 )
 
 // What Kubeflow's manifests and KFP's SDK use (kfp-facts.md; the PodDefault
@@ -112,7 +112,7 @@ func ParseSubject(user string) (Subject, error) {
 	}
 	if rest, ok := strings.CutPrefix(user, "system:serviceaccount:"); ok {
 		ns, name, ok := strings.Cut(rest, ":")
-		if !ok || !reName.MatchString(ns) || !reName.MatchString(name) {
+		if !ok || !reName().MatchString(ns) || !reName().MatchString(name) {
 			return Subject{}, fmt.Errorf("subject %q: a ServiceAccount is system:serviceaccount:NAMESPACE:NAME", user)
 		}
 		return Subject{User: user, SANamespace: ns, SAName: name}, nil
@@ -123,14 +123,14 @@ func ParseSubject(user string) (Subject, error) {
 	return Subject{User: user}, nil
 }
 
-var reName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+var reName = lazyre.New(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 
 // ValidNamespace checks a namespace name before it goes into an object.
 func ValidNamespace(ns string) error {
 	if ns == "" {
 		return errors.New("no namespace: pass -n, the profile namespace the call was for")
 	}
-	if len(ns) > 63 || !reName.MatchString(ns) || strings.Contains(ns, ".") {
+	if len(ns) > 63 || !reName().MatchString(ns) || strings.Contains(ns, ".") {
 		return fmt.Errorf("namespace %q is not a Kubernetes namespace name", ns)
 	}
 	return nil
@@ -178,7 +178,7 @@ func RoleBinding(s Subject, namespace string) (Manifest, error) {
 // ("user@example.com" → "user-example-com"), as the profile controller does.
 func dnsName(s string) string {
 	s = strings.ToLower(s)
-	s = reNotName.ReplaceAllString(s, "-")
+	s = reNotName().ReplaceAllString(s, "-")
 	s = strings.Trim(s, "-")
 	if len(s) > 253 {
 		s = strings.TrimRight(s[:253], "-")
@@ -186,7 +186,7 @@ func dnsName(s string) string {
 	return s
 }
 
-var reNotName = regexp.MustCompile(`[^a-z0-9-]+`)
+var reNotName = lazyre.New(`[^a-z0-9-]+`)
 
 func tokenVolume(audience string) map[string]any {
 	return map[string]any{
@@ -254,7 +254,7 @@ func PodWithToken(p PodSpec, audience string) (Manifest, error) {
 	if err := ValidNamespace(p.Namespace); err != nil {
 		return Manifest{}, err
 	}
-	if !reName.MatchString(p.Name) {
+	if !reName().MatchString(p.Name) {
 		return Manifest{}, fmt.Errorf("pod name %q is not a Kubernetes name", p.Name)
 	}
 	if len(p.Containers) == 0 {

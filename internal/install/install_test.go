@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kfp-connect/kfp-connect/fixtures"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
@@ -74,7 +75,7 @@ func resolveEnv(t *testing.T, objs []*unstructured.Unstructured, namespace strin
 	noLinks := false
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "resolve", Namespace: namespace},
 		Spec: corev1.PodSpec{EnableServiceLinks: &noLinks, Containers: []corev1.Container{c}}}
-	env, err := podenv.ContainerEnv(context.Background(), fake.NewClientset(cms...), pod, &pod.Spec.Containers[0])
+	env, err := podenv.ContainerEnv(context.Background(), fromclientset.Wrap(fake.NewClientset(cms...)), pod, &pod.Spec.Containers[0])
 	if err != nil {
 		t.Fatalf("resolving the env of %s: %v", c.Name, err)
 	}

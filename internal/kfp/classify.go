@@ -17,6 +17,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/lazyre"
 	"github.com/kfp-connect/kfp-connect/internal/loginurl"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
@@ -199,27 +200,27 @@ func classifyEnvelope(r *Reply, env *Envelope) Diagnosis {
 	has := func(s string) bool { return strings.Contains(msg, s) }
 	switch {
 	case has("Failed to find all of") && has("audience"):
-		return say(kfd.TokenAudience, find(r.red, msg, reAudienceMissing))
+		return say(kfd.TokenAudience, find(r.red, msg, reAudienceMissing()))
 	case has("token audiences") && has("is invalid for the target audiences"):
-		return say(kfd.TokenAudience, find(r.red, msg, reAudienceInvalid))
+		return say(kfd.TokenAudience, find(r.red, msg, reAudienceInvalid()))
 	case has("Failed to review the token provided"):
-		return say(kfd.ReviewUnavailable, find(r.red, msg, reReviewFailed))
+		return say(kfd.ReviewUnavailable, find(r.red, msg, reReviewFailed()))
 	case has("Failed to create SubjectAccessReview"):
-		return say(kfd.ReviewUnavailable, find(r.red, msg, reSARFailed))
+		return say(kfd.ReviewUnavailable, find(r.red, msg, reSARFailed()))
 	case has("Review.Status.Authenticated is false") && has("expired"):
 		return say(kfd.Expired, SayTokenExpired+" (TokenReview: not authenticated)")
 	case has("Header 'Authorization' is incorrectly formatted"), has("Header 'authorization' is incorrectly formatted"):
-		return say(kfd.TokenInvalid, find(r.red, msg, reHeaderFormat))
+		return say(kfd.TokenInvalid, find(r.red, msg, reHeaderFormat()))
 	case has("Review.Status.Authenticated is false"), has("Failed to authenticate token review"), has("invalid bearer token"):
-		return say(kfd.TokenInvalid, SayTokenNotAuthenticated+" ("+find(r.red, msg, reTokenReviewError)+")")
+		return say(kfd.TokenInvalid, SayTokenNotAuthenticated+" ("+find(r.red, msg, reTokenReviewError())+")")
 	case has("there is no user identity header"), has("User identity is empty"):
 		return say(kfd.NoIdentity, "there is no user identity header (no token, no session)")
 	case has("is not authorized"), env.Code == 7:
-		return say(kfd.RBACDenied, find(r.red, msg, reNotAuthorized))
+		return say(kfd.RBACDenied, find(r.red, msg, reNotAuthorized()))
 	case has("cannot have an empty namespace"), has("Namespace required"), has("namespace is empty"):
-		return say(kfd.EmptyNamespace, find(r.red, msg, reEmptyNamespace))
+		return say(kfd.EmptyNamespace, find(r.red, msg, reEmptyNamespace()))
 	case has("single-user mode") || has("single user mode"):
-		return say(kfd.NamespaceSingleUser, find(r.red, msg, reSingleUser))
+		return say(kfd.NamespaceSingleUser, find(r.red, msg, reSingleUser()))
 	case env.Code == 16:
 		return say(kfd.NoIdentity, "")
 	case env.Code == 5 && r.StatusCode == http.StatusNotFound:
@@ -264,15 +265,15 @@ func badRedirect(msg string) string {
 
 // The phrases of KFP's messages worth quoting; each regexp keeps one clause.
 var (
-	reAudienceMissing  = regexp.MustCompile(`Failed to find all of '[^']*' in audience[^:]*`)
-	reAudienceInvalid  = regexp.MustCompile(`token audiences \[[^\]]*\] is invalid for the target audiences \[[^\]]*\]`)
-	reReviewFailed     = regexp.MustCompile(`Failed to review the token provided[^\]]*`)
-	reSARFailed        = regexp.MustCompile(`Failed to create SubjectAccessReview for user '[^']*'`)
-	reHeaderFormat     = regexp.MustCompile(`Header '[^']*' is incorrectly formatted[^:]*`)
-	reTokenReviewError = regexp.MustCompile(`Error \[[^\]]*\]`)
-	reNotAuthorized    = regexp.MustCompile(`User '[^']*' is not authorized`)
-	reEmptyNamespace   = regexp.MustCompile(`[A-Za-z ]*(cannot have an empty namespace|Namespace required)[^:]*`)
-	reSingleUser       = regexp.MustCompile(`In single-user mode[^:]*`)
+	reAudienceMissing  = lazyre.New(`Failed to find all of '[^']*' in audience[^:]*`)
+	reAudienceInvalid  = lazyre.New(`token audiences \[[^\]]*\] is invalid for the target audiences \[[^\]]*\]`)
+	reReviewFailed     = lazyre.New(`Failed to review the token provided[^\]]*`)
+	reSARFailed        = lazyre.New(`Failed to create SubjectAccessReview for user '[^']*'`)
+	reHeaderFormat     = lazyre.New(`Header '[^']*' is incorrectly formatted[^:]*`)
+	reTokenReviewError = lazyre.New(`Error \[[^\]]*\]`)
+	reNotAuthorized    = lazyre.New(`User '[^']*' is not authorized`)
+	reEmptyNamespace   = lazyre.New(`[A-Za-z ]*(cannot have an empty namespace|Namespace required)[^:]*`)
+	reSingleUser       = lazyre.New(`In single-user mode[^:]*`)
 )
 
 // find returns the first match of re in msg, or msg's last clause. msg is
@@ -303,13 +304,13 @@ func classifyHTML(r *Reply, text, lower string) Diagnosis {
 // does not know this API version) from "Cannot GET /pipelines/apis/…" (a
 // wrong prefix in the host).
 func apiPathRefused(page string) bool {
-	m := reCannotGet.FindStringSubmatch(page)
-	return m != nil && reAPIPath.MatchString(m[1])
+	m := reCannotGet().FindStringSubmatch(page)
+	return m != nil && reAPIPath().MatchString(m[1])
 }
 
 var (
-	reCannotGet = regexp.MustCompile(`Cannot GET (\S+)`)
-	reAPIPath   = regexp.MustCompile(`^(/pipeline)?/apis/v[12]beta1/`)
+	reCannotGet = lazyre.New(`Cannot GET (\S+)`)
+	reAPIPath   = lazyre.New(`^(/pipeline)?/apis/v[12]beta1/`)
 )
 
 func isHTML(lower string) bool {

@@ -11,7 +11,8 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 )
 
 // KFP's resources for authorization: group, version and the resource a
@@ -42,9 +43,11 @@ func Review(user string, attrs *authorizationv1.ResourceAttributes) *authorizati
 	return &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: attrs}}
 }
 
-// Ask creates the review and returns the kube-apiserver's answer.
-func Ask(ctx context.Context, kube kubernetes.Interface, user string, attrs *authorizationv1.ResourceAttributes) (*authorizationv1.SubjectAccessReview, error) {
-	return kube.AuthorizationV1().SubjectAccessReviews().Create(ctx, Review(user, attrs), metav1.CreateOptions{})
+// Ask creates the review and returns the kube-apiserver's answer. reviews is
+// a client of SubjectAccessReviews: kubeapi's, or a clientset's
+// AuthorizationV1().SubjectAccessReviews().
+func Ask(ctx context.Context, reviews kubeapi.Creator[*authorizationv1.SubjectAccessReview], user string, attrs *authorizationv1.ResourceAttributes) (*authorizationv1.SubjectAccessReview, error) {
+	return reviews.Create(ctx, Review(user, attrs), metav1.CreateOptions{})
 }
 
 // Describe names the question for messages: "list

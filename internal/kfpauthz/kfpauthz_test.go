@@ -21,7 +21,7 @@ func TestAskSendsKFPsReview(t *testing.T) {
 		answer.Status.Allowed = sent.Spec.User == "system:serviceaccount:ns-1:default-editor"
 		return true, answer, nil
 	})
-	got, err := Ask(context.Background(), kube, "system:serviceaccount:ns-1:default-editor", ListExperiments("ns-1"))
+	got, err := Ask(context.Background(), kube.AuthorizationV1().SubjectAccessReviews(), "system:serviceaccount:ns-1:default-editor", ListExperiments("ns-1"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/lab/sandbox"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
@@ -199,7 +200,7 @@ func (r *Runtime) startProcess(ctx context.Context, inst *Instance, pod *corev1.
 	if err != nil {
 		return err
 	}
-	podEnv, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+	podEnv, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(r.client), pod, c)
 	if err != nil {
 		return err
 	}

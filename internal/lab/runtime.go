@@ -40,6 +40,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
@@ -378,7 +379,7 @@ func (r *Runtime) serveStandin(ctx context.Context, inst *Instance, pod *corev1.
 	if err != nil {
 		return "", err
 	}
-	env, err := podenv.ContainerEnv(ctx, r.client, pod, c)
+	env, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(r.client), pod, c)
 	if err != nil {
 		return "", err
 	}

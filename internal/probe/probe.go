@@ -35,6 +35,14 @@ type Probe[T any] struct {
 	// connection, so a run in which only local probes reached a verdict has
 	// checked nothing (KFD040).
 	Local bool
+	// Early, when set and true for the target, lets the probe start with
+	// its prerequisites instead of after them — once their own
+	// prerequisites have passed — for a probe whose work reads nothing they
+	// establish (a request whose every part is already fixed): its answer is
+	// then ready when theirs is. It stands only when they all pass;
+	// otherwise the probe is stopped and skipped exactly as if it had
+	// waited. Same checks, same verdicts, sooner.
+	Early func(target T) bool
 	Run   func(ctx context.Context, target T) Result
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,10 +116,22 @@ func (r *Runner[T]) Run(ctx context.Context, target T) []Result {
 			defer wg.Done()
 			defer close(done[i])
 			p := r.probes[i]
-			// Wait for prerequisites. Closing done[j] publishes results[j].
-			for _, d := range p.DependsOn {
-				<-done[r.index[d]]
+			wait := func(ids []string) {
+				// Closing done[j] publishes results[j].
+				for _, d := range ids {
+					<-done[r.index[d]]
+				}
 			}
+			if p.Early != nil && len(p.DependsOn) > 0 && p.Early(target) {
+				// Start with the prerequisites: once theirs have passed.
+				before := r.prerequisitesOf(p.DependsOn)
+				wait(before)
+				if !r.anyBlocks(before, results) && ctx.Err() == nil {
+					results[i] = r.runEarly(ctx, p, target, results, func() { wait(p.DependsOn) })
+					return
+				}
+			}
+			wait(p.DependsOn)
 			results[i] = r.runOne(ctx, p, target, results)
 		}(i)
 	}
@@ -130,21 +143,69 @@ func (r *Runner[T]) Run(ctx context.Context, target T) []Result {
 }
 
 func (r *Runner[T]) runOne(ctx context.Context, p Probe[T], target T, results []Result) Result {
-	for _, d := range p.DependsOn {
-		prev := results[r.index[d]]
-		if prev.blocks() {
-			return r.finish(p, Result{Status: Skip, upstreamFailed: true, Message: fmt.Sprintf("skipped: %s did not pass", d)}, 0)
-		}
+	if skip, blocked := r.blocked(p, results); blocked {
+		return skip
 	}
 	if ctx.Err() != nil {
 		return r.finish(p, Result{Status: Skip, upstreamFailed: true, stopped: stoppedBeforeStart,
 			Message: "skipped: the run ended (" + stopReason(ctx) + ") before this probe started"}, 0)
 	}
+	return r.execute(ctx, ctx, p, target)
+}
+
+// runEarly runs a probe that may start before its prerequisites end (Early):
+// it starts at once, and its result stands only when they all pass; when
+// one does not, it is stopped and skipped exactly as if it had waited.
+// wait returns when every prerequisite has finished.
+func (r *Runner[T]) runEarly(ctx context.Context, p Probe[T], target T, results []Result, wait func()) Result {
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ran := make(chan Result, 1)
+	go func() { ran <- r.execute(ctx, ectx, p, target) }()
+	wait()
+	if skip, blocked := r.blocked(p, results); blocked {
+		cancel()
+		<-ran // it stops within the grace period
+		return skip
+	}
+	return <-ran
+}
+
+// prerequisitesOf is the prerequisites of the probes ids, each once.
+func (r *Runner[T]) prerequisitesOf(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		for _, d := range r.probes[r.index[id]].DependsOn {
+			if !slices.Contains(out, d) {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+func (r *Runner[T]) anyBlocks(ids []string, results []Result) bool {
+	return slices.ContainsFunc(ids, func(id string) bool { return results[r.index[id]].blocks() })
+}
+
+// blocked is the skip of a probe one of whose prerequisites did not pass.
+func (r *Runner[T]) blocked(p Probe[T], results []Result) (Result, bool) {
+	for _, d := range p.DependsOn {
+		if results[r.index[d]].blocks() {
+			return r.finish(p, Result{Status: Skip, upstreamFailed: true, Message: fmt.Sprintf("skipped: %s did not pass", d)}, 0), true
+		}
+	}
+	return Result{}, false
+}
+
+// execute runs p under its own deadline within pctx, and says, from the
+// run's ctx, whether the user interrupted it.
+func (r *Runner[T]) execute(ctx, pctx context.Context, p Probe[T], target T) Result {
 	timeout := p.Timeout
 	if timeout <= 0 {
 		timeout = r.DefaultTimeout
 	}
-	pctx, cancel := context.WithTimeout(ctx, timeout)
+	pctx, cancel := context.WithTimeout(pctx, timeout)
 	defer cancel()
 
 	start := time.Now()

@@ -321,3 +321,113 @@ func TestLocalAndPartialRunsAreNotOK(t *testing.T) {
 		}
 	})
 }
+
+// An Early probe starts with its prerequisite, not after it: here the
+// prerequisite waits until the early probe has started, which would time out
+// if the early one waited for it.
+func TestEarlyProbeStartsWithItsPrerequisite(t *testing.T) {
+	listStarted := make(chan struct{})
+	healthz := probeOf("healthz", nil, func(ctx context.Context) Result {
+		select {
+		case <-listStarted:
+			return Passf("reached")
+		case <-ctx.Done():
+			return Failed(kfd.NoAnswer, "the early probe never started")
+		}
+	})
+	list := probeOf("list", []string{"healthz"}, func(context.Context) Result {
+		close(listStarted)
+		return Passf("listed")
+	})
+	list.Early = func(target) bool { return true }
+	r := mustRunner(t, healthz, list)
+	r.DefaultTimeout = 5 * time.Second
+	got := byID(r.Run(context.Background(), target{}))
+	if got["healthz"].Status != Pass || got["list"].Status != Pass || got["list"].Message != "listed" {
+		t.Fatalf("healthz %+v, list %+v", got["healthz"], got["list"])
+	}
+}
+
+// When a prerequisite fails, an early probe's answer is thrown away, its
+// context cancelled, and it is skipped as if it had waited; Early false for
+// the target means waiting as usual.
+func TestEarlyProbeAfterAFailedPrerequisiteIsSkippedAsBefore(t *testing.T) {
+	for _, early := range []bool{true, false} {
+		listCancelled := make(chan struct{})
+		release := make(chan struct{})
+		healthz := probeOf("healthz", nil, func(context.Context) Result {
+			<-release
+			return Failed(kfd.NothingListening, "refused")
+		})
+		ran := false
+		list := probeOf("list", []string{"healthz"}, func(ctx context.Context) Result {
+			ran = true
+			close(release)
+			<-ctx.Done()
+			close(listCancelled)
+			return Passf("an answer nobody may see")
+		})
+		list.Early = func(target) bool { return early }
+		if !early {
+			close(release)
+		}
+		r := mustRunner(t, healthz, list)
+		r.DefaultTimeout = 5 * time.Second
+		got := byID(r.Run(context.Background(), target{}))
+		if l := got["list"]; l.Status != Skip || l.Message != "skipped: healthz did not pass" || l.Duration != 0 {
+			t.Errorf("early %t: list = %+v, want the skip of a probe that waited", early, l)
+		}
+		if early {
+			select {
+			case <-listCancelled:
+			default:
+				t.Error("the early probe's context was not cancelled")
+			}
+		} else if ran {
+			t.Error("with Early false the probe ran although its prerequisite failed")
+		}
+	}
+}
+
+// An early probe starts with its prerequisites, not before theirs: behind a
+// login that healthz waits for, the list starts once the login has passed
+// (with healthz), and not at all when the login fails.
+func TestEarlyProbeWaitsForItsPrerequisitesPrerequisites(t *testing.T) {
+	for _, loginPasses := range []bool{true, false} {
+		var loginDone, listStarted = make(chan struct{}), make(chan struct{})
+		login := probeOf("login", nil, func(context.Context) Result {
+			defer close(loginDone)
+			if loginPasses {
+				return Passf("session")
+			}
+			return Failed(kfd.WrongCredentials, "wrong password")
+		})
+		healthz := probeOf("healthz", []string{"login"}, func(ctx context.Context) Result {
+			select {
+			case <-listStarted:
+				return Passf("reached")
+			case <-ctx.Done():
+				return Failed(kfd.NoAnswer, "the early probe never started")
+			}
+		})
+		list := probeOf("list", []string{"healthz", "login"}, func(context.Context) Result {
+			select {
+			case <-loginDone:
+			default:
+				t.Error("list started before the login ended")
+			}
+			close(listStarted)
+			return Passf("listed")
+		})
+		list.Early = func(target) bool { return true }
+		r := mustRunner(t, login, healthz, list)
+		r.DefaultTimeout = 5 * time.Second
+		got := byID(r.Run(context.Background(), target{}))
+		if loginPasses && (got["healthz"].Status != Pass || got["list"].Status != Pass) {
+			t.Errorf("login passes: healthz %+v, list %+v", got["healthz"], got["list"])
+		}
+		if !loginPasses && (got["list"].Status != Skip || got["healthz"].Status != Skip) {
+			t.Errorf("login fails: healthz %+v, list %+v", got["healthz"], got["list"])
+		}
+	}
+}

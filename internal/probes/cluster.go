@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -15,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
@@ -31,7 +31,7 @@ type Cluster struct {
 	Install *discover.Install
 	// Kube is the user's own client (the kubeconfig's user, or the pod's
 	// ServiceAccount); Dynamic reads PodDefaults. Either may be nil.
-	Kube    kubernetes.Interface
+	Kube    kubeapi.Interface
 	Dynamic dynamic.Interface
 	// MultiUser and ModeKnown are the scenario's mode: discovery's reading of
 	// the ml-pipeline Deployment unless --scenario said otherwise.
@@ -294,7 +294,7 @@ func rbacProbe() probe.Probe[*Target] {
 			what := kfpauthz.Describe(user, attrs)
 			// Exactly what KFP sends: the user and the resource, no groups,
 			// so RoleBindings to groups do not count here either.
-			got, err := kfpauthz.Ask(ctx, t.Cluster.Kube, user, attrs)
+			got, err := kfpauthz.Ask(ctx, t.Cluster.Kube.SubjectAccessReviews(), user, attrs)
 			switch {
 			case apierrors.IsForbidden(err):
 				asker := "your kubeconfig's user"
@@ -367,7 +367,7 @@ func explainMissingToken(ctx context.Context, c *Cluster) probe.Result {
 	}
 	var podLabels labels.Set
 	if name != "" {
-		pod, err := c.Kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		pod, err := c.Kube.Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return fail("cannot read this pod %s/%s to match its labels: %s", ns, name, shortReason(err))
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 )
 
@@ -168,7 +169,7 @@ func TestRBACProbe(t *testing.T) {
 				return true, got, nil
 			})
 			target := &Target{Namespace: "ns-2", Bearer: bearer(t, "ns-1", "default-editor", DefaultAudience),
-				Cluster: &Cluster{Install: multiUserInstall(), Kube: kube, MultiUser: true, ModeKnown: true}}
+				Cluster: &Cluster{Install: multiUserInstall(), Kube: fromclientset.Wrap(kube), MultiUser: true, ModeKnown: true}}
 			expect(t, runProbe(t, rbacProbe(), target), c.status, c.id, c.words...)
 			want := authorizationv1.SubjectAccessReviewSpec{User: "system:serviceaccount:ns-1:default-editor", ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Namespace: "ns-2", Verb: "list", Group: "pipelines.kubeflow.org", Version: "v1beta1", Resource: "experiments"}}
@@ -180,7 +181,7 @@ func TestRBACProbe(t *testing.T) {
 	// No identity, no namespace, standalone: nothing to replay.
 	base := func() *Target {
 		return &Target{Namespace: "ns-2", Bearer: bearer(t, "ns-1", "default-editor", DefaultAudience),
-			Cluster: &Cluster{Install: multiUserInstall(), Kube: fake.NewClientset(), MultiUser: true, ModeKnown: true}}
+			Cluster: &Cluster{Install: multiUserInstall(), Kube: fromclientset.Wrap(fake.NewClientset()), MultiUser: true, ModeKnown: true}}
 	}
 	tg := base()
 	tg.Namespace = ""
@@ -222,7 +223,7 @@ func TestPodDefaultProbe(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			target := &Target{Cluster: &Cluster{
 				Install: multiUserInstall(), MultiUser: true, ModeKnown: true,
-				Kube:    fake.NewClientset(c.pod),
+				Kube:    fromclientset.Wrap(fake.NewClientset(c.pod)),
 				Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs, c.pds...),
 				Pod:     &discover.Pod{Namespace: "ns-1", Name: "nb-0"},
 			}}
@@ -236,7 +237,7 @@ func TestPodDefaultProbe(t *testing.T) {
 		step.Labels[workflowLabel] = "my-run-x7k2p"
 		target := &Target{Cluster: &Cluster{
 			Install: multiUserInstall(), MultiUser: true, ModeKnown: true,
-			Kube:    fake.NewClientset(step),
+			Kube:    fromclientset.Wrap(fake.NewClientset(step)),
 			Dynamic: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, gvrs, pd),
 			Pod:     &discover.Pod{Namespace: "ns-1", Name: "nb-0"},
 		}}

@@ -22,6 +22,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/distro"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/login/logintest"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
@@ -180,7 +181,7 @@ func TestDistributionProbeReadsTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := runner.Run(context.Background(), &Target{Client: client, Cluster: &Cluster{Kube: kube, Install: &discover.Install{}}})
+	res := runner.Run(context.Background(), &Target{Client: client, Cluster: &Cluster{Kube: fromclientset.Wrap(kube), Install: &discover.Install{}}})
 	d := res[0]
 	if d.Status != probe.Pass || d.Facts["distribution"] != string(distro.DexOAuth2Proxy) || !strings.Contains(d.Message, "deployment oauth2-proxy/oauth2-proxy") || !strings.Contains(d.Message, "could not check: cannot list ConfigMap objects in istio-system") {
 		t.Fatalf("%s %q %v", d.Status, d.Message, d.Facts)

@@ -50,6 +50,12 @@ func listExperimentsProbe() probe.Probe[*Target] {
 		ID:        "list-experiments",
 		Title:     "list experiments (GET /apis/v2beta1/experiments)",
 		DependsOn: []string{"token", "healthz"},
+		// The request is fixed by the flags unless the namespace is one
+		// filled in from the pod or context.json, which depends on the mode
+		// healthz reports: then it waits. Otherwise it goes out with healthz,
+		// and the list's answer is ready when healthz's is (on a
+		// port-forward, each request costs a round trip of its own).
+		Early: func(t *Target) bool { return t.Namespace != "" || t.FillNamespace == "" },
 		Run: func(ctx context.Context, t *Target) probe.Result {
 			ns := t.namespace()
 			list, reply, err := t.Client.ListExperiments(ctx, kfp.V2beta1, ns)

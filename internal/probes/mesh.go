@@ -207,7 +207,7 @@ func (t *Target) readMesh(ctx context.Context) *meshView {
 	principal := ""
 	v.caller = "outside the mesh (no sidecar: plaintext, no principal)"
 	if c.Pod != nil && c.Pod.Name != "" {
-		pod, err := c.Kube.CoreV1().Pods(c.Pod.Namespace).Get(ctx, c.Pod.Name, metav1.GetOptions{})
+		pod, err := c.Kube.Pods(c.Pod.Namespace).Get(ctx, c.Pod.Name, metav1.GetOptions{})
 		if err != nil {
 			v.skip = fmt.Sprintf("cannot read this pod %s/%s to know its identity in the mesh: %s", c.Pod.Namespace, c.Pod.Name, discover.Reason(err))
 			return v

@@ -26,6 +26,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 )
 
@@ -143,7 +144,7 @@ func meshTarget(t *testing.T, c meshCase) *Target {
 		t.Fatal(err)
 	}
 	return &Target{Client: client, Namespace: "kubeflow-user-example-com", InPod: inPod != nil,
-		Cluster: &Cluster{Install: multiUserInstall(), Kube: kube, Dynamic: dyn, MultiUser: true, ModeKnown: true, Pod: inPod}}
+		Cluster: &Cluster{Install: multiUserInstall(), Kube: fromclientset.Wrap(kube), Dynamic: dyn, MultiUser: true, ModeKnown: true, Pod: inPod}}
 }
 
 // editAP replaces the spec of an AuthorizationPolicy, or drops it (nil).

@@ -12,11 +12,12 @@
 package redact
 
 import (
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/kfp-connect/kfp-connect/internal/lazyre"
 )
 
 // Mask replaces every secret.
@@ -35,20 +36,20 @@ const minSecret = 4
 const minDerived = 8
 
 var (
-	jwtShape = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
+	jwtShape = lazyre.New(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
 	// Real bearer values are long; requiring 8 characters keeps prose such as
 	// "bearer token" readable.
-	bearerShape = regexp.MustCompile(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
-	cookieShape = regexp.MustCompile(`(?i)((?:set-)?cookie:\s*)[^\r\n"]+`)
+	bearerShape = lazyre.New(`(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`)
+	cookieShape = lazyre.New(`(?i)((?:set-)?cookie:\s*)[^\r\n"]+`)
 	// Session cookies of the Kubeflow login stack, wherever they show up.
-	sessionShape  = regexp.MustCompile(`((?:oauth2_proxy_kubeflow|authservice_session|oauth2_proxy_kubeflow_csrf|dex_session)[A-Za-z0-9_]*=)[^;\s"']+`)
-	passwordShape = regexp.MustCompile(`(?i)((?:password|passwd)=)[^&\s"']+`)
+	sessionShape  = lazyre.New(`((?:oauth2_proxy_kubeflow|authservice_session|oauth2_proxy_kubeflow_csrf|dex_session)[A-Za-z0-9_]*=)[^;\s"']+`)
+	passwordShape = lazyre.New(`(?i)((?:password|passwd)=)[^&\s"']+`)
 	// User-info in a URL ("https://user:pass@host"), also when the URL is
 	// malformed: everything between "//" and the last "@" before the host.
-	userInfoShape = regexp.MustCompile(`(?i)((?:^|[^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s"'<>@]*@`)
+	userInfoShape = lazyre.New(`(?i)((?:^|[^A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s"'<>@]*@`)
 	// A secret flag's value in any spelling (-cookies=…, --token=…), as a
 	// flag parser echoes it in its error; paths (@file, /…, ./…) are kept.
-	flagShape = regexp.MustCompile(`(?i)((?:^|[\s'"])-{1,2}[a-z-]*(?:cookie|token|password|passwd|secret)s?=)[^\s"'@/.][^\s"']*`)
+	flagShape = lazyre.New(`(?i)((?:^|[\s'"])-{1,2}[a-z-]*(?:cookie|token|password|passwd|secret)s?=)[^\s"'@/.][^\s"']*`)
 )
 
 // Redactor masks registered secrets and secret-shaped text. It is safe for
@@ -282,25 +283,25 @@ func Shapes(s string) string {
 	lower := strings.ToLower(s)
 	has := func(lit string) bool { return strings.Contains(lower, lit) }
 	if has("eyj") {
-		s = jwtShape.ReplaceAllString(s, Mask)
+		s = jwtShape().ReplaceAllString(s, Mask)
 	}
 	if has("bearer") {
-		s = bearerShape.ReplaceAllString(s, "${1}"+Mask)
+		s = bearerShape().ReplaceAllString(s, "${1}"+Mask)
 	}
 	if has("cookie:") {
-		s = cookieShape.ReplaceAllString(s, "${1}"+Mask)
+		s = cookieShape().ReplaceAllString(s, "${1}"+Mask)
 	}
 	if has("oauth2_proxy_kubeflow") || has("authservice_session") || has("dex_session") {
-		s = sessionShape.ReplaceAllString(s, "${1}"+Mask)
+		s = sessionShape().ReplaceAllString(s, "${1}"+Mask)
 	}
 	if has("pass") {
-		s = passwordShape.ReplaceAllString(s, "${1}"+Mask)
+		s = passwordShape().ReplaceAllString(s, "${1}"+Mask)
 	}
 	if has("://") && has("@") {
-		s = userInfoShape.ReplaceAllString(s, "${1}"+Mask+"@")
+		s = userInfoShape().ReplaceAllString(s, "${1}"+Mask+"@")
 	}
 	if has("-") && has("=") && (has("cookie") || has("token") || has("pass") || has("secret")) {
-		s = flagShape.ReplaceAllString(s, "${1}"+Mask)
+		s = flagShape().ReplaceAllString(s, "${1}"+Mask)
 	}
 	return s
 }

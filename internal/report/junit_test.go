@@ -88,3 +88,35 @@ func TestJUnitIsGinkgosWithWarningsAndProperties(t *testing.T) {
 		}
 	}
 }
+
+// Our JUnit types are Ginkgo's XML, not just something Ginkgo can read:
+// what Ginkgo's own types write back from our file is our file, byte for
+// byte, for a pass, a warning, a failure and a skip.
+func TestJUnitIsByteForByteGinkgos(t *testing.T) {
+	results := run(t, context.Background(),
+		constant("sdk", probe.Passf("host http://h")),
+		constant("distribution", probe.Warned(kfd.DistroIAP, "recognised: Google Cloud IAP")),
+		constant("list-experiments", probe.Failed(kfd.NoIdentity, "HTTP 401 <&>")),
+		probe.Probe[none]{ID: "after", Title: "after", DependsOn: []string{"list-experiments"}, Run: func(context.Context, none) probe.Result { return probe.Passf("never") }},
+	)
+	rep := &Report{Target: "http://h", Tool: "kfp-doctor v1.2.3", Results: results, Elapsed: time.Second, Started: time.Unix(0, 0)}
+	var ours bytes.Buffer
+	if err := WriteJUnit(&ours, rep, rep); err != nil {
+		t.Fatal(err)
+	}
+	var suites reporters.JUnitTestSuites
+	if err := xml.Unmarshal(ours.Bytes(), &suites); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString(xml.Header)
+	enc := xml.NewEncoder(&b)
+	enc.Indent("", "  ")
+	if err := enc.Encode(suites); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteString("\n")
+	if b.String() != ours.String() {
+		t.Fatalf("Ginkgo writes\n%s\nwe wrote\n%s", b.String(), ours.String())
+	}
+}

@@ -25,10 +25,13 @@ package sdkmodel
 
 import (
 	"fmt"
+
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
-	"regexp"
+
 	"strings"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/lazyre"
 )
 
 // Version names the SDK whose rules this package follows.
@@ -253,7 +256,7 @@ func (c *Call) NamespaceFor(multiUser bool) string {
 // re.match(r'\S+.googleusercontent.com/{0,1}$', host). re.match anchors at
 // the start only; the unescaped dots match any character. (Later main
 // narrowed it to an https authority; 2.17.0 has this one.)
-var inverseProxyHost = regexp.MustCompile(`^\S+.googleusercontent.com/?$`)
+var inverseProxyHost = lazyre.New(`^\S+.googleusercontent.com/?$`)
 
 // Resolve applies kfp.Client's rules to the inputs.
 func Resolve(in Inputs) *Call {
@@ -311,7 +314,7 @@ func Resolve(in Inputs) *Call {
 	case clientID != "":
 		c.AuthKind, c.Auth, token = AuthIAP, Value{"Google IAP ID token for client " + clientID, Source(clientIDSource)}, true
 		c.Notes = append(c.Notes, "IAP: auth.get_auth_token fetches a Google ID token (other_client_id/secret from the arguments or $"+EnvAppClientID+"/$"+EnvAppClientSecret+"); the doctor does not reproduce Google's flow")
-	case inverseProxyHost.MatchString(host):
+	case inverseProxyHost().MatchString(host):
 		c.AuthKind, c.Auth, token = AuthGCP, Value{"Google access token", "host matches *.googleusercontent.com"}, true
 		c.Notes = append(c.Notes, "the host is a Google inverse proxy: auth.get_gcp_access_token sends the Application Default Credentials' access token; the doctor does not reproduce it")
 	case in.Credentials != nil:

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kfp-connect/kfp-connect/suites/suitekit"
-
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -20,9 +18,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/suites/suitekit"
 )
 
 var (
@@ -193,7 +193,7 @@ func runningPod(ctx context.Context, cs kubernetes.Interface, namespace, image s
 func podEnv(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, image string) map[string]string {
 	i := slices.IndexFunc(pod.Spec.Containers, func(c corev1.Container) bool { return strings.Contains(c.Image, image) })
 	Expect(i).To(BeNumerically(">=", 0))
-	env, err := podenv.ContainerEnv(ctx, cs, pod, &pod.Spec.Containers[i])
+	env, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(cs), pod, &pod.Spec.Containers[i])
 	Expect(err).NotTo(HaveOccurred(), "resolving the env of pod %s", pod.Name)
 	return env
 }

@@ -8,11 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
@@ -64,4 +70,59 @@ func (l *Lab) Close(ctx context.Context) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	return l.Cluster.Destroy(dctx)
+}
+
+// Forward serves a local port joined to a Service address such as
+// "ml-pipeline-ui.kubeflow:80" through the cluster (a port-forward to a ready
+// pod behind it, as `kubectl port-forward svc/…`), and returns its URL and
+// the function that stops it.
+func (l *Lab) Forward(ctx context.Context, addr string) (string, func(), error) {
+	dialer, err := svcdial.New(l.Cluster.RESTConfig(), "default")
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		dialer.Close()
+		return "", nil, err
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = dialer.Forward(fctx, ln, addr)
+	}()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		ln.Close()
+		<-done
+		dialer.Close()
+	}, nil
+}
+
+// TokenFile writes a token of ServiceAccount sa in namespace ns for KFP's
+// audience, valid an hour, to a new file (as `kubectl create token sa
+// --audience pipelines.kubeflow.org`), and returns its path; the caller
+// removes it.
+func (l *Lab) TokenFile(ctx context.Context, ns, sa string) (string, error) {
+	kube, err := kubernetes.NewForConfig(l.Cluster.RESTConfig())
+	if err != nil {
+		return "", err
+	}
+	exp := int64(3600)
+	tr, err := kube.CoreV1().ServiceAccounts(ns).CreateToken(ctx, sa, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{Audiences: []string{kubeflow.Audience}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp("", "benchlab-token-")
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(tr.Status.Token); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), f.Close()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/credentials"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/report"
@@ -85,7 +86,7 @@ func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 	}
 
 	call := newCall(c)
-	podEnv, err := podenv.ContainerEnv(ctx, e.Client, created, &created.Spec.Containers[0])
+	podEnv, err := podenv.ContainerEnv(ctx, fromclientset.Wrap(e.Client), created, &created.Spec.Containers[0])
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/conformance"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
@@ -130,7 +131,7 @@ func (e *Existing) init(ctx context.Context) error {
 	}
 	fctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	in, err := discover.Find(fctx, e.client, discover.Options{Namespace: kubeflow.Namespace})
+	in, err := discover.Find(fctx, fromclientset.Wrap(e.client), discover.Options{Namespace: kubeflow.Namespace})
 	if err != nil {
 		return err
 	}

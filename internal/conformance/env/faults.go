@@ -177,7 +177,7 @@ func (e *Env) bindingEffectiveFromSaved(ctx context.Context, ref scenarios.Objec
 func ServiceAccountUser(ns, name string) string { return "system:serviceaccount:" + ns + ":" + name }
 
 func (e *Env) canListExperiments(ctx context.Context, user, ns string) (bool, error) {
-	sar, err := kfpauthz.Ask(ctx, e.Client, user, kfpauthz.ListExperiments(ns))
+	sar, err := kfpauthz.Ask(ctx, e.Client.AuthorizationV1().SubjectAccessReviews(), user, kfpauthz.ListExperiments(ns))
 	if err != nil {
 		return false, err
 	}

@@ -15,7 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 )
 
 // ContainerEnv computes a container's environment the way the kubelet does,
@@ -24,7 +25,7 @@ import (
 // the kubernetes Service), then envFrom, then env with $(VAR) references
 // expanded and valueFrom resolved from ConfigMaps, Secrets and the pod's
 // own fields.
-func ContainerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, opts ...Option) (map[string]string, error) {
+func ContainerEnv(ctx context.Context, client kubeapi.Interface, pod *corev1.Pod, c *corev1.Container, opts ...Option) (map[string]string, error) {
 	var o options
 	for _, f := range opts {
 		f(&o)
@@ -77,10 +78,10 @@ func WithoutServices() Option { return func(o *options) { o.noServices = true } 
 // NAME_SERVICE_PORT_<PORT NAME>, and Docker's link variables NAME_PORT and
 // NAME_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]. The real KFP API server
 // exits without ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST, for one.
-func serviceLinks(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, env map[string]string) error {
+func serviceLinks(ctx context.Context, client kubeapi.Interface, pod *corev1.Pod, env map[string]string) error {
 	var services []corev1.Service
 	if pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks {
-		list, err := client.CoreV1().Services(pod.Namespace).List(ctx, metav1.ListOptions{})
+		list, err := client.Services(pod.Namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return fmt.Errorf("listing services of %s for service links: %w", pod.Namespace, err)
 		}
@@ -92,7 +93,7 @@ func serviceLinks(ctx context.Context, client kubernetes.Interface, pod *corev1.
 	}
 	// The pod's namespace's own kubernetes Service wins over the master's.
 	if !named["kubernetes"] {
-		master, err := client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		master, err := client.Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
 		if err == nil {
 			services = append(services, *master)
 		} else if !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
@@ -134,7 +135,7 @@ func serviceLinks(ctx context.Context, client kubernetes.Interface, pod *corev1.
 // variable's name.
 func envName(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "-", "_")) }
 
-func sourceData(ctx context.Context, client kubernetes.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
+func sourceData(ctx context.Context, client kubeapi.Interface, ns string, from corev1.EnvFromSource) (map[string]string, error) {
 	var data map[string]string
 	var err error
 	switch {
@@ -149,7 +150,7 @@ func sourceData(ctx context.Context, client kubernetes.Interface, ns string, fro
 	return data, nil
 }
 
-func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, src *corev1.EnvVarSource) (string, bool, error) {
+func valueFrom(ctx context.Context, client kubeapi.Interface, pod *corev1.Pod, src *corev1.EnvVarSource) (string, bool, error) {
 	var kind, name, key string
 	var optional *bool
 	switch {
@@ -177,12 +178,12 @@ func valueFrom(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod
 // ObjectData reads a ConfigMap's ("configmap") or Secret's ("secret") data
 // as strings (a ConfigMap's data only, as env reads it). An optional object that does not exist is not found, without an error, as the
 // kubelet treats it.
-func ObjectData(ctx context.Context, client kubernetes.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
+func ObjectData(ctx context.Context, client kubeapi.Interface, ns, kind, name string, optional *bool) (map[string]string, bool, error) {
 	var data map[string]string
 	var err error
 	if kind == "secret" {
 		var s *corev1.Secret
-		if s, err = client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		if s, err = client.Secrets(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			data = make(map[string]string, len(s.Data))
 			for k, v := range s.Data {
 				data[k] = string(v)
@@ -190,7 +191,7 @@ func ObjectData(ctx context.Context, client kubernetes.Interface, ns, kind, name
 		}
 	} else {
 		var cm *corev1.ConfigMap
-		if cm, err = client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
+		if cm, err = client.ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{}); err == nil {
 			data = cm.Data
 		}
 	}

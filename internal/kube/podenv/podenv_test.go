@@ -7,6 +7,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
 )
 
 func TestContainerEnv(t *testing.T) {
@@ -39,7 +41,7 @@ func TestContainerEnv(t *testing.T) {
 			{Name: "URL", Value: "http://$(ML_PIPELINE_SERVICE_HOST):$(ML_PIPELINE_SERVICE_PORT)/$(UNKNOWN)$$(KEEP)"},
 		},
 	}
-	env, err := ContainerEnv(context.Background(), client, pod, c)
+	env, err := ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestContainerEnv(t *testing.T) {
 	}
 	// A required key that is missing is an error, as the kubelet refuses to start the container.
 	c.Env = []corev1.EnvVar{{Name: "X", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "pipeline-api-server-config"}, Key: "NOPE"}}}}
-	if _, err := ContainerEnv(context.Background(), client, pod, c); err == nil {
+	if _, err := ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, c); err == nil {
 		t.Fatal("a missing required key must fail")
 	}
 }
@@ -80,7 +82,7 @@ func TestServiceLinksAsTheKubelet(t *testing.T) {
 			Ports: []corev1.ServicePort{{Port: 1}}}},
 	)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "kubeflow"}}
-	env, err := ContainerEnv(context.Background(), client, pod, &corev1.Container{})
+	env, err := ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, &corev1.Container{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,14 +110,14 @@ func TestServiceLinksAsTheKubelet(t *testing.T) {
 	}
 	off := false
 	pod.Spec.EnableServiceLinks = &off
-	env, err = ContainerEnv(context.Background(), client, pod, &corev1.Container{})
+	env, err = ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, &corev1.Container{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if env["KUBERNETES_SERVICE_HOST"] != "10.96.0.1" || env["ML_PIPELINE_VISUALIZATIONSERVER_SERVICE_HOST"] != "" {
 		t.Errorf("links off: %v; want the kubernetes Service's alone", env)
 	}
-	if env, _ := ContainerEnv(context.Background(), client, pod, &corev1.Container{}, WithoutServices()); len(env) != 0 {
+	if env, _ := ContainerEnv(context.Background(), fromclientset.Wrap(client), pod, &corev1.Container{}, WithoutServices()); len(env) != 0 {
 		t.Errorf("WithoutServices: %v", env)
 	}
 }

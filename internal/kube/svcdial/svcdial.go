@@ -28,18 +28,18 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 
 	"github.com/kfp-connect/kfp-connect/internal/discover"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
 // Dialer resolves Service addresses through the API and dials ready pods.
 type Dialer struct {
-	client kubernetes.Interface
+	client *kubeapi.Client
 	config *rest.Config
 	// Namespace is the namespace of the pod we stand in for: a bare service
 	// name resolves there, as through the pod's DNS search path.
@@ -70,7 +70,7 @@ type forward struct {
 
 // New returns a dialer for the cluster of cfg.
 func New(cfg *rest.Config, namespace string) (*Dialer, error) {
-	client, err := kubernetes.NewForConfig(cfg)
+	client, err := kubeapi.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
@@ -212,7 +212,7 @@ func (a fakeAddr) String() string  { return string(a) }
 func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, error) {
 	notFound := &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	if ip := net.ParseIP(host); ip != nil {
-		list, err := d.client.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		list, err := d.client.Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("listing services: %w", err)
 		}
@@ -235,7 +235,7 @@ func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, err
 	default:
 		return nil, notFound
 	}
-	svc, err := d.client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+	svc, err := d.client.Services(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, notFound
 	}
@@ -247,7 +247,7 @@ func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, err
 
 // readyEndpoint picks a ready pod behind the service port, and the pod port.
 func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *corev1.ServicePort) (*corev1.Pod, int, error) {
-	slices, err := d.client.DiscoveryV1().EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
+	slices, err := d.client.EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name,
 	})
 	if err != nil {
@@ -267,7 +267,7 @@ func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *cor
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready || ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" {
 				continue
 			}
-			pod, err := d.client.CoreV1().Pods(svc.Namespace).Get(ctx, ep.TargetRef.Name, metav1.GetOptions{})
+			pod, err := d.client.Pods(svc.Namespace).Get(ctx, ep.TargetRef.Name, metav1.GetOptions{})
 			if apierrors.IsNotFound(err) {
 				continue
 			}
@@ -335,7 +335,7 @@ func (d *Dialer) startForward(ctx context.Context, pod *corev1.Pod, port int) (*
 	if err != nil {
 		return nil, err
 	}
-	u := d.client.CoreV1().RESTClient().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
+	u := d.client.CoreREST().Post().Resource("pods").Namespace(pod.Namespace).Name(pod.Name).SubResource("portforward").URL()
 	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: tr}, http.MethodPost, u)
 	stop, ready := make(chan struct{}), make(chan struct{})
 	pf, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", port)}, stop, ready, nopWriter{}, nopWriter{})

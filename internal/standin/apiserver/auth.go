@@ -128,7 +128,7 @@ func (s *Server) authorize(ctx context.Context, r *http.Request, attrs *authzv1.
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.reviewTimeout)
 	defer cancel()
-	res, err := kfpauthz.Ask(ctx, s.kube, user, attrs)
+	res, err := kfpauthz.Ask(ctx, s.kube.AuthorizationV1().SubjectAccessReviews(), user, attrs)
 	if err != nil {
 		// KFP tells a timeout (try again: 503) from any other failure (500)
 		// with a type assertion on the client's error, not errors.As.
