@@ -1,34 +1,25 @@
 package fix
 
 import (
-	"bytes"
-	"io"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/kfp-connect/kfp-connect/fixtures"
+	"github.com/kfp-connect/kfp-connect/internal/install"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
 func kubeflowMesh(t *testing.T, drop func(*unstructured.Unstructured) bool, extra ...*unstructured.Unstructured) []*unstructured.Unstructured {
 	t.Helper()
-	raw, err := fixtures.KFP.ReadFile("kfp/multi-user/90-mesh.yaml")
+	all, err := install.FixtureFile(kubeflow.MultiUser, "90-mesh.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
 	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 && (drop == nil || !drop(u)) {
+	for _, u := range all {
+		if drop == nil || !drop(u) {
 			out = append(out, u)
 		}
 	}

@@ -53,6 +53,17 @@ func Fixtures(mode kubeflow.Mode) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
+// FixtureFile is the objects of one file of mode's fixtures (such as
+// 90-mesh.yaml, the mesh's objects).
+func FixtureFile(mode kubeflow.Mode, file string) ([]*unstructured.Unstructured, error) {
+	name := "kfp/" + string(mode) + "/" + file
+	raw, err := fixtures.KFP.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("fixtures: %w", err)
+	}
+	return manifests.Decode(name, raw)
+}
+
 // Kustomize builds the kustomization in dir as `kustomize build` would, from
 // the disk and without network or plugins: remote bases and exec/Go plugins
 // fail instead of reaching out, so a build is reproducible offline.

@@ -1,8 +1,6 @@
 package probes
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -16,39 +14,26 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/kfp-connect/kfp-connect/fixtures"
 	"github.com/kfp-connect/kfp-connect/internal/discover"
+	"github.com/kfp-connect/kfp-connect/internal/install"
 	"github.com/kfp-connect/kfp-connect/internal/jwttest"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
 	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
+	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/probe"
 )
 
 // meshObjects are the fixtures' mesh objects: Kubeflow's own.
 func meshObjects(t *testing.T) []*unstructured.Unstructured {
 	t.Helper()
-	raw, err := fixtures.KFP.ReadFile("kfp/multi-user/90-mesh.yaml")
+	out, err := install.FixtureFile(kubeflow.MultiUser, "90-mesh.yaml")
 	if err != nil {
 		t.Fatal(err)
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
 	}
 	return out
 }

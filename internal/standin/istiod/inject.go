@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -15,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kfp-connect/kfp-connect/internal/kube/admission"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/standin/poddefault"
 	"github.com/kfp-connect/kfp-connect/internal/standin/sidecar"
@@ -134,32 +133,12 @@ type Injector struct {
 	ProxyImage func(context.Context) string
 }
 
-const maxReview = 4 << 20
-
 func (in *Injector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); r.Method != http.MethodPost || ct != "application/json" {
-		http.Error(w, "POST an AdmissionReview as application/json", http.StatusBadRequest)
+	review, ok := admission.Read(w, r)
+	if !ok {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReview))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-		http.Error(w, fmt.Sprintf("not an AdmissionReview with a request: %v", err), http.StatusBadRequest)
-		return
-	}
-	resp := in.review(r.Context(), review.Request)
-	resp.UID = review.Request.UID
-	out, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
+	admission.Answer(w, review, in.review(r.Context(), review.Request))
 }
 
 // review never refuses a pod: like istiod's, a pod it cannot read goes on
