@@ -4,8 +4,8 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites node-test conformance conformance-node \
-	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox bench-mesh demo clean
+.PHONY: all build images wheels test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites node-test conformance conformance-node \
+	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox bench-mesh demo clean
 
 all: build
 
@@ -29,6 +29,17 @@ build:
 IMAGES_DIR ?= $(BIN)/images
 images: build
 	$(BIN)/kfp-connect images --dir $(IMAGES_DIR) --version $(VERSION)
+
+# The kfp-doctor Python wheels (pip install kfp-doctor), built offline in
+# bin/wheels: one per platform of the release (linux and darwin, amd64 and
+# arm64), each carrying the static binary as ruff and uv carry theirs.
+# DIST=dist takes a release's binaries (goreleaser's dist/artifacts.json, as
+# .github/workflows/release.yml does); without it they are cross-built here
+# with the release's flags.
+WHEELS_DIR      ?= $(BIN)/wheels
+WHEEL_PLATFORMS ?= linux/amd64,linux/arm64,darwin/amd64,darwin/arm64
+wheels:
+	$(GO) run ./hack/pywheel --version $(VERSION) --out $(WHEELS_DIR) $(if $(DIST),--dist $(DIST),--build $(WHEEL_PLATFORMS))
 
 # actionlint checks every workflow under .github/workflows, and action.yml
 # through the ci workflow's job that uses it (`uses: ./`). None of them can
@@ -93,6 +104,14 @@ bench-node: system-deps tools
 bench-login: system-deps-lab tools-lab
 	$(GO) run ./hack/bench-login -n 5
 
+# The real KFP SDK's time to its verdict next to the doctor's, per outside
+# path of the multi-user lab, healthy and failing (median of 5). Needs the SDK
+# (../shared/upstream/kfp-sdk-2.17.0 and Debian's packages: system-deps'
+# python set); a verdict the two disagree on fails it.
+bench-sdk: system-deps-lab tools-lab
+	hack/system-deps.sh python
+	$(GO) run ./hack/bench-sdk -n 5
+
 # The doctor against 10 and then 1,000 profile namespaces: wall time and
 # Kubernetes API requests per run (they must not grow with the profiles).
 bench-scale: system-deps-lab tools-lab
@@ -125,7 +144,7 @@ bench-matrix: system-deps tools
 # for CI's step summary. Each benchmark prints its figures as lines
 # `BENCH {json}` (internal/benchline): a new one joins the table by
 # printing those and adding its target here.
-BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-matrix bench-explain bench-sandbox bench-mesh
+BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox bench-mesh
 BENCH_DIR ?= reports/bench
 bench: system-deps tools build
 	MAKE="$(MAKE)" hack/bench.sh $(BENCH_DIR) $(BENCHES)
@@ -172,7 +191,8 @@ tools-node:
 
 # Debian packages: slapd for the lab's LDAP directory (system-deps-lab);
 # containerd, runc, the CNI plugins, iptables/nftables and conntrack for the
-# node provider too (system-deps).
+# node provider, python3 with venv and the real KFP SDK's dependencies for the
+# kfp-doctor wheel's tests and the SDK's runs (system-deps: all of them).
 system-deps:
 	hack/system-deps.sh all
 

@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/conformance/plan"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios/all"
 )
 
@@ -31,6 +32,7 @@ type conformanceFlags struct {
 	disruptive                        bool
 	image                             string
 	imageArchives                     []string
+	sdkPython                         string
 }
 
 // errCasesFailed makes the exit code 1 once the reports say why.
@@ -87,6 +89,7 @@ Exit codes: 0 every case passed, 1 a case failed (or the run could not go on),
 	fs.StringVar(&f.reportDir, "report-dir", "", "write "+results.JUnitFile+", "+results.JSONFile+" and "+results.HTMLFile+" here")
 	fs.BoolVar(&f.disruptive, "disruptive", false, "also run the cases that change the install, reverting each (default: on for the clusters the run makes, off for existing)")
 	fs.StringVar(&f.image, "image", images.Doctor(version).Ref, "the doctor's image the in-cluster cases run as where pods really run (imagePullPolicy IfNotPresent: a loaded image is used as it is)")
+	fs.StringVar(&f.sdkPython, "sdk", "", "also run the real kfp.Client as each case's client where it applies, under this python (its own kfp, else ../shared/upstream's SDK); a verdict it disagrees with fails the case")
 	fs.StringArrayVar(&f.imageArchives, "image-archive", nil, "a docker archive FILE to load into the clusters the run makes (node, kind), such as the doctor's from make images, bin/images/kfp-doctor.tar (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("provider", cobra.FixedCompletions(drivers.Providers, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("scenario", cobra.FixedCompletions(plan.Names(all.Scenarios()), cobra.ShellCompDirectiveNoFileComp))
@@ -119,6 +122,17 @@ func runConformance(ctx context.Context, f *conformanceFlags, disruptiveSet bool
 	case len(f.imageArchives) > 0 && f.provider != "node" && f.provider != "kind":
 		return usageErr("--image-archive loads archives where the run creates the cluster (--provider node or kind); for %s load the image yourself (kfp-connect lab load-image, kind load image-archive) and name it with --image", f.provider)
 	}
+	var sdk *sdkrun.Driver
+	if f.sdkPython != "" {
+		found, err := sdkrun.FindFor(ctx, f.sdkPython)
+		if err != nil {
+			return usageErr("--sdk %s: %v", f.sdkPython, err)
+		}
+		if sdk, err = sdkrun.Start(ctx, found.Python, found); err != nil {
+			return fmt.Errorf("starting the real SDK: %w", err)
+		}
+		defer sdk.Close()
+	}
 	// client-go logs the port-forward errors the faults provoke on purpose;
 	// each case's outcome says what matters.
 	klog.SetLogger(logr.Discard())
@@ -142,7 +156,7 @@ func runConformance(ctx context.Context, f *conformanceFlags, disruptiveSet bool
 		return usageErr("%v", err)
 	}
 	r := &conformance.Runner{
-		Target: target, Plans: plans, Owner: env.NewOwner(), Disruptive: disruptive,
+		Target: target, Plans: plans, Owner: env.NewOwner(), Disruptive: disruptive, SDK: sdk,
 		Progress: func(ev conformance.Event) { fmt.Fprintln(stderr, conformance.ProgressLine(ev)) },
 	}
 	res, runErr := r.Run(ctx)

@@ -26,12 +26,14 @@ func usageErr(format string, args ...any) error {
 // after another under a header, JSON as an array of reports that each name
 // their context, JUnit (-o junit, --junit-file) as one file with a test
 // suite per context. The exit code is the worst of them.
-func runContexts(ctx context.Context, cfg doctor.Config, seams doctor.Seams, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int, junit *junitFile) error {
+func runContexts(ctx context.Context, cfg doctor.Config, seams doctor.Seams, contexts []string, format string, red *redact.Redactor, stdout io.Writer, code *int, junit *reportFile) error {
 	switch {
 	case cfg.PasswordStdin:
 		return usageErr("--password-stdin is read once: with several contexts pass the password in $%s", doctor.EnvPassword)
 	case cfg.Host != "":
 		return usageErr("--host names one endpoint: several contexts need the doctor to find KFP in each cluster (drop --host)")
+	case cfg.ClientConfig != "":
+		return usageErr("--client-config describes one kfp.Client, which names at most one context (kube_context=): drop --all-contexts or the repeated --context")
 	}
 	reports := make([]*report.Report, len(contexts))
 	errs := make([]error, len(contexts))

@@ -99,7 +99,7 @@ func newRootCommand(red *redact.Redactor, stdout, stderr io.Writer, code *int) *
 	var output string
 	var contexts []string
 	var allContexts bool
-	var junit *junitFile
+	var junit, jsonFile *reportFile
 	cmd := &cobra.Command{
 		Use:   "kfp-doctor",
 		Short: "Diagnose the connection between kfp.Client and Kubeflow Pipelines",
@@ -127,6 +127,9 @@ port-forwarded istio-ingressgateway) as a browser would — oauth2-proxy or
 oidc-authservice, Dex's connector, its login form and approval page, the callback —
 reports each stage, and then checks KFP at the gateway's /pipeline with the session.
 
+--client-config takes the call as data instead of flags (kfp_doctor.diagnose(client)
+in Python writes it from a live kfp.Client, on stdin).
+
 Secrets are never taken as bare flag values: a static token comes from --token-file
 or $KFP_DOCTOR_TOKEN, cookies from $KFP_DOCTOR_COOKIES or --cookies @file, the
 login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
@@ -152,8 +155,10 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err != nil {
 				return err
 			}
-			if err := junit.check(); err != nil {
-				return err
+			for _, f := range []*reportFile{junit, jsonFile} {
+				if err := f.check(); err != nil {
+					return err
+				}
 			}
 			seams.Stdin = cmd.InOrStdin()
 			if err := kube.apply(&cfg); err != nil {
@@ -168,6 +173,9 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 				}
 			}
 			if len(contexts) > 1 {
+				if jsonFile.path != "" {
+					return usageErr("--json-file writes one report: with several contexts use -o json, an array of them")
+				}
 				return runContexts(cmd.Context(), cfg, seams, contexts, format, red, stdout, code, junit)
 			}
 			if len(contexts) == 1 {
@@ -195,8 +203,10 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 			if err != nil {
 				return fmt.Errorf("writing the report: %w", err)
 			}
-			if err := junit.write(rep); err != nil {
-				return err
+			for _, f := range []*reportFile{junit, jsonFile} {
+				if err := f.write(rep); err != nil {
+					return err
+				}
 			}
 			switch rep.Outcome() {
 			case probe.OutcomeFailed:
@@ -230,7 +240,9 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.LoginConnector, "login-connector", "local", "Dex connector for --username: local (static passwords) or ldap")
 	f.BoolVar(&cfg.PasswordStdin, "password-stdin", false, "read the --username password from the first line of stdin")
 	kube.register(f)
+	f.StringVar(&cfg.ClientConfig, "client-config", "", "a JSON description of the kfp.Client call (its arguments: host, namespace, existing_token, credentials, cookies, ssl_ca_cert, verify_ssl, kube_context) in place of the call's flags: a file, or - for one line on stdin, so no secret is on a command line; the Python package kfp_doctor writes it")
 	junit = addJUnitFileFlag(cmd)
+	jsonFile = addJSONFileFlag(cmd)
 	registerCompletions(cmd, &cfg, &kube, &contexts)
 	cmd.AddCommand(newExplainCommand(stdout, code))
 	cmd.AddCommand(newFixCommand(red, stdout, code))

@@ -15,8 +15,8 @@
 // The lab is the multi-user fixtures on kwok with their programs, its UI
 // port-forwarded as `kubectl port-forward svc/ml-pipeline-ui` would be. Needs
 // `make tools build`; the SDK rows are skipped, with the reason, where the
-// SDK (../shared/upstream/kfp-sdk-2.17.0, or $KFP_SDK_DIR) or Debian's python3
-// is not there.
+// SDK (../shared/upstream/kfp-sdk-2.17.0, or $KFP_CONNECT_SDK) or a python3
+// is not there (internal/sdkrun finds both, as the suites do).
 //
 //	go run ./hack/bench-doctor [-n 21] [-doctor bin/kfp-doctor]
 package main
@@ -42,11 +42,8 @@ import (
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
 	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 )
-
-// python is Debian's interpreter, which sees Debian's dist-packages the SDK
-// imports (the SDK's README says why not the first python3 on PATH).
-const python = "/usr/bin/python3"
 
 // Targets of issue 23: where users wait.
 const (
@@ -298,24 +295,17 @@ func slicesMax(d []time.Duration) time.Duration {
 // findSDK is the argv that runs a kfp.Client call with the real SDK, or why
 // it cannot be run here.
 func findSDK() ([]string, string) {
-	dir := os.Getenv("KFP_SDK_DIR")
-	if dir == "" {
-		for _, d := range []string{"../shared/upstream/kfp-sdk-2.17.0", "../../shared/upstream/kfp-sdk-2.17.0"} {
-			if _, err := os.Stat(filepath.Join(d, "kfp")); err == nil {
-				dir = d
-				break
-			}
-		}
-	}
-	if dir == "" {
-		return nil, "the kfp SDK 2.17.0 is not here (../shared/upstream/kfp-sdk-2.17.0 or $KFP_SDK_DIR; elsewhere: pip install kfp==2.17.0)"
+	dir, ok := sdkrun.FindFolder()
+	if !ok {
+		return nil, sdkrun.ErrNoSDK.Error()
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err.Error()
 	}
-	if _, err := os.Stat(python); err != nil {
-		return nil, "no Debian python3 at " + python
+	python, err := sdkrun.Python()
+	if err != nil {
+		return nil, err.Error()
 	}
 	// Every child inherits it; the doctor reads no PYTHONPATH.
 	if err := os.Setenv("PYTHONPATH", abs); err != nil {

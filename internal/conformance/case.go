@@ -8,8 +8,10 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/conformance/client"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
+	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/verdict"
 	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -20,13 +22,17 @@ type Outcome struct {
 	// Report is the doctor's; Doctor the same, one line per probe.
 	Report *report.Report
 	Doctor string
+	// SDK is the real kfp.Client's outcome as the same client, or why it
+	// did not run ("" when the run has no SDK).
+	SDK string
 }
 
 // RunCase runs case c on e: the path's install variant and the case's
 // cluster-side fault in, the client made real and the doctor run as it,
-// then both reverted; the error is the case's failure — the run's, or the
-// report's against the expectation (verdict.Check).
-func RunCase(ctx context.Context, e *env.Env, c scenarios.Case, workdir string) (out *Outcome, err error) {
+// then both reverted; the error is the case's failure — the run's, the
+// report's against the expectation (verdict.Check), or, with sdk, the real
+// kfp.Client's outcome against the doctor's verdict (sdkrun.Compare).
+func RunCase(ctx context.Context, e *env.Env, c scenarios.Case, workdir string, sdk *sdkrun.Driver) (out *Outcome, err error) {
 	sc := e.Scenario
 	p, ok := sc.Path(c.Path)
 	if !ok {
@@ -67,10 +73,22 @@ func RunCase(ctx context.Context, e *env.Env, c scenarios.Case, workdir string) 
 	if c.Fault != "" {
 		step("fault %s: %s", f.Name, f.Doc)
 	}
-	rep, err := client.Run(ctx, e, cl, workdir, step)
+	res, err := client.Run(ctx, e, cl, workdir, step, sdk)
 	if err != nil {
 		return out, err
 	}
-	out.Report, out.Doctor = rep, verdict.Summary(rep)
-	return out, verdict.Check(rep, c.Expect)
+	out.Report, out.Doctor = res.Report, verdict.Summary(res.Report)
+	err = verdict.Check(res.Report, c.Expect)
+	if res.SDK == nil {
+		if res.SDKNotRun != "" {
+			out.SDK = results.SDKNotRun + res.SDKNotRun
+		}
+		return out, err
+	}
+	a := sdkrun.Compare(res.SDK, res.Report)
+	out.SDK = a.SDK
+	if !a.Agree {
+		err = errors.Join(err, fmt.Errorf("the real kfp.Client and the doctor disagree: %s\nSDK: %s\ndoctor: %s", a.Why, a.SDK, a.Doctor))
+	}
+	return out, err
 }

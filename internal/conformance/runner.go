@@ -19,6 +19,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/plan"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -59,6 +60,9 @@ type Runner struct {
 	Workdir string
 	// Progress, when set, is told of each step and each case's outcome.
 	Progress func(Event)
+	// SDK, when set, runs the real kfp.Client as each case's client where
+	// it applies, and a verdict it disagrees with fails the case.
+	SDK *sdkrun.Driver
 
 	res     *results.Results
 	workdir string
@@ -230,9 +234,9 @@ func (r *Runner) runOne(ctx context.Context, e *env.Env, p plan.Case, cr *result
 	dir, err := os.MkdirTemp(r.workdir, "case-")
 	if err == nil {
 		var out *Outcome
-		out, err = RunCase(cctx, e, p.Case, dir)
+		out, err = RunCase(cctx, e, p.Case, dir, r.SDK)
 		if out != nil {
-			cr.Steps, cr.Doctor = out.Steps, out.Doctor
+			cr.Steps, cr.Doctor, cr.SDK = out.Steps, out.Doctor, out.SDK
 		}
 		_ = os.RemoveAll(dir)
 	}

@@ -107,6 +107,12 @@ func BearerFromEnv(name string, getenv func(string) string, r *redact.Redactor) 
 	return b, true, err
 }
 
+// NewBearer is a static token given as a value (a kfp.Client's
+// existing_token= read back by the Python package); source names its origin.
+func NewBearer(token, source string, r *redact.Redactor) (*Bearer, error) {
+	return newBearer(token, source, r)
+}
+
 func newBearer(raw, source string, r *redact.Redactor) (*Bearer, error) {
 	tok := strings.TrimSpace(raw)
 	tok = strings.TrimPrefix(tok, "Bearer ")

@@ -26,8 +26,9 @@ const (
 	EnvPassword = "KFP_DOCTOR_PASSWORD"
 )
 
-// Config is what the user told the doctor: the flags, nothing else. Run
-// reads it and never writes it; what the run derives from it (and from the
+// Config is what the user told the doctor: the flags, nothing else (a
+// --client-config spells the call's flags as data). Run reads it and never
+// writes it; what the run derives from it (and from the
 // environment, the SDK's files and the cluster) is the Plan.
 type Config struct {
 	Host      string
@@ -40,7 +41,19 @@ type Config struct {
 	// $KF_PIPELINES_SA_TOKEN_PATH, then the default.
 	VolumeCredentials bool
 	// TokenFile is --token-file: a static token (existing_token).
-	TokenFile          string
+	TokenFile string
+	// Token is existing_token= as a value, and TokenSource where it came
+	// from: only a --client-config carries one, never a flag (flag values
+	// show in ps).
+	Token       string
+	TokenSource string
+	// ClientConfig is --client-config: a file, or "-" for stdin, describing
+	// the kfp.Client call (ClientCall) in place of the call flags. With it
+	// the doctor's own $KFP_DOCTOR_TOKEN and $KFP_DOCTOR_COOKIES are not
+	// read: the call is the client's, whole. ClientSource is what the
+	// document says it describes ("kfp.Client object"), for the report.
+	ClientConfig       string
+	ClientSource       string
 	Cookies            string // raw, or @file
 	CACert             string
 	InsecureSkipVerify bool

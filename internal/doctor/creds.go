@@ -31,6 +31,16 @@ func validHeaderName(name string) bool {
 }
 
 func staticToken(ctx context.Context, cfg Config, s Seams, red *redact.Redactor) (*credentials.Bearer, error) {
+	if cfg.Token != "" {
+		b, err := credentials.NewBearer(cfg.Token, cfg.TokenSource, red)
+		if err != nil {
+			return nil, usage("%w", err)
+		}
+		return b, nil
+	}
+	if cfg.ClientConfig != "" {
+		return nil, nil // the described call has no token; the doctor's variable is not the call's
+	}
 	if cfg.TokenFile != "" {
 		b, err := credentials.BearerFromFile(ctx, cfg.TokenFile, red)
 		if err != nil {
@@ -50,13 +60,13 @@ func staticToken(ctx context.Context, cfg Config, s Seams, red *redact.Redactor)
 
 func cookies(ctx context.Context, cfg Config, s Seams, red *redact.Redactor) (*credentials.Cookies, error) {
 	raw := cfg.Cookies
-	if raw == "" {
+	if raw == "" && cfg.ClientConfig == "" {
 		raw = s.Getenv(EnvCookies)
 	}
 	if raw == "" {
 		return nil, nil
 	}
-	if path, ok := strings.CutPrefix(raw, "@"); ok {
+	if path, ok := strings.CutPrefix(raw, "@"); ok && cfg.ClientConfig == "" {
 		c, err := credentials.CookiesFromFile(ctx, path, red)
 		if err != nil {
 			return nil, usage("%w", err)

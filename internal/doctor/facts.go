@@ -13,6 +13,9 @@ func (p *Plan) facts() map[string]string {
 	if p.Given.Value != "" {
 		f["host_given_by"] = p.Given.Flag()
 	}
+	if p.ClientSource != "" {
+		f["client_config"] = p.ClientSource
+	}
 	if p.ContextNamespace != "" {
 		f["kubeconfig_namespace"] = p.ContextNamespace
 	}

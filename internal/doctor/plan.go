@@ -37,6 +37,9 @@ type Plan struct {
 	Credentials []Credential
 	// Scenario is the scenario's name ("" off the cluster).
 	Scenario string
+	// ClientSource is what a --client-config described ("kfp.Client
+	// object"), "" for flags.
+	ClientSource string
 	// ContextNamespace is the kubeconfig context's namespace ("" when none):
 	// kubectl's default namespace, which kfp.Client does not read.
 	ContextNamespace string
@@ -60,7 +63,14 @@ func Resolve(ctx context.Context, cfg Config, seams Seams, red *redact.Redactor)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	r := &resolver{cfg: cfg, s: seams.withDefaults(), red: red, d: newDeadlines(cfg)}
+	s, d := seams.withDefaults(), newDeadlines(cfg)
+	// A --client-config spells the call's arguments as data; from here on
+	// they are resolved exactly as the flags that spell them.
+	call, err := withClientCall(ctx, cfg, s, d, red)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolver{cfg: call, s: s, red: red, d: d}
 	p, err := r.resolve(ctx)
 	if err != nil {
 		r.close()
@@ -96,19 +106,24 @@ type Credential struct {
 type GivenHost struct {
 	Value   string
 	FromEnv bool
+	// FromClient: host= of a --client-config.
+	FromClient bool
 }
 
 // Flag names the host's origin in messages.
 func (h GivenHost) Flag() string {
-	if h.FromEnv {
+	switch {
+	case h.FromEnv:
 		return "$" + EnvHost
+	case h.FromClient:
+		return "host= (--client-config)"
 	}
 	return "--host"
 }
 
 func givenHost(cfg Config, s Seams) GivenHost {
 	if cfg.Host != "" {
-		return GivenHost{Value: cfg.Host}
+		return GivenHost{Value: cfg.Host, FromClient: cfg.ClientConfig != ""}
 	}
 	if v := s.Getenv(EnvHost); v != "" {
 		return GivenHost{Value: v, FromEnv: true}
@@ -160,7 +175,7 @@ func (r *resolver) close() {
 // SDK's call and the credentials.
 func (r *resolver) resolve(ctx context.Context) (*Plan, error) {
 	cfg, s := r.cfg, r.s
-	p := &Plan{Deadlines: r.d, Given: givenHost(cfg, s)}
+	p := &Plan{Deadlines: r.d, Given: givenHost(cfg, s), ClientSource: cfg.ClientSource}
 	lp, err := planLogin(ctx, cfg, s, p.Given, r.d, r.httpTransport, r.red)
 	if err != nil {
 		return nil, err
@@ -251,6 +266,9 @@ func (r *resolver) resolveCall(ctx context.Context, p *Plan) error {
 		t.FillNamespace = call.Namespace.Value
 	}
 	var details []string
+	if cfg.ClientConfig != "" {
+		details = append(details, cfg.ClientSource+" (--client-config)")
+	}
 	switch call.NamespaceKind {
 	case sdkmodel.NamespaceExplicit:
 		details = append(details, "namespace "+t.Namespace)
@@ -279,7 +297,10 @@ func (r *resolver) resolveCall(ctx context.Context, p *Plan) error {
 	case sdkmodel.AuthExistingToken:
 		t.Bearer = static
 		from := "$" + EnvToken
-		if cfg.TokenFile != "" {
+		switch {
+		case cfg.Token != "":
+			from = cfg.TokenSource + " (--client-config)"
+		case cfg.TokenFile != "":
 			from = "--token-file " + cfg.TokenFile
 		}
 		add(Credential{Kind: "static token", From: from, creds: static}, static.String())
@@ -294,7 +315,10 @@ func (r *resolver) resolveCall(ctx context.Context, p *Plan) error {
 	if cookieCreds != nil {
 		t.Cookies = cookieCreds
 		from := "$" + EnvCookies
-		if cfg.Cookies != "" {
+		switch {
+		case cfg.ClientConfig != "":
+			from = "cookies= (--client-config)"
+		case cfg.Cookies != "":
 			from = "--cookies"
 		}
 		add(Credential{Kind: "cookies", From: from, creds: cookieCreds}, cookieCreds.String())

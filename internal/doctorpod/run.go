@@ -71,18 +71,55 @@ func Run(ctx context.Context, cs kubernetes.Interface, spec Spec, opts Options) 
 	if err != nil {
 		return nil, err
 	}
+	run, err := RunPod(ctx, cs, pod, opts)
+	if run == nil {
+		return nil, err
+	}
+	res := &Result{Pod: run.Pod, ExitCode: run.ExitCode}
+	if err != nil {
+		return res, err
+	}
+	res.Report, err = ParseLog(run.Log)
+	if err != nil || res.ExitCode != 0 {
+		res.LogTail = Tail(run.Log, tailLines)
+	}
+	if err != nil {
+		return res, fmt.Errorf("doctor pod %s/%s exited %d: %w; its log ends:\n%s", pod.Namespace, run.Pod, res.ExitCode, err, res.LogTail)
+	}
+	return res, nil
+}
+
+// PodRun is what a pod of one container left behind.
+type PodRun struct {
+	Pod      string
+	ExitCode int32
+	Log      []byte
+}
+
+// RunPod is the lifecycle Run gives the doctor's pod, for any pod whose
+// first container is the run — such as the real SDK's beside it
+// (internal/sdkrun): created, watched until that container ends (giving up
+// at once when it cannot start, bounded by opts.Timeout), its log read, and
+// deleted, also when ctx is cancelled. The PodRun is nil only when the pod was not
+// created.
+func RunPod(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, opts Options) (run *PodRun, err error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = 3 * time.Minute
 	}
+	if len(pod.Spec.Containers) == 0 {
+		return nil, fmt.Errorf("pod %s/%s has no container", pod.Namespace, pod.Name)
+	}
+	// The run's container, named before admission: a mesh's webhook may
+	// put its sidecar anywhere in the list.
+	main := pod.Spec.Containers[0].Name
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	pods := cs.CoreV1().Pods(pod.Namespace)
-	created, err := pods.Create(ctx, pod, metav1.CreateOptions{})
+	created, err := cs.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("creating doctor pod %s/%s: %w", pod.Namespace, pod.Name, err)
+		return nil, fmt.Errorf("creating pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}
-	res := &Result{Pod: created.Name}
+	run = &PodRun{Pod: created.Name}
 	defer func() {
 		// Also after Ctrl-C or the run's deadline: nothing of a run stays.
 		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -91,31 +128,21 @@ func Run(ctx context.Context, cs kubernetes.Interface, spec Spec, opts Options) 
 			err = derr
 		}
 	}()
-	ended, err := waitTerminated(ctx, cs, created)
+	ended, err := waitTerminated(ctx, cs, created, main)
 	if err != nil {
-		return res, err
+		return run, err
 	}
-	if st := doctorStatus(ended); st != nil && st.State.Terminated != nil {
-		res.ExitCode = st.State.Terminated.ExitCode
+	if st := containerStatus(ended, main); st != nil && st.State.Terminated != nil {
+		run.ExitCode = st.State.Terminated.ExitCode
 	}
-	log, err := readLog(ctx, cs, created)
-	if err != nil {
-		return res, err
-	}
-	res.Report, err = ParseLog(log)
-	if err != nil || res.ExitCode != 0 {
-		res.LogTail = Tail(log, tailLines)
-	}
-	if err != nil {
-		return res, fmt.Errorf("doctor pod %s/%s exited %d: %w; its log ends:\n%s", created.Namespace, created.Name, res.ExitCode, err, res.LogTail)
-	}
-	return res, nil
+	run.Log, err = readLog(ctx, cs, created, main)
+	return run, err
 }
 
 // waitTerminated watches the pod until its phase is Succeeded or Failed, or
-// its doctor container has ended (a mesh's sidecar keeps the pod running). It
-// gives up early when the doctor's container cannot start, naming why.
-func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) (*corev1.Pod, error) {
+// its container main has ended (a mesh's sidecar keeps the pod running). It
+// gives up early when main cannot start, naming why.
+func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, main string) (*corev1.Pod, error) {
 	lw := podWatch(cs, pod)
 	var last *corev1.Pod
 	var stuck error
@@ -125,7 +152,7 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 			return false, nil
 		}
 		if e.Type == watch.Deleted {
-			return false, fmt.Errorf("doctor pod %s/%s was deleted before it ended", p.Namespace, p.Name)
+			return false, fmt.Errorf("pod %s/%s was deleted before it ended", p.Namespace, p.Name)
 		}
 		last = p
 		switch p.Status.Phase {
@@ -133,11 +160,11 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 			return true, nil
 		}
 		// In a mesh the pod has a sidecar (istio-proxy) that outlives the
-		// doctor: the doctor's container ending is the run's end.
-		if st := doctorStatus(p); st != nil && st.State.Terminated != nil {
+		// doctor: the run's container ending is the run's end.
+		if st := containerStatus(p, main); st != nil && st.State.Terminated != nil {
 			return true, nil
 		}
-		if stuck = notStarting(p); stuck != nil {
+		if stuck = notStarting(p, main); stuck != nil {
 			return false, stuck
 		}
 		return false, nil
@@ -147,7 +174,7 @@ func waitTerminated(ctx context.Context, cs kubernetes.Interface, pod *corev1.Po
 			return nil, stuck
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("doctor pod %s/%s did not end in time (%v): %s", pod.Namespace, pod.Name, context.Cause(ctx), describe(last))
+			return nil, fmt.Errorf("pod %s/%s did not end in time (%v): %s", pod.Namespace, pod.Name, context.Cause(ctx), describe(last, main))
 		}
 		return nil, err
 	}
@@ -164,8 +191,8 @@ var fatalWaiting = map[string]string{
 	"CreateContainerError":       "the runtime cannot create the container",
 }
 
-func notStarting(p *corev1.Pod) error {
-	st := doctorStatus(p)
+func notStarting(p *corev1.Pod, main string) error {
+	st := containerStatus(p, main)
 	if st == nil || st.State.Waiting == nil {
 		return nil
 	}
@@ -173,12 +200,13 @@ func notStarting(p *corev1.Pod) error {
 	if !fatal {
 		return nil
 	}
-	return fmt.Errorf("doctor pod %s/%s (image %s): %s: %s: %w", p.Namespace, p.Name, st.Image, st.State.Waiting.Reason, strings.TrimSpace(st.State.Waiting.Message+"; "+hint), ErrNotStarted)
+	return fmt.Errorf("pod %s/%s (image %s): %s: %s: %w", p.Namespace, p.Name, st.Image, st.State.Waiting.Reason, strings.TrimSpace(st.State.Waiting.Message+"; "+hint), ErrNotStarted)
 }
 
-func doctorStatus(p *corev1.Pod) *corev1.ContainerStatus {
+// containerStatus is the status of the pod's container named name.
+func containerStatus(p *corev1.Pod, name string) *corev1.ContainerStatus {
 	for i := range p.Status.ContainerStatuses {
-		if p.Status.ContainerStatuses[i].Name == Container {
+		if p.Status.ContainerStatuses[i].Name == name {
 			return &p.Status.ContainerStatuses[i]
 		}
 	}
@@ -186,7 +214,7 @@ func doctorStatus(p *corev1.Pod) *corev1.ContainerStatus {
 }
 
 // describe says where a pod that did not end got to.
-func describe(p *corev1.Pod) string {
+func describe(p *corev1.Pod, main string) string {
 	if p == nil {
 		return "no status seen"
 	}
@@ -200,14 +228,14 @@ func describe(p *corev1.Pod) string {
 			}
 		}
 	}
-	if st := doctorStatus(p); st != nil && st.State.Waiting != nil {
+	if st := containerStatus(p, main); st != nil && st.State.Waiting != nil {
 		fmt.Fprintf(&b, ", container waiting: %s %s", st.State.Waiting.Reason, st.State.Waiting.Message)
 	}
 	return b.String()
 }
 
-func readLog(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod) ([]byte, error) {
-	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: Container, LimitBytes: ptr.To[int64](maxLog)}).Stream(ctx)
+func readLog(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, container string) ([]byte, error) {
+	rc, err := cs.CoreV1().Pods(pod.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: container, LimitBytes: ptr.To[int64](maxLog)}).Stream(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("reading the log of doctor pod %s/%s: %w", pod.Namespace, pod.Name, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/fixtures"
 	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/shared"
 )
 
 // Source is where an install's objects come from.
@@ -217,20 +218,7 @@ func FindShared() (string, bool) {
 	if dir := os.Getenv(UpstreamEnv); dir != "" {
 		return dir, looksUpstream(dir)
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for dir := wd; ; {
-		if c := filepath.Join(dir, "shared", "upstream"); looksUpstream(c) {
-			return c, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
+	return shared.FindUpstream(looksUpstream)
 }
 
 // looksUpstream guards against an unrelated shared/upstream folder.

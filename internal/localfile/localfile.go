@@ -32,6 +32,9 @@ const (
 	Kubeconfig
 	// ContextJSON is the KFP SDK's context.json (~/.config/kfp/context.json).
 	ContextJSON
+	// ClientConfig is a --client-config document: a kfp.Client call's
+	// arguments, written by the Python package.
+	ClientConfig
 )
 
 // Max is the cap for files of this kind.
@@ -45,6 +48,8 @@ func (k Kind) Max() int64 {
 		return 16 << 20
 	case ContextJSON:
 		return 64 << 10 // a namespace, a cookie and a header
+	case ClientConfig:
+		return 64 << 10 // a host, a token, cookies and a few paths
 	}
 	return 1 << 20
 }
@@ -61,6 +66,8 @@ func (k Kind) String() string {
 		return "kubeconfig"
 	case ContextJSON:
 		return "KFP context file"
+	case ClientConfig:
+		return "kfp.Client description"
 	}
 	return "file"
 }

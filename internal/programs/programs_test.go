@@ -35,6 +35,9 @@ func TestCatalogue(t *testing.T) {
 					t.Errorf("%s: the image has neither entrypoint nor cmd", tag)
 				}
 			}
+			if p.Name == "notebook" {
+				t.Skip("its files are a venv made by pip around a real kfp-doctor build: internal/images' TestNotebookImage and the node matrix check them")
+			}
 			if p.Name == "openldap" {
 				if _, err := os.Stat(openldap.Debian.Slapd); err != nil {
 					t.Skip("Debian's slapd is not installed: the image's files are the host's")

@@ -32,6 +32,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/conformance/env"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/plan"
 	"github.com/kfp-connect/kfp-connect/internal/conformance/results"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 	"github.com/kfp-connect/kfp-connect/scenarios/all"
 	"github.com/kfp-connect/kfp-connect/suites/suitekit"
@@ -122,11 +123,23 @@ func newRun() []plan.Scenario {
 	return plans
 }
 
-var _ = BeforeSuite(func() {
-	if runner != nil {
-		Expect(runner.Start()).To(Succeed())
+var _ = BeforeSuite(func(ctx SpecContext) {
+	if runner == nil {
+		return
 	}
-})
+	Expect(runner.Start()).To(Succeed())
+	// The real kfp.Client beside the doctor in every case where it applies,
+	// wherever the SDK is importable (here ../shared/upstream's).
+	found, err := sdkrun.Find(ctx)
+	if errors.Is(err, sdkrun.ErrNoSDK) {
+		AddReportEntry("the real SDK does not run: " + err.Error())
+		return
+	}
+	Expect(err).NotTo(HaveOccurred())
+	runner.SDK, err = sdkrun.Start(ctx, found.Python, found)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(runner.SDK.Close()).To(Succeed()) })
+}, NodeTimeout(time.Minute))
 
 var _ = AfterSuite(func(ctx SpecContext) {
 	if runner == nil || runner.Results() == nil {
@@ -176,6 +189,9 @@ var _ = Describe("scenarios", func() {
 						GinkgoWriter.Println("•", s)
 					}
 					GinkgoWriter.Print(cr.Doctor)
+					if cr.SDK != "" {
+						GinkgoWriter.Println("real kfp.Client:", cr.SDK)
+					}
 					switch cr.Status {
 					case results.Skipped:
 						Skip(cr.Reason)

@@ -35,6 +35,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
@@ -44,19 +45,45 @@ type Step func(format string, args ...any)
 // doctorTimeout is the doctor's own --timeout in every case.
 const doctorTimeout = 10 * time.Second
 
+// Result is what a case's client did: the doctor's report and, where the
+// real SDK ran as the same client, its outcome.
+type Result struct {
+	Report *report.Report
+	// SDK is the real kfp.Client's outcome; nil when it did not run, and
+	// SDKNotRun then says why (empty when no SDK was given).
+	SDK       *sdkrun.Outcome
+	SDKNotRun string
+}
+
 // Run makes c real on the cluster of e and returns the doctor's report as
 // that client. workdir holds the client's files (tokens, kubeconfigs).
-func Run(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step) (*report.Report, error) {
+// With sdk, the real kfp.Client also runs as the same client where the
+// path's user would build one outside the cluster.
+func Run(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
+	var rep *report.Report
+	var err error
+	notRun := ""
 	switch {
 	case c.InPod() && e.RealPods:
-		return inPod(ctx, e, c, workdir, step)
+		rep, err = inPod(ctx, e, c, workdir, step)
+		notRun = "in a pod: not run by the matrix yet (suites/node runs it in a notebook pod)"
 	case c.InPod():
-		return asPod(ctx, e, c, workdir, step)
+		rep, err = asPod(ctx, e, c, workdir, step)
+		notRun = "in an emulated pod: not run by the matrix yet"
 	case c.ServiceProxy:
-		return viaServiceProxy(ctx, e, c, workdir, step)
+		rep, err = viaServiceProxy(ctx, e, c, workdir, step)
+		notRun = "kfp.Client() through the service proxy: not run by the matrix yet"
 	default:
-		return fromOutside(ctx, e, c, workdir, step)
+		return fromOutside(ctx, e, c, workdir, step, sdk)
 	}
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Report: rep}
+	if sdk != nil {
+		res.SDKNotRun = notRun
+	}
+	return res, nil
 }
 
 // doctorCall is one doctor run in this process: the user's configuration

@@ -19,13 +19,16 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/report"
+	"github.com/kfp-connect/kfp-connect/internal/sdkrun"
 	"github.com/kfp-connect/kfp-connect/scenarios"
 )
 
 // fromOutside runs the doctor of an out-of-cluster path: through a
 // port-forward to the path's Service, with a token minted by TokenRequest,
-// a login through the gateway, or a session's cookies.
-func fromOutside(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step) (*report.Report, error) {
+// a login through the gateway, or a session's cookies; with sdk, then the
+// real kfp.Client given the same host, token file, cookies, namespace and
+// context.json.
+func fromOutside(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
 	call := newCall(c)
 	home := ""
 	getenv := map[string]string{}
@@ -86,7 +89,30 @@ func fromOutside(ctx context.Context, e *env.Env, c scenarios.Client, workdir st
 		}
 		call.TokenFile = file
 	}
-	return call.run(ctx)
+	rep, err := call.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Report: rep}
+	switch {
+	case sdk == nil:
+	case c.Login != nil:
+		// The doctor logs in itself (--username); a user of the SDK logs in
+		// and passes the cookies, which the session paths run.
+		res.SDKNotRun = "the doctor's own login (--username): the SDK takes a session's cookies, run on the session paths"
+	default:
+		sc := sdkrun.Case{Host: call.Host, Namespace: c.Namespace, ExistingTokenFile: call.TokenFile, Cookies: call.Cookies,
+			Write: c.CheckWrite, Env: map[string]string{"HOME": home}}
+		if home == "" {
+			// Its own empty HOME: no context.json of the machine's user.
+			sc.Env["HOME"] = filepath.Join(workdir, "sdk-home")
+		}
+		if res.SDK, err = sdk.Run(ctx, sc); err != nil {
+			return nil, fmt.Errorf("running the real kfp.Client: %w", err)
+		}
+		step("the real kfp.Client as the same client: %s", res.SDK)
+	}
+	return res, nil
 }
 
 // mintedToken writes the path's token, `kubectl create token` as the path

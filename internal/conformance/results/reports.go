@@ -76,6 +76,9 @@ func JUnit(res *Results) reporters.JUnitTestSuites {
 			Name: c.Name + " → " + c.Expect, Classname: c.Scenario, Status: string(c.Status),
 			Time: c.Duration.Seconds(), SystemOut: strings.Join(c.Steps, "\n") + "\n" + c.Doctor,
 		}
+		if c.SDK != "" {
+			tc.SystemOut += "real kfp.Client: " + c.SDK + "\n"
+		}
 		s.Tests++
 		out.Tests++
 		switch c.Status {
@@ -106,6 +109,8 @@ var summaryPage = template.Must(template.New("summary").Parse(summaryTemplate))
 
 type htmlCell struct {
 	Mark, Class, KFD, Reason string
+	// SDK is the real kfp.Client's outcome where it ran; SDKNote why not.
+	SDK, SDKNote string
 }
 
 type htmlTable struct {
@@ -158,7 +163,10 @@ func htmlModel(res *Results) htmlPage {
 			if !slices.Contains(t.Faults, c.Fault) {
 				t.Faults = append(t.Faults, c.Fault)
 			}
-			cell := &htmlCell{KFD: string(c.KFD), Reason: c.Reason}
+			cell := &htmlCell{KFD: string(c.KFD), Reason: c.Reason, SDK: c.SDK}
+			if strings.HasPrefix(c.SDK, SDKNotRun) {
+				cell.SDK, cell.SDKNote = "", "SDK "+c.SDK
+			}
 			switch c.Status {
 			case Passed:
 				cell.Mark, cell.Class = "✔", "pass"

@@ -20,12 +20,14 @@ func sampleResults() *Results {
 	return &Results{
 		RunID: "20260101-000000-abcd", Provider: "existing (lab)", Started: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Duration: 3 * time.Second,
 		Cases: []CaseResult{
-			{Scenario: "multi-user/in-cluster", Path: "poddefault", Name: "poddefault", Expect: "succeeds", Status: Passed, Duration: time.Second},
+			{Scenario: "multi-user/in-cluster", Path: "poddefault", Name: "poddefault", Expect: "succeeds", Status: Passed, Duration: time.Second,
+				SDK: SDKNotRun + "in an emulated pod"},
 			{Scenario: "multi-user/in-cluster", Path: "poddefault", Fault: "wrong-audience", Name: "poddefault × wrong-audience", Expect: "fails with KFD005",
 				KFD: kfd.TokenAudience, Status: Failed, Reason: "expected KFD005, got <KFD001>\ndoctor → …"},
 			{Scenario: "multi-user/in-cluster", Path: "poddefault", Fault: "no-rolebinding", Name: "poddefault × no-rolebinding", Expect: "fails with KFD009",
 				KFD: kfd.RBACDenied, Status: Skipped, Reason: plan.DisruptiveSkip + " (deletes RoleBinding p/default-editor)", Disruptive: true},
-			{Scenario: "multi-user/out-of-cluster", Path: "port-forward-bearer", Name: "port-forward-bearer", Expect: "succeeds", Status: Passed},
+			{Scenario: "multi-user/out-of-cluster", Path: "port-forward-bearer", Name: "port-forward-bearer", Expect: "succeeds", Status: Passed,
+				SDK: "listed 0 experiment(s) in 40ms"},
 		},
 	}
 }
@@ -59,11 +61,16 @@ func TestWriteReports(t *testing.T) {
 		t.Errorf("JUnit skip: %+v", sk)
 	}
 
+	// The real client's outcome is in the case's output.
+	if out := junit.TestSuites[1].TestCases[0].SystemOut; !strings.Contains(out, "real kfp.Client: listed 0 experiment(s) in 40ms") {
+		t.Errorf("JUnit system-out lacks the SDK's outcome: %q", out)
+	}
+
 	var back Results
 	if err := json.Unmarshal([]byte(read(JSONFile)), &back); err != nil {
 		t.Fatalf("JSON: %v", err)
 	}
-	if len(back.Cases) != 4 || back.Cases[1].KFD != kfd.TokenAudience || back.Cases[1].Status != Failed || back.RunID != res.RunID {
+	if len(back.Cases) != 4 || back.Cases[1].KFD != kfd.TokenAudience || back.Cases[1].Status != Failed || back.RunID != res.RunID || back.Cases[3].SDK != res.Cases[3].SDK {
 		t.Errorf("JSON round trip: %+v", back)
 	}
 
@@ -73,6 +80,7 @@ func TestWriteReports(t *testing.T) {
 		"✔", "✖", "skipped", string(kfd.TokenAudience), string(kfd.RBACDenied),
 		"expected KFD005, got &lt;KFD001&gt;", // the reason, escaped
 		plan.DisruptiveSkip, "multi-user/out-of-cluster", "1 failed",
+		`<span class="sdk">SDK: listed 0 experiment(s) in 40ms</span>`, "(SDK not run: in an emulated pod)",
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the HTML page lacks %q", want)

@@ -18,6 +18,9 @@ const (
 	Skipped Status = "skipped"
 )
 
+// SDKNotRun starts CaseResult.SDK when the real client did not run.
+const SDKNotRun = "not run: "
+
 // CaseResult is one case's outcome, as the reports show it.
 type CaseResult struct {
 	Scenario string `json:"scenario"`
@@ -37,6 +40,7 @@ type CaseResult struct {
 	Duration   time.Duration `json:"duration_ns"`
 	Steps      []string      `json:"steps,omitempty"`
 	Doctor     string        `json:"doctor,omitempty"` // the doctor's report, one line per probe
+	SDK        string        `json:"sdk,omitempty"`    // the real kfp.Client's outcome as the same client, or why it did not run
 }
 
 // FullName is "scenario: path × fault".
