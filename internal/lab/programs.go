@@ -43,12 +43,18 @@ func Programs(b Binaries) []Program {
 		})
 	}
 	for _, p := range programs.All() {
-		if p.Name == programs.Istiod {
-			continue // the lab is istiod itself (mesh.go)
-		}
 		match := func(image string) bool {
 			q, _, ok := programs.Lookup(image)
 			return ok && q == p
+		}
+		if p.Name == programs.Istiod {
+			// The lab is istiod itself (mesh.go): the istiod pod's ports
+			// answer with the lab's own discovery, so a process other than
+			// the lab's (conformance --provider existing, waiting for the
+			// proxies to hold a mesh fault) reads the mesh through a
+			// port-forward to Service istio-system/istiod as on a node.
+			out = append(out, Program{Name: p.Name, Match: match, Handler: labIstiod})
+			continue
 		}
 		bin, overridden := override[p]
 		if p.Server != nil && !overridden {
@@ -81,6 +87,14 @@ func standin(p *programs.Program) func(context.Context, Inputs) (http.Handler, e
 		}
 		return p.Server.Build(pin)
 	}
+}
+
+// labIstiod serves the lab's istiod's discovery on the istiod pod's ports.
+func labIstiod(_ context.Context, in Inputs) (http.Handler, error) {
+	if in.Mesh == nil {
+		return nil, fmt.Errorf("the lab's istiod is not running")
+	}
+	return in.Mesh.Handler(), nil
 }
 
 // ParsePrograms reads --program IMAGE=PATH values.
