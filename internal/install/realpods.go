@@ -68,7 +68,48 @@ func OnRealPods(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unst
 			unavailable[d[0]+"/"+d[1]] = miss.Error()
 		}
 	}
+	if err := waitSettled(ctx, cs); err != nil {
+		return nil, err
+	}
 	return unavailable, nil
+}
+
+// waitSettled waits until the rollouts are over: no Available Deployment
+// still has a pod of an older ReplicaSet, and no pod is terminating. A
+// Deployment restarted into the mesh (injectOnNodes) is Available as soon
+// as its new pods are, while its old ones are still scaled down and shut
+// down; a lab called ready then would lose pods under its user's feet (a
+// conformance run's before-and-after of the cluster saw them go).
+func waitSettled(ctx context.Context, cs kubernetes.Interface) error {
+	var last []string
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		last = nil
+		deps, err := cs.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = []string{err.Error()}
+			return false, nil
+		}
+		for _, d := range deps.Items {
+			if Available(&d) && d.Status.Replicas > d.Status.UpdatedReplicas {
+				last = append(last, fmt.Sprintf("deployment %s/%s has %d old pod(s)", d.Namespace, d.Name, d.Status.Replicas-d.Status.UpdatedReplicas))
+			}
+		}
+		pods, err := cs.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = append(last, err.Error())
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				last = append(last, fmt.Sprintf("pod %s/%s terminating", p.Namespace, p.Name))
+			}
+		}
+		return len(last) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the rollouts to finish: %w (still: %s)", err, strings.Join(last, ", "))
+	}
+	return nil
 }
 
 // Declares reports whether objs hold the Deployment namespace/name.
