@@ -120,18 +120,32 @@ func get(t *testing.T, s *Sandbox, path string) (int, string) {
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return s.Dial(ctx, 8888) },
 	}}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get("http://pod" + path)
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode, string(b)
+	var code int
+	var body string
+	var err error
+	waitUntil(t, 20*time.Second, func() bool {
+		var resp *http.Response
+		if resp, err = client.Get("http://pod" + path); err != nil {
+			return false
 		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		code, body = resp.StatusCode, string(b)
+		return true
+	}, func() string { return fmt.Sprintf("GET %s: %v", path, err) })
+	return code, body
+}
+
+// waitUntil polls ok until it holds, failing tb with what() once within has
+// passed: the one readiness wait of these tests and the benchmark.
+func waitUntil(tb testing.TB, within time.Duration, ok func() bool, what func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: %v", path, err)
+			tb.Fatal(what())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -246,13 +260,8 @@ func TestStopEndsWhatTheProgramForked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(log.String(), "started") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the program printed nothing: %q", log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitUntil(t, 10*time.Second, func() bool { return strings.Contains(log.String(), "started") },
+		func() string { return fmt.Sprintf("the program printed nothing: %q", log.String()) })
 	pgid := s.cmd.Process.Pid
 	s.Stop(2 * time.Second)
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -285,14 +294,14 @@ func BenchmarkStartToServing(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for {
-			c, err := s.Dial(context.Background(), 8888)
-			if err == nil {
-				c.Close()
-				break
+		waitUntil(b, 20*time.Second, func() bool {
+			var c net.Conn
+			if c, err = s.Dial(context.Background(), 8888); err != nil {
+				return false
 			}
-			time.Sleep(5 * time.Millisecond)
-		}
+			c.Close()
+			return true
+		}, func() string { return fmt.Sprintf("the program never listened on 8888: %v", err) })
 		s.Stop(5 * time.Second)
 	}
 }
