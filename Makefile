@@ -5,7 +5,7 @@ TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
 .PHONY: all build images wheels test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites node-test conformance conformance-node \
-	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox demo clean
+	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox bench-mesh demo clean
 
 all: build
 
@@ -117,6 +117,11 @@ bench-sdk: system-deps-lab tools-lab
 bench-scale: system-deps-lab tools-lab
 	$(GO) run ./hack/bench-scale -n 5
 
+# What the mesh's policy layer adds to a request (the inbound sidecar with
+# the fixtures' policies, against the program directly): median of 1,000.
+bench-mesh:
+	$(GO) run ./hack/bench-mesh -n 1000
+
 # What a kfp-doctor user waits for, against the real SDK in the same run:
 # start-up, a healthy and a failing diagnosis on the lab, an endpoint that
 # never answers (hack/bench-doctor).
@@ -139,7 +144,7 @@ bench-matrix: system-deps tools
 # for CI's step summary. Each benchmark prints its figures as lines
 # `BENCH {json}` (internal/benchline): a new one joins the table by
 # printing those and adding its target here.
-BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox
+BENCHES ?= bench-doctor bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox bench-mesh
 BENCH_DIR ?= reports/bench
 bench: system-deps tools build
 	MAKE="$(MAKE)" hack/bench.sh $(BENCH_DIR) $(BENCHES)

@@ -144,7 +144,9 @@ type Token struct {
 	Issuer string
 }
 
-// Fault is a misconfiguration. Exactly one of its parts is set.
+// Fault is a misconfiguration. Exactly one of its parts is set, except
+// Mesh, which may come with one other cluster-side part (an install
+// variant that changes a program and the mesh's policies with it).
 type Fault struct {
 	Name string
 	Doc  string
@@ -153,6 +155,11 @@ type Fault struct {
 	Scale      *Scale
 	SetEnv     *SetEnv
 	EditConfig *EditConfig
+	// Mesh changes Istio's objects (a distribution's policies, a
+	// PeerAuthentication added, a RequestAuthentication without the
+	// cluster's issuer), each restored after the case; the case starts once
+	// the mesh's proxies hold the change.
+	Mesh []MeshChange
 	// Client is a client-side fault: a change to the client the path
 	// declares (internal/../scenarios/clientfault has them, one per file).
 	Client ClientChange
@@ -160,6 +167,16 @@ type Fault struct {
 	// cluster whose apiserver calls it has (the node provider); elsewhere
 	// the case is skipped with that reason.
 	Admission bool
+}
+
+// MeshChange puts one of Istio's security objects in the state a fault
+// needs: Spec replaces its spec (creating it if it does not exist), or, nil,
+// deletes it.
+type MeshChange struct {
+	Kind      string // AuthorizationPolicy, PeerAuthentication, RequestAuthentication
+	Namespace string
+	Name      string
+	Spec      map[string]any
 }
 
 // ObjectRef names an object to delete.
@@ -208,6 +225,9 @@ type Expect struct {
 	// from AlsoProbe: the doctor saying why, beside what the call gets.
 	AlsoProbe string
 	Also      kfd.ID
+	// Naming is text the failing probe's message must hold: the object it
+	// blames (the AuthorizationPolicy kubeflow/ml-pipeline-ui).
+	Naming string
 }
 
 // Succeeds is the expectation of a working path.
@@ -218,6 +238,12 @@ func Fails(probe string, id kfd.ID) Expect { return Expect{Probe: probe, KFD: id
 
 // Warns expects a passing run in which probe warns with id.
 func Warns(probe string, id kfd.ID) Expect { return Expect{OK: true, Probe: probe, KFD: id} }
+
+// Blaming adds text the failing probe's message must hold.
+func (e Expect) Blaming(text string) Expect {
+	e.Naming = text
+	return e
+}
 
 // AndNames adds the second id the report must name, and the probe naming it.
 func (e Expect) AndNames(probe string, id kfd.ID) Expect {
@@ -281,8 +307,15 @@ func (s *Scenario) Fault(name string) (Fault, bool) {
 func (s *Scenario) Validate() error {
 	for _, f := range s.Faults {
 		n := 0
-		if n = f.parts(); n != 1 {
-			return fmt.Errorf("%s: fault %q must set exactly one of Delete, Scale, SetEnv, EditConfig, Client", s.Name, f.Name)
+		if n = f.parts(); n > 1 || n == 0 && len(f.Mesh) == 0 || n == 1 && len(f.Mesh) > 0 && f.Client != nil {
+			return fmt.Errorf("%s: fault %q must set exactly one of Delete, Scale, SetEnv, EditConfig, Client, Mesh (Mesh may come with one cluster-side part)", s.Name, f.Name)
+		}
+		for _, m := range f.Mesh {
+			switch m.Kind {
+			case "AuthorizationPolicy", "PeerAuthentication", "RequestAuthentication":
+			default:
+				return fmt.Errorf("%s: fault %q changes a %s, not one of Istio's security kinds", s.Name, f.Name, m.Kind)
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -315,9 +348,14 @@ func (s *Scenario) Validate() error {
 		}
 		seen[c.Name()] = true
 	}
+	paths := map[string]bool{}
 	for _, p := range s.Paths {
+		if paths[p.Name] {
+			return fmt.Errorf("%s: path %q declared twice", s.Name, p.Name)
+		}
+		paths[p.Name] = true
 		if p.Install != nil && (p.Install.parts() != 1 || p.Install.Client != nil || p.Install.Delete != nil) {
-			return fmt.Errorf("%s: path %q: its install variant must set exactly one of Scale, SetEnv, EditConfig", s.Name, p.Name)
+			return fmt.Errorf("%s: path %q: its install variant must set exactly one of Scale, SetEnv, EditConfig (and may change the mesh)", s.Name, p.Name)
 		}
 		for _, l := range []*Login{p.Login, p.Session} {
 			if l != nil && (l.Username == "" || p.PortForward == nil) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,7 +18,9 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/fix"
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
+	"github.com/kfp-connect/kfp-connect/internal/kfp"
 	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -32,6 +35,7 @@ const maxTokenFile = 64 << 10
 type fixOptions struct {
 	namespace, tokenFile, subject, audience, kfpAudience string
 	kfpNamespace, pod, kubeconfig, kubeContext           string
+	host                                                 string
 	apply                                                bool
 	timeout                                              time.Duration
 }
@@ -39,7 +43,7 @@ type fixOptions struct {
 func newFixCommand(red *redact.Redactor, stdout io.Writer, code *int) *cobra.Command {
 	var o fixOptions
 	cmd := &cobra.Command{
-		Use:   "fix KFD009|KFD004|KFD003 ...",
+		Use:   "fix KFD009|KFD004|KFD003|KFD005|KFD006 ...",
 		Short: "Print the YAML that mends a failure; dry-run it, or apply it with --apply",
 		Long: `fix prints the Kubernetes objects that mend a failure kfp-doctor named:
 
@@ -49,6 +53,12 @@ func newFixCommand(red *redact.Redactor, stdout io.Writer, code *int) *cobra.Com
           with the projected token volume (read from the cluster)
   KFD003  TOKEN_REVIEW_AUDIENCE on KFP's API server set to the token's audience
           (from --token-file's aud claim, or --audience)
+  KFD005, KFD006
+          the Istio AuthorizationPolicy that admits the call to --host (default KFP's
+          API server) from the ServiceAccount of --token-file or --subject, judged with
+          Istio's semantics against the policies read with --kubeconfig: KFP's own
+          policies when only global-deny-all selects KFP, else an ALLOW policy for that
+          principal beside the existing ones; nothing when a DENY policy refuses it
 
 With --kubeconfig it validates each object by server-side dry-run (apply) and says
 what the server answered. It changes nothing unless --apply is given, and then it
@@ -57,7 +67,8 @@ applies exactly what it printed, only after every dry-run passed.
 Exit codes: 0 printed (and accepted or applied), 1 the server refused one, 2 bad usage.`,
 		Example: `  kfp-doctor fix KFD009 -n team-a --token-file /tmp/t
   kfp-doctor fix KFD009 -n team-a --subject user@example.com --kubeconfig ~/.kube/config
-  kfp-doctor fix KFD004 -n team-a --pod my-notebook-0 --kubeconfig ~/.kube/config --apply`,
+  kfp-doctor fix KFD004 -n team-a --pod my-notebook-0 --kubeconfig ~/.kube/config --apply
+  kfp-doctor fix KFD006 --subject system:serviceaccount:team-a:default-editor --kubeconfig ~/.kube/config`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.timeout <= 0 {
@@ -78,6 +89,7 @@ Exit codes: 0 printed (and accepted or applied), 1 the server refused one, 2 bad
 	f.StringVar(&o.audience, "audience", "", "the audience to make KFP accept (KFD003); default the token's")
 	f.StringVar(&o.kfpAudience, "kfp-audience", fix.DefaultAudience, "the audience KFP reviews tokens for, put in the PodDefault and Pod (KFD004)")
 	f.StringVar(&o.kfpNamespace, "kfp-namespace", "kubeflow", "the namespace of KFP's API server (KFD003)")
+	f.StringVar(&o.host, "host", "", "the host the call went to (KFD005, KFD006), a cluster name such as http://ml-pipeline-ui.kubeflow; default KFP's API server")
 	f.StringVar(&o.pod, "pod", "", "a pod of -n to print with the token volume (KFD004; read with --kubeconfig)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "validate by server-side dry-run against this cluster (and --apply there)")
 	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context (default the current one)")
@@ -116,12 +128,27 @@ func runFix(ctx context.Context, o fixOptions, args []string, red *redact.Redact
 		host = rc.Host
 	}
 	var ms []fix.Manifest
+	var notes []string
 	for _, id := range ids {
-		more, err := buildFix(ctx, id, o, token, kube)
+		var more []fix.Manifest
+		var err error
+		if id == kfd.IstioDenied || id == kfd.PipelinePodDenied {
+			var plan fix.MeshPlan
+			plan, err = buildMeshFix(ctx, id, o, token, kube, dyn)
+			more, notes = plan.Manifests, append(notes, plan.Notes...)
+		} else {
+			more, err = buildFix(ctx, id, o, token, kube)
+		}
 		if err != nil {
 			return err
 		}
 		ms = append(ms, more...)
+	}
+	for _, n := range notes {
+		fmt.Fprintln(stdout, "# "+n)
+	}
+	if len(ms) == 0 {
+		return nil
 	}
 	out, err := fix.YAML(ms)
 	if err != nil {
@@ -168,12 +195,12 @@ func fixIDs(args []string) ([]kfd.ID, error) {
 	for _, a := range args {
 		id := kfd.ID(strings.ToUpper(strings.TrimSpace(a)))
 		switch id {
-		case kfd.RBACDenied, kfd.NoTokenFile, kfd.TokenAudience:
+		case kfd.RBACDenied, kfd.NoTokenFile, kfd.TokenAudience, kfd.IstioDenied, kfd.PipelinePodDenied:
 		default:
 			if _, known := kfd.Lookup(id); known {
-				return nil, &doctor.UsageError{Err: fmt.Errorf("%s has no YAML fix: fix writes KFD009, KFD004 and KFD003 (see %s for %s)", id, id.Doc(), id)}
+				return nil, &doctor.UsageError{Err: fmt.Errorf("%s has no YAML fix: fix writes KFD009, KFD004, KFD003, KFD005 and KFD006 (see %s for %s)", id, id.Doc(), id)}
 			}
-			return nil, &doctor.UsageError{Err: fmt.Errorf("%q is not a catalogue id: fix writes KFD009, KFD004 and KFD003", a)}
+			return nil, &doctor.UsageError{Err: fmt.Errorf("%q is not a catalogue id: fix writes KFD009, KFD004, KFD003, KFD005 and KFD006", a)}
 		}
 		if !seen[id] {
 			seen[id] = true
@@ -266,4 +293,74 @@ func buildFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.T
 		return []fix.Manifest{m}, nil
 	}
 	return nil, usage(fmt.Errorf("no fix"))
+}
+
+// buildMeshFix reads the workload behind --host and the mesh's policies
+// (with --kubeconfig; without it, KFP's API server as Kubeflow labels it and
+// no policy known) and asks fix.AdmitCall for the change.
+func buildMeshFix(ctx context.Context, id kfd.ID, o fixOptions, token *credentials.TokenInfo, kube kubeapi.Interface, dyn dynamic.Interface) (fix.MeshPlan, error) {
+	usage := func(err error) error { return &doctor.UsageError{Err: fmt.Errorf("%s: %w", id, err)} }
+	who := o.subject
+	if who == "" && token != nil {
+		who = token.Who()
+	}
+	s, err := fix.ParseSubject(who)
+	if err != nil {
+		return fix.MeshPlan{}, usage(err)
+	}
+	if s.SAName == "" {
+		return fix.MeshPlan{}, usage(fmt.Errorf("subject %q: Istio knows a client by its ServiceAccount; pass --subject system:serviceaccount:NS:SA or its token", s.User))
+	}
+	svc, ns, port := fix.APIServerName, o.kfpNamespace, 8888
+	if o.host != "" {
+		u, err := kfp.ParseHost(o.host)
+		if err != nil {
+			return fix.MeshPlan{}, usage(fmt.Errorf("--host: %w", err))
+		}
+		var ok bool
+		if svc, ns, ok = discover.ServiceOf(u.Hostname(), s.SANamespace); !ok {
+			return fix.MeshPlan{}, usage(fmt.Errorf("--host %s: not a cluster Service name (<service>.<namespace>)", o.host))
+		}
+		port = 80
+		if p := u.Port(); p != "" {
+			port, _ = strconv.Atoi(p)
+		}
+	}
+	cfg := &mesh.Config{}
+	call := fix.MeshCall{Service: svc, Port: port, Workload: mesh.Workload{Namespace: ns, Labels: map[string]string{"app": svc}}}
+	if kube != nil && dyn != nil {
+		w, err := discover.FindWorkload(ctx, kube, ns, svc, port)
+		if err != nil {
+			return fix.MeshPlan{}, fmt.Errorf("%s: %w", id, err)
+		}
+		call.Workload.Labels, call.Port = w.Labels, w.Port
+		if cfg, err = mesh.Load(ctx, dyn); err != nil {
+			return fix.MeshPlan{}, fmt.Errorf("%s: reading Istio's policies: %w", id, err)
+		}
+	}
+	call.Principal = cfg.Principal(s.SANamespace, s.SAName)
+	if dyn == nil {
+		// No policies to judge by: print the change the id names, for the
+		// workload as Kubeflow labels it.
+		note := "not read from a cluster (pass --kubeconfig to judge against its policies): assuming the pods of " + ns + "/" + svc + " are labelled app: " + svc
+		var plan fix.MeshPlan
+		if id == kfd.IstioDenied {
+			plan.Manifests, err = fix.KFPPolicies(o.kfpNamespace)
+			note = "not read from a cluster (pass --kubeconfig to judge against its policies): KFP's own policies, for when only global-deny-all selects KFP"
+		} else {
+			var m fix.Manifest
+			m, err = fix.AllowPrincipal(call.Workload, svc, call.Principal, "unknown (no cluster read)")
+			plan.Manifests = []fix.Manifest{m}
+		}
+		plan.Notes = []string{note}
+		if err != nil {
+			return plan, usage(err)
+		}
+		return plan, nil
+	}
+	plan, err := fix.AdmitCall(cfg, call, o.kfpNamespace)
+	if err != nil {
+		return plan, usage(err)
+	}
+	return plan, nil
 }

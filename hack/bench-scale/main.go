@@ -6,7 +6,12 @@
 // It prints, for each size, the doctor's wall time (median of -n runs), the
 // Kubernetes API requests one run makes and the bytes they answer, then the
 // ratios: the doctor's calls are scoped to the namespaces it is told about,
-// so none of these should grow with the number of profiles.
+// so none of these should grow with the number of profiles. The one read
+// that must grow is the mesh's: each profile also holds the
+// AuthorizationPolicy Kubeflow's profile controller makes
+// (ns-owner-access-istio), and the mesh probe reads every policy of the
+// cluster to judge the call; its time in the doctor's run and the policy
+// read alone (mesh.Load, median of -n) are printed for each size.
 //
 //	go run ./hack/bench-scale [-n 5] [-small 10] [-large 1000]
 package main
@@ -39,6 +44,8 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/benchline"
 	"github.com/kfp-connect/kfp-connect/internal/doctor"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
+	"github.com/kfp-connect/kfp-connect/internal/probe"
 	"github.com/kfp-connect/kfp-connect/internal/redact"
 )
 
@@ -61,7 +68,11 @@ func main() {
 
 type sample struct {
 	wall            time.Duration
-	requests, bytes int64 // medians of a run's
+	requests, bytes int64         // medians of a run's
+	mesh            time.Duration // the mesh probe's time in the median run
+	meshSays        string
+	read            time.Duration // mesh.Load alone, median
+	policies        int
 }
 
 func run(ctx context.Context, n, small, large int) (err error) {
@@ -111,6 +122,11 @@ func run(ctx context.Context, n, small, large int) (err error) {
 		}
 		fmt.Printf("  doctor --kubeconfig: wall %v (median of %d), %d Kubernetes API requests and %d KB of answers per run\n",
 			results[i].wall.Round(time.Millisecond), n, results[i].requests, results[i].bytes>>10)
+		if results[i].read, results[i].policies, err = readMesh(ctx, dyn, n); err != nil {
+			return err
+		}
+		fmt.Printf("  mesh probe in that run: %v (%s); reading the mesh alone (mesh.Load, %d AuthorizationPolicies): %v (median of %d)\n",
+			results[i].mesh.Round(time.Millisecond), results[i].meshSays, results[i].policies, results[i].read.Round(time.Millisecond), n)
 	}
 	ratio := float64(results[1].wall) / float64(results[0].wall)
 	fmt.Printf("ratio %d/%d profiles: wall time %.2f, API requests %d vs %d\n", large, small,
@@ -131,6 +147,13 @@ func run(ctx context.Context, n, small, large int) (err error) {
 	benchline.Print(benchline.Figure{Name: "scale.bytes", Title: fmt.Sprintf("Kubernetes API answer bytes per diagnosis, %d profiles / %d", large, small),
 		Value: float64(results[1].bytes) / float64(max(results[0].bytes, 1)), Unit: "×", Target: "<= 1.5",
 		Detail: fmt.Sprintf("%d KB vs %d KB, medians; %d vs %d requests", results[1].bytes>>10, results[0].bytes>>10, results[1].requests, results[0].requests)})
+	// The one read that grows with the profiles: every AuthorizationPolicy
+	// of the cluster, which the mesh probe judges the call by.
+	benchline.Print(benchline.Figure{Name: "scale.mesh-read", Title: fmt.Sprintf("the doctor's added time to read the mesh's policies of %d profiles", large),
+		Value: benchline.Ms(results[1].read - results[0].read), Unit: "ms",
+		Detail: fmt.Sprintf("mesh.Load, median of %d: %v at %d profiles (%d AuthorizationPolicies), %v at %d; the mesh probe in the doctor's run: %v at %d, %v at %d",
+			n, results[1].read.Round(time.Millisecond), large, results[1].policies, results[0].read.Round(time.Millisecond), small,
+			results[1].mesh.Round(time.Millisecond), large, results[0].mesh.Round(time.Millisecond), small)})
 	return nil
 }
 
@@ -175,7 +198,7 @@ func addProfile(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Inte
 		return err
 	}
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns,
-		Labels: map[string]string{"app.kubernetes.io/part-of": "kubeflow-profile"}}}, metav1.CreateOptions{}); create(err) != nil {
+		Labels: map[string]string{"app.kubernetes.io/part-of": "kubeflow-profile", "istio-injection": "enabled"}}}, metav1.CreateOptions{}); create(err) != nil {
 		return err
 	}
 	if _, err := kube.CoreV1().ServiceAccounts(ns).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default-editor"}}, metav1.CreateOptions{}); create(err) != nil {
@@ -200,8 +223,32 @@ func addProfile(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Inte
 			"volumeMounts": []any{map[string]any{"mountPath": "/var/run/secrets/kubeflow/pipelines", "name": "volume-kf-pipeline-token", "readOnly": true}},
 		},
 	}}
-	_, err := dyn.Resource(podDefaults).Namespace(ns).Create(ctx, pd, metav1.CreateOptions{})
+	if _, err := dyn.Resource(podDefaults).Namespace(ns).Create(ctx, pd, metav1.CreateOptions{}); create(err) != nil {
+		return err
+	}
+	_, err := dyn.Resource(authorizationPolicies).Namespace(ns).Create(ctx, ownerPolicy(ns), metav1.CreateOptions{})
 	return create(err)
+}
+
+var authorizationPolicies = schema.GroupVersionResource{Group: "security.istio.io", Version: "v1beta1", Resource: "authorizationpolicies"}
+
+// ownerPolicy is the AuthorizationPolicy Kubeflow's profile controller
+// makes in each profile namespace (ns-owner-access-istio, kubeflow/kubeflow
+// components/profile-controller): the owner through the gateway or KFP's
+// UI, the namespace's own workloads, and the probe paths.
+func ownerPolicy(ns string) *unstructured.Unstructured {
+	owner := ns + "@example.com"
+	byOwner := []any{map[string]any{"key": "request.headers[kubeflow-userid]", "values": []any{owner}}}
+	return &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "security.istio.io/v1beta1", "kind": "AuthorizationPolicy",
+		"metadata": map[string]any{"name": "ns-owner-access-istio", "namespace": ns},
+		"spec": map[string]any{"rules": []any{
+			map[string]any{"from": []any{map[string]any{"source": map[string]any{"principals": []any{"cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"}}}}, "when": byOwner},
+			map[string]any{"from": []any{map[string]any{"source": map[string]any{"principals": []any{"cluster.local/ns/kubeflow/sa/ml-pipeline-ui"}}}}, "when": byOwner},
+			map[string]any{"from": []any{map[string]any{"source": map[string]any{"namespaces": []any{ns}}}}},
+			map[string]any{"to": []any{map[string]any{"operation": map[string]any{"paths": []any{"/healthz", "/metrics", "/wait-for-drain"}}}}},
+		}},
+	}}
 }
 
 // countingTransport counts the requests that go through it and the bytes of
@@ -235,6 +282,7 @@ func (b countingBody) Read(p []byte) (int, error) {
 func measure(ctx context.Context, kubeconfig, tokenFile string, n int) (sample, error) {
 	var walls []time.Duration
 	var requests, bytes []int64
+	meshOf := map[time.Duration]probe.Result{}
 	// One unmeasured run first: the first port-forward of a fresh size is
 	// slower than any later one.
 	for i := range n + 1 {
@@ -257,15 +305,46 @@ func measure(ctx context.Context, kubeconfig, tokenFile string, n int) (sample, 
 		if i > 0 {
 			walls = append(walls, wall)
 			requests, bytes = append(requests, count.Load()), append(bytes, body.Load())
+			for _, r := range rep.Results {
+				if r.Probe == "mesh" {
+					meshOf[wall] = r
+				}
+			}
 		}
 	}
-	return sample{wall: benchline.Median(walls), requests: median(requests), bytes: median(bytes)}, nil
+	wall := benchline.Median(walls)
+	m := meshOf[wall]
+	says := string(m.Status)
+	if m.Probe == "" {
+		says = "did not run"
+	} else if m.Message != "" {
+		says += ": " + m.Message
+	}
+	return sample{wall: wall, requests: median(requests), bytes: median(bytes), mesh: m.Duration, meshSays: says}, nil
 }
 
 func median(v []int64) int64 {
 	s := slices.Clone(v)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+// readMesh times the doctor's read of the mesh (every AuthorizationPolicy,
+// PeerAuthentication and RequestAuthentication, and the mesh config), the
+// median of n.
+func readMesh(ctx context.Context, dyn dynamic.Interface, n int) (time.Duration, int, error) {
+	var took []time.Duration
+	policies := 0
+	for range n {
+		start := time.Now()
+		cfg, err := mesh.Load(ctx, dyn)
+		if err != nil {
+			return 0, 0, fmt.Errorf("reading the mesh: %w", err)
+		}
+		took = append(took, time.Since(start))
+		policies = len(cfg.AuthorizationPolicies)
+	}
+	return benchline.Median(took), policies, nil
 }
 
 // settled waits until every namespace has its default ServiceAccount and

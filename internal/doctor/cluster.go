@@ -58,6 +58,30 @@ type clusterSite struct {
 	proxyTransport http.RoundTripper
 }
 
+// openMeshCluster is the pod's own view of the cluster, for the mesh probe
+// of a run given a host in a pod: its ServiceAccount's clients and the pod.
+// nil outside a pod, or when the pod's config cannot be read (the mesh
+// probe is then left out, as any cluster check is without a cluster).
+func openMeshCluster(cfg Config, s Seams, given GivenHost, d Deadlines, red *redact.Redactor) *probes.Cluster {
+	pod, inPod := discover.InPod(s.Getenv, s.ReadFile, s.ServiceAccountDir)
+	if !inPod || s.InClusterConfig == nil {
+		return nil
+	}
+	rc, _, _, err := restConfig(context.Background(), cfg, s, given, d, true, red)
+	if err != nil {
+		return nil
+	}
+	kube, err := kubeapi.New(rc)
+	if err != nil {
+		return nil
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil
+	}
+	return &probes.Cluster{Kube: kube, Dynamic: dyn, Pod: pod}
+}
+
 func (s *clusterSite) close() {
 	if s.stop != nil {
 		s.stop()

@@ -60,8 +60,11 @@ func Run(ctx context.Context, cfg Config, seams Seams, red *redact.Redactor) (*r
 // cluster's around them, the login before them, the write check after.
 func (p *Plan) probeSet(checkWrite bool) []probe.Probe[*probes.Target] {
 	set := probes.Doctor()
-	if p.site != nil {
+	switch {
+	case p.site != nil:
 		set = probes.OnCluster(p.site.hostFromInstall, p.site.cluster.Pod != nil)
+	case p.meshCluster != nil:
+		set = probes.WithMesh(set)
 	}
 	if p.login != nil {
 		set = probes.WithLogin(p.login.login, set)

@@ -44,12 +44,15 @@ type Plan struct {
 	// kubectl's default namespace, which kfp.Client does not read.
 	ContextNamespace string
 
-	site    *clusterSite
-	login   *loginPlan
-	target  *probes.Target
-	details []string
-	shown   string
-	release func()
+	site *clusterSite
+	// meshCluster, in a pod given a host, is the pod's view of the cluster
+	// for the mesh probe alone; nil otherwise.
+	meshCluster *probes.Cluster
+	login       *loginPlan
+	target      *probes.Target
+	details     []string
+	shown       string
+	release     func()
 }
 
 // Resolve settles the plan of a run. ctx bounds what resolving does (the
@@ -189,6 +192,11 @@ func (r *resolver) resolve(ctx context.Context) (*Plan, error) {
 		p.site = site
 		p.Scenario = site.scenario.String()
 		p.ContextNamespace = site.contextNamespace
+	} else {
+		// A host given in a pod: the call still crosses the mesh, which the
+		// pod's own ServiceAccount may read (the mesh probe), with no other
+		// cluster check.
+		p.meshCluster = openMeshCluster(cfg, s, p.Given, r.d, r.red)
 	}
 	switch {
 	case lp != nil:
@@ -388,6 +396,9 @@ func (r *resolver) resolveCall(ctx context.Context, p *Plan) error {
 	}
 	p.details = all
 
+	if p.meshCluster != nil {
+		t.Cluster = p.meshCluster
+	}
 	if site != nil {
 		t.Cluster = site.cluster
 		if site.scenario.inside {

@@ -85,6 +85,11 @@ func table() []rule {
 			},
 		},
 		{
+			ID: kfd.StrictMTLS, Confirm: cmdInPod,
+			Patterns: []pattern{{Re: `(?i)connection reset`, Unless: `reset before headers`, Possible: true, Weight: wordsLibrary,
+				Why: "a reset also comes from a server that restarts; the doctor's mesh probe says whether a STRICT PeerAuthentication and a client without a sidecar cause it"}},
+		},
+		{
 			ID: kfd.JWTIssuer, Confirm: cmdGateway,
 			Patterns: []pattern{{Re: `Jwt issuer is not configured`, Weight: wordsServer, Generic: true}},
 		},

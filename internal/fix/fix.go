@@ -5,7 +5,8 @@
 //
 // Ids it mends: KFD009 (a RoleBinding to kubeflow-edit), KFD004 (Kubeflow's
 // access-ml-pipeline PodDefault, and a Pod with the projected token volume),
-// KFD003 (TOKEN_REVIEW_AUDIENCE on KFP's API server).
+// KFD003 (TOKEN_REVIEW_AUDIENCE on KFP's API server), KFD005 and KFD006 (the
+// AuthorizationPolicy that admits the call, mesh.go).
 package fix
 
 import (
@@ -58,10 +59,11 @@ func (m Manifest) GVR() (schema.GroupVersionResource, error) {
 }
 
 var resources = map[schema.GroupVersionKind]string{
-	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}: "rolebindings",
-	{Group: "kubeflow.org", Version: "v1alpha1", Kind: "PodDefault"}:         "poddefaults",
-	{Version: "v1", Kind: "Pod"}:                                             "pods",
-	{Group: "apps", Version: "v1", Kind: "Deployment"}:                       "deployments",
+	{Group: "rbac.authorization.k8s.io", Version: "v1", Kind: "RoleBinding"}:      "rolebindings",
+	{Group: "kubeflow.org", Version: "v1alpha1", Kind: "PodDefault"}:              "poddefaults",
+	{Version: "v1", Kind: "Pod"}:                                                  "pods",
+	{Group: "apps", Version: "v1", Kind: "Deployment"}:                            "deployments",
+	{Group: "security.istio.io", Version: "v1beta1", Kind: "AuthorizationPolicy"}: "authorizationpolicies",
 }
 
 // Body is the object as YAML: what is printed, dry-run and applied.

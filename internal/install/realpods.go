@@ -27,6 +27,7 @@ import (
 var OptionalDeployments = [][2]string{
 	{kubeflow.GatewayNamespace, kubeflow.Gateway}, {kubeflow.AuthNamespace, "openldap"},
 	{kubeflow.AuthNamespace, kubeflow.Dex}, {kubeflow.OAuth2ProxyNamespace, kubeflow.OAuth2Proxy},
+	{kubeflow.GatewayNamespace, "cluster-jwks-proxy"},
 }
 
 // OnRealPods applies objs to a cluster whose pods really run (a node
@@ -35,11 +36,16 @@ var OptionalDeployments = [][2]string{
 // pods cannot get their image, which leaves them in unavailable (namespace/
 // name → why) instead of failing the install.
 func OnRealPods(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) (unavailable map[string]string, err error) {
-	if _, err := manifests.Apply(ctx, cfg, objs, manifests.Options{}); err != nil {
+	// Istio's injector calls istiod, which must serve first.
+	hooks, first := injectorHooks(objs)
+	if _, err := manifests.Apply(ctx, cfg, first, manifests.Options{}); err != nil {
 		return nil, err
 	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := injectOnNodes(ctx, cfg, cs, hooks, objs); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
@@ -62,7 +68,48 @@ func OnRealPods(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unst
 			unavailable[d[0]+"/"+d[1]] = miss.Error()
 		}
 	}
+	if err := waitSettled(ctx, cs); err != nil {
+		return nil, err
+	}
 	return unavailable, nil
+}
+
+// waitSettled waits until the rollouts are over: no Available Deployment
+// still has a pod of an older ReplicaSet, and no pod is terminating. A
+// Deployment restarted into the mesh (injectOnNodes) is Available as soon
+// as its new pods are, while its old ones are still scaled down and shut
+// down; a lab called ready then would lose pods under its user's feet (a
+// conformance run's before-and-after of the cluster saw them go).
+func waitSettled(ctx context.Context, cs kubernetes.Interface) error {
+	var last []string
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+		last = nil
+		deps, err := cs.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = []string{err.Error()}
+			return false, nil
+		}
+		for _, d := range deps.Items {
+			if Available(&d) && d.Status.Replicas > d.Status.UpdatedReplicas {
+				last = append(last, fmt.Sprintf("deployment %s/%s has %d old pod(s)", d.Namespace, d.Name, d.Status.Replicas-d.Status.UpdatedReplicas))
+			}
+		}
+		pods, err := cs.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			last = append(last, err.Error())
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp != nil {
+				last = append(last, fmt.Sprintf("pod %s/%s terminating", p.Namespace, p.Name))
+			}
+		}
+		return len(last) == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the rollouts to finish: %w (still: %s)", err, strings.Join(last, ", "))
+	}
+	return nil
 }
 
 // Declares reports whether objs hold the Deployment namespace/name.
@@ -109,7 +156,7 @@ func WaitAvailable(ctx context.Context, cs kubernetes.Interface, ns, name string
 		}
 		var states []string
 		for _, p := range pods.Items {
-			for _, c := range p.Status.ContainerStatuses {
+			for _, c := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
 				w := c.State.Waiting
 				switch {
 				case w != nil && tolerateImage && (w.Reason == "ErrImagePull" || w.Reason == "ImagePullBackOff" || w.Reason == "ErrImageNeverPull"):
@@ -117,6 +164,8 @@ func WaitAvailable(ctx context.Context, cs kubernetes.Interface, ns, name string
 					return false, miss
 				case w != nil:
 					states = append(states, fmt.Sprintf("%s/%s waiting: %s %s", p.Name, c.Name, w.Reason, w.Message))
+				case c.State.Terminated != nil && c.State.Terminated.ExitCode == 0:
+					// an init container that did its work
 				case c.State.Terminated != nil:
 					t := c.State.Terminated
 					states = append(states, fmt.Sprintf("%s/%s exited %d: %s %s", p.Name, c.Name, t.ExitCode, t.Reason, t.Message))
@@ -247,4 +296,10 @@ func WaitPodDefaults(ctx context.Context, cs kubernetes.Interface) error {
 		return fmt.Errorf("waiting for the PodDefault webhook to be called by the apiserver: %w (last: %v)", err, last)
 	}
 	return nil
+}
+
+// applyAll applies objs as they are.
+func applyAll(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) error {
+	_, err := manifests.Apply(ctx, cfg, objs, manifests.Options{})
+	return err
 }

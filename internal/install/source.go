@@ -54,6 +54,17 @@ func Fixtures(mode kubeflow.Mode) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
+// FixtureFile is the objects of one file of mode's fixtures (such as
+// 90-mesh.yaml, the mesh's objects).
+func FixtureFile(mode kubeflow.Mode, file string) ([]*unstructured.Unstructured, error) {
+	name := "kfp/" + string(mode) + "/" + file
+	raw, err := fixtures.KFP.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("fixtures: %w", err)
+	}
+	return manifests.Decode(name, raw)
+}
+
 // Kustomize builds the kustomization in dir as `kustomize build` would, from
 // the disk and without network or plugins: remote bases and exec/Go plugins
 // fail instead of reaching out, so a build is reproducible offline.
@@ -92,32 +103,91 @@ func UpstreamDir(sharedRoot string, mode kubeflow.Mode) string {
 // namespace and the CRDs), then env/platform-agnostic. Multi-user KFP is part
 // of Kubeflow, which provides around it: Istio's CRDs (KFP ships
 // AuthorizationPolicies and VirtualServices), the kubeflow namespace,
-// kubeflow-edit/-view (which KFP's roles aggregate into) and the PodDefault
-// CRD with its admission webhook.
+// kubeflow-edit/-view (which KFP's roles aggregate into), the PodDefault
+// CRD with its admission webhook, and the mesh's own objects (meshParts).
 func UpstreamDirs(sharedRoot string, mode kubeflow.Mode) []string {
-	kfp := filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize")
-	kf := filepath.Join(sharedRoot, "kubeflow-manifests")
 	var dirs []string
-	if mode == kubeflow.MultiUser {
-		dirs = []string{
-			filepath.Join(kf, "common", "istio", "istio-crds", "base"),
-			filepath.Join(kf, "common", "kubeflow-namespace", "base"),
-			filepath.Join(kf, "common", "kubeflow-roles", "base"),
-			filepath.Join(kf, "applications", "admission-webhook", "upstream", "overlays", "cert-manager"),
-		}
-	} else {
-		dirs = []string{filepath.Join(kfp, "cluster-scoped-resources")}
+	for _, p := range upstreamParts(sharedRoot, mode) {
+		dirs = append(dirs, p.dir)
 	}
-	present := dirs[:0]
-	for _, d := range dirs {
-		if isDir(d) {
-			present = append(present, d)
-		}
-	}
-	return append(present, UpstreamDir(sharedRoot, mode))
+	return dirs
 }
 
-// Upstream builds every kustomization of UpstreamDirs, concatenated.
+// upstreamPart is one kustomization of an upstream install and, where
+// Kubeflow bundles more with it than the connection path, which of its
+// objects to keep (nil: all).
+type upstreamPart struct {
+	dir  string
+	keep func(*unstructured.Unstructured) bool
+}
+
+func upstreamParts(sharedRoot string, mode kubeflow.Mode) []upstreamPart {
+	kfp := filepath.Join(sharedRoot, "kubeflow-pipelines", "manifests", "kustomize")
+	kf := filepath.Join(sharedRoot, "kubeflow-manifests")
+	var parts []upstreamPart
+	if mode == kubeflow.MultiUser {
+		parts = []upstreamPart{
+			{dir: filepath.Join(kf, "common", "istio", "istio-crds", "base")},
+			{dir: filepath.Join(kf, "common", "istio", "istio-namespace", "base")},
+			{dir: filepath.Join(kf, "common", "kubeflow-namespace", "base")},
+			{dir: filepath.Join(kf, "common", "kubeflow-roles", "base")},
+			{dir: filepath.Join(kf, "applications", "admission-webhook", "upstream", "overlays", "cert-manager")},
+		}
+		parts = append(parts, meshParts(kf)...)
+	} else {
+		parts = []upstreamPart{{dir: filepath.Join(kfp, "cluster-scoped-resources")}}
+	}
+	present := parts[:0]
+	for _, p := range parts {
+		if isDir(p.dir) {
+			present = append(present, p)
+		}
+	}
+	return append(present, upstreamPart{dir: UpstreamDir(sharedRoot, mode)})
+}
+
+// meshParts are the mesh's own objects that answer before KFP does, from
+// the kustomizations Kubeflow installs them with: istiod and its sidecar
+// injector, the mesh config (root namespace, trust domain, the oauth2-proxy
+// extension provider), global-deny-all and the ingress gateway's policy
+// (common/istio/istio-install, oauth2-proxy overlay), and the gateway's
+// login policies, RequestAuthentications and the cluster-jwks-proxy their
+// m2m rule fetches keys from (common/oauth2-proxy, m2m-dex-and-kind
+// overlay). The rest of those kustomizations is left out: Istio's CNI
+// node agent (the injected init container redirects instead), its
+// validating webhook (the stand-in validates nothing), autoscalers.
+func meshParts(kf string) []upstreamPart {
+	return []upstreamPart{
+		{dir: filepath.Join(kf, "common", "istio", "istio-install", "overlays", "oauth2-proxy"), keep: func(o *unstructured.Unstructured) bool {
+			return meshObject(o) || istiodObject(o)
+		}},
+		{dir: filepath.Join(kf, "common", "oauth2-proxy", "overlays", "m2m-dex-and-kind"), keep: func(o *unstructured.Unstructured) bool {
+			return meshObject(o) || o.GetLabels()["app.kubernetes.io/name"] == "cluster-jwks-proxy"
+		}},
+	}
+}
+
+// meshObject is an object of Istio's security API, or the mesh config.
+func meshObject(o *unstructured.Unstructured) bool {
+	gvk := o.GroupVersionKind()
+	return gvk.Group == "security.istio.io" ||
+		(gvk.Group == "" && gvk.Kind == "ConfigMap" && o.GetNamespace() == "istio-system" && o.GetName() == "istio")
+}
+
+// istiodObject is one of istiod's own objects: its ServiceAccount, RBAC,
+// Deployment and Service, the injector's ConfigMap and webhooks.
+func istiodObject(o *unstructured.Unstructured) bool {
+	switch o.GetKind() + "/" + o.GetName() {
+	case "ServiceAccount/istiod", "Deployment/istiod", "Service/istiod", "Role/istiod", "RoleBinding/istiod",
+		"ClusterRole/istiod-clusterrole-istio-system", "ClusterRoleBinding/istiod-clusterrole-istio-system",
+		"ConfigMap/istio-sidecar-injector", "MutatingWebhookConfiguration/istio-sidecar-injector":
+		return true
+	}
+	return false
+}
+
+// Upstream builds every kustomization of UpstreamDirs, concatenated, each
+// filtered as its part says.
 func Upstream(sharedRoot string, mode kubeflow.Mode) ([]*unstructured.Unstructured, error) {
 	if !mode.Valid() {
 		return nil, fmt.Errorf("unknown install mode %q: want %q or %q", mode, kubeflow.Standalone, kubeflow.MultiUser)
@@ -126,12 +196,16 @@ func Upstream(sharedRoot string, mode kubeflow.Mode) ([]*unstructured.Unstructur
 		return nil, fmt.Errorf("%s: %w", sharedRoot, ErrNoUpstream)
 	}
 	var all []*unstructured.Unstructured
-	for _, dir := range UpstreamDirs(sharedRoot, mode) {
-		objs, err := Kustomize(dir)
+	for _, p := range upstreamParts(sharedRoot, mode) {
+		objs, err := Kustomize(p.dir)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, objs...)
+		for _, o := range objs {
+			if p.keep == nil || p.keep(o) {
+				all = append(all, o)
+			}
+		}
 	}
 	return all, nil
 }

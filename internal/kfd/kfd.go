@@ -125,6 +125,10 @@ const (
 	PipelineStep    ID = "KFD058" // kfp.Client called from a pipeline step, which has no KFP token
 	OutsideIdP      ID = "KFD059" // an identity provider the SDK cannot log in to non-interactively
 
+	// StrictMTLS: a STRICT PeerAuthentication refuses the plaintext of a
+	// client outside the mesh; the sidecar resets the connection.
+	StrictMTLS ID = "KFD070"
+
 	// Unclassified anchors failures the catalogue does not know.
 	Unclassified ID = "unclassified"
 )
@@ -145,7 +149,7 @@ func entries() map[ID]Entry {
 			Title: "no user identity (401 \"there is no user identity header\")",
 			Cause: "multi-user KFP reached without a token or session: straight to ml-pipeline:8888 or a port-forward to ml-pipeline-ui",
 			Hint:  "send a ServiceAccount token (--token-path, or --token-file from `kubectl create token`), or go through the gateway with a session"},
-		TokenInvalid: {Probes: []string{"token", "healthz", "list-experiments", "create-experiment"},
+		TokenInvalid: {Probes: []string{"token", "mesh", "healthz", "list-experiments", "create-experiment"},
 			Title: "token rejected by TokenReview",
 			Cause: "the token is not a valid ServiceAccount token of this cluster: malformed, expired, invalidated, or minted elsewhere",
 			Hint:  "mint a fresh token (projected volume or `kubectl -n NS create token default-editor --audience pipelines.kubeflow.org`)"},
@@ -157,15 +161,15 @@ func entries() map[ID]Entry {
 			Title: "ServiceAccount token file missing or unreadable",
 			Cause: "no PodDefault in the namespace, the pod lacks the label access-ml-pipeline: \"true\", or the volume is mounted elsewhere than KF_PIPELINES_SA_TOKEN_PATH",
 			Hint:  "add the PodDefault to the profile namespace and label the pod access-ml-pipeline=\"true\", or point KF_PIPELINES_SA_TOKEN_PATH at the mounted token"},
-		IstioDenied: {Probes: []string{"healthz", "list-experiments", "create-experiment"},
+		IstioDenied: {Probes: []string{"mesh", "healthz", "list-experiments", "create-experiment"},
 			Title: "Istio \"RBAC: access denied\" (403, plain text)",
 			Cause: "an Istio AuthorizationPolicy refused the request: to ml-pipeline-ui without Authorization, or with a self-set kubeflow-userid",
 			Hint:  "send the ServiceAccount token as Authorization: Bearer; never set kubeflow-userid yourself"},
-		PipelinePodDenied: {NoProbe: "it happens to a pipeline step's own calls (the KFP driver listing tasks), which the doctor does not make; the doctor run in such a pod meets the same policy as KFD005",
+		PipelinePodDenied: {Probes: []string{"mesh", "healthz", "list-experiments"},
 			Title: "pipeline step pods denied by the AuthorizationPolicy",
 			Cause: "the pod's traffic is blocked by an Istio AuthorizationPolicy",
 			Hint:  "add a policy rule for the pod's principal"},
-		JWTIssuer: {Probes: []string{"healthz", "list-experiments"},
+		JWTIssuer: {Probes: []string{"mesh", "healthz", "list-experiments"},
 			Title: "401 \"Jwt issuer is not configured\" through the gateway",
 			Cause: "the gateway's RequestAuthentication lacks the issuer of your token",
 			Hint:  "add a jwtRule for the token's iss to the RequestAuthentication (m2m overlay)"},
@@ -217,11 +221,11 @@ func entries() map[ID]Entry {
 			Title: "backend not ready (no endpoints / upstream connect error)",
 			Cause: "the pods behind the Service are not ready, or the API server is down",
 			Hint:  "wait for readiness; check `kubectl -n kubeflow get pods,endpoints`"},
-		Expired: {Probes: []string{"token", "healthz", "list-experiments"},
+		Expired: {Probes: []string{"token", "mesh", "healthz", "list-experiments"},
 			Title: "session or token expired",
 			Cause: "the session cookie (24 h) or projected token (7200 s) expired and was not refreshed",
 			Hint:  "log in again; re-read the token file on every request (the kubelet rotates it)"},
-		SelfSetUserID: {Probes: []string{"healthz", "list-experiments"},
+		SelfSetUserID: {Probes: []string{"mesh", "healthz", "list-experiments"},
 			Title:  "\"RBAC: access denied\" for a self-set kubeflow-userid",
 			Cause:  "the gateway's policy rejects requests that set the identity header themselves",
 			Hint:   "remove the kubeflow-userid header and use a token or session",
@@ -371,6 +375,10 @@ func entries() map[ID]Entry {
 			Title: "kfp.Client called from a pipeline step, whose pod has no KFP token",
 			Cause: "a pipeline step runs in a pod the workflow controller creates: no PodDefault selects it (it lacks access-ml-pipeline: \"true\"), so no token is mounted and kfp.Client() sends none (KFD001), or the step's ServiceAccount has no RoleBinding to kubeflow-edit in the namespace it calls",
 			Hint:  "give the step the projected token: a volume from serviceAccountToken with audience pipelines.kubeflow.org at /var/run/secrets/kubeflow/pipelines (kfp-kubernetes, or the PodDefault's label on the step), and bind the step's ServiceAccount (default-editor in a profile) to kubeflow-edit; or pass what the step needs as pipeline inputs instead of calling KFP from it"},
+		StrictMTLS: {Probes: []string{"mesh", "healthz", "list-experiments"},
+			Title: "connection reset by Istio's sidecar: STRICT mTLS and a client outside the mesh",
+			Cause: "a STRICT PeerAuthentication selects KFP's pod and the client runs without Istio's sidecar (its namespace is not labelled istio-injection: enabled, or the pod opts out): the sidecar accepts only mTLS and resets a plaintext connection before any HTTP, so kfp.Client sees \"Connection reset by peer\"",
+			Hint:  "run the client in the mesh (label its namespace istio-injection=enabled, or the pod sidecar.istio.io/inject: \"true\", and recreate it), or relax the PeerAuthentication to PERMISSIVE for KFP's port"},
 		OutsideIdP: {Probes: []string{"distribution", "login-secured"},
 			Title: "an outside identity provider guards the gateway; the SDK has no non-interactive login for it",
 			Cause: "the gateway's login is an OIDC provider other than Dex (Keycloak, Okta, Auth0, a corporate IdP): kfp.Client can send a token or a cookie but cannot walk its login form, and a device-code or browser login must be repeated by hand; the doctor's --username login is Dex's",

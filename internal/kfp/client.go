@@ -254,6 +254,34 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 // DoBody is Do with a JSON request body (nil for none), as kfp.Client's
 // create calls send it.
 func (c *Client) DoBody(ctx context.Context, method, path string, query url.Values, header http.Header, body []byte) (*Reply, error) {
+	req, err := c.Request(ctx, method, path, query, header, body)
+	if err != nil {
+		return nil, err
+	}
+	u := req.URL
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	reply := &Reply{
+		Method: method, URL: u.Redacted(), StatusCode: resp.StatusCode, Header: resp.Header,
+		Body: got, SentUserIDHeader: req.Header.Get(UserIDHeader) != "", red: c.red,
+	}
+	if len(got) > MaxBody {
+		reply.Body, reply.Truncated = got[:MaxBody], true
+	}
+	if err != nil && !reply.Truncated {
+		return reply, fmt.Errorf("reading the reply: %w", err)
+	}
+	return reply, nil
+}
+
+// Request builds the request Do would send, credentials applied, without
+// sending it: what a proxy in front of KFP will see of the call (the
+// doctor's mesh probe judges it against Istio's policies).
+func (c *Client) Request(ctx context.Context, method, path string, query url.Values, header http.Header, body []byte) (*http.Request, error) {
 	u := *c.base
 	u.Path = c.base.Path + path
 	u.RawQuery = query.Encode()
@@ -279,23 +307,7 @@ func (c *Client) DoBody(ctx context.Context, method, path string, query url.Valu
 			return nil, &CredentialError{Err: err}
 		}
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
-	reply := &Reply{
-		Method: method, URL: u.Redacted(), StatusCode: resp.StatusCode, Header: resp.Header,
-		Body: got, SentUserIDHeader: req.Header.Get(UserIDHeader) != "", red: c.red,
-	}
-	if len(got) > MaxBody {
-		reply.Body, reply.Truncated = got[:MaxBody], true
-	}
-	if err != nil && !reply.Truncated {
-		return reply, fmt.Errorf("reading the reply: %w", err)
-	}
-	return reply, nil
+	return req, nil
 }
 
 // UserIDHeader is the identity header Kubeflow's gateway sets.

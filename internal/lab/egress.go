@@ -189,7 +189,9 @@ func (e *egress) dial(ctx context.Context, to *net.TCPAddr) (net.Conn, types.UID
 	if err != nil {
 		return nil, "", err
 	}
-	c, err := e.dialer.DialPod(ctx, t.Pod, t.Port)
+	// As the pod's own netfilter and kube-proxy would: to the endpoint's
+	// sidecar when it has one, from this pod's address.
+	c, err := e.dialer.DialTarget(ctx, "tcp", t)
 	return c, t.Pod.UID, err
 }
 

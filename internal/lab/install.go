@@ -21,14 +21,22 @@ import (
 // oauth2-proxy, the LDAP directory) and the gateway's. The caller closes the
 // runtime; on error nothing of it is left running.
 func InstallAndRun(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured, programs []Program, log *slog.Logger) (*Runtime, *manifests.Result, error) {
+	// Istio's injector must be there before the install's pods are made.
+	stopInjector, err := StartInjector(ctx, cfg, objs)
+	if err != nil {
+		return nil, nil, err
+	}
 	res, err := manifests.Apply(ctx, cfg, objs, manifests.Options{FakePods: true})
 	if err != nil {
+		stopInjector()
 		return nil, nil, err
 	}
 	rt, err := Start(ctx, cfg, programs, log)
 	if err != nil {
+		stopInjector()
 		return nil, nil, err
 	}
+	rt.onClose = append(rt.onClose, stopInjector)
 	wait := [][2]string{{kubeflow.Namespace, kubeflow.APIServer}, {kubeflow.Namespace, kubeflow.UIServer}}
 	// The gateway and the login stack, where the install has them.
 	for _, d := range install.OptionalDeployments {

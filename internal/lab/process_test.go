@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -70,6 +71,12 @@ func TestPrograms(t *testing.T) {
 	}
 	if p := find("quay.io/oauth2-proxy/oauth2-proxy:v7.14.3"); p == nil || p.Binary != "" || p.Tools != "/cache" {
 		t.Errorf("oauth2-proxy from the cache: %+v", p)
+	}
+	// istiod's pod answers with the lab's own istiod, which must be running.
+	if p := find("docker.io/istio/pilot:1.26.0"); p == nil || p.Handler == nil || p.Name != "istiod" {
+		t.Errorf("istiod: %+v (want the lab's discovery served)", p)
+	} else if _, err := p.Handler(context.Background(), Inputs{}); err == nil {
+		t.Errorf("istiod's pod served without the lab's istiod")
 	}
 	if p := find("ghcr.io/kubeflow/kfp-frontend:2.17.0"); p == nil || p.Handler == nil {
 		t.Errorf("the UI stand-in: %+v", p)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
@@ -46,6 +47,15 @@ func Programs(b Binaries) []Program {
 			q, _, ok := programs.Lookup(image)
 			return ok && q == p
 		}
+		if p.Name == programs.Istiod {
+			// The lab is istiod itself (mesh.go): the istiod pod's ports
+			// answer with the lab's own discovery, so a process other than
+			// the lab's (conformance --provider existing, waiting for the
+			// proxies to hold a mesh fault) reads the mesh through a
+			// port-forward to Service istio-system/istiod as on a node.
+			out = append(out, Program{Name: p.Name, Match: match, Handler: labIstiod})
+			continue
+		}
 		bin, overridden := override[p]
 		if p.Server != nil && !overridden {
 			out = append(out, Program{Name: p.Name, Match: match, Handler: standin(p)})
@@ -65,12 +75,26 @@ func standin(p *programs.Program) func(context.Context, Inputs) (http.Handler, e
 		for k, v := range in.Env {
 			env[k] = v
 		}
-		return p.Server.Build(programs.Inputs{
+		pin := programs.Inputs{
 			Lookup:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 			Identity:  in.Identity,
 			Transport: in.Dialer.Transport(),
-		})
+		}
+		// A proxy reads the lab's istiod, as its workload.
+		if in.Mesh != nil {
+			pin.Mesh = in.Mesh
+			pin.Workload = mesh.Workload{Namespace: in.Pod.Namespace, Labels: in.Pod.Labels}
+		}
+		return p.Server.Build(pin)
 	}
+}
+
+// labIstiod serves the lab's istiod's discovery on the istiod pod's ports.
+func labIstiod(_ context.Context, in Inputs) (http.Handler, error) {
+	if in.Mesh == nil {
+		return nil, fmt.Errorf("the lab's istiod is not running")
+	}
+	return in.Mesh.Handler(), nil
 }
 
 // ParsePrograms reads --program IMAGE=PATH values.

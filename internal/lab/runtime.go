@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -43,6 +44,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
+	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
 )
 
 // Program is a program the lab can run in place of a container: a stand-in
@@ -74,6 +76,9 @@ type Inputs struct {
 	Identity *rest.Config
 	// Dialer reaches cluster Services from the pod's namespace.
 	Dialer *svcdial.Dialer
+	// Mesh is the lab's istiod: the mesh's objects, as Istio's proxies
+	// read them.
+	Mesh *istiod.Control
 }
 
 // Lookup reads Env like os.LookupEnv.
@@ -100,6 +105,7 @@ type Instance struct {
 	dialer  *svcdial.Dialer
 	inbound []net.Listener // the lab's listener of each container port
 	pod     *corev1.Pod
+	sidecar func() // stops the pod's inbound sidecar, when it has one
 }
 
 // Inbound is the one hop every connection to a pod's program takes: kwok's
@@ -135,6 +141,7 @@ type Runtime struct {
 	dyn      dynamic.Interface
 	programs []Program
 	log      *slog.Logger
+	mesh     *istiod.Control
 
 	queue    workqueue.TypedRateLimitingInterface[string]
 	factory  informers.SharedInformerFactory
@@ -154,6 +161,7 @@ type Runtime struct {
 	exited    map[string]*tailBuffer // logs of stopped processes, by pod
 	root      string                 // the processes' directories
 	changed   chan struct{}          // closed and replaced on every change
+	onClose   []func()               // what Close stops last (the lab's injector)
 }
 
 // Start begins watching the cluster of cfg. Close stops every stand-in and
@@ -215,6 +223,11 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 		return nil, err
 	}
 	r.services = svcInformer.GetIndexer()
+	if r.mesh, err = istiod.Start(rctx, client, dyn); err != nil {
+		cancel()
+		_ = os.RemoveAll(root)
+		return nil, fmt.Errorf("reading the mesh's objects: %w", err)
+	}
 	r.factory.Start(rctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, svcInformer.HasSynced) {
 		cancel()
@@ -246,6 +259,9 @@ func (r *Runtime) work(ctx context.Context) {
 // program returns the program and container a pod runs, if any.
 func (r *Runtime) program(pod *corev1.Pod) (*Program, *corev1.Container) {
 	for i := range pod.Spec.Containers {
+		if isInjectedProxy(&pod.Spec.Containers[i]) {
+			continue // the sidecar is the mesh's, in front of the program (mesh.go)
+		}
 		for j := range r.programs {
 			if r.programs[j].Match(pod.Spec.Containers[i].Image) {
 				return &r.programs[j], &pod.Spec.Containers[i]
@@ -297,6 +313,10 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	if err != nil {
 		return err
 	}
+	// The program's calls are its pod's: through other pods' sidecars, from
+	// its address.
+	dialer.ThroughSidecars = true
+	dialer.Source, _ = netip.ParseAddr(pod.Status.PodIP)
 	inst := &Instance{
 		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID,
 		Rule: "kfp-lab-" + string(pod.UID), dialer: dialer, pod: pod,
@@ -326,6 +346,10 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 		return err
 	}
 	inst.Addr = addrs[c.Ports[0].ContainerPort]
+	if inst.sidecar, err = r.startSidecar(pod, addrs, dialer); err != nil {
+		r.release(inst)
+		return fmt.Errorf("the inbound sidecar of %s: %w", key, err)
+	}
 	if err := r.applyRule(ctx, inst, addrs); err != nil {
 		r.release(inst)
 		return err
@@ -359,7 +383,7 @@ func (r *Runtime) serveStandin(ctx context.Context, inst *Instance, pod *corev1.
 	if err != nil {
 		return "", err
 	}
-	handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: inst.dialer})
+	handler, err := prog.Handler(ctx, Inputs{Pod: pod, Container: c, Env: env, Identity: bearerConfig(r.config, identity), Dialer: inst.dialer, Mesh: r.mesh})
 	if err != nil {
 		return "", fmt.Errorf("configuring %s for %s: %w", prog.Name, key, err)
 	}
@@ -442,6 +466,9 @@ func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 // release stops what an instance runs: its server or process, then the
 // forwards that served it.
 func (r *Runtime) release(inst *Instance) {
+	if inst.sidecar != nil {
+		inst.sidecar()
+	}
 	if inst.server != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = inst.server.Shutdown(sctx)
@@ -761,6 +788,9 @@ func (r *Runtime) Close() {
 		r.stop(context.Background(), k, inst)
 	}
 	_ = os.RemoveAll(r.root)
+	for _, f := range r.onClose {
+		f()
+	}
 }
 
 // servicesChanged listens on new Service ports in every pod's network.

@@ -58,7 +58,7 @@ func OnCluster(hostFromInstall, inPod bool) []probe.Probe[*Target] {
 	}
 	// The order is the order of the report: where KFP is, whether it can
 	// answer, the credentials, then the calls.
-	set := []probe.Probe[*Target]{withFacts(installProbe(), ClusterFacts), endpointsProbe(), podDefaultWebhookProbe()}
+	set := []probe.Probe[*Target]{withFacts(installProbe(), ClusterFacts), endpointsProbe(), podDefaultWebhookProbe(), meshProbe()}
 	if inPod {
 		set = append(set, podDefaultProbe())
 	}

@@ -265,7 +265,7 @@ func TestOnClusterSet(t *testing.T) {
 		return out
 	}
 	set := OnCluster(true, false)
-	if got := strings.Join(ids(set), ","); got != "install,endpoints,poddefault-webhook,token,audience,healthz,mode,rbac,list-experiments" {
+	if got := strings.Join(ids(set), ","); got != "install,endpoints,poddefault-webhook,mesh,token,audience,healthz,mode,rbac,list-experiments" {
 		t.Fatalf("set %s", got)
 	}
 	if _, err := probe.NewRunner(set); err != nil {

@@ -72,7 +72,7 @@ func listExperimentsProbe() probe.Probe[*Target] {
 				res.Evidence = evidence(reply)
 				return res
 			}
-			d := kfp.Classify(reply, err)
+			d, hint := t.attributeMesh(ctx, kfp.Classify(reply, err), reply, err)
 			if d.KFD == kfd.NotKFP && reply != nil && reply.StatusCode == http.StatusNotFound {
 				if l1, _, err1 := t.Client.ListExperiments(ctx, kfp.V1beta1, ns); err1 == nil && l1 != nil {
 					d = kfp.Diagnosis{KFD: kfd.VersionMismatch, Summary: "v1beta1 lists experiments but v2beta1 is unknown: a KFP 1.x backend, which the v2 SDK cannot use"}
@@ -88,6 +88,7 @@ func listExperimentsProbe() probe.Probe[*Target] {
 					" (is the pod labelled access-ml-pipeline: \"true\", with a PodDefault in its namespace?)"
 			}
 			res := probe.Failed(d.KFD, d.Summary)
+			res.Hint = hint
 			res.Evidence = evidence(reply)
 			return res
 		},

@@ -32,7 +32,7 @@ func healthzProbe() probe.Probe[*Target] {
 }
 
 func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error) probe.Result {
-	d := kfp.Classify(reply, err)
+	d, hint := t.attributeMesh(ctx, kfp.Classify(reply, err), reply, err)
 	// A 404 on v2beta1 may be a KFP 1.x backend: ask v1beta1 before calling
 	// it a wrong path.
 	if err == nil && reply != nil && reply.StatusCode == http.StatusNotFound {
@@ -80,6 +80,7 @@ func healthzFailure(ctx context.Context, t *Target, reply *kfp.Reply, err error)
 		msg = fmt.Sprintf("%s accepted the connection but sent no answer; kfp.Client() would hang here forever", t.Client.Base().Host)
 	}
 	res := probe.Failed(id, msg)
+	res.Hint = hint
 	res.Evidence = evidence(reply)
 	res.Hint = healthzHint(t, id)
 	return res

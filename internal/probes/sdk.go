@@ -182,18 +182,29 @@ func note(c *sdkmodel.Call, sub string) string {
 
 // unsentTokenProbe names the token kfp.Client(host=…) leaves behind, and
 // asks KFP with it: the user learns whether credentials= is the whole fix.
+// It does not wait on healthz: a call refused for want of the token (the
+// mesh's 403) is exactly when it matters, and with the token the client
+// makes its own healthz, as the SDK's constructor would.
 func unsentTokenProbe() probe.Probe[*Target] {
 	return probe.Probe[*Target]{
-		ID:        "unsent-token",
-		Title:     "a mounted KFP token the call does not send",
-		DependsOn: []string{"healthz"},
+		ID:    "unsent-token",
+		Title: "a mounted KFP token the call does not send",
 		Run: func(ctx context.Context, t *Target) probe.Result {
 			s := t.SDK
 			msg := fmt.Sprintf("kfp.Client(host=…) %s %s; pass credentials=kfp.client.ServiceAccountTokenVolumeCredentials() or omit host", SayUnsentToken, s.Unsent.Path)
 			if _, err := s.Unsent.Read(ctx); err != nil {
 				return probe.Warned(kfd.HostWithoutCredentials, msg+" (and the token cannot be read now: "+err.Error()+")")
 			}
-			ns := t.namespace()
+			ns := t.Namespace
+			if ns == "" && t.FillNamespace != "" {
+				// kfp.Client() fills in the pod's namespace when its own
+				// healthz says multi-user: ask healthz with the token.
+				if h, _, err := s.UnsentClient.Healthz(ctx, kfp.V2beta1); err == nil && h != nil {
+					if multi, known := h.IsMultiUser(); known && multi {
+						ns = t.FillNamespace
+					}
+				}
+			}
 			list, reply, err := s.UnsentClient.ListExperiments(ctx, kfp.V2beta1, ns)
 			where := "with no namespace"
 			if ns != "" {

@@ -48,6 +48,7 @@ type Target struct {
 
 	mu     sync.Mutex
 	health *kfp.Health // what healthz said, for the probes after it
+	mesh   *meshOnce   // the mesh probe's reading, shared with the calls
 }
 
 func (t *Target) now() time.Time {

@@ -26,6 +26,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
+	"github.com/kfp-connect/kfp-connect/internal/standin/gateway"
 )
 
 // Program is one program pods run, by image.
@@ -56,7 +58,8 @@ type Program struct {
 	Server *Server
 	// Main, for a kfp-standin program that is not a Server (an image's
 	// entrypoint that prepares and execs the real program, a webhook), is
-	// that program: it runs until ctx ends.
+	// that program: it runs until ctx ends. A Server's Main, when set,
+	// chooses by its arguments (Istio's proxy image runs three programs).
 	Main func(ctx context.Context, args []string, stderr io.Writer) error
 	// Aliases are other names kfp-standin answers to when called by them
 	// (an image's file name, such as /bin/apiserver).
@@ -124,6 +127,12 @@ type Inputs struct {
 	// Transport reaches cluster Services by their DNS names; nil is
 	// http.DefaultTransport (a real pod's resolver and kube-proxy).
 	Transport http.RoundTripper
+	// Mesh is the control plane an Istio proxy reads (the lab's istiod on
+	// kwok); nil in a real pod, where the proxy follows istiod's Service.
+	Mesh gateway.MeshSource
+	// Workload is the pod as the mesh's policies select it; in a real pod
+	// it is asked of istiod by the pod's address ($INSTANCE_IP).
+	Workload mesh.Workload
 }
 
 var errNoIdentity = errors.New("no ServiceAccount identity")

@@ -14,7 +14,7 @@ func MainRef(name string) string {
 // KFPRefs are the images a KFP install on a node cluster needs: its API
 // server, its UI and Kubeflow's gateway, at the fixtures' tags.
 func KFPRefs() []string {
-	return []string{MainRef("kfp-api-server"), MainRef("kfp-frontend"), MainRef("istio-gateway")}
+	return []string{MainRef("kfp-api-server"), MainRef("kfp-frontend"), MainRef(Gateway)}
 }
 
 // LoginRefs are the login stack's images, every tag the fixtures and the
@@ -27,3 +27,8 @@ func LoginRefs() []string {
 	}
 	return out
 }
+
+// MeshRefs are the images a multi-user install's mesh needs on a node
+// cluster besides the gateway's proxy (KFPRefs): istiod and the
+// cluster-jwks-proxy's kubectl, at the fixtures' tags.
+func MeshRefs() []string { return []string{MainRef(Istiod), MainRef("kubectl")} }

@@ -30,10 +30,10 @@ func Standin(ctx context.Context, argv []string, stderr io.Writer) int {
 	}
 	var err error
 	switch {
-	case p.Server != nil:
-		err = serveProgram(ctx, p, args, stderr)
-	default:
+	case p.Main != nil:
 		err = p.Main(ctx, args, stderr)
+	default:
+		err = serveProgram(ctx, p, args, stderr)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kfp-standin %s: %v\n", p.Name, err)

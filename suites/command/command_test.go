@@ -116,6 +116,30 @@ func snapshot(ctx context.Context, client kubernetes.Interface, dyn dynamic.Inte
 	return out
 }
 
+// changes is what differs between two snapshots, each line once: "gone …"
+// for what before had and after lacks, "new …" for the reverse. Empty when
+// they are the same; short enough to read where a whole snapshot is not.
+func changes(before, after []string) []string {
+	count := map[string]int{}
+	for _, s := range before {
+		count[s]++
+	}
+	for _, s := range after {
+		count[s]--
+	}
+	var out []string
+	for s, n := range count {
+		switch {
+		case n > 0:
+			out = append(out, "gone "+s)
+		case n < 0:
+			out = append(out, "new "+s)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // buildConnect builds the kfp-connect binary the specs run.
 func buildConnect(ctx context.Context) string {
 	bin := filepath.Join(GinkgoT().TempDir(), "kfp-connect")
@@ -222,7 +246,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		// Its own objects (client pods, namespace-3, the documented
 		// cross-namespace RoleBinding the lab lacks) were made and removed.
 		Expect(res.Cleanup).To(ContainElement("Namespace namespace-3"))
-		Expect(snapshot(ctx, client, dyn)).To(Equal(before))
+		Expect(changes(before, snapshot(ctx, client, dyn))).To(BeEmpty())
 	}, NodeTimeout(12*time.Minute))
 
 	It("removes its objects when interrupted mid-run, and exits 1", func(ctx SpecContext) {
@@ -251,7 +275,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 		Expect(err).To(BeAssignableToTypeOf(exit))
 		Expect(err.(*exec.ExitError).ExitCode()).To(Equal(1))
 		Expect(strings.Join(all, "\n")).To(ContainSubstring("interrupted"))
-		Expect(snapshot(ctx, client, dyn)).To(Equal(before))
+		Expect(changes(before, snapshot(ctx, client, dyn))).To(BeEmpty())
 	}, NodeTimeout(5*time.Minute))
 
 	It("sweeps what a killed run left before it starts", func(ctx SpecContext) {
@@ -267,7 +291,7 @@ var _ = Describe("kfp-connect conformance against a lab", Ordered, func() {
 			"--test", `^multi-user/out-of-cluster: port-forward-bearer$`)
 		Expect(code).To(Equal(0), stderr)
 		Expect(stderr).To(ContainSubstring("an earlier run left: [Pod kubeflow-user-example-com/client-left-behind]"))
-		Expect(snapshot(ctx, client, dyn)).To(Equal(before))
+		Expect(changes(before, snapshot(ctx, client, dyn))).To(BeEmpty())
 	}, NodeTimeout(6*time.Minute))
 
 	It("runs the whole matrix of a scenario with --disruptive, reverting every change", func(ctx SpecContext) {

@@ -96,6 +96,6 @@ var _ = Describe("kfp-connect conformance against a node lab, in-cluster cases a
 			}
 		}
 		Expect(res.CleanupError).To(BeEmpty())
-		Expect(snapshot(ctx, client, dyn)).To(Equal(before))
+		Expect(changes(before, snapshot(ctx, client, dyn))).To(BeEmpty())
 	}, NodeTimeout(25*time.Minute))
 })

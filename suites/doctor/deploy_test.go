@@ -44,6 +44,9 @@ var doctorNeeds = []access{
 	{"", "pods", "get"},                                                       // this pod's labels
 	{"admissionregistration.k8s.io", "mutatingwebhookconfigurations", "list"}, // the PodDefault webhook's Service
 	{"authorization.k8s.io", "subjectaccessreviews", "create"},                // replay KFP's check
+	{"security.istio.io", "authorizationpolicies", "list"},                    // Istio's policies in front of KFP
+	{"security.istio.io", "peerauthentications", "list"},
+	{"security.istio.io", "requestauthentications", "list"},
 }
 
 var allVerbs = []string{"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
@@ -244,6 +247,7 @@ var _ = Describe("The shipped doctor Job and RBAC", Ordered, Label("multi-user",
 			Entry("subjectaccessreviews", "subjectaccessreviews", true, "rbac", "this pod's ServiceAccount may not create subjectaccessreviews (forbidden)", SpecTimeout(2*time.Minute)),
 			Entry("poddefaults, in a pod without its token", "poddefaults", false, "poddefault", `cannot list resource "poddefaults" in API group "kubeflow.org" in the namespace "`+profile+`"`, SpecTimeout(2*time.Minute)),
 			Entry("mutatingwebhookconfigurations", "mutatingwebhookconfigurations", true, "poddefault-webhook", `cannot list resource "mutatingwebhookconfigurations" in API group "admissionregistration.k8s.io" at the cluster scope`, SpecTimeout(2*time.Minute)),
+			Entry("authorizationpolicies (and the two other kinds of Istio's security API: one rule)", "authorizationpolicies", true, "mesh", `cannot list resource "authorizationpolicies" in API group "security.istio.io" at the cluster scope`, SpecTimeout(2*time.Minute)),
 			Entry("pods, in a pod without its token", "pods", false, "poddefault", `cannot get resource "pods" in API group "" in the namespace "`+profile+`"`, SpecTimeout(2*time.Minute)),
 		)
 	})

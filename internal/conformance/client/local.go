@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"net/netip"
 	"path"
 	"path/filepath"
 	"time"
@@ -135,6 +136,12 @@ func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 		return nil, err
 	}
 	defer dialer.Close()
+	// The client's connections are its pod's: through the sidecars of the
+	// pods it calls, from its pod's address (which they know it by).
+	dialer.ThroughSidecars = true
+	if running, err := e.Client.CoreV1().Pods(created.Namespace).Get(ctx, created.Name, metav1.GetOptions{}); err == nil {
+		dialer.Source, _ = netip.ParseAddr(running.Status.PodIP)
+	}
 	call.Dial = dialer.DialContext
 	call.Host = c.Host
 	if c.Port != 0 {

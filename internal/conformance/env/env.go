@@ -66,6 +66,10 @@ type Env struct {
 	// granted are the doctor's ClusterRoleBindings made for the in-cluster
 	// cases (see GrantDoctor).
 	granted map[string]bool
+	// mesh follows the in-cluster istiod for the mesh faults (mesh.go);
+	// closers end what the Env started for them.
+	mesh    meshSource
+	closers []func()
 }
 
 // Options say how to set a scenario up on a cluster the run made.
@@ -256,6 +260,9 @@ func (e *Env) Unavailable(c scenarios.Case) string {
 // belongs to the caller.
 func (e *Env) Close() {
 	e.revokeDoctor()
+	for _, c := range e.closers {
+		c()
+	}
 	if e.Runtime != nil {
 		e.Runtime.Close()
 	}

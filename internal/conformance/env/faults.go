@@ -3,6 +3,7 @@ package env
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,8 +33,23 @@ var deletable = map[string]schema.GroupVersionResource{
 // what undoes it; a client fault, or none, changes nothing here. Both wait
 // until the cluster shows the change, so no case sees another's transition.
 // Reverting a fault of the PodDefault webhook also waits until the
-// apiserver admits pods with their PodDefaults again.
+// apiserver admits pods with their PodDefaults again. A fault's mesh
+// changes (f.Mesh) come first and are undone last.
 func (e *Env) Inject(ctx context.Context, f scenarios.Fault) (revert func(context.Context) error, err error) {
+	if len(f.Mesh) > 0 {
+		undoMesh, err := e.changeMesh(ctx, f.Mesh)
+		if err != nil {
+			return nil, err
+		}
+		rest := f
+		rest.Mesh = nil
+		undoRest, err := e.Inject(ctx, rest)
+		if err != nil {
+			_ = undoMesh(ctx)
+			return nil, err
+		}
+		return func(ctx context.Context) error { return errors.Join(undoRest(ctx), undoMesh(ctx)) }, nil
+	}
 	switch {
 	case f.Delete != nil:
 		revert, err = e.deleteObject(ctx, *f.Delete)

@@ -46,6 +46,8 @@ func Check(rep *report.Report, want scenarios.Expect) error {
 		return fmt.Errorf("expected %s from %s, got %s\n%s", want.KFD, want.Probe, describe(first, ""), Summary(rep))
 	case !named:
 		return fmt.Errorf("expected the report to name %s from %s too, but that probe did not warn or fail with it\n%s", want.Also, want.AlsoProbe, Summary(rep))
+	case !want.OK && want.Naming != "" && !strings.Contains(first.Message, want.Naming):
+		return fmt.Errorf("expected %s from %s to name %q, but it says %q\n%s", want.KFD, want.Probe, want.Naming, first.Message, Summary(rep))
 	}
 	return CheckWords(rep)
 }

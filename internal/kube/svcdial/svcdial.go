@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -22,7 +23,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
+	proxyproto "github.com/pires/go-proxyproto"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +31,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
+
+	"github.com/kfp-connect/kfp-connect/internal/discover"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
 // Dialer resolves Service addresses through the API and dials ready pods.
@@ -41,6 +46,16 @@ type Dialer struct {
 	Namespace string
 	// ClusterDomain is the cluster's DNS domain.
 	ClusterDomain string
+	// ThroughSidecars makes DialContext a pod's network: a pod carrying
+	// Istio's proxy is reached through it, as the pod's netfilter would
+	// redirect the connection (to its port 15006, saying in a PROXY header
+	// where it came from and was going). Unset, dials are kubectl
+	// port-forwards, which enter the pod on its loopback, past the sidecar.
+	ThroughSidecars bool
+	// Source is the address of the pod the dialer stands for, which the
+	// destination's sidecar reads its caller's identity from; unset, the
+	// caller is nobody the mesh knows.
+	Source netip.Addr
 
 	mu       sync.Mutex
 	forwards map[string]*forward // pod namespace/name/uid:port → running forward
@@ -91,12 +106,41 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, err
 	}
-	local, err := d.forwardTo(ctx, t.Pod, t.Port)
+	return d.DialTarget(ctx, network, t)
+}
+
+// DialTarget dials a resolved address as a pod in Namespace would: through
+// the destination pod's sidecar when ThroughSidecars says so, else the
+// pod's port itself.
+func (d *Dialer) DialTarget(ctx context.Context, network string, t *Target) (net.Conn, error) {
+	port := t.Port
+	viaSidecar := d.ThroughSidecars && discover.HasSidecar(t.Pod) && mesh.Redirected(t.Port)
+	if viaSidecar {
+		port = mesh.InboundPort
+	}
+	local, err := d.forwardTo(ctx, t.Pod, port)
 	if err != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("port-forward to pod %s/%s:%d: %w", t.Pod.Namespace, t.Pod.Name, t.Port, err)}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("port-forward to pod %s/%s:%d: %w", t.Pod.Namespace, t.Pod.Name, port, err)}
 	}
 	var nd net.Dialer
-	return nd.DialContext(ctx, "tcp", local)
+	c, err := nd.DialContext(ctx, "tcp", local)
+	if err != nil || !viaSidecar {
+		return c, err
+	}
+	src := d.Source
+	if !src.IsValid() {
+		src = netip.IPv4Unspecified()
+	}
+	dst, _ := netip.ParseAddr(t.Pod.Status.PodIP)
+	if !dst.IsValid() {
+		dst = netip.IPv4Unspecified()
+	}
+	h := proxyproto.HeaderProxyFromAddrs(2, net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(dst, uint16(t.Port))))
+	if _, err := h.WriteTo(c); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
 }
 
 // DialPod connects to a pod's port through a port-forward, as

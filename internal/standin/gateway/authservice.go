@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
 // Kubeflow ≤ 1.8's login: arrikto/oidc-authservice as the gateway's
@@ -41,7 +43,7 @@ type AuthServiceConfig struct {
 type authService struct {
 	cfg      AuthServiceConfig
 	tokenURL string
-	jwt      *verifier
+	gw       *gateway // verifies the ID token with its RequestAuthentications
 	client   *http.Client
 
 	mu       sync.Mutex
@@ -49,11 +51,11 @@ type authService struct {
 	states   map[string]string // state → where the browser started
 }
 
-func newAuthService(cfg AuthServiceConfig, dex string, jwt *verifier, transport http.RoundTripper) *authService {
+func newAuthService(cfg AuthServiceConfig, dex string, gw *gateway, transport http.RoundTripper) *authService {
 	if cfg.ClientID == "" {
 		cfg.ClientID = "kubeflow-oidc-authservice"
 	}
-	return &authService{cfg: cfg, tokenURL: strings.TrimSuffix(dex, "/") + "/dex/token", jwt: jwt,
+	return &authService{cfg: cfg, tokenURL: strings.TrimSuffix(dex, "/") + "/dex/token", gw: gw,
 		client:   &http.Client{Transport: transport, Timeout: extAuthzTimeout},
 		sessions: map[string]string{}, states: map[string]string{}}
 }
@@ -84,7 +86,7 @@ func (a *authService) check(w http.ResponseWriter, r *http.Request) (http.Header
 
 // serveCallback finishes the login.
 func (a *authService) serveCallback(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Server", "istio-envoy")
+	w.Header().Set("Server", mesh.Server)
 	if r.URL.Path != authServiceCallback {
 		http.NotFound(w, r)
 		return
@@ -131,7 +133,7 @@ func (a *authService) redeem(ctx context.Context, code string) (string, error) {
 		return "", fmt.Errorf("token endpoint: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchedBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", err
 	}
@@ -144,14 +146,21 @@ func (a *authService) redeem(ctx context.Context, code string) (string, error) {
 	if err := json.Unmarshal(body, &tok); err != nil || tok.IDToken == "" {
 		return "", fmt.Errorf("token endpoint answered no id_token")
 	}
-	c, _, failure := a.jwt.verify(ctx, tok.IDToken)
-	if failure != "" {
-		return "", fmt.Errorf("ID token: %s", failure)
+	// The ID token meets the gateway's RequestAuthentications as a Bearer
+	// would: Dex's rule (dex-jwt) verifies it.
+	check := &http.Request{Header: http.Header{"Authorization": {"Bearer " + tok.IDToken}}, URL: &url.URL{Path: authServiceCallback}}
+	res := a.gw.authn.Authenticate(ctx, a.gw.mesh.Config().JWTRules(a.gw.workload), check)
+	if res.Failure != "" {
+		return "", fmt.Errorf("ID token: %s", res.Failure)
 	}
-	if c.Email == "" {
+	if res.Identity == nil {
+		return "", fmt.Errorf("ID token: no RequestAuthentication of the gateway names Dex's issuer")
+	}
+	email, _ := res.Identity.Claims["email"].(string)
+	if email == "" {
 		return "", fmt.Errorf("ID token has no email claim")
 	}
-	return c.Email, nil
+	return email, nil
 }
 
 func randomHex(n int) string {

@@ -1,26 +1,23 @@
 // Package gateway is a stand-in for Kubeflow's Istio ingress gateway
 // (istio-ingressgateway in istio-system), which cannot run here, as a client
-// reaching Kubeflow through it sees it. Its filters run in Envoy's order as
-// Istio configures them for Kubeflow (common/oauth2-proxy, common/dex,
-// KFP's istio config):
+// reaching Kubeflow through it sees it. Its filters are Envoy's, in the
+// order Istio builds them, and its policies are the cluster's objects as the
+// control plane (internal/standin/istiod) reads them — the semantics are
+// internal/mesh's, shared with the sidecars and the doctor:
 //
-//   - ext_authz (the CUSTOM AuthorizationPolicy istio-ingressgateway-oauth2-proxy):
-//     a request with no Authorization header, to any path but /dex/* and
-//     /oauth2/*, is checked by oauth2-proxy as Envoy's envoyExtAuthzHttp
-//     provider does it (method, path, Host, Authorization and Cookie
-//     sent; on 2xx the Authorization, path and x-auth-request-* answers go
-//     upstream; otherwise oauth2-proxy's answer goes back with its
-//     Content-Type, Set-Cookie and Location). Kubeflow ≤ 1.8's
-//     oidc-authservice is the other generation (authservice.go);
-//   - jwt_authn (RequestAuthentications dex-jwt and m2m-token-issuer): a
-//     Bearer JWT must come from an accepted issuer — Dex, whose email
-//     becomes kubeflow-userid, or the cluster's ServiceAccount issuer,
-//     whose sub does — and verify against that issuer's JWKS; the token is
-//     forwarded upstream (forwardOriginalToken: true);
-//   - rbac: a client setting kubeflow-userid itself is refused, and with a
-//     login in front (istio-ingressgateway-require-jwt) so is any request
-//     without a verified JWT, outside /dex/* and /oauth2/*: 403
-//     "RBAC: access denied";
+//   - ext_authz: a CUSTOM AuthorizationPolicy that selects the gateway and
+//     matches the request (Kubeflow's istio-ingressgateway-oauth2-proxy: no
+//     Authorization header, not /dex/ or /oauth2/) hands it to the extension
+//     provider the mesh config names (envoyExtAuthzHttp: oauth2-proxy), or,
+//     for Kubeflow ≤ 1.8 (LOGIN=authservice), to the oidc-authservice
+//     stand-in in its place (authservice.go);
+//   - jwt_authn: the RequestAuthentications selecting the gateway (dex-jwt,
+//     m2m-token-issuer): a token of an issuer they name must verify against
+//     its keys, or Envoy's 401 answers; its claims go to the headers they
+//     name (email or sub → kubeflow-userid);
+//   - rbac: the DENY and ALLOW policies selecting the gateway
+//     (istio-ingressgateway-require-jwt, istio-ingressgateway, and the
+//     mesh-wide global-deny-all): 403 "RBAC: access denied";
 //   - the routes of the VirtualServices: /dex/ to Dex, /oauth2/ to
 //     oauth2-proxy, /pipeline to ml-pipeline-ui (prefix kept, the UI strips
 //     it); anything else gets Envoy's "no route", 404 with an empty body.
@@ -35,43 +32,45 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
-	"k8s.io/client-go/rest"
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
-// ExtAuthz is Istio's CUSTOM authorization (Envoy's ext_authz) for requests
-// that carry no Authorization header. It either allows the request and
-// returns the headers to add upstream, or writes its own refusal (a redirect
-// to the login, or 401 for /apis/) and returns false.
+// ExtAuthz is Istio's CUSTOM authorization (Envoy's ext_authz) in place of
+// the provider: it either allows the request and returns the headers to add
+// upstream, or writes its own refusal and returns false (tests).
 type ExtAuthz func(w http.ResponseWriter, r *http.Request) (upstream http.Header, ok bool)
 
-// Config is the gateway's routes and policies.
+// MeshSource is the control plane: the mesh's objects, now.
+type MeshSource interface {
+	Config() *mesh.Config
+}
+
+// Config is the gateway's routes and where its policies come from.
 type Config struct {
 	// Upstream is the ml-pipeline-ui Service; default http://ml-pipeline-ui.kubeflow:80.
 	Upstream string
 	// Dex and OAuth2Proxy are the Services behind /dex/ and /oauth2/; empty
 	// means no such route.
 	Dex, OAuth2Proxy string
-	// Transport reaches the routes' Services; nil is http.DefaultTransport.
+	// Transport reaches the routes' Services, the extension provider and
+	// the JWKS; nil is http.DefaultTransport.
 	Transport http.RoundTripper
-	// Issuers are the m2m jwtRule's issuers. Empty: the cluster's
-	// ServiceAccount issuer, read from its OIDC discovery, as the m2m
-	// overlay configures it.
-	Issuers []string
-	// DexIssuer is the dex-jwt jwtRule's issuer (keys from its discovery's
-	// jwks_uri, reached through Transport); empty means no such rule.
-	DexIssuer string
-	// Cluster reaches the kube-apiserver whose OIDC discovery
-	// (/.well-known/openid-configuration) and JWKS (/openid/v1/jwks) give the
-	// issuer and the keys. Nil: every cluster token fails as Istio's does
-	// when it cannot fetch the JWKS.
-	Cluster *rest.Config
-	// Login is the ext_authz in front: LoginOAuth2Proxy (the default when
-	// OAuth2Proxy is set), LoginAuthService, or LoginNone.
+	// Mesh gives the policies, RequestAuthentications and providers; Workload
+	// is the gateway's own pod as they select it.
+	Mesh     MeshSource
+	Workload mesh.Workload
+	// Port is the container port requests arrive on; default 8080.
+	Port int
+	// Login is what stands in Envoy's ext_authz filter: LoginOAuth2Proxy
+	// (the default: the provider a CUSTOM policy names, as the mesh config
+	// declares it), LoginAuthService (Kubeflow ≤ 1.8), or LoginNone (no
+	// ext_authz filter: CUSTOM policies check nothing).
 	Login string
 	// AuthService configures the authservice generation.
 	AuthService AuthServiceConfig
@@ -93,38 +92,31 @@ const (
 
 const (
 	defaultUpstream = "http://ml-pipeline-ui.kubeflow:80"
+	defaultPort     = 8080
 	// routePrefix is the KFP VirtualService's uri prefix match: a plain
 	// string prefix, as Envoy matches it (so /pipelines matches too).
 	routePrefix            = "/pipeline"
 	defaultUpstreamTimeout = 300 * time.Second
-	// UserIDHeader is where the jwtRules put the user; GroupsHeader the groups.
+	// UserIDHeader is where the jwtRules put the user.
 	UserIDHeader = kubeflow.UserIDHeader
-	GroupsHeader = "kubeflow-groups"
 	// Caps: Envoy buffers no body, but a stand-in must bound what it passes.
 	maxRequestBody  = 32 << 20
 	maxResponseBody = 64 << 20
 	extAuthzTimeout = 10 * time.Second
 )
 
-// ConfigFromEnv reads the stand-in's settings from the gateway pod's env
-// (the real gateway gets them from istiod; the fixture declares them there):
-// KFP_UI_URL, DEX_URL and OAUTH2_PROXY_URL, the routes' Services; JWT_ISSUERS,
-// the m2m rule's accepted issuers (comma-separated; empty: the cluster's
-// own); DEX_ISSUER, the dex-jwt rule's issuer; LOGIN, the ext_authz in front
-// (oauth2-proxy, authservice or none); and for authservice its Dex client,
-// AUTHSERVICE_CLIENT_ID and AUTHSERVICE_CLIENT_SECRET.
+// ConfigFromEnv reads the stand-in's routes from the gateway pod's env (the
+// real gateway gets them from istiod's VirtualServices; the fixture declares
+// them there): KFP_UI_URL, DEX_URL and OAUTH2_PROXY_URL; LOGIN, what stands
+// in Envoy's ext_authz filter (oauth2-proxy, authservice or none); and for
+// authservice its Dex client, AUTHSERVICE_CLIENT_ID and
+// AUTHSERVICE_CLIENT_SECRET. The policies are the cluster's, not the env's.
 func ConfigFromEnv(lookup func(string) (string, bool)) Config {
 	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
-	cfg := Config{Upstream: defaultUpstream, Dex: get("DEX_URL"), OAuth2Proxy: get("OAUTH2_PROXY_URL"),
-		DexIssuer: get("DEX_ISSUER"), Login: get("LOGIN"),
+	cfg := Config{Upstream: defaultUpstream, Dex: get("DEX_URL"), OAuth2Proxy: get("OAUTH2_PROXY_URL"), Login: get("LOGIN"),
 		AuthService: AuthServiceConfig{ClientID: get("AUTHSERVICE_CLIENT_ID"), ClientSecret: get("AUTHSERVICE_CLIENT_SECRET")}}
 	if v := get("KFP_UI_URL"); v != "" {
 		cfg.Upstream = v
-	}
-	for _, iss := range strings.Split(get("JWT_ISSUERS"), ",") {
-		if iss = strings.TrimSpace(iss); iss != "" {
-			cfg.Issuers = append(cfg.Issuers, iss)
-		}
 	}
 	return cfg
 }
@@ -135,16 +127,23 @@ type route struct {
 }
 
 type gateway struct {
-	routes     []route // longest prefix first
-	jwt        *verifier
-	extAuthz   ExtAuthz
-	requireJWT bool
-	timeout    time.Duration
-	authsvc    *authService
+	routes    []route // longest prefix first
+	mesh      MeshSource
+	workload  mesh.Workload
+	port      int
+	authn     *mesh.Authenticator
+	login     string
+	extAuthz  ExtAuthz
+	transport http.RoundTripper
+	timeout   time.Duration
+	authsvc   *authService
 }
 
 // New returns the gateway's handler.
 func New(cfg Config) (http.Handler, error) {
+	if cfg.Mesh == nil {
+		return nil, errors.New("gateway: no control plane to read the mesh's policies from")
+	}
 	if cfg.Upstream == "" {
 		cfg.Upstream = defaultUpstream
 	}
@@ -154,23 +153,18 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.UpstreamTimeout <= 0 {
 		cfg.UpstreamTimeout = defaultUpstreamTimeout
 	}
+	if cfg.Port == 0 {
+		cfg.Port = defaultPort
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
 	if cfg.Login == "" {
-		cfg.Login = LoginNone
-		if cfg.OAuth2Proxy != "" {
-			cfg.Login = LoginOAuth2Proxy
-		}
+		cfg.Login = LoginOAuth2Proxy
 	}
-	rules, err := clusterRules(cfg.Cluster, cfg.Issuers, cfg.Now)
-	if err != nil {
-		return nil, err
-	}
-	if cfg.DexIssuer != "" {
-		rules = append([]jwtRule{oidcRule(cfg.DexIssuer, "email", cfg.Transport, cfg.Now)}, rules...)
-	}
-	g := &gateway{jwt: &verifier{rules: rules, now: cfg.Now}, timeout: cfg.UpstreamTimeout}
+	g := &gateway{mesh: cfg.Mesh, workload: cfg.Workload, port: cfg.Port, login: cfg.Login, transport: cfg.Transport,
+		timeout: cfg.UpstreamTimeout, extAuthz: cfg.ExtAuthz,
+		authn: &mesh.Authenticator{Client: &http.Client{Transport: cfg.Transport}, Now: cfg.Now}}
 	for _, rt := range []struct{ prefix, target string }{{"/oauth2/", cfg.OAuth2Proxy}, {"/dex/", cfg.Dex}, {routePrefix, cfg.Upstream}} {
 		if rt.target == "" {
 			continue
@@ -182,23 +176,14 @@ func New(cfg Config) (http.Handler, error) {
 		g.routes = append(g.routes, route{rt.prefix, p})
 	}
 	switch cfg.Login {
-	case LoginNone:
-	case LoginOAuth2Proxy:
-		if cfg.OAuth2Proxy == "" {
-			return nil, errors.New("gateway: LOGIN=oauth2-proxy needs OAUTH2_PROXY_URL")
-		}
-		g.extAuthz, g.requireJWT = oauth2ProxyExtAuthz(cfg.OAuth2Proxy, cfg.Transport), true
+	case LoginNone, LoginOAuth2Proxy:
 	case LoginAuthService:
-		if cfg.Dex == "" || cfg.DexIssuer == "" {
-			return nil, errors.New("gateway: LOGIN=authservice needs DEX_URL and DEX_ISSUER")
+		if cfg.Dex == "" {
+			return nil, errors.New("gateway: LOGIN=authservice needs DEX_URL")
 		}
-		g.authsvc = newAuthService(cfg.AuthService, cfg.Dex, g.jwt, cfg.Transport)
-		g.extAuthz = g.authsvc.check
+		g.authsvc = newAuthService(cfg.AuthService, cfg.Dex, g, cfg.Transport)
 	default:
 		return nil, fmt.Errorf("gateway: LOGIN %q: want oauth2-proxy, authservice or none", cfg.Login)
-	}
-	if cfg.ExtAuthz != nil {
-		g.extAuthz = cfg.ExtAuthz
 	}
 	return g, nil
 }
@@ -233,57 +218,30 @@ type limitedBody struct {
 	io.Closer
 }
 
-// isLoginPath is what the login policies leave alone: /dex/* and /oauth2/*
-// (notPaths /dex/*, /dex/**, /oauth2/*), and authservice's own callback.
-func isLoginPath(p string) bool {
-	return strings.HasPrefix(p, "/dex/") || strings.HasPrefix(p, "/oauth2/") || strings.HasPrefix(p, authServicePrefix)
-}
-
 // ServeHTTP runs Envoy's filters in Istio's order: ext_authz (CUSTOM),
-// jwt_authn (RequestAuthentication), rbac (DENY), then the router.
+// jwt_authn (RequestAuthentication), rbac (DENY, ALLOW), then the router.
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Whether the client itself set the identity: the deny policy looks at
-	// what the client sent, not at what the gateway adds.
-	selfSet := r.Header.Values(UserIDHeader) != nil
-	out := r.Clone(r.Context())
 	if g.authsvc != nil && strings.HasPrefix(r.URL.Path, authServicePrefix) {
 		g.authsvc.serveCallback(w, r)
 		return
 	}
-	if r.Header.Get("Authorization") == "" && g.extAuthz != nil && !isLoginPath(r.URL.Path) {
-		// Envoy stamps the external authorizer's refusal as its own too.
-		w.Header().Set("Server", "istio-envoy")
-		extra, allowed := g.extAuthz(w, r)
-		if !allowed {
+	cfg := g.mesh.Config()
+	if cfg == nil {
+		// Envoy without its configuration does not listen.
+		mesh.WriteLocal(w, http.StatusServiceUnavailable, "no healthy upstream")
+		return
+	}
+	out := r.Clone(r.Context())
+	req := mesh.Request{Method: r.Method, Host: r.Host, Path: r.URL.RequestURI(), Header: out.Header, Port: g.port}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		req.SourceIP = ap.Addr()
+	}
+	if provider, _, ok := cfg.Custom(g.workload, &req); ok && g.login != LoginNone {
+		if !g.customCheck(w, out, cfg, provider) {
 			return
 		}
-		w.Header().Del("Server") // the proxied reply sets it
-		for k, vs := range extra {
-			out.Header[http.CanonicalHeaderKey(k)] = vs
-		}
 	}
-	principal := false
-	authz := out.Header.Get("Authorization")
-	if token, ok := bearer(authz); ok {
-		c, rule, failure := g.jwt.verify(r.Context(), token)
-		if failure != "" {
-			// Envoy's jwt_authn refusal: plain text and a Bearer challenge.
-			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s%s", error="invalid_token"`, r.Host, r.URL.Path))
-			plain(w, http.StatusUnauthorized, failure)
-			return
-		}
-		principal = true
-		// outputClaimToHeaders; the token itself goes on
-		// (forwardOriginalToken: true in both of Kubeflow's rules).
-		if v := c.claim(rule.userClaim); v != "" {
-			out.Header.Set(UserIDHeader, v)
-		}
-		if v := c.claim("groups"); v != "" {
-			out.Header.Set(GroupsHeader, v)
-		}
-	}
-	if selfSet || (g.requireJWT && !principal && !isLoginPath(r.URL.Path)) {
-		plain(w, http.StatusForbidden, "RBAC: access denied")
+	if res := cfg.Filter(r.Context(), g.authn, g.workload, req, w, out); !res.Allowed() {
 		return
 	}
 	var proxy *httputil.ReverseProxy
@@ -295,7 +253,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if proxy == nil {
 		// Envoy's "no route": 404, empty body.
-		w.Header().Set("Server", "istio-envoy")
+		w.Header().Set("Server", mesh.Server)
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -309,24 +267,33 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	proxy.ServeHTTP(w, out)
 }
 
-// bearer extracts the token as Istio's default JWT location does:
-// the Authorization header with the "Bearer " prefix.
-func bearer(authz string) (string, bool) {
-	const prefix = "Bearer "
-	if len(authz) < len(prefix) || !strings.EqualFold(authz[:len(prefix)], prefix) {
-		return "", false
+// customCheck is the ext_authz filter: the CUSTOM provider decides, and on
+// allow its headers go on with out.
+func (g *gateway) customCheck(w http.ResponseWriter, out *http.Request, cfg *mesh.Config, provider string) bool {
+	var check ExtAuthz
+	switch {
+	case g.extAuthz != nil:
+		check = g.extAuthz
+	case g.authsvc != nil:
+		check = g.authsvc.check
+	default:
+		return mesh.ExtAuthzCheck(out.Context(), cfg, provider, g.transport, w, out)
 	}
-	return strings.TrimSpace(authz[len(prefix):]), true
+	// Envoy stamps the external authorizer's refusal as its own too.
+	w.Header().Set("Server", mesh.Server)
+	extra, allowed := check(w, out)
+	if !allowed {
+		return false
+	}
+	w.Header().Del("Server") // the proxied reply sets it
+	for k, vs := range extra {
+		out.Header[http.CanonicalHeaderKey(k)] = vs
+	}
+	return true
 }
 
-// plain writes one of Envoy's local replies: plain text, server istio-envoy.
-func plain(w http.ResponseWriter, status int, text string) {
-	w.Header().Set("Server", "istio-envoy")
-	w.Header().Set("Content-Type", "text/plain")
-	w.Header().Set("Content-Length", fmt.Sprint(len(text)))
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, text)
-}
+// plain writes one of Envoy's local replies.
+func plain(w http.ResponseWriter, status int, text string) { mesh.WriteLocal(w, status, text) }
 
 // upstreamError answers as Envoy does when the upstream fails: 504 for the
 // route timeout, 503 with its connect-failure text otherwise.

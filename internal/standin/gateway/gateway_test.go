@@ -15,7 +15,10 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"k8s.io/client-go/rest"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
 const clusterIssuer = "https://kubernetes.default.svc.cluster.local"
@@ -52,7 +55,68 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-func (c *cluster) config() *rest.Config { return &rest.Config{Host: c.srv.URL} }
+// staticMesh is a control plane with a fixed snapshot.
+type staticMesh struct{ cfg *mesh.Config }
+
+func (s staticMesh) Config() *mesh.Config { return s.cfg }
+
+// gatewayPod is the gateway as Kubeflow's policies select it.
+var gatewayPod = mesh.Workload{Namespace: "istio-system", Labels: map[string]string{"app": "istio-ingressgateway", "istio": "ingressgateway"}}
+
+// meshOpts say which of Kubeflow's gateway objects a test's mesh holds.
+type meshOpts struct {
+	authorizer string // host:port of oauth2-proxy's ext_authz; "" for no login policies (CUSTOM, require-jwt)
+	dexIssuer  string // the dex-jwt rule's issuer; "" for none
+	m2mIssuer  string // the m2m rule's issuer; "" for none
+	m2mJWKS    string // its jwksUri
+}
+
+// kubeflowMesh is the gateway's part of Kubeflow's mesh objects
+// (fixtures/kfp/multi-user/90-mesh.yaml), pointed at the test's servers.
+func kubeflowMesh(t *testing.T, o meshOpts) staticMesh {
+	t.Helper()
+	docs := []string{
+		`{apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: global-deny-all, namespace: istio-system}, spec: {}}`,
+		`{apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: istio-ingressgateway, namespace: istio-system},
+		  spec: {action: ALLOW, selector: {matchLabels: {app: istio-ingressgateway, istio: ingressgateway}}, rules: [{}]}}`,
+	}
+	if o.authorizer != "" {
+		host, port, _ := strings.Cut(o.authorizer, ":")
+		docs = append(docs,
+			`{apiVersion: v1, kind: ConfigMap, metadata: {name: istio, namespace: istio-system}, data: {mesh: "extensionProviders:\n- name: oauth2-proxy\n  envoyExtAuthzHttp:\n    service: `+host+`\n    port: `+port+`\n    headersToDownstreamOnDeny: [content-type, set-cookie]\n    headersToUpstreamOnAllow: [authorization, path, x-auth-request-email, x-auth-request-groups, x-auth-request-user]\n    includeRequestHeadersInCheck: [authorization, cookie]"}}`,
+			`{apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: istio-ingressgateway-oauth2-proxy, namespace: istio-system},
+			  spec: {action: CUSTOM, provider: {name: oauth2-proxy}, selector: {matchLabels: {app: istio-ingressgateway}},
+			    rules: [{when: [{key: "request.headers[authorization]", notValues: ["*"]}], to: [{operation: {notPaths: ["/dex/*", "/dex/**", "/oauth2/*"]}}]}]}}`,
+			`{apiVersion: security.istio.io/v1beta1, kind: AuthorizationPolicy, metadata: {name: istio-ingressgateway-require-jwt, namespace: istio-system},
+			  spec: {action: DENY, selector: {matchLabels: {app: istio-ingressgateway}},
+			    rules: [{from: [{source: {notRequestPrincipals: ["*"]}}], to: [{operation: {notPaths: ["/dex/*", "/dex/**", "/oauth2/*"]}}]}]}}`)
+	}
+	if o.dexIssuer != "" {
+		docs = append(docs, `{apiVersion: security.istio.io/v1beta1, kind: RequestAuthentication, metadata: {name: dex-jwt, namespace: istio-system},
+		  spec: {selector: {matchLabels: {app: istio-ingressgateway}}, jwtRules: [{issuer: "`+o.dexIssuer+`", forwardOriginalToken: true,
+		    outputClaimToHeaders: [{header: kubeflow-userid, claim: email}, {header: kubeflow-groups, claim: groups}], fromHeaders: [{name: Authorization, prefix: "Bearer "}]}]}}`)
+	}
+	if o.m2mIssuer != "" {
+		docs = append(docs, `{apiVersion: security.istio.io/v1beta1, kind: RequestAuthentication, metadata: {name: m2m-token-issuer, namespace: istio-system},
+		  spec: {selector: {matchLabels: {app: istio-ingressgateway}}, jwtRules: [{issuer: "`+o.m2mIssuer+`", jwksUri: "`+o.m2mJWKS+`", forwardOriginalToken: true,
+		    outputClaimToHeaders: [{header: kubeflow-userid, claim: sub}, {header: kubeflow-groups, claim: groups}], fromHeaders: [{name: Authorization, prefix: "Bearer "}]}]}}`)
+	}
+	var objs []*unstructured.Unstructured
+	for _, d := range docs {
+		m := map[string]any{}
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatalf("%v\n%s", err, d)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: m})
+	}
+	c := mesh.FromObjects(objs)
+	if len(c.Invalid) > 0 {
+		t.Fatal(c.Invalid)
+	}
+	return staticMesh{c}
+}
+
+func hostPort(u string) string { return strings.TrimPrefix(u, "http://") }
 
 // mint signs a ServiceAccount-shaped token; iss and exp can be overridden.
 func mint(t *testing.T, key *rsa.PrivateKey, iss string, exp time.Time) string {
@@ -116,8 +180,12 @@ func TestGatewayPolicies(t *testing.T) {
 	}
 	now := time.Now()
 	const experiments = "/pipeline/apis/v2beta1/experiments"
+	secured := meshOpts{authorizer: "127.0.0.1:9", m2mIssuer: clusterIssuer, m2mJWKS: cl.srv.URL + "/openid/v1/jwks"}
+	unsecured := meshOpts{m2mIssuer: clusterIssuer, m2mJWKS: cl.srv.URL + "/openid/v1/jwks"}
+	valid := "Bearer " + mint(t, cl.key, clusterIssuer, now.Add(time.Hour))
 	for _, tc := range []struct {
 		name       string
+		mesh       meshOpts
 		path       string
 		header     map[string]string
 		status     int
@@ -125,37 +193,40 @@ func TestGatewayPolicies(t *testing.T) {
 		proxied    bool
 		wantUserID string
 	}{
-		{name: "valid token: sub becomes kubeflow-userid, Authorization forwarded", path: experiments,
-			header: map[string]string{"Authorization": "Bearer " + mint(t, cl.key, clusterIssuer, now.Add(time.Hour))},
+		{name: "valid token: sub becomes kubeflow-userid, Authorization forwarded", mesh: secured, path: experiments,
+			header: map[string]string{"Authorization": valid},
 			status: 200, proxied: true, wantUserID: "system:serviceaccount:kubeflow-user-example-com:default-editor"},
-		{name: "foreign issuer", path: experiments,
+		{name: "foreign issuer", mesh: secured, path: experiments,
 			header: map[string]string{"Authorization": "Bearer " + mint(t, other, "https://issuer.example.com", now.Add(time.Hour))},
 			status: 401, text: "Jwt issuer is not configured"},
-		{name: "right issuer, another key", path: experiments,
+		{name: "right issuer, another key", mesh: secured, path: experiments,
 			header: map[string]string{"Authorization": "Bearer " + mint(t, other, clusterIssuer, now.Add(time.Hour))},
 			status: 401, text: "Jwt verification fails"},
-		{name: "expired beyond the clock skew", path: experiments,
+		{name: "expired beyond the clock skew", mesh: secured, path: experiments,
 			header: map[string]string{"Authorization": "Bearer " + mint(t, cl.key, clusterIssuer, now.Add(-2*time.Minute))},
 			status: 401, text: "Jwt is expired"},
-		{name: "not a JWT", path: experiments,
+		{name: "not a JWT", mesh: secured, path: experiments,
 			header: map[string]string{"Authorization": "Bearer not-a-jwt"},
 			status: 401, text: "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"},
-		{name: "self-set kubeflow-userid", path: experiments,
-			header: map[string]string{UserIDHeader: "user@example.com"},
+		// require-jwt: a request with no verified JWT is refused, whatever
+		// header it sets itself.
+		{name: "self-set kubeflow-userid, no token", mesh: secured, path: experiments,
+			header: map[string]string{UserIDHeader: "user@example.com", "Authorization": "Basic eA=="},
 			status: 403, text: "RBAC: access denied"},
-		{name: "self-set kubeflow-userid beside a valid token", path: experiments,
-			header: map[string]string{UserIDHeader: "user@example.com", "Authorization": "Bearer " + mint(t, cl.key, clusterIssuer, now.Add(time.Hour))},
-			status: 403, text: "RBAC: access denied"},
-		{name: "no credentials on an unsecured gateway: forwarded with no identity", path: experiments,
+		// outputClaimToHeaders: the token's sub replaces the client's value.
+		{name: "self-set kubeflow-userid beside a valid token: the claim wins", mesh: secured, path: experiments,
+			header: map[string]string{UserIDHeader: "admin@example.com", "Authorization": valid},
+			status: 200, proxied: true, wantUserID: "system:serviceaccount:kubeflow-user-example-com:default-editor"},
+		{name: "no credentials on an unsecured gateway: forwarded with no identity", mesh: unsecured, path: experiments,
 			status: 200, proxied: true},
-		{name: "no route without /pipeline", path: "/apis/v2beta1/experiments",
-			header: map[string]string{"Authorization": "Bearer " + mint(t, cl.key, clusterIssuer, now.Add(time.Hour))},
+		{name: "no route without /pipeline", mesh: secured, path: "/apis/v2beta1/experiments",
+			header: map[string]string{"Authorization": valid},
 			status: 404, text: ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got seen
 			up := upstream(t, &got)
-			g, err := New(Config{Upstream: up.URL, Cluster: cl.config()})
+			g, err := New(Config{Upstream: up.URL, Mesh: kubeflowMesh(t, tc.mesh), Workload: gatewayPod})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -199,13 +270,15 @@ func TestGatewayPolicies(t *testing.T) {
 	}
 }
 
-func TestConfiguredIssuersAndJWKSCache(t *testing.T) {
+// The m2m rule's issuer is read from the cluster's object: one naming
+// …svc while the cluster issues …svc.cluster.local is KFD007's mismatch.
+// The JWKS is fetched once for many requests.
+func TestIssuerFromTheObjectAndJWKSCache(t *testing.T) {
 	cl := newCluster(t)
 	var got seen
 	up := upstream(t, &got)
-	// An overlay configured for …svc while the cluster issues …svc.cluster.local
-	// (the mismatch behind KFD007).
-	g, err := New(Config{Upstream: up.URL, Cluster: cl.config(), Issuers: []string{"https://kubernetes.default.svc"}})
+	g, err := New(Config{Upstream: up.URL, Workload: gatewayPod,
+		Mesh: kubeflowMesh(t, meshOpts{m2mIssuer: "https://kubernetes.default.svc", m2mJWKS: cl.srv.URL + "/openid/v1/jwks"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,8 +287,8 @@ func TestConfiguredIssuersAndJWKSCache(t *testing.T) {
 	if b := body(t, resp); resp.StatusCode != 401 || b != "Jwt issuer is not configured" {
 		t.Fatalf("got %d %q, want 401 Jwt issuer is not configured", resp.StatusCode, b)
 	}
-
-	g, err = New(Config{Upstream: up.URL, Cluster: cl.config(), Issuers: []string{clusterIssuer}})
+	g, err = New(Config{Upstream: up.URL, Workload: gatewayPod,
+		Mesh: kubeflowMesh(t, meshOpts{m2mIssuer: clusterIssuer, m2mJWKS: cl.srv.URL + "/openid/v1/jwks"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +308,8 @@ func TestJWKSUnreachable(t *testing.T) {
 	cl.srv.Close()
 	var got seen
 	up := upstream(t, &got)
-	g, err := New(Config{Upstream: up.URL, Cluster: cl.config()})
+	g, err := New(Config{Upstream: up.URL, Workload: gatewayPod,
+		Mesh: kubeflowMesh(t, meshOpts{m2mIssuer: clusterIssuer, m2mJWKS: cl.srv.URL + "/openid/v1/jwks"})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +329,16 @@ func TestExtAuthzHook(t *testing.T) {
 		}
 		return http.Header{"X-Auth-Request-Email": {"user@example.com"}}, true
 	}
-	g, err := New(Config{Upstream: up.URL, ExtAuthz: deny})
+	// The login policies without require-jwt: what the hook allows goes on.
+	m := kubeflowMesh(t, meshOpts{authorizer: "127.0.0.1:9"})
+	var keep []mesh.AuthorizationPolicy
+	for _, p := range m.cfg.AuthorizationPolicies {
+		if p.Name != "istio-ingressgateway-require-jwt" {
+			keep = append(keep, p)
+		}
+	}
+	m.cfg.AuthorizationPolicies = keep
+	g, err := New(Config{Upstream: up.URL, ExtAuthz: deny, Mesh: m, Workload: gatewayPod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +359,7 @@ func TestUpstreamDown(t *testing.T) {
 	var got seen
 	up := upstream(t, &got)
 	up.Close()
-	g, err := New(Config{Upstream: up.URL})
+	g, err := New(Config{Upstream: up.URL, Mesh: kubeflowMesh(t, meshOpts{}), Workload: gatewayPod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +379,7 @@ func TestUpstreamTimeout(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	t.Cleanup(func() { close(release) })
-	g, err := New(Config{Upstream: up.URL, UpstreamTimeout: 50 * time.Millisecond})
+	g, err := New(Config{Upstream: up.URL, UpstreamTimeout: 50 * time.Millisecond, Mesh: kubeflowMesh(t, meshOpts{}), Workload: gatewayPod})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,12 +390,15 @@ func TestUpstreamTimeout(t *testing.T) {
 }
 
 func TestConfigFromEnv(t *testing.T) {
-	env := map[string]string{"JWT_ISSUERS": " https://a , ,https://b"}
+	env := map[string]string{"LOGIN": "authservice", "DEX_URL": "http://dex.auth:5556"}
 	cfg := ConfigFromEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if len(cfg.Issuers) != 2 || cfg.Issuers[0] != "https://a" || cfg.Issuers[1] != "https://b" || cfg.Upstream != defaultUpstream {
+	if cfg.Login != LoginAuthService || cfg.Dex != "http://dex.auth:5556" || cfg.Upstream != defaultUpstream {
 		t.Fatalf("got %+v", cfg)
 	}
-	if _, err := New(Config{Upstream: "ml-pipeline-ui"}); err == nil {
+	if _, err := New(Config{Upstream: "ml-pipeline-ui", Mesh: staticMesh{}}); err == nil {
 		t.Error("an upstream without scheme and host was accepted")
+	}
+	if _, err := New(Config{Upstream: "http://ui"}); err == nil {
+		t.Error("a gateway without a control plane was accepted")
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
 // issuer is an OIDC provider (Dex) whose signing key can be rotated, as a
@@ -110,7 +112,8 @@ func TestGatewayOAuth2ProxyExtAuthz(t *testing.T) {
 	authz := authorizer(t, is, &checks)
 	var got seen
 	up := upstream(t, &got)
-	g, err := New(Config{Upstream: up.URL, OAuth2Proxy: authz.URL, DexIssuer: is.url(), Login: LoginOAuth2Proxy, Issuers: []string{clusterIssuer}})
+	g, err := New(Config{Upstream: up.URL, OAuth2Proxy: authz.URL, Login: LoginOAuth2Proxy, Workload: gatewayPod,
+		Mesh: kubeflowMesh(t, meshOpts{authorizer: hostPort(authz.URL), dexIssuer: is.url()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +160,7 @@ func TestGatewayOAuth2ProxyExtAuthz(t *testing.T) {
 
 	// A Bearer from an issuer nobody configured is refused by jwt_authn,
 	// before any check.
-	if resp := call(t, g, "/pipeline/", map[string]string{"Authorization": "Bearer " + mint(t, is.key, "https://elsewhere", time.Now().Add(time.Hour))}); resp.StatusCode != http.StatusUnauthorized || body(t, resp) != failIssuer {
+	if resp := call(t, g, "/pipeline/", map[string]string{"Authorization": "Bearer " + mint(t, is.key, "https://elsewhere", time.Now().Add(time.Hour))}); resp.StatusCode != http.StatusUnauthorized || body(t, resp) != mesh.JWTUnknownIss {
 		t.Errorf("foreign token: %d", resp.StatusCode)
 	}
 }
@@ -169,7 +172,8 @@ func TestGatewayRequiresAJWTBehindALogin(t *testing.T) {
 	allowAll := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	t.Cleanup(allowAll.Close)
 	var got seen
-	g, err := New(Config{Upstream: upstream(t, &got).URL, OAuth2Proxy: allowAll.URL, DexIssuer: is.url()})
+	g, err := New(Config{Upstream: upstream(t, &got).URL, OAuth2Proxy: allowAll.URL, Workload: gatewayPod,
+		Mesh: kubeflowMesh(t, meshOpts{authorizer: hostPort(allowAll.URL), dexIssuer: is.url()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +188,8 @@ func TestGatewayExtAuthzUnreachable(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 	var got seen
-	g, err := New(Config{Upstream: upstream(t, &got).URL, OAuth2Proxy: deadURL, DexIssuer: is.url()})
+	g, err := New(Config{Upstream: upstream(t, &got).URL, OAuth2Proxy: deadURL, Workload: gatewayPod,
+		Mesh: kubeflowMesh(t, meshOpts{authorizer: hostPort(deadURL), dexIssuer: is.url()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +205,7 @@ func TestGatewayExtAuthzUnreachable(t *testing.T) {
 func TestGatewayRefetchesRotatedKeys(t *testing.T) {
 	is := newIssuer(t)
 	var got seen
-	g, err := New(Config{Upstream: upstream(t, &got).URL, DexIssuer: is.url()})
+	g, err := New(Config{Upstream: upstream(t, &got).URL, Workload: gatewayPod, Mesh: kubeflowMesh(t, meshOpts{dexIssuer: is.url()})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +224,7 @@ func TestGatewayRefetchesRotatedKeys(t *testing.T) {
 	kid := is.kid
 	is.mu.Unlock()
 	is.rotate(t, kid)
-	if resp := call(t, g, "/pipeline/", bearer()); resp.StatusCode != http.StatusUnauthorized || body(t, resp) != failVerify {
+	if resp := call(t, g, "/pipeline/", bearer()); resp.StatusCode != http.StatusUnauthorized || body(t, resp) != mesh.JWTVerifyFailed {
 		t.Errorf("a known kid with another key: %d", resp.StatusCode)
 	}
 }

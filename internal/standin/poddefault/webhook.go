@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
-	"mime"
 	"net/http"
 	"time"
 
@@ -19,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/admission"
 )
 
 // Path is where upstream's MutatingWebhookConfiguration sends pods.
@@ -28,10 +28,6 @@ const Path = "/apply-poddefault"
 var GVR = schema.GroupVersionResource{Group: "kubeflow.org", Version: "v1alpha1", Resource: "poddefaults"}
 
 var podsGVR = metav1.GroupVersionResource{Version: "v1", Resource: "pods"}
-
-// maxReview bounds a request body; the apiserver's own limit for an object
-// is 3 MiB, and a review carries one.
-const maxReview = 4 << 20
 
 // Handler serves AdmissionReviews at Path. Upstream's configuration lists
 // admissionReviewVersions [v1beta1, v1], so the apiserver may send either;
@@ -53,32 +49,8 @@ func (h *Handler) logf(format string, args ...any) {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
-		return
-	}
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
-		http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReview+1))
-	if err != nil {
-		http.Error(w, "reading the request: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if len(body) > maxReview {
-		http.Error(w, "AdmissionReview too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-		http.Error(w, fmt.Sprintf("not an AdmissionReview with a request: %v", err), http.StatusBadRequest)
-		return
-	}
-	switch review.APIVersion {
-	case "admission.k8s.io/v1", "admission.k8s.io/v1beta1":
-	default:
-		http.Error(w, fmt.Sprintf("AdmissionReview apiVersion %q: want admission.k8s.io/v1 or v1beta1", review.APIVersion), http.StatusBadRequest)
+	review, ok := admission.Read(w, r)
+	if !ok {
 		return
 	}
 	timeout := h.Timeout
@@ -89,15 +61,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	// Which version the apiserver chose from the configuration's list.
 	h.logf("%s %s %s", review.APIVersion, review.Request.Operation, review.Request.Resource.Resource)
-	resp := h.Review(ctx, review.Request)
-	resp.UID = review.Request.UID
-	out, err := json.Marshal(admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
+	admission.Answer(w, review, h.Review(ctx, review.Request))
 }
 
 // deny is upstream's refusal: not allowed, the reason as the message.

@@ -33,6 +33,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/admission"
 )
 
 func staticLister(pds ...PodDefault) Lister {
@@ -182,7 +184,7 @@ func TestHandlerRejectsBadRequests(t *testing.T) {
 		{"garbage", http.MethodPost, "application/json", "{", http.StatusBadRequest},
 		{"no request", http.MethodPost, "application/json", `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`, http.StatusBadRequest},
 		{"unknown version", http.MethodPost, "application/json", `{"apiVersion":"admission.k8s.io/v2","kind":"AdmissionReview","request":{"uid":"x"}}`, http.StatusBadRequest},
-		{"too large", http.MethodPost, "application/json", strings.Repeat(" ", maxReview+1), http.StatusRequestEntityTooLarge},
+		{"too large", http.MethodPost, "application/json", strings.Repeat(" ", admission.MaxReview+1), http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, Path, strings.NewReader(tc.body))

@@ -30,6 +30,21 @@ var (
 	accessLabel      = map[string]string{kubeflow.AccessLabel: "true"}
 )
 
+// The mesh's own objects as distributions change them (the install's are
+// fixtures/kfp/multi-user/90-mesh.yaml, Kubeflow's): each fault is what a
+// user of such a distribution meets.
+var (
+	kfpServiceAccounts = []any{"cluster.local/ns/kubeflow/sa/ml-pipeline", "cluster.local/ns/kubeflow/sa/ml-pipeline-ui",
+		"cluster.local/ns/kubeflow/sa/ml-pipeline-persistenceagent", "cluster.local/ns/kubeflow/sa/ml-pipeline-scheduledworkflow",
+		"cluster.local/ns/kubeflow/sa/ml-pipeline-viewer-crd-service-account", "cluster.local/ns/kubeflow/sa/kubeflow-pipelines-cache"}
+	fromPrincipals = func(ps ...any) map[string]any {
+		return map[string]any{"from": []any{map[string]any{"source": map[string]any{"principals": ps}}}}
+	}
+	selecting = func(app string, rules ...any) map[string]any {
+		return map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": app}}, "rules": rules}
+	}
+)
+
 // Scenario is multi-user KFP, client inside the cluster.
 var Scenario = s.Scenario{
 	Name:     "multi-user/in-cluster",
@@ -77,6 +92,16 @@ var Scenario = s.Scenario{
 		{Name: "pipeline-step", Doc: "kfp.Client() with no host in a pipeline step's pod: the workflow controller's labels, no access-ml-pipeline label, so no PodDefault mounts a token",
 			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: map[string]string{"workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		// … and the fix KFD036 names: credentials= with the mounted path.
+		// Istio's sidecar injector leaves a pod out that asks it to.
+		{Name: "pod-outside-the-mesh", Doc: "a pod that opts out of Istio's sidecar (label sidecar.istio.io/inject: \"false\"): its calls are plaintext, from no principal",
+			Host: host, Namespace: profile, Token: volumeToken,
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor", Labels: map[string]string{"access-ml-pipeline": "true", "sidecar.istio.io/inject": "false"}}},
+		// The step given its token (the PodDefault's label on it, as KFD058
+		// advises): it calls kfp.Client() with no host, as the profile's
+		// default-editor, through the mesh.
+		{Name: "pipeline-step-with-token", Doc: "a pipeline step's pod given the KFP token (kfp.Client() with no host, the profile's default-editor, the access-ml-pipeline label)",
+			Pod: &s.Pod{Namespace: profile, ServiceAccount: "default-editor",
+				Labels: map[string]string{"access-ml-pipeline": "true", "workflows.argoproj.io/workflow": "my-run-x7k2p"}}},
 		{Name: "ui-host-with-token-path", Doc: "kfp.Client(host=\"http://ml-pipeline-ui.kubeflow\", credentials=ServiceAccountTokenVolumeCredentials(path=\"/var/run/secrets/kubeflow/pipelines/token\")) in a PodDefault pod",
 			Host: "http://ml-pipeline-ui.kubeflow", Token: s.Token{Kind: s.VolumeToken, Path: "/var/run/secrets/kubeflow/pipelines/token"},
 			Pod: &s.Pod{Namespace: profile, ServiceAccount: kubeflow.ProfileEditor, Labels: accessLabel}},
@@ -108,6 +133,18 @@ var Scenario = s.Scenario{
 			SetEnv: &s.SetEnv{Namespace: kubeflow.Namespace, Deployment: kubeflow.APIServer, Name: "TOKEN_REVIEW_AUDIENCE", Value: "other.example.com"}},
 		{Name: "no-identity", Doc: "the client sends no credential",
 			Client: cf.NoCredentials()},
+		{Name: "self-set-userid", Doc: "the client sets kubeflow-userid itself (a header ~/.config/kfp/context.json holds)",
+			Client: cf.ContextHeader(kubeflow.UserIDHeader, "admin@example.com")},
+		{Name: "strict-mtls", Doc: "a PeerAuthentication makes KFP's namespace STRICT: only clients with Istio's sidecar get in",
+			Mesh: []s.MeshChange{{Kind: "PeerAuthentication", Namespace: kubeflow.Namespace, Name: "strict", Spec: map[string]any{"mtls": map[string]any{"mode": "STRICT"}}}}},
+		{Name: "ui-policy-without-token-rule", Doc: "a distribution's ml-pipeline-ui policy admits the gateway only: no rule for a call that carries a token",
+			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline-ui",
+				Spec: selecting("ml-pipeline-ui", fromPrincipals("cluster.local/ns/istio-system/sa/istio-ingressgateway-service-account"))}}},
+		{Name: "step-principal-missing", Doc: "a distribution's ml-pipeline policy admits listed principals only (KFP's own), and not the profile's pipeline steps",
+			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline",
+				Spec: selecting("ml-pipeline", fromPrincipals(kfpServiceAccounts...))}}},
+		{Name: "kfp-policies-missing", Doc: "global-deny-all in istio-system, and KFP's own AuthorizationPolicies not applied",
+			Mesh: []s.MeshChange{{Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline"}, {Kind: "AuthorizationPolicy", Namespace: kubeflow.Namespace, Name: "ml-pipeline-ui"}}},
 		{Name: "stale-context-namespace", Doc: "~/.config/kfp/context.json holds namespace-3, left by an earlier set_user_namespace: it wins over the pod's own",
 			Client: cf.ContextNamespace("namespace-3")},
 	},
@@ -143,14 +180,29 @@ var Scenario = s.Scenario{
 		{Path: "cross-namespace", Fault: "empty-namespace", Expect: s.Succeeds},
 		{Path: "poddefault", Fault: "deployment-audience", Expect: s.Fails("list-experiments", kfd.TokenAudience)},
 		{Path: "poddefault", Fault: "no-identity", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
-		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
+		// ml-pipeline-ui's policy admits a call with a token (or the
+		// gateway's): without one, the sidecar refuses before KFP sees it.
+		{Path: "through-the-ui", Fault: "no-identity", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("kubeflow/ml-pipeline-ui").AndNames("unsent-token", kfd.HostWithoutCredentials)},
 		{Path: "sdk-default", Expect: s.Succeeds},
 		// The SDK proceeds without credentials and gets 401 (KFD001); the
 		// doctor, in the cluster, first names the missing PodDefault.
 		{Path: "sdk-default", Fault: "no-poddefault", Expect: s.Fails("poddefault", kfd.NoTokenFile).AndNames("list-experiments", kfd.NoIdentity)},
 		{Path: "sdk-default", Fault: "no-rolebinding", Expect: s.Fails("rbac", kfd.RBACDenied)},
 		{Path: "sdk-default", Fault: "stale-context-namespace", Expect: s.Fails("rbac", kfd.RBACDenied).AndNames("sdk", kfd.ContextFile)},
-		{Path: "ui-host-without-credentials", Expect: s.Fails("list-experiments", kfd.NoIdentity).AndNames("unsent-token", kfd.HostWithoutCredentials)},
+		{Path: "ui-host-without-credentials", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("kubeflow/ml-pipeline-ui").AndNames("unsent-token", kfd.HostWithoutCredentials)},
+		// ml-pipeline's policy admits a call without kubeflow-userid from
+		// anyone, and one with it from KFP's own ServiceAccounts only.
+		{Path: "poddefault", Fault: "self-set-userid", Expect: s.Fails("mesh", kfd.SelfSetUserID).Blaming("kubeflow/ml-pipeline")},
+		// PERMISSIVE (Istio's default) takes a client without a sidecar;
+		// STRICT resets it, and takes the mesh's.
+		{Path: "pod-outside-the-mesh", Expect: s.Succeeds},
+		{Path: "pod-outside-the-mesh", Fault: "strict-mtls", Expect: s.Fails("mesh", kfd.StrictMTLS).Blaming("kubeflow/strict")},
+		{Path: "poddefault", Fault: "strict-mtls", Expect: s.Succeeds},
+		{Path: "through-the-ui", Fault: "ui-policy-without-token-rule", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("kubeflow/ml-pipeline-ui")},
+		{Path: "poddefault", Fault: "ui-policy-without-token-rule", Expect: s.Succeeds},
+		{Path: "pipeline-step-with-token", Expect: s.Succeeds},
+		{Path: "pipeline-step-with-token", Fault: "step-principal-missing", Expect: s.Fails("mesh", kfd.PipelinePodDenied).Blaming("kubeflow/ml-pipeline")},
+		{Path: "poddefault", Fault: "kfp-policies-missing", Expect: s.Fails("mesh", kfd.IstioDenied).Blaming("istio-system/global-deny-all")},
 		{Path: "ui-host-with-token-path", Expect: s.Succeeds},
 		// The SDK goes on without a token (KFD001); the doctor, seeing the
 		// workflow's label, says why: a step has no PodDefault (KFD058).

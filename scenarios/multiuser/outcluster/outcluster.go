@@ -32,10 +32,35 @@ var (
 	ldapUser   = &s.Login{Username: "ldap-user@example.com", Password: "12341234", Connector: "ldap"}
 )
 
+// The gateway's login policies (fixtures/kfp/multi-user/90-mesh.yaml,
+// Kubeflow's common/oauth2-proxy/components/istio-external-auth): the
+// CUSTOM policy that sends browsers to oauth2-proxy, and the DENY that
+// refuses a request without a verified JWT.
+var (
+	customLogin = s.MeshChange{Kind: "AuthorizationPolicy", Namespace: kubeflow.GatewayNamespace, Name: "istio-ingressgateway-oauth2-proxy"}
+	requireJWT  = s.MeshChange{Kind: "AuthorizationPolicy", Namespace: kubeflow.GatewayNamespace, Name: "istio-ingressgateway-require-jwt"}
+	// m2mRule is Kubeflow's m2m jwtRule, for one issuer and its keys.
+	m2mRule = func(issuer, jwksURI string) map[string]any {
+		return map[string]any{"issuer": issuer, "jwksUri": jwksURI, "forwardOriginalToken": true,
+			"outputClaimToHeaders": []any{map[string]any{"header": "kubeflow-userid", "claim": "sub"}, map[string]any{"header": "kubeflow-groups", "claim": "groups"}},
+			"fromHeaders":          []any{map[string]any{"name": "Authorization", "prefix": "Bearer "}}}
+	}
+	m2m = func(rules ...any) []s.MeshChange {
+		return []s.MeshChange{{Kind: "RequestAuthentication", Namespace: kubeflow.GatewayNamespace, Name: "m2m-token-issuer",
+			Spec: map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": "istio-ingressgateway"}}, "jwtRules": rules}}}
+	}
+	clusterJWKS = "http://cluster-jwks-proxy.istio-system.svc.cluster.local/openid/v1/jwks"
+)
+
 // Install variants and faults of the login stack.
 var (
+	// Kubeflow ≤ 1.8 ran oidc-authservice as the gateway's ext_authz (an
+	// EnvoyFilter) and had no require-jwt policy: the gateway's login
+	// becomes authservice (standing in the CUSTOM policy's place), and the
+	// DENY goes.
 	authservice = &s.Fault{Name: "authservice", Doc: "Kubeflow ≤ 1.8: oidc-authservice in front of Dex instead of oauth2-proxy",
-		SetEnv: &s.SetEnv{Namespace: kubeflow.GatewayNamespace, Deployment: kubeflow.Gateway, Name: "LOGIN", Value: "authservice"}}
+		SetEnv: &s.SetEnv{Namespace: kubeflow.GatewayNamespace, Deployment: kubeflow.Gateway, Name: "LOGIN", Value: "authservice"},
+		Mesh:   []s.MeshChange{requireJWT}}
 	// Without prompt = "none", oauth2-proxy sends approval_prompt=force and
 	// Dex shows its approval page despite skipApprovalScreen.
 	approvalPage = &s.Fault{Name: "approval-page", Doc: `oauth2-proxy without prompt = "none": Dex asks for approval`,
@@ -97,8 +122,12 @@ var Scenario = s.Scenario{
 		{Name: "unknown-user", Doc: "a user the connector does not know", Client: cf.Login(s.Login{Username: "nobody@example.com"})},
 		{Name: "unknown-connector", Doc: "a connector Dex does not have", Client: cf.Login(s.Login{Connector: "github"})},
 		{Name: "user-without-rolebinding", Doc: "a directory user who is no contributor of the profile", Client: cf.Login(s.Login{Username: "no-access@example.com"})},
-		{Name: "unsecured-gateway", Doc: "no login in front of the gateway (neither oauth2-proxy nor authservice)",
-			SetEnv: &s.SetEnv{Namespace: kubeflow.GatewayNamespace, Deployment: kubeflow.Gateway, Name: "LOGIN", Value: "none"}},
+		{Name: "unsecured-gateway", Doc: "no login in front of the gateway: Istio installed without oauth2-proxy's policies (neither the CUSTOM check nor require-jwt)",
+			Mesh: []s.MeshChange{customLogin, requireJWT}},
+		{Name: "m2m-without-cluster-issuer", Doc: "the m2m RequestAuthentication names https://kubernetes.default.svc, and the cluster's tokens say …svc.cluster.local",
+			Mesh: m2m(m2mRule("https://kubernetes.default.svc", clusterJWKS))},
+		{Name: "jwks-unreachable", Doc: "the m2m rule's jwksUri names a Service that is not there (a distribution's proxy for the cluster's keys, missing)",
+			Mesh: m2m(m2mRule("https://kubernetes.default.svc.cluster.local", "http://cluster-jwks-proxy.istio-system.svc.cluster.local:8081/openid/v1/jwks"))},
 		{Name: "self-set-userid", Doc: "the client sets kubeflow-userid itself (a header stored in ~/.config/kfp/context.json)",
 			Client: cf.ContextHeader("kubeflow-userid", "user@example.com")},
 		{Name: "view-only", Doc: "a ServiceAccount bound to kubeflow-view only: it may list, not create", Client: cf.ServiceAccount(profile + "/viewer")},
@@ -142,8 +171,13 @@ var Scenario = s.Scenario{
 		{Path: "gateway-authservice", Fault: "wrong-password", Expect: s.Fails("login-credentials", kfd.WrongCredentials)},
 		{Path: "gateway-m2m-bearer", Expect: s.Succeeds},
 		{Path: "gateway-m2m-bearer", Fault: "foreign-issuer", Expect: s.Fails("healthz", kfd.JWTIssuer)},
-		{Path: "gateway-m2m-bearer", Fault: "self-set-userid", Expect: s.Fails("healthz", kfd.SelfSetUserID)},
-		{Path: "gateway-dex-static-password", Fault: "self-set-userid", Expect: s.Fails("healthz", kfd.SelfSetUserID)},
+		// The gateway's RequestAuthentications write kubeflow-userid from
+		// the verified token (outputClaimToHeaders), over what the client
+		// set: its own header changes nothing.
+		{Path: "gateway-m2m-bearer", Fault: "self-set-userid", Expect: s.Succeeds},
+		{Path: "gateway-dex-static-password", Fault: "self-set-userid", Expect: s.Succeeds},
+		{Path: "gateway-m2m-bearer", Fault: "m2m-without-cluster-issuer", Expect: s.Fails("healthz", kfd.JWTIssuer)},
+		{Path: "gateway-m2m-bearer", Fault: "jwks-unreachable", Expect: s.Fails("healthz", kfd.JWKSUnreachable)},
 		{Path: "gateway-m2m-bearer", Fault: "missing-pipeline-prefix", Expect: s.Fails("healthz", kfd.NotKFP)},
 		// oauth2-proxy answers an API path without a session with 401: a
 		// proxy that wants a login, not KFP.
