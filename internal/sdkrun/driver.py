@@ -24,6 +24,7 @@ connections to a cluster name go to a local forwarder.
 import json
 import os
 import select
+import shutil
 import signal
 import sys
 import tempfile
@@ -91,6 +92,11 @@ def run_case(case, out_fd):
     # What the SDK and the kubernetes package read from the environment when
     # they were imported, read again for this case's environment.
     kfp_client_module.Client._LOCAL_KFP_CONTEXT = os.path.expanduser("~/.config/kfp/context.json")
+    if case.get("context_file"):
+        # The user's own context.json, in a home the SDK can write to (it
+        # stores the namespace there), as a mounted file could not be.
+        os.makedirs(os.path.dirname(kfp_client_module.Client._LOCAL_KFP_CONTEXT), exist_ok=True)
+        shutil.copyfile(case["context_file"], kfp_client_module.Client._LOCAL_KFP_CONTEXT)
     try:
         import kubernetes.config.kube_config as kube_config
 

@@ -32,6 +32,10 @@ type Case struct {
 	// `kubectl create token … > FILE` leaves it (the driver reads it: the
 	// token is on no command line and in no message).
 	ExistingTokenFile string
+	// ContextFile is copied to ~/.config/kfp/context.json before the
+	// constructor: the user's own file, where a mounted one would be
+	// read-only to the SDK, which writes the namespace into it.
+	ContextFile string
 	// Credentials is credentials=ServiceAccountTokenVolumeCredentials(path=Path).
 	Credentials *Credentials
 	// Env is the client process's whole environment (HOME, KF_PIPELINES_*, …).
@@ -201,6 +205,7 @@ type caseLine struct {
 	KeepEnv           bool              `json:"keep_env,omitempty"`
 	Kwargs            map[string]any    `json:"kwargs"`
 	ExistingTokenFile string            `json:"existing_token_file,omitempty"`
+	ContextFile       string            `json:"context_file,omitempty"`
 	Credentials       *map[string]any   `json:"credentials,omitempty"`
 	Env               map[string]string `json:"env,omitempty"`
 	Pod               *podLine          `json:"pod,omitempty"`
@@ -281,7 +286,7 @@ func ParseOutcome(log []byte) (*Outcome, error) {
 }
 
 func (c Case) line() caseLine {
-	line := caseLine{Kwargs: map[string]any{}, ExistingTokenFile: c.ExistingTokenFile, Env: c.Env,
+	line := caseLine{Kwargs: map[string]any{}, ExistingTokenFile: c.ExistingTokenFile, ContextFile: c.ContextFile, Env: c.Env,
 		Write: c.Write, Diagnose: c.Diagnose, BoundS: c.bound().Seconds(), DiagnoseBoundS: diagnoseBound.Seconds()}
 	for k, v := range map[string]string{"host": c.Host, "namespace": c.Namespace, "cookies": c.Cookies, "ssl_ca_cert": c.SSLCACert, "kube_context": c.KubeContext} {
 		if v != "" {

@@ -170,6 +170,31 @@ func TestInAPod(t *testing.T) {
 	}
 }
 
+// A user's context.json given as a file is the one the SDK reads, copied
+// into its home: the namespace it holds is the one listed in, and the file
+// given is left as it was.
+func TestContextFile(t *testing.T) {
+	d := driver(t)
+	var s seen
+	srv := kfpServer(t, &s)
+	dir := t.TempDir()
+	given := filepath.Join(dir, "context.json")
+	if err := os.WriteFile(given, []byte(`{"namespace": "team-b"}`), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	o, err := d.Run(context.Background(), Case{Host: srv.String(), ExistingTokenFile: tokenFile(t, dir), ContextFile: given,
+		Env: map[string]string{"HOME": filepath.Join(dir, "home")}})
+	if err != nil || o.Result != Succeeded {
+		t.Fatalf("%+v %v", o, err)
+	}
+	if len(s.ns) != 1 || s.ns[0] != "team-b" {
+		t.Fatalf("listed in %q, want the context file's team-b", s.ns)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "home", ".config", "kfp", "context.json")); err != nil || !strings.Contains(string(b), "team-b") {
+		t.Fatalf("the home's context.json: %s %v", b, err)
+	}
+}
+
 // A driver that gives no answer is stopped, and says so.
 func TestDriverDeadline(t *testing.T) {
 	d := driver(t)

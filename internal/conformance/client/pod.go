@@ -30,6 +30,13 @@ import (
 // (the root file system is read-only).
 const podHome = "/home/kfp"
 
+// contextVolume holds a case's context.json; in the notebook pod it is
+// mounted at sdkContextDir and copied into the notebook's home.
+const (
+	contextVolume = "kfp-context"
+	sdkContextDir = "/etc/kfp-context"
+)
+
 // inPod runs the doctor of an in-cluster path where pods really run: as a
 // Pod of the doctor's image (e.DoctorImage) with the path's namespace,
 // ServiceAccount, labels and env, its token volumes mounted by the kubelet,
@@ -88,9 +95,9 @@ func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 		cleanups = append(cleanups, later(func(ctx context.Context) error {
 			return e.Client.CoreV1().ConfigMaps(cm.Namespace).Delete(ctx, cm.Name, metav1.DeleteOptions{})
 		}))
-		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: "kfp-context", VolumeSource: corev1.VolumeSource{
+		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: contextVolume, VolumeSource: corev1.VolumeSource{
 			ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name}}}})
-		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: "kfp-context", MountPath: path.Join(podHome, ".config", "kfp"), ReadOnly: true})
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: contextVolume, MountPath: path.Join(podHome, ".config", "kfp"), ReadOnly: true})
 		step("~/.config/kfp/context.json holds %v (fault)", c.ContextFile)
 	}
 	ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "HOME", Value: podHome})
@@ -187,18 +194,34 @@ func sdkInPod(ctx context.Context, e *env.Env, c scenarios.Client, host string, 
 	default:
 		sc.Credentials = &sdkrun.Credentials{}
 	}
+	// The notebook's own home, writable (the SDK stores the namespace in
+	// context.json there); a context.json the case gives is copied into it.
+	ctr := pod.Spec.Containers[0]
+	env := make([]corev1.EnvVar, 0, len(ctr.Env))
+	for _, v := range ctr.Env {
+		if v.Name != "HOME" {
+			env = append(env, v)
+		}
+	}
+	env = append(env, corev1.EnvVar{Name: "HOME", Value: images.NotebookHome})
+	mounts := slices.Clone(ctr.VolumeMounts)
+	for i, m := range mounts {
+		if m.Name == contextVolume {
+			mounts[i].MountPath = sdkContextDir
+			sc.ContextFile = path.Join(sdkContextDir, "context.json")
+		}
+	}
 	args, err := sc.PodArgs(images.NotebookDriver)
 	if err != nil {
 		return err
 	}
-	ctr := pod.Spec.Containers[0]
 	nb := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "kfp-sdk-", Namespace: pod.Namespace, Labels: e.Owner.Label(pod.Labels)},
 		Spec: corev1.PodSpec{
 			ServiceAccountName: pod.Spec.ServiceAccountName, RestartPolicy: corev1.RestartPolicyNever,
 			Volumes: slices.Clone(pod.Spec.Volumes),
 			Containers: []corev1.Container{{Name: "notebook", Image: e.NotebookImage, ImagePullPolicy: corev1.PullIfNotPresent, Args: args,
-				Env: slices.Clone(ctr.Env), VolumeMounts: slices.Clone(ctr.VolumeMounts),
+				Env: env, VolumeMounts: mounts,
 				SecurityContext: &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false)}}},
 		},
 	}
