@@ -34,8 +34,10 @@ var OptionalDeployments = [][2]string{
 // cluster, kind) and waits until KFP's Deployments are Available with their
 // current spec; the optional ones (OptionalDeployments) too, unless their
 // pods cannot get their image, which leaves them in unavailable (namespace/
-// name → why) instead of failing the install.
+// name → why) instead of failing the install. Images the nodes carry are
+// used as loaded (loadedImages).
 func OnRealPods(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) (unavailable map[string]string, err error) {
+	objs = loadedImages(objs)
 	// Istio's injector calls istiod, which must serve first.
 	hooks, first := injectorHooks(objs)
 	if _, err := manifests.Apply(ctx, cfg, first, manifests.Options{}); err != nil {
