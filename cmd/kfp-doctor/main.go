@@ -228,7 +228,7 @@ login password from $KFP_DOCTOR_PASSWORD or --password-stdin.`,
 	f.StringVar(&cfg.CACert, "ca-cert", "", "PEM file of a CA to trust (kfp ssl_ca_cert)")
 	f.BoolVar(&cfg.InsecureSkipVerify, "insecure-skip-tls-verify", false, "do not verify the server's certificate")
 	f.StringVarP(&output, "output", "o", "text", "output format: text|json|junit")
-	f.DurationVar(&cfg.Timeout, "timeout", 5*time.Second, "deadline for the whole run")
+	f.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "deadline for the whole run")
 	f.BoolVar(&cfg.Strict, "strict", false, "treat warnings as failures")
 	f.BoolVar(&cfg.CheckWrite, "check-write", false, "also create an experiment in the namespace and delete it again, as a user's next call would (needs create and delete on experiments)")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", "", "kubeconfig to find KFP with when no --host is given (default $KUBECONFIG, then ~/.kube/config; in a pod its ServiceAccount)")

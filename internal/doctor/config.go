@@ -165,12 +165,15 @@ func (s Seams) fileThere(p string) bool {
 }
 
 // The ceilings of the doctor's own deadlines: a dial or a Kubernetes API
-// call that takes longer is reported as slow or dead rather than waited for,
-// and one probe or login request gets a little more (it may dial, shake
-// hands and read). A shorter --timeout lowers them all.
+// call that takes longer is reported as slow or dead rather than waited for.
+// One probe or login request gets more than the slowest answer a working
+// path may give: Istio's gateway spends up to 5 s fetching the JWKS a
+// token's rule names (Envoy's remote JWKS timeout) before it answers 401
+// "Jwks remote fetch is failed" (KFD008); a shorter wait would call that
+// path hung (KFD024). A shorter --timeout lowers them all.
 const (
 	maxConnect = 2 * time.Second
-	maxRequest = 3 * time.Second
+	maxRequest = 6 * time.Second
 )
 
 // Deadlines are the run's deadlines by name, settled once from --timeout
