@@ -75,6 +75,43 @@ func Run(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, st
 	}
 }
 
+// runWithSDK runs the doctor's call and then, with sdk, the real kfp.Client
+// of the case sdkCase builds (its done ends what the case needed), as the
+// step says where it ran.
+func runWithSDK(ctx context.Context, call *doctorCall, sdk *sdkrun.Driver, step Step, where string, sdkCase func() (sdkrun.Case, func(), error)) (*Result, error) {
+	rep, err := call.run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Report: rep}
+	if sdk == nil {
+		return res, nil
+	}
+	sc, done, err := sdkCase()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	if res.SDK, err = sdk.Run(ctx, sc); err != nil {
+		return nil, fmt.Errorf("running the real kfp.Client: %w", err)
+	}
+	step("the real kfp.Client %s: %s", where, res.SDK)
+	return res, nil
+}
+
+// sdkCredentials is the credentials= an in-pod path passes to kfp.Client:
+// none, ServiceAccountTokenVolumeCredentials(path=path) when the path names
+// a token file (path as that client's files hold it), else its default.
+func sdkCredentials(t scenarios.Token, path string) *sdkrun.Credentials {
+	switch {
+	case t.Kind == scenarios.NoToken:
+		return nil
+	case t.Path != "":
+		return &sdkrun.Credentials{Path: path}
+	}
+	return &sdkrun.Credentials{}
+}
+
 // doctorCall is one doctor run in this process: the user's configuration
 // and the seams that make the doctor act as the path's client (a pod's
 // files, its environment, its view of cluster DNS).

@@ -162,34 +162,14 @@ func asPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 			}
 		}
 	}
-	rep, err := call.run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Report: rep}
-	if sdk == nil {
-		return res, nil
-	}
-	sc := sdkrun.Case{Host: call.Host, Namespace: c.Namespace, Env: podEnv, Write: call.CheckWrite,
-		Pod: &sdkrun.Pod{ServiceAccountDir: saDir, TokenDefaultPath: call.DefaultTokenPath}}
-	switch {
-	case c.Token.Kind == scenarios.NoToken:
-	case c.Token.Path != "":
-		sc.Credentials = &sdkrun.Credentials{Path: call.TokenPath}
-	default:
-		sc.Credentials = &sdkrun.Credentials{}
-	}
-	dialMap, closeForwarders, err := sdkrun.Forwarders(ctx, dialer.DialContext, sdkDials(call.Host, c.Namespace))
-	if err != nil {
-		return nil, err
-	}
-	defer closeForwarders()
-	sc.Pod.Dial = dialMap
-	if res.SDK, err = sdk.Run(ctx, sc); err != nil {
-		return nil, fmt.Errorf("running the real kfp.Client: %w", err)
-	}
-	step("the real kfp.Client in the same (emulated) pod: %s", res.SDK)
-	return res, nil
+	return runWithSDK(ctx, call, sdk, step, "in the same (emulated) pod", func() (sdkrun.Case, func(), error) {
+		sc := sdkrun.Case{Host: call.Host, Namespace: c.Namespace, Env: podEnv, Write: call.CheckWrite,
+			Credentials: sdkCredentials(c.Token, call.TokenPath),
+			Pod:         &sdkrun.Pod{ServiceAccountDir: saDir, TokenDefaultPath: call.DefaultTokenPath}}
+		dialMap, closeForwarders, err := sdkrun.Forwarders(ctx, dialer.DialContext, sdkDials(call.Host, c.Namespace))
+		sc.Pod.Dial = dialMap
+		return sc, closeForwarders, err
+	})
 }
 
 // sdkDials are the addresses the SDK in a pod may dial, as it names them:

@@ -175,21 +175,10 @@ func viaServiceProxy(ctx context.Context, e *env.Env, c scenarios.Client, workdi
 	}
 	call.Kubeconfig, call.SDKDefaultHost = file, true
 	step("kfp.Client() with no host: the kubeconfig's server + the service proxy to %s/%s", kubeflow.Namespace, kubeflow.APIServer)
-	rep, err := call.run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Report: rep}
-	if sdk == nil {
-		return res, nil
-	}
-	sc := sdkrun.Case{Namespace: c.Namespace, Write: call.CheckWrite,
-		Env: map[string]string{"HOME": filepath.Join(workdir, "sdk-home"), "KUBECONFIG": file}}
-	if res.SDK, err = sdk.Run(ctx, sc); err != nil {
-		return nil, fmt.Errorf("running the real kfp.Client: %w", err)
-	}
-	step("the real kfp.Client() with the same kubeconfig: %s", res.SDK)
-	return res, nil
+	return runWithSDK(ctx, call, sdk, step, "() with the same kubeconfig", func() (sdkrun.Case, func(), error) {
+		return sdkrun.Case{Namespace: c.Namespace, Write: call.CheckWrite,
+			Env: map[string]string{"HOME": filepath.Join(workdir, "sdk-home"), "KUBECONFIG": file}}, func() {}, nil
+	})
 }
 
 // writeKubeconfig writes cfg as a kubeconfig file (mode 0600: it holds

@@ -186,14 +186,7 @@ func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 // out. A pod the apiserver refuses holds no client: that is recorded as not
 // run, as the doctor then answers from outside.
 func sdkInPod(ctx context.Context, e *env.Env, c scenarios.Client, host string, pod *corev1.Pod, out *Result) error {
-	sc := sdkrun.Case{Host: host, Namespace: c.Namespace}
-	switch {
-	case c.Token.Kind == scenarios.NoToken:
-	case c.Token.Path != "":
-		sc.Credentials = &sdkrun.Credentials{Path: c.Token.Path}
-	default:
-		sc.Credentials = &sdkrun.Credentials{}
-	}
+	sc := sdkrun.Case{Host: host, Namespace: c.Namespace, Credentials: sdkCredentials(c.Token, c.Token.Path)}
 	// The notebook's own home, writable (the SDK stores the namespace in
 	// context.json there); a context.json the case gives is copied into it.
 	ctr := pod.Spec.Containers[0]
