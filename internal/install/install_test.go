@@ -320,6 +320,29 @@ func TestUpstreamMultiUserResolvesMultiuser(t *testing.T) {
 	}
 }
 
+// Every object of the upstream installs takes unstructured's deep copy and
+// Nested helpers, as objects read from files do: kustomize's own maps hold
+// Go ints, on which they panic ("cannot deep copy int").
+func TestUpstreamObjectsDeepCopy(t *testing.T) {
+	root := sharedOrSkip(t)
+	for _, mode := range kubeflow.Modes {
+		objs, err := Upstream(root, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Errorf("%s %s/%s: %v", o.GetKind(), o.GetNamespace(), o.GetName(), r)
+					}
+				}()
+				_ = o.DeepCopy()
+			}()
+		}
+	}
+}
+
 func TestUpstreamStandaloneHasNamespace(t *testing.T) {
 	root := sharedOrSkip(t)
 	objs, err := Upstream(root, kubeflow.Standalone)

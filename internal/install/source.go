@@ -76,11 +76,19 @@ func Kustomize(dir string) ([]*unstructured.Unstructured, error) {
 	}
 	objs := make([]*unstructured.Unstructured, 0, rm.Size())
 	for _, r := range rm.Resources() {
-		m, err := r.Map()
+		// Through JSON, not r.Map(): its numbers are Go ints, which
+		// unstructured's deep copies and Nested* helpers panic on
+		// ("cannot deep copy int"); JSON gives them int64, as read from
+		// a file.
+		raw, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, r.CurId(), err)
 		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
+		o := &unstructured.Unstructured{}
+		if err := o.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("kustomize build %s: %s: %w", dir, r.CurId(), err)
+		}
+		objs = append(objs, o)
 	}
 	return objs, nil
 }
