@@ -130,7 +130,7 @@ func (e *Env) settle(ctx context.Context, ref scenarios.ObjectRef, present bool,
 			return e.bindingEffective(ctx, ref, present)
 		case "Service":
 			if present {
-				if _, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name); err != nil {
+				if _, _, err := e.readyEndpoints(ctx, ref.Namespace, ref.Name, nil); err != nil {
 					return false, nil
 				}
 			}

@@ -75,13 +75,21 @@ func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) erro
 		if _, err := e.Client.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 			return true, nil
 		}
-		ready, err := e.readyEndpoints(ctx, ns, name)
+		live, err := e.livePods(ctx, ns)
 		if err != nil {
 			last = err.Error()
 			return false, nil
 		}
-		if (ready > 0) != up {
-			last = fmt.Sprintf("service %s has %d ready endpoints", name, ready)
+		ready, stale, err := e.readyEndpoints(ctx, ns, name, live)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		// The endpoints controller drops a deleted pod's endpoint a moment
+		// after the pod is gone: a client dialing the Service then (through
+		// svcdial, as the lab's pods do) reaches the dead pod.
+		if (ready > 0) != up || stale > 0 {
+			last = fmt.Sprintf("service %s has %d ready endpoints, and %d of pods gone or terminating", name, ready, stale)
 			return false, nil
 		}
 		return true, nil
@@ -97,22 +105,44 @@ func (e *Env) waitDeployment(ctx context.Context, ns, name string, up bool) erro
 	return e.waitThroughProxy(ctx, ns, name)
 }
 
-func (e *Env) readyEndpoints(ctx context.Context, ns, service string) (int, error) {
+// livePods are the names of ns's pods that are not being deleted.
+func (e *Env) livePods(ctx context.Context, ns string) (map[string]bool, error) {
+	pods, err := e.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	live := map[string]bool{}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp == nil {
+			live[p.Name] = true
+		}
+	}
+	return live, nil
+}
+
+// readyEndpoints counts the Service's ready endpoints: ready, those of a
+// pod in live or of no pod; stale, those of a pod not in live (gone, or
+// being deleted).
+func (e *Env) readyEndpoints(ctx context.Context, ns, service string, live map[string]bool) (ready, stale int, err error) {
 	slices, err := e.Client.DiscoveryV1().EndpointSlices(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.Set{discoveryv1.LabelServiceName: service}.String(),
 	})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n := 0
 	for _, s := range slices.Items {
 		for _, ep := range s.Endpoints {
-			if ep.Conditions.Ready == nil || *ep.Conditions.Ready {
-				n++
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			if ep.TargetRef != nil && ep.TargetRef.Kind == "Pod" && !live[ep.TargetRef.Name] {
+				stale++
+			} else {
+				ready++
 			}
 		}
 	}
-	return n, nil
+	return ready, stale, nil
 }
 
 // currentHash is the pod-template-hash of the Deployment's current
