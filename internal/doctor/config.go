@@ -169,11 +169,12 @@ func (s Seams) fileThere(p string) bool {
 // One probe or login request gets more than the slowest answer a working
 // path may give: Istio's gateway spends up to 5 s fetching the JWKS a
 // token's rule names (Envoy's remote JWKS timeout) before it answers 401
-// "Jwks remote fetch is failed" (KFD008); a shorter wait would call that
-// path hung (KFD024). A shorter --timeout lowers them all.
+// "Jwks remote fetch is failed" (KFD008); a wait of 6 s still called that
+// path hung (KFD024) on a loaded node, so 3 s of margin. A shorter
+// --timeout lowers them all.
 const (
 	maxConnect = 2 * time.Second
-	maxRequest = 6 * time.Second
+	maxRequest = 8 * time.Second
 )
 
 // Deadlines are the run's deadlines by name, settled once from --timeout

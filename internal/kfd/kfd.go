@@ -309,7 +309,7 @@ func entries() map[ID]Entry {
 		NoVerdict: {Probes: []string{"run"},
 			Title:  "no probe reached a verdict",
 			Cause:  "the run ended before any probe of the connection passed, warned or failed (a local check such as the token file's claims does not count): its deadline passed first (cluster discovery and port-forward set-up count against it), it was interrupted, or every probe was skipped; or it was stopped part-way with nothing failed. A run that checked nothing, or not all it set out to, is never OK",
-			Hint:   "raise --timeout (each probe needs up to 6s) and run again without interrupting it; if every probe was skipped, check the flags: the message names the first reason",
+			Hint:   "raise --timeout (each probe needs up to 8s) and run again without interrupting it; if every probe was skipped, check the flags: the message names the first reason",
 			NoText: "a finding of the doctor itself, met nowhere else: its only text is the doctor's own message, which docs/failures.md quotes from the code that prints it"},
 		MalformedHTTP: {Probes: []string{"healthz", "list-experiments"},
 			Title: "the reply is not well-formed HTTP",
