@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 )
 
 // loadedImages returns objs with every container whose image has no tag or
@@ -17,7 +19,7 @@ func loadedImages(objs []*unstructured.Unstructured) []*unstructured.Unstructure
 	out := make([]*unstructured.Unstructured, len(objs))
 	for i, o := range objs {
 		out[i] = o
-		spec, ok := podSpecPath(o.GetKind())
+		spec, ok := manifests.PodSpecPath(o.GetKind())
 		if !ok {
 			continue
 		}
@@ -58,17 +60,4 @@ func pulledAlways(image string) bool {
 	name := image[strings.LastIndex(image, "/")+1:]
 	_, tag, tagged := strings.Cut(name, ":")
 	return !tagged || tag == "latest"
-}
-
-// podSpecPath is where an object of kind holds its pod spec.
-func podSpecPath(kind string) ([]string, bool) {
-	switch kind {
-	case "Pod":
-		return []string{"spec"}, true
-	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
-		return []string{"spec", "template", "spec"}, true
-	case "CronJob":
-		return []string{"spec", "jobTemplate", "spec", "template", "spec"}, true
-	}
-	return nil, false
 }

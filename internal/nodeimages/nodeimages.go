@@ -20,6 +20,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node"
 	"github.com/kfp-connect/kfp-connect/internal/cluster/node/dns"
 	"github.com/kfp-connect/kfp-connect/internal/images"
+	"github.com/kfp-connect/kfp-connect/internal/kube/manifests"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
 )
 
@@ -175,14 +176,8 @@ func (b *Builder) ForObjects(ctx context.Context, objs []*unstructured.Unstructu
 func ImagesOf(objs []*unstructured.Unstructured) []string {
 	var out []string
 	for _, o := range objs {
-		spec := []string{"spec", "template", "spec"}
-		switch o.GetKind() {
-		case "Pod":
-			spec = []string{"spec"}
-		case "CronJob":
-			spec = []string{"spec", "jobTemplate", "spec", "template", "spec"}
-		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
-		default:
+		spec, ok := manifests.PodSpecPath(o.GetKind())
+		if !ok {
 			continue
 		}
 		for _, field := range []string{"initContainers", "containers"} {

@@ -105,3 +105,18 @@ func ApplyFS(ctx context.Context, cfg *rest.Config, fsys fs.FS) error {
 	}
 	return ApplyAll(ctx, cfg, objs)
 }
+
+// PodSpecPath is where an object of kind holds its pod spec (a Pod's own,
+// a workload's template, a CronJob's job template's), and false for a kind
+// that holds none.
+func PodSpecPath(kind string) ([]string, bool) {
+	switch kind {
+	case "Pod":
+		return []string{"spec"}, true
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
+		return []string{"spec", "template", "spec"}, true
+	case "CronJob":
+		return []string{"spec", "jobTemplate", "spec", "template", "spec"}, true
+	}
+	return nil, false
+}
