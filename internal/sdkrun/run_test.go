@@ -325,3 +325,31 @@ func TestSameDiagnosis(t *testing.T) {
 		t.Error("a diagnosis that did not run compared")
 	}
 }
+
+// With its retry sleeps shortened the SDK makes the same requests and
+// reaches the same verdict: kfp.Client() without a namespace asks healthz
+// five times, then raises TimeoutError — without the 20 s of sleeps.
+func TestRetrySleepShortened(t *testing.T) {
+	d := driver(t)
+	var mu sync.Mutex
+	asked := 0
+	srv := kfptest.Server(t, kfptest.Routes{kfptest.HealthzV2: func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		http.Error(w, "RBAC: access denied", http.StatusForbidden)
+	}})
+	o, err := d.Run(context.Background(), Case{Host: srv.URL, Env: map[string]string{"HOME": t.TempDir()}, RetrySleep: 10 * time.Millisecond})
+	if err != nil || o.Result != Raised || o.Stage != "constructor" || o.Exception != "builtins.TimeoutError" {
+		t.Fatalf("%+v %v", o, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked != 5 {
+		t.Fatalf("healthz asked %d times, the SDK asks 5", asked)
+	}
+	// One of the SDK's own sleeps is 5 s: four of them did not happen.
+	if o.Elapsed >= 5*time.Second || !strings.Contains(o.String(), "retry sleeps shortened to 0.01s") {
+		t.Fatalf("%s (%s)", o, o.Elapsed)
+	}
+}

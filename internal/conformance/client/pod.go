@@ -186,7 +186,7 @@ func inPod(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, 
 // out. A pod the apiserver refuses holds no client: that is recorded as not
 // run, as the doctor then answers from outside.
 func sdkInPod(ctx context.Context, e *env.Env, c scenarios.Client, host string, pod *corev1.Pod, out *Result) error {
-	sc := sdkrun.Case{Host: host, Namespace: c.Namespace, Credentials: sdkCredentials(c.Token, c.Token.Path)}
+	sc := forTheMatrix(sdkrun.Case{Host: host, Namespace: c.Namespace, Credentials: sdkCredentials(c.Token, c.Token.Path)})
 	// The notebook's own home, writable (the SDK stores the namespace in
 	// context.json there); a context.json the case gives is copied into it.
 	ctr := pod.Spec.Containers[0]
@@ -218,8 +218,8 @@ func sdkInPod(ctx context.Context, e *env.Env, c scenarios.Client, host string, 
 				SecurityContext: &corev1.SecurityContext{RunAsNonRoot: ptr.To(true), AllowPrivilegeEscalation: ptr.To(false)}}},
 		},
 	}
-	// The SDK's own bound on each stage, the pod's start and its end.
-	run, err := doctorpod.RunPod(ctx, e.Client, nb, doctorpod.Options{Timeout: 2*sdkrun.DefaultBound + time.Minute})
+	// The SDK's own bounds, the pod's start and its end.
+	run, err := doctorpod.RunPod(ctx, e.Client, nb, doctorpod.Options{Timeout: sc.Wait() + time.Minute})
 	if refusedByAdmission(err) {
 		out.SDKNotRun = "the apiserver refused the notebook pod too, so no kfp.Client was made"
 		return nil
