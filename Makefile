@@ -68,18 +68,25 @@ unit:
 # waiting on processes (kubelet, containerd, image imports), which the
 # detector slows severalfold and cannot look into, while the same code paths
 # run under it on kwok.
-SUITES_RACE = $(filter-out ./suites/node,$(patsubst %/,./%,$(sort $(dir $(wildcard suites/*/*_test.go)))))
+SUITES_RACE = $(filter-out ./suites/node ./suites/conformance,$(patsubst %/,./%,$(sort $(dir $(wildcard suites/*/*_test.go)))))
 suites: node-test
 	$(GO) test -race -count=1 -timeout 40m $(SUITES_RACE)
+	$(MAKE) --no-print-directory conformance PROVIDER=kwok
 
 # The four scenarios, every path and fault, on PROVIDER (kwok, node — real
 # pods, root —, kind or existing); JUnit and JSON reports in reports/. Part of `make suites`.
 # LABELS is a Ginkgo label filter, e.g. LABELS='multi-user && fault'.
+# The scenarios share nothing — each makes a cluster of its own — so they
+# run side by side, a Ginkgo process each (PROCS); most of a case's time is
+# waiting on servers and clusters, not the CPU. An existing cluster is one
+# install the cases change in turn: one process.
 PROVIDER ?= kwok
 LABELS   ?=
+PROCS    ?= $(if $(filter existing,$(PROVIDER)),1,4)
 RACE = $(if $(filter node,$(PROVIDER)),,-race)
+GINKGO := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 conformance:
-	PROVIDER=$(PROVIDER) $(GO) test $(RACE) -count=1 -timeout 30m ./suites/conformance $(if $(LABELS),-ginkgo.label-filter='$(LABELS)')
+	PROVIDER=$(PROVIDER) $(GINKGO) --procs=$(PROCS) $(RACE) $(if $(NO_COLOR),--no-color) --timeout=30m $(if $(LABELS),--label-filter='$(LABELS)') ./suites/conformance
 
 # Median of 5 clusters of each Docker-free provider: kwok (create-to-ready,
 # delete, RSS of its processes), then node (each step, pod start, delete, RSS;
@@ -171,7 +178,7 @@ bench-explain:
 # skipped with the reason where the kernel refuses namespaces. No race
 # detector (see suites).
 conformance-node: system-deps tools
-	PROVIDER=node $(GO) test -count=1 -timeout 40m ./suites/conformance
+	$(MAKE) --no-print-directory conformance PROVIDER=node
 
 # The README's test command: lint, unit tests with the race detector, the
 # suites (conformance on kwok among them), and conformance on the node.

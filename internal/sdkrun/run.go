@@ -104,7 +104,9 @@ type Outcome struct {
 	KFPCode    *int   `json:"kfp_code,omitempty"`
 	// Listed is how many experiments list_experiments returned.
 	Listed int `json:"listed,omitempty"`
-	// RetrySleepS is Case.RetrySleep as the run had it, in seconds.
+	// RetrySleeps of the SDK's own were shortened to RetrySleepS seconds
+	// (Case.RetrySleep).
+	RetrySleeps int     `json:"retry_sleeps_shortened,omitempty"`
 	RetrySleepS float64 `json:"retry_sleep_s,omitempty"`
 	// Elapsed is the SDK's own time: the constructor and the calls.
 	Elapsed   time.Duration `json:"-"`
@@ -141,8 +143,8 @@ func (o *Outcome) String() string {
 			s += " (" + strings.Join(parts, ", ") + ")"
 		}
 		s += " in " + d.String()
-		if o.RetrySleepS > 0 {
-			s += fmt.Sprintf(" (its retry sleeps shortened to %gs)", o.RetrySleepS)
+		if o.RetrySleeps > 0 {
+			s += fmt.Sprintf(" (%d of its retry sleeps shortened to %gs)", o.RetrySleeps, o.RetrySleepS)
 		}
 		return s
 	case Hung:

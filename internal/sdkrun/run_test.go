@@ -328,7 +328,8 @@ func TestSameDiagnosis(t *testing.T) {
 
 // With its retry sleeps shortened the SDK makes the same requests and
 // reaches the same verdict: kfp.Client() without a namespace asks healthz
-// five times, then raises TimeoutError — without the 20 s of sleeps.
+// five times, sleeping 5 s after each, then raises TimeoutError — without
+// the 25 s of sleeps.
 func TestRetrySleepShortened(t *testing.T) {
 	d := driver(t)
 	var mu sync.Mutex
@@ -348,8 +349,8 @@ func TestRetrySleepShortened(t *testing.T) {
 	if asked != 5 {
 		t.Fatalf("healthz asked %d times, the SDK asks 5", asked)
 	}
-	// One of the SDK's own sleeps is 5 s: four of them did not happen.
-	if o.Elapsed >= 5*time.Second || !strings.Contains(o.String(), "retry sleeps shortened to 0.01s") {
+	// One of the SDK's own sleeps is 5 s: none of them happened.
+	if o.Elapsed >= 5*time.Second || !strings.Contains(o.String(), "5 of its retry sleeps shortened to 0.01s") {
 		t.Fatalf("%s (%s)", o, o.Elapsed)
 	}
 }

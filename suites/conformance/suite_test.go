@@ -13,6 +13,7 @@ package conformance_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,6 +106,10 @@ func newRun() []plan.Scenario {
 		Notebook: sdkAtHand(),
 		Log:      slog.New(slog.NewTextHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
+	if suite, _ := GinkgoConfiguration(); suite.ParallelTotal > 1 && provider() == "existing" {
+		// Its cases change one shared install one at a time.
+		err = errors.Join(err, fmt.Errorf("the existing cluster is one install the cases change in turn: run it in one process (ginkgo --procs=1), not %d", suite.ParallelTotal))
+	}
 	if errors.Is(err, drivers.ErrNoDocker) {
 		skipAll = "skipped: " + err.Error()
 	} else if err != nil {
@@ -132,9 +137,44 @@ func sdkAtHand() bool {
 	return ok
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
+// shared is what process 1 makes for every process of a parallel run
+// (ginkgo -p; one process under go test): the image archives, built once
+// before any cluster, and where each process leaves its part of the results.
+type shared struct {
+	Images *drivers.Images `json:"images,omitempty"`
+	Parts  string          `json:"parts"`
+}
+
+// imageBuilder is a target whose clusters load image archives (node, kind).
+type imageBuilder interface {
+	BuildImages(context.Context) (*drivers.Images, error)
+	UseImages(*drivers.Images)
+}
+
+var run shared
+
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
+	var s shared
+	if runner == nil {
+		return nil
+	}
+	var err error
+	s.Parts, err = os.MkdirTemp("", "kfp-connect-conformance-parts-")
+	Expect(err).NotTo(HaveOccurred())
+	if b, ok := runner.Target.(imageBuilder); ok {
+		s.Images, err = b.BuildImages(ctx)
+		Expect(err).NotTo(HaveOccurred())
+	}
+	data, err := json.Marshal(s)
+	Expect(err).NotTo(HaveOccurred())
+	return data
+}, func(ctx SpecContext, data []byte) {
 	if runner == nil {
 		return
+	}
+	Expect(json.Unmarshal(data, &run)).To(Succeed())
+	if b, ok := runner.Target.(imageBuilder); ok {
+		b.UseImages(run.Images)
 	}
 	Expect(runner.Start()).To(Succeed())
 	// The real kfp.Client beside the doctor in every case where it applies,
@@ -148,15 +188,43 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	runner.SDK, err = sdkrun.Start(ctx, found.Python, found)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(runner.SDK.Close()).To(Succeed()) })
-}, NodeTimeout(time.Minute))
+}, NodeTimeout(15*time.Minute))
 
-var _ = AfterSuite(func(ctx SpecContext) {
+// Each process cleans up its own clusters and leaves its part of the
+// results; process 1, once all are done, writes the run's reports from the
+// parts and removes what it made for all.
+var _ = SynchronizedAfterSuite(func(ctx SpecContext) {
 	if runner == nil || runner.Results() == nil {
 		return
 	}
 	err := runner.Close(ctx)
-	Expect(results.WriteReports(filepath.Join("..", "..", "reports", reportName()), runner.Results())).To(Succeed())
+	part, merr := json.Marshal(runner.Results())
+	Expect(merr).NotTo(HaveOccurred())
+	Expect(os.WriteFile(filepath.Join(run.Parts, fmt.Sprintf("%d.json", GinkgoParallelProcess())), part, 0o600)).To(Succeed())
 	Expect(err).NotTo(HaveOccurred(), "the run's clean-up")
+}, func(ctx SpecContext) {
+	if run.Parts == "" {
+		return
+	}
+	defer os.RemoveAll(run.Parts)
+	if run.Images != nil {
+		defer os.RemoveAll(run.Images.Dir)
+	}
+	files, err := filepath.Glob(filepath.Join(run.Parts, "*.json"))
+	Expect(err).NotTo(HaveOccurred())
+	var parts []*results.Results
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		Expect(err).NotTo(HaveOccurred())
+		var p results.Results
+		Expect(json.Unmarshal(b, &p)).To(Succeed(), f)
+		parts = append(parts, &p)
+	}
+	var order []string
+	for _, sp := range runner.Plans {
+		order = append(order, sp.Scenario.Name)
+	}
+	Expect(results.WriteReports(filepath.Join("..", "..", "reports", reportName()), results.Merge(order, parts...))).To(Succeed())
 }, NodeTimeout(3*time.Minute))
 
 var _ = Describe("scenarios", func() {
@@ -167,7 +235,9 @@ var _ = Describe("scenarios", func() {
 	}
 	for _, sp := range matrix {
 		sc := sp.Scenario
-		Describe(sc.Name, Ordered, ContinueOnFailure, Label(string(sc.Mode), string(sc.Location)), func() {
+		// Scenarios share nothing (a cluster each), so parallel processes
+		// take one each, the one with most cases first.
+		Describe(sc.Name, Ordered, ContinueOnFailure, SpecPriority(len(sp.Cases)), Label(string(sc.Mode), string(sc.Location)), func() {
 			var prep conformance.Prepared
 			BeforeAll(func(ctx SpecContext) {
 				if skipAll != "" {

@@ -75,29 +75,40 @@ func Run(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, st
 	}
 }
 
-// runWithSDK runs the doctor's call and then, with sdk, the real kfp.Client
-// of the case sdkCase builds (its done ends what the case needed), as the
-// step says where it ran.
+// runWithSDK runs the doctor's call and, with sdk, the real kfp.Client of
+// the case sdkCase builds (its done ends what the case needed) beside it,
+// as a user's notebook and the doctor would run; the step says where the
+// SDK ran.
 func runWithSDK(ctx context.Context, call *doctorCall, sdk *sdkrun.Driver, step Step, where string, sdkCase func() (sdkrun.Case, func(), error)) (*Result, error) {
-	rep, err := call.run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Report: rep}
 	if sdk == nil {
-		return res, nil
+		rep, err := call.run(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Report: rep}, nil
 	}
 	sc, done, err := sdkCase()
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	sc = forTheMatrix(sc)
-	if res.SDK, err = sdk.Run(ctx, sc); err != nil {
-		return nil, fmt.Errorf("running the real kfp.Client: %w", err)
+	var out *sdkrun.Outcome
+	var sdkErr error
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		out, sdkErr = sdk.Run(ctx, forTheMatrix(sc))
+	}()
+	rep, err := call.run(ctx)
+	<-ran
+	if err != nil {
+		return nil, err
 	}
-	step("the real kfp.Client %s: %s", where, res.SDK)
-	return res, nil
+	if sdkErr != nil {
+		return nil, fmt.Errorf("running the real kfp.Client: %w", sdkErr)
+	}
+	step("the real kfp.Client %s: %s", where, out)
+	return &Result{Report: rep, SDK: out}, nil
 }
 
 // The matrix wants the SDK's verdict, not its waits: its own retry sleeps

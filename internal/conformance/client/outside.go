@@ -24,9 +24,9 @@ import (
 
 // fromOutside runs the doctor of an out-of-cluster path: through a
 // port-forward to the path's Service, with a token minted by TokenRequest,
-// a login through the gateway, or a session's cookies; with sdk, then the
-// real kfp.Client given the same host, token file, cookies, namespace and
-// context.json.
+// a login through the gateway, or a session's cookies; with sdk, the real
+// kfp.Client beside it, given the same host, token file, cookies, namespace
+// and context.json.
 func fromOutside(ctx context.Context, e *env.Env, c scenarios.Client, workdir string, step Step, sdk *sdkrun.Driver) (*Result, error) {
 	call := newCall(c)
 	home := ""
@@ -88,30 +88,24 @@ func fromOutside(ctx context.Context, e *env.Env, c scenarios.Client, workdir st
 		}
 		call.TokenFile = file
 	}
-	rep, err := call.run(ctx)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{Report: rep}
-	switch {
-	case sdk == nil:
-	case c.Login != nil:
+	if c.Login != nil {
 		// The doctor logs in itself (--username); a user of the SDK logs in
 		// and passes the cookies, which the session paths run.
-		res.SDKNotRun = "the doctor's own login (--username): the SDK takes a session's cookies, run on the session paths"
-	default:
+		res, err := runWithSDK(ctx, call, nil, step, "", nil)
+		if res != nil && sdk != nil {
+			res.SDKNotRun = "the doctor's own login (--username): the SDK takes a session's cookies, run on the session paths"
+		}
+		return res, err
+	}
+	return runWithSDK(ctx, call, sdk, step, "as the same client", func() (sdkrun.Case, func(), error) {
 		sc := sdkrun.Case{Host: call.Host, Namespace: c.Namespace, ExistingTokenFile: call.TokenFile, Cookies: call.Cookies,
 			Write: c.CheckWrite, Env: map[string]string{"HOME": home}}
 		if home == "" {
 			// Its own empty HOME: no context.json of the machine's user.
 			sc.Env["HOME"] = filepath.Join(workdir, "sdk-home")
 		}
-		if res.SDK, err = sdk.Run(ctx, sc); err != nil {
-			return nil, fmt.Errorf("running the real kfp.Client: %w", err)
-		}
-		step("the real kfp.Client as the same client: %s", res.SDK)
-	}
-	return res, nil
+		return sc, func() {}, nil
+	})
 }
 
 // mintedToken writes the path's token, `kubectl create token` as the path

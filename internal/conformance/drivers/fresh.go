@@ -142,6 +142,8 @@ type archives struct {
 	// notebook: the notebook image is among paths.
 	notebook bool
 	notes    []string
+	// handedOver: Dir is someone else's to remove (BuildImages, UseImages).
+	handedOver bool
 }
 
 func newArchives(opts Options, forNode bool) (*archives, error) {
@@ -226,4 +228,49 @@ func (a *archives) buildAll(ctx context.Context) error {
 	return nil
 }
 
-func (a *archives) remove() { _ = os.RemoveAll(a.dir) }
+func (a *archives) remove() {
+	if !a.handedOver {
+		_ = os.RemoveAll(a.dir)
+	}
+}
+
+// Images are a run's image archives as built once: what the other
+// processes of a run that goes side by side (the Ginkgo suite's parallel
+// processes, each with clusters of its own) load instead of building them
+// again.
+type Images struct {
+	// Dir holds the archives; whoever called BuildImages removes it, once
+	// every process is done with it.
+	Dir      string   `json:"dir"`
+	Paths    []string `json:"paths"`
+	Absent   []string `json:"absent,omitempty"`
+	Notebook bool     `json:"notebook,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
+}
+
+// BuildImages builds the run's archives now, before any cluster, and hands
+// them over: the caller removes Images.Dir. Nil where the clusters load no
+// image (kwok).
+func (f *Fresh) BuildImages(ctx context.Context) (*Images, error) {
+	if f.images == nil {
+		return nil, nil
+	}
+	if _, err := f.images.build(ctx); err != nil {
+		return nil, err
+	}
+	a := f.images
+	a.handedOver = true
+	return &Images{Dir: a.dir, Paths: a.paths, Absent: a.absent, Notebook: a.notebook, Notes: a.notes}, nil
+}
+
+// UseImages makes f load imgs, built by BuildImages in another process of
+// the run, instead of building its own.
+func (f *Fresh) UseImages(imgs *Images) {
+	if f.images == nil || imgs == nil {
+		return
+	}
+	a := f.images
+	a.remove() // its own, empty, directory
+	a.once.Do(func() {})
+	a.dir, a.paths, a.absent, a.notebook, a.notes, a.handedOver = imgs.Dir, imgs.Paths, imgs.Absent, imgs.Notebook, imgs.Notes, true
+}

@@ -4,6 +4,8 @@
 package results
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kfp-connect/kfp-connect/internal/kfd"
@@ -73,3 +75,41 @@ func (r *Results) Count(s Status) int {
 
 // OK is true when no case failed and the clean-up left nothing.
 func (r *Results) OK() bool { return r.Count(Failed) == 0 && r.CleanupError == "" }
+
+// Merge is one run's outcome from parts that ran side by side (the Ginkgo
+// suite's parallel processes, each on clusters of its own): the cases in
+// the order of scenarios (by name; a part's own order within a scenario),
+// the clean-ups joined, started at the earliest start and lasting until the
+// last part ended. The parts' run ids are joined: each labelled its own
+// objects.
+func Merge(scenarios []string, parts ...*Results) *Results {
+	out := &Results{}
+	rank := map[string]int{}
+	for i, s := range scenarios {
+		rank[s] = i
+	}
+	var ids, cleanupErrs []string
+	var end time.Time
+	for _, p := range parts {
+		if p == nil {
+			continue
+		}
+		if out.Started.IsZero() || p.Started.Before(out.Started) {
+			out.Started = p.Started
+		}
+		if e := p.Started.Add(p.Duration); e.After(end) {
+			end = e
+		}
+		out.Provider, out.Disruptive = p.Provider, out.Disruptive || p.Disruptive
+		ids = append(ids, p.RunID)
+		out.Cases = append(out.Cases, p.Cases...)
+		out.Cleanup = append(out.Cleanup, p.Cleanup...)
+		if p.CleanupError != "" {
+			cleanupErrs = append(cleanupErrs, p.CleanupError)
+		}
+	}
+	slices.SortStableFunc(out.Cases, func(a, b CaseResult) int { return rank[a.Scenario] - rank[b.Scenario] })
+	out.RunID, out.CleanupError = strings.Join(ids, ","), strings.Join(cleanupErrs, "; ")
+	out.Duration = end.Sub(out.Started)
+	return out
+}
