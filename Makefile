@@ -82,7 +82,7 @@ suites: node-test
 # install the cases change in turn: one process.
 PROVIDER ?= kwok
 LABELS   ?=
-PROCS    ?= $(if $(filter existing,$(PROVIDER)),1,4)
+PROCS    ?= $(if $(filter existing,$(PROVIDER)),1,$(if $(filter node kind,$(PROVIDER)),2,4))
 RACE = $(if $(filter node,$(PROVIDER)),,-race)
 GINKGO := $(GO) run github.com/onsi/ginkgo/v2/ginkgo
 conformance:
