@@ -4,7 +4,7 @@ BIN       := bin
 TOOLS_BIN := $(shell tools/build.sh --print)
 export KFP_CONNECT_TOOLS_BIN ?= $(TOOLS_BIN)
 
-.PHONY: all build images wheels test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites node-test conformance conformance-node \
+.PHONY: all build images wheels test unit lint fuzz tools tools-lab tools-node system-deps system-deps-lab suites suites-race suites-procs node-test conformance conformance-node \
 	bench bench-doctor bench-cluster bench-cluster-kwok bench-node bench-login bench-scale bench-sdk bench-matrix bench-explain bench-sandbox bench-mesh demo clean
 
 all: build
@@ -68,10 +68,20 @@ unit:
 # waiting on processes (kubelet, containerd, image imports), which the
 # detector slows severalfold and cannot look into, while the same code paths
 # run under it on kwok.
-SUITES_RACE = $(filter-out ./suites/node ./suites/conformance,$(patsubst %/,./%,$(sort $(dir $(wildcard suites/*/*_test.go)))))
+# suites/command's containers share nothing (each brings up labs of its
+# own, named by process), so like the conformance matrix it runs them side by
+# side in Ginkgo processes, beside the other suites.
+SUITES_PROCS = ./suites/command
+SUITES_RACE = $(filter-out ./suites/node ./suites/conformance $(SUITES_PROCS),$(patsubst %/,./%,$(sort $(dir $(wildcard suites/*/*_test.go)))))
 suites: node-test
-	$(GO) test -race -count=1 -timeout 40m $(SUITES_RACE)
+	$(MAKE) --no-print-directory -j2 suites-race suites-procs
 	$(MAKE) --no-print-directory conformance PROVIDER=kwok
+
+suites-race:
+	$(GO) test -race -count=1 -timeout 40m $(SUITES_RACE)
+
+suites-procs:
+	$(GINKGO) --procs=2 -race $(if $(NO_COLOR),--no-color) --timeout=40m $(SUITES_PROCS)
 
 # The four scenarios, every path and fault, on PROVIDER (kwok, node — real
 # pods, root —, kind or existing); JUnit and JSON reports in reports/. Part of `make suites`.
