@@ -159,12 +159,12 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		return nil
 	}
 	var err error
-	s.Parts, err = os.MkdirTemp("", "kfp-connect-conformance-parts-")
-	Expect(err).NotTo(HaveOccurred())
 	if b, ok := runner.Target.(imageBuilder); ok {
 		s.Images, err = b.BuildImages(ctx)
 		Expect(err).NotTo(HaveOccurred())
 	}
+	s.Parts, err = os.MkdirTemp("", "kfp-connect-conformance-parts-")
+	Expect(err).NotTo(HaveOccurred())
 	data, err := json.Marshal(s)
 	Expect(err).NotTo(HaveOccurred())
 	return data
@@ -175,6 +175,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 	Expect(json.Unmarshal(data, &run)).To(Succeed())
 	if b, ok := runner.Target.(imageBuilder); ok {
 		b.UseImages(run.Images)
+	}
+	if run.Images != nil && GinkgoParallelProcess() == 1 {
+		AddReportEntry(run.Images.Built)
 	}
 	Expect(runner.Start()).To(Succeed())
 	// The real kfp.Client beside the doctor in every case where it applies,

@@ -246,6 +246,8 @@ type Images struct {
 	Absent   []string `json:"absent,omitempty"`
 	Notebook bool     `json:"notebook,omitempty"`
 	Notes    []string `json:"notes,omitempty"`
+	// Built says what was built, and in how long.
+	Built string `json:"built"`
 }
 
 // BuildImages builds the run's archives now, before any cluster, and hands
@@ -255,12 +257,13 @@ func (f *Fresh) BuildImages(ctx context.Context) (*Images, error) {
 	if f.images == nil {
 		return nil, nil
 	}
-	if _, err := f.images.build(ctx); err != nil {
+	built, err := f.images.build(ctx)
+	if err != nil {
 		return nil, err
 	}
 	a := f.images
 	a.handedOver = true
-	return &Images{Dir: a.dir, Paths: a.paths, Absent: a.absent, Notebook: a.notebook, Notes: a.notes}, nil
+	return &Images{Dir: a.dir, Paths: a.paths, Absent: a.absent, Notebook: a.notebook, Notes: a.notes, Built: built}, nil
 }
 
 // UseImages makes f load imgs, built by BuildImages in another process of
