@@ -128,7 +128,7 @@ func runConformance(ctx context.Context, f *conformanceFlags, disruptiveSet bool
 		if err != nil {
 			return usageErr("--sdk %s: %v", f.sdkPython, err)
 		}
-		if sdk, err = sdkrun.Start(ctx, found.Python, found); err != nil {
+		if sdk, err = sdkrun.Start(ctx, found.Python, found, stderr); err != nil {
 			return fmt.Errorf("starting the real SDK: %w", err)
 		}
 		defer sdk.Close()

@@ -81,7 +81,7 @@ func run(ctx context.Context, n int) (err error) {
 	if out, err := exec.CommandContext(ctx, "go", "build", "-o", doctorBin, "./cmd/kfp-doctor").CombinedOutput(); err != nil {
 		return fmt.Errorf("building kfp-doctor: %w\n%s", err, out)
 	}
-	driver, err := sdkrun.Start(ctx, sdk.Python, sdk)
+	driver, err := sdkrun.Start(ctx, sdk.Python, sdk, os.Stderr)
 	if err != nil {
 		return err
 	}

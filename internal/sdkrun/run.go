@@ -173,8 +173,11 @@ type Driver struct {
 }
 
 // Start starts the driver under python (the SDK's interpreter, or a venv's
-// with kfp-doctor installed) with the SDK's PYTHONPATH.
-func Start(ctx context.Context, python string, sdk *SDK) (*Driver, error) {
+// with kfp-doctor installed) with the SDK's PYTHONPATH; what Python itself
+// writes to stderr (a traceback of the driver) goes to stderr — a Ginkgo
+// suite's GinkgoWriter, so a process that outlives a spec holds no pipe of
+// Ginkgo's output capture.
+func Start(ctx context.Context, python string, sdk *SDK, stderr io.Writer) (*Driver, error) {
 	dir, err := os.MkdirTemp("", "kfp-sdkrun-")
 	if err != nil {
 		return nil, err
@@ -186,7 +189,7 @@ func Start(ctx context.Context, python string, sdk *SDK) (*Driver, error) {
 	}
 	cmd := exec.Command(python, "-u", script)
 	cmd.Env = sdk.Env([]string{"PATH=" + os.Getenv("PATH"), "LANG=C.UTF-8", "HOME=" + dir})
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = stderr
 	// Its own process group: Close ends the children a killed case left.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	in, err := cmd.StdinPipe()

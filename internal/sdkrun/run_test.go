@@ -34,7 +34,7 @@ func driver(t *testing.T) *Driver {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := Start(ctx, sdk.Python, sdk)
+	d, err := Start(ctx, sdk.Python, sdk, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}

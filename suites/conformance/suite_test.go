@@ -188,7 +188,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) []byte {
 		return
 	}
 	Expect(err).NotTo(HaveOccurred())
-	runner.SDK, err = sdkrun.Start(ctx, found.Python, found)
+	runner.SDK, err = sdkrun.Start(ctx, found.Python, found, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(runner.SDK.Close()).To(Succeed()) })
 }, NodeTimeout(15*time.Minute))

@@ -50,7 +50,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	vpy, err := pywheel.Venv(ctx, py, filepath.Join(dir, "venv"), whl)
 	Expect(err).NotTo(HaveOccurred())
 	GinkgoWriter.Printf("%s installed into a fresh venv in %.1fs\n", filepath.Base(whl), time.Since(start).Seconds())
-	sdk, err = sdkrun.Start(ctx, vpy, found)
+	sdk, err = sdkrun.Start(ctx, vpy, found, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(sdk.Close()).To(Succeed()) })
 }, NodeTimeout(8*time.Minute))
