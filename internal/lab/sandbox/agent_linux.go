@@ -146,12 +146,15 @@ func listenFile(network, addr string) (*os.File, error) {
 func (h *helperState) serve(m message) {
 	switch m.Op {
 	case "start":
-		pid, err := h.start()
+		cmd, err := h.start()
 		if err != nil {
 			_ = h.reply(message{Error: err.Error()})
 			return
 		}
-		_ = h.reply(message{OK: true, Pid: pid})
+		// The start is answered before the end is reported, however soon
+		// the program ends: the caller learns it ran, then how it ended.
+		_ = h.reply(message{OK: true, Pid: cmd.Process.Pid})
+		go h.reportEnd(cmd)
 	case "dial":
 		// The program's port at the pod's IP, as the kubelet's probes and
 		// other pods reach it.
@@ -182,16 +185,16 @@ func (h *helperState) serve(m message) {
 }
 
 // start runs the program from the pod's network thread, so it is born in
-// the pod's network namespace, and reports its end.
-func (h *helperState) start() (int, error) {
+// the pod's network namespace.
+func (h *helperState) start() (*exec.Cmd, error) {
 	spec := h.spec
 	if len(spec.Argv) == 0 {
-		return 0, errors.New("no command to run")
+		return nil, errors.New("no command to run")
 	}
 	env := append([]string(nil), spec.Env...)
 	path, err := lookPath(spec.Argv[0], env)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if name := selfName(path, spec.Files); name != "" {
 		env = append(env, selfEnv+"="+name)
@@ -205,28 +208,31 @@ func (h *helperState) start() (int, error) {
 		cmd.Dir = "/"
 	}
 	if err := h.net.do(cmd.Start); err != nil {
-		return 0, fmt.Errorf("starting %s: %w", spec.Argv[0], err)
+		return nil, fmt.Errorf("starting %s: %w", spec.Argv[0], err)
 	}
 	h.mu.Lock()
 	h.proc = cmd.Process
 	h.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		how := "exited 0"
-		if err != nil {
-			how = err.Error()
+	return cmd, nil
+}
+
+// reportEnd waits for the program, tells the caller how it ended, and
+// ends the helper with the program's status.
+func (h *helperState) reportEnd(cmd *exec.Cmd) {
+	err := cmd.Wait()
+	how := "exited 0"
+	if err != nil {
+		how = err.Error()
+	}
+	_ = h.reply(message{Exited: how})
+	code := cmd.ProcessState.ExitCode()
+	if code < 0 {
+		code = 128
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code += int(ws.Signal())
 		}
-		_ = h.reply(message{Exited: how})
-		code := cmd.ProcessState.ExitCode()
-		if code < 0 {
-			code = 128
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				code += int(ws.Signal())
-			}
-		}
-		os.Exit(code)
-	}()
-	return cmd.Process.Pid, nil
+	}
+	os.Exit(code)
 }
 
 func (h *helperState) kill() {

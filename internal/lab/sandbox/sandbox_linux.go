@@ -62,6 +62,10 @@ func Start(ctx context.Context, spec Spec, out io.Writer) (_ *Sandbox, err error
 	cmd.Env = []string{helperEnv + "=1"}
 	cmd.ExtraFiles = []*os.File{theirs}
 	cmd.Stdout, cmd.Stderr = out, out
+	// A writer that is not a file is fed by a copy that ends when every
+	// holder of the pipe has closed it: a forked child outliving the
+	// program must not hold Wait (and Done) for ever.
+	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS | unix.CLONE_NEWNET | unix.CLONE_NEWUTS,
 		// The program is in the helper's group: stopping the group stops
@@ -84,11 +88,28 @@ func Start(ctx context.Context, spec Spec, out io.Writer) (_ *Sandbox, err error
 		}
 		return nil, fmt.Errorf("starting the sandbox helper: %w", err)
 	}
+	// The helper has its copy: with ours closed, the helper's exit is the
+	// control socket's end.
+	theirs.Close()
 	s := &Sandbox{cmd: cmd, ctl: ctl, replies: make(chan reply, 1), done: make(chan struct{})}
-	go s.read()
+	readDone := make(chan struct{})
+	go func() {
+		s.read()
+		close(readDone)
+	}()
+	// Done means all of it is over: the helper's last message (how the
+	// program exited) read, and what it printed copied to out. So the
+	// control socket is read to its end before it is closed, and closed
+	// only if something else holds the helper's end open.
 	go func() {
 		s.waitErr = cmd.Wait()
-		ctl.Close()
+		select {
+		case <-readDone:
+		case <-time.After(time.Second):
+			ctl.Close()
+			<-readDone
+		}
+		close(s.done)
 	}()
 	defer func() {
 		if err != nil {
@@ -150,7 +171,6 @@ func (s *Sandbox) closeSockets() {
 
 // read routes the helper's messages: the program's end, or a reply.
 func (s *Sandbox) read() {
-	defer close(s.done)
 	for {
 		m, files, err := receive(s.ctl)
 		if err != nil {
