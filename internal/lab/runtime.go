@@ -28,9 +28,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -41,6 +39,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi/fromclientset"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kwokrule"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
@@ -86,9 +85,6 @@ func (in Inputs) Lookup(k string) (string, bool) {
 	v, ok := in.Env[k]
 	return v, ok
 }
-
-// ClusterPortForwards is kwok's cluster-scoped port-forward rule resource.
-var ClusterPortForwards = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "clusterportforwards"}
 
 // Instance is a running program.
 type Instance struct {
@@ -319,7 +315,7 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	dialer.Source, _ = netip.ParseAddr(pod.Status.PodIP)
 	inst := &Instance{
 		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID,
-		Rule: "kfp-lab-" + string(pod.UID), dialer: dialer, pod: pod,
+		Rule: kwokrule.Name(pod.UID), dialer: dialer, pod: pod,
 	}
 	var dial func(ctx context.Context, port int32) (net.Conn, error)
 	if prog.Handler == nil {
@@ -445,7 +441,7 @@ func (r *Runtime) watchExit(key string, inst *Instance) {
 func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.dyn.Resource(ClusterPortForwards).Delete(sctx, inst.Rule, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.dyn.Resource(kwokrule.Resource).Delete(sctx, inst.Rule, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 		r.log.Warn("removing port-forward rule", "rule", inst.Rule, "err", err)
 	}
 	// Out of the table first: a process that exits because it is being
@@ -491,36 +487,15 @@ func (r *Runtime) release(inst *Instance) {
 
 // applyRule forwards each container port of the pod to its local address.
 func (r *Runtime) applyRule(ctx context.Context, inst *Instance, addrs map[int32]string) error {
-	byTarget := map[string][]any{}
-	var targets []string
-	for port, addr := range addrs {
-		if _, ok := byTarget[addr]; !ok {
-			targets = append(targets, addr)
-		}
-		byTarget[addr] = append(byTarget[addr], int64(port))
+	rule, err := kwokrule.New(inst.Namespace, inst.Pod, inst.UID, addrs)
+	if err != nil {
+		return err
 	}
-	sort.Strings(targets)
-	var forwards []any
-	for _, addr := range targets {
-		_, portStr, _ := net.SplitHostPort(addr)
-		var local int64
-		_, _ = fmt.Sscan(portStr, &local)
-		forwards = append(forwards, map[string]any{"ports": byTarget[addr], "target": map[string]any{"address": "127.0.0.1", "port": local}})
-	}
-	rule := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kwok.x-k8s.io/v1alpha1",
-		"kind":       "ClusterPortForward",
-		"metadata":   map[string]any{"name": inst.Rule, "labels": map[string]any{"app.kubernetes.io/managed-by": "kfp-connect-lab"}},
-		"spec": map[string]any{
-			"selector": map[string]any{"matchNamespaces": []any{inst.Namespace}, "matchNames": []any{inst.Pod}},
-			"forwards": forwards,
-		},
-	}}
-	_, err := r.dyn.Resource(ClusterPortForwards).Create(ctx, rule, metav1.CreateOptions{})
+	_, err = r.dyn.Resource(kwokrule.Resource).Create(ctx, rule, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		err = r.dyn.Resource(ClusterPortForwards).Delete(ctx, inst.Rule, metav1.DeleteOptions{})
+		err = r.dyn.Resource(kwokrule.Resource).Delete(ctx, inst.Rule, metav1.DeleteOptions{})
 		if err == nil {
-			_, err = r.dyn.Resource(ClusterPortForwards).Create(ctx, rule, metav1.CreateOptions{})
+			_, err = r.dyn.Resource(kwokrule.Resource).Create(ctx, rule, metav1.CreateOptions{})
 		}
 	}
 	if err != nil {

@@ -4,7 +4,10 @@
 // the cluster's own Service and EndpointSlice objects to a ready pod, which is
 // then reached by a client-go port-forward. So a missing Service fails like a
 // DNS miss, a Service without ready endpoints like a refused connection, and
-// the answer comes from whatever serves that pod's port.
+// the answer comes from whatever serves that pod's port. A pod the lab runs
+// on a kwok cluster of this machine is reached where kwok would connect for
+// it (internal/kube/kwokrule), so a reset reaches the caller as it would
+// across a pod network.
 package svcdial
 
 import (
@@ -34,6 +37,7 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/discover"
 	"github.com/kfp-connect/kfp-connect/internal/kube/kubeapi"
+	"github.com/kfp-connect/kfp-connect/internal/kube/kwokrule"
 	"github.com/kfp-connect/kfp-connect/internal/mesh"
 )
 
@@ -57,6 +61,12 @@ type Dialer struct {
 	// caller is nobody the mesh knows.
 	Source netip.Addr
 
+	// local is whether the API server is on this machine, so a lab's
+	// kwok rules name addresses the dialer can reach itself; rules is
+	// whether it serves kwok's rules at all (asked once).
+	local bool
+	rules func(context.Context) bool
+
 	mu       sync.Mutex
 	forwards map[string]*forward // pod namespace/name/uid:port → running forward
 	closed   bool
@@ -77,7 +87,31 @@ func New(cfg *rest.Config, namespace string) (*Dialer, error) {
 	if namespace == "" {
 		namespace = "default"
 	}
-	return &Dialer{client: client, config: cfg, Namespace: namespace, ClusterDomain: "cluster.local", forwards: map[string]*forward{}}, nil
+	d := &Dialer{client: client, config: cfg, Namespace: namespace, ClusterDomain: "cluster.local", local: onThisMachine(cfg.Host), forwards: map[string]*forward{}}
+	var once sync.Once
+	var served bool
+	d.rules = func(ctx context.Context) bool {
+		once.Do(func() {
+			_, err := client.CoreREST().Get().AbsPath(kwokrule.GroupVersionPath()).DoRaw(ctx)
+			served = err == nil
+		})
+		return served
+	}
+	return d, nil
+}
+
+// onThisMachine says whether an API server URL names a loopback host.
+func onThisMachine(server string) bool {
+	u, err := url.Parse(server)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // Transport is an HTTP transport that dials through the dialer. It keeps no
@@ -118,7 +152,7 @@ func (d *Dialer) DialTarget(ctx context.Context, network string, t *Target) (net
 	if viaSidecar {
 		port = mesh.InboundPort
 	}
-	local, err := d.forwardTo(ctx, t.Pod, port)
+	local, err := d.podAddr(ctx, t.Pod, port)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: fmt.Errorf("port-forward to pod %s/%s:%d: %w", t.Pod.Namespace, t.Pod.Name, port, err)}
 	}
@@ -146,7 +180,7 @@ func (d *Dialer) DialTarget(ctx context.Context, network string, t *Target) (net
 // DialPod connects to a pod's port through a port-forward, as
 // `kubectl port-forward pod/NAME` would.
 func (d *Dialer) DialPod(ctx context.Context, pod *corev1.Pod, port int) (net.Conn, error) {
-	local, err := d.forwardTo(ctx, pod, port)
+	local, err := d.podAddr(ctx, pod, port)
 	if err != nil {
 		return nil, err
 	}
@@ -281,6 +315,22 @@ func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *cor
 		}
 	}
 	return nil, 0, nil
+}
+
+// podAddr is where this machine connects to the pod's port: the address a
+// lab's kwok rule forwards it to, read afresh each time as kwok reads it,
+// or else a port-forward's local end.
+func (d *Dialer) podAddr(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
+	if d.local && pod.UID != "" && d.rules(ctx) {
+		// No rule (not kwok, not the lab's pod), or no answer: the
+		// port-forward decides, as it did before rules were read.
+		if raw, err := d.client.CoreREST().Get().AbsPath(kwokrule.Path(pod.UID)).DoRaw(ctx); err == nil {
+			if addr, ok, err := kwokrule.Target(raw, pod.Namespace, pod.Name, port); err == nil && ok {
+				return addr, nil
+			}
+		}
+	}
+	return d.forwardTo(ctx, pod, port)
 }
 
 // forwardTo returns a local address forwarded to the pod's port, starting a
