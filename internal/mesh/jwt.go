@@ -447,15 +447,27 @@ func parseSet(body []byte) ([]json.RawMessage, error) {
 }
 
 // keySet is one rule's keys, fetched on first use and cached. A failed
-// fetch is not cached: the next request tries again.
+// fetch is not cached: the next request tries again. Requests that arrive
+// while a fetch is under way wait for that one, as Envoy's requests wait
+// for its pending JWKS fetch, rather than each starting its own after it:
+// behind an unreachable jwksUri a burst of requests then fails together
+// after one fetch timeout, not one timeout after another.
 type keySet struct {
 	fetch func(context.Context) ([]json.RawMessage, error)
 	now   func() time.Time
 
-	mu      sync.Mutex
-	fetched time.Time
-	forced  time.Time
-	keys    []jwk
+	mu       sync.Mutex
+	fetched  time.Time
+	forced   time.Time
+	keys     []jwk
+	inflight *fetchCall
+}
+
+// fetchCall is one fetch and what it gave.
+type fetchCall struct {
+	done chan struct{}
+	keys []jwk
+	err  error
 }
 
 type jwk struct {
@@ -465,12 +477,44 @@ type jwk struct {
 
 func (ks *keySet) get(ctx context.Context) ([]jwk, error) {
 	ks.mu.Lock()
-	defer ks.mu.Unlock()
 	if !ks.fetched.IsZero() && ks.now().Sub(ks.fetched) < jwksCacheFor {
-		return ks.keys, nil
+		keys := ks.keys
+		ks.mu.Unlock()
+		return keys, nil
 	}
+	call := ks.inflight
+	if call == nil {
+		call = &fetchCall{done: make(chan struct{})}
+		ks.inflight = call
+		// Not the first caller's to cancel: others wait for it too. The
+		// fetch timeout bounds it.
+		go ks.run(context.WithoutCancel(ctx), call)
+	}
+	ks.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.keys, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// run fetches the keys for call and caches them if it got any.
+func (ks *keySet) run(ctx context.Context, call *fetchCall) {
 	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
 	defer cancel()
+	keys, err := ks.fetchKeys(ctx)
+	ks.mu.Lock()
+	if err == nil {
+		ks.keys, ks.fetched = keys, ks.now()
+	}
+	ks.inflight = nil
+	ks.mu.Unlock()
+	call.keys, call.err = keys, err
+	close(call.done)
+}
+
+func (ks *keySet) fetchKeys(ctx context.Context) ([]jwk, error) {
 	raw, err := ks.fetch(ctx)
 	if err != nil {
 		return nil, err
@@ -484,8 +528,7 @@ func (ks *keySet) get(ctx context.Context) ([]jwk, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("the JWKS holds no usable key")
 	}
-	ks.keys, ks.fetched = keys, ks.now()
-	return ks.keys, nil
+	return keys, nil
 }
 
 func (ks *keySet) refresh(ctx context.Context) ([]jwk, error) {

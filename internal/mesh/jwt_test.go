@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -273,5 +274,54 @@ func TestParseECJWK(t *testing.T) {
 		if _, err := parseJWK(bad); err == nil {
 			t.Fatalf("%s: a point off the curve was accepted", curve.Params().Name)
 		}
+	}
+}
+
+// Requests that come while the JWKS fetch hangs share that one fetch and
+// its failure, so a burst behind an unreachable jwksUri waits one fetch
+// timeout, not one per request in turn; the next request after it tries
+// again.
+func TestConcurrentRequestsShareAFetch(t *testing.T) {
+	release := make(chan struct{})
+	var fetches atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		<-release
+		http.Error(w, "unreachable", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	c := config(t, ra("foo", "r", "  jwtRules: [{issuer: x, jwksUri: "+srv.URL+"/jwks}]"))
+	a := &Authenticator{}
+	const n = 5
+	failures := make(chan string, n)
+	for range n {
+		go func() {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Authorization", "Bearer "+forged(t, jwt.MapClaims{"iss": "x", "sub": "s"}))
+			failures <- a.Authenticate(context.Background(), c.JWTRules(httpbin), r).Failure
+		}()
+	}
+	// Every request is waiting once the one fetch has arrived and no
+	// second one has: give stragglers the chance to start a fetch of their
+	// own (they must not) by waiting for the first to be in.
+	deadline := time.Now().Add(5 * time.Second)
+	for fetches.Load() == 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	close(release)
+	for range n {
+		if f := <-failures; f != JWKSFetchFailed {
+			t.Errorf("failure %q, want %q", f, JWKSFetchFailed)
+		}
+	}
+	if got := fetches.Load(); got < 1 || got >= n {
+		t.Errorf("%d fetches for %d concurrent requests, want them shared", got, n)
+	}
+	// A failed fetch is not kept: the next request fetches again.
+	before := fetches.Load()
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+forged(t, jwt.MapClaims{"iss": "x", "sub": "s"}))
+	if f := a.Authenticate(context.Background(), c.JWTRules(httpbin), r).Failure; f != JWKSFetchFailed || fetches.Load() != before+1 {
+		t.Errorf("after the failed fetch: %q with %d fetches, want a new one", f, fetches.Load()-before)
 	}
 }
