@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -166,12 +170,19 @@ var kwokPortOptions = []string{
 	"kubeApiserverPort", "etcdPort", "etcdPeerPort", "kubeControllerManagerPort", "kubeSchedulerPort", "kwokControllerPort",
 }
 
-// freePorts returns n distinct loopback ports the kernel considers free.
-// kwokctl picks unset ports by counting down from 32767 and taking the first
-// one not in use, so two clusters created at the same moment pick the same
-// ports and one of them never starts (measured); kernel-chosen ephemeral
-// ports make that collision improbable.
+// freePorts returns n distinct loopback ports free now, below the kernel's
+// ephemeral range. kwokctl picks unset ports by counting down from 32767
+// and taking the first one not in use, so two clusters created at the same
+// moment pick the same ports and one of them never starts (measured). The
+// ports are free only until kwok's processes bind them, a second or more
+// later: a port from the ephemeral range (a listener on :0) can meanwhile
+// become the source port of any outgoing connection on the machine, which
+// the matrix makes by the hundred (measured: etcd's "bind: address already
+// in use", the cluster never ready), while no connection is given a port
+// below that range. Random choice keeps concurrent creates apart.
 func freePorts(n int) ([]int, error) {
+	low := ephemeralLow()
+	const floor = 10000
 	var ports []int
 	var ls []net.Listener
 	defer func() {
@@ -179,16 +190,44 @@ func freePorts(n int) ([]int, error) {
 			_ = l.Close()
 		}
 	}()
-	for range n {
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 100*n {
+			return nil, fmt.Errorf("finding %d free ports between %d and %d for the kwok cluster: only %d after %d tries", n, floor, low, len(ports), tries)
+		}
 		// Holding every listener until all are chosen keeps them distinct.
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", floor+rand.IntN(low-floor)))
 		if err != nil {
-			return nil, fmt.Errorf("finding a free port for the kwok cluster: %w", err)
+			continue
 		}
 		ls = append(ls, l)
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow is where the kernel's ephemeral ports begin (Linux's
+// net.ipv4.ip_local_port_range), 32768 where it cannot be read or leaves
+// too little below it.
+func ephemeralLow() int {
+	const fallback = 32768
+	f, err := os.Open("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return fallback
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, 64)) // two numbers
+	if err != nil {
+		return fallback
+	}
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		return fallback
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil || low < 20000 {
+		return fallback
+	}
+	return low
 }
 
 // A kwok cluster's address ranges: the apiserver's default Service range
@@ -239,6 +278,16 @@ func kwokctlConfig(bin string, ports []int) ([]byte, error) {
 				"extraArgs": []any{
 					map[string]any{"key": "endpoint-reconciler-type", "value": "none"},
 					map[string]any{"key": "service-cluster-ip-range", "value": ServiceCIDR},
+				},
+			},
+			map[string]any{
+				"name": "etcd",
+				// A throw-away cluster's store need not survive a crash:
+				// without an fsync per write, clusters side by side (the
+				// matrix runs four) stop queueing on the disk, as the
+				// node provider's etcd does not either.
+				"extraArgs": []any{
+					map[string]any{"key": "unsafe-no-fsync", "value": "true"},
 				},
 			},
 		},

@@ -65,6 +65,11 @@ func TestFreePortsDistinct(t *testing.T) {
 		if p <= 0 || seen[p] {
 			t.Fatalf("ports %v not distinct and positive", ports)
 		}
+		// No outgoing connection is given a port below the ephemeral
+		// range, so none takes one before kwok's processes bind it.
+		if p >= ephemeralLow() {
+			t.Errorf("port %d is in the ephemeral range (from %d)", p, ephemeralLow())
+		}
 		seen[p] = true
 	}
 }
