@@ -48,7 +48,7 @@ var _ = Describe("kfp-connect conformance against a node lab, in-cluster cases a
 		// "<archive>\t<ref> (and :latest)"
 		image = strings.Fields(stdout)[1]
 
-		GinkgoT().Setenv("XDG_CACHE_HOME", GinkgoT().TempDir())
+		ownLabState(ctx)
 		name := fmt.Sprintf("command-node-%d", os.Getpid())
 		DeferCleanup(func(ctx SpecContext) {
 			code, _, _ := kfpConnect(ctx, bin, 2*time.Minute, "lab", "down", "--name", name)

@@ -55,7 +55,7 @@ var _ = Describe("kfp-connect lab up --program with a real server", Ordered, fun
 			b, err := build.CombinedOutput()
 			Expect(err).NotTo(HaveOccurred(), "go build %s: %s", pkg, b)
 		}
-		GinkgoT().Setenv("XDG_CACHE_HOME", GinkgoT().TempDir())
+		ownLabState(ctx)
 
 		name = fmt.Sprintf("program-%d", os.Getpid())
 		DeferCleanup(func(ctx SpecContext) {

@@ -31,7 +31,7 @@ var _ = Describe("kfp-connect conformance --disruptive after the ml-pipeline Ser
 		build.Dir = filepath.Join("..", "..")
 		out, err := build.CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
-		GinkgoT().Setenv("XDG_CACHE_HOME", GinkgoT().TempDir())
+		ownLabState(ctx)
 		name := fmt.Sprintf("restored-%d", os.Getpid())
 		DeferCleanup(func(ctx SpecContext) {
 			code, _, _ := kfpConnect(ctx, bin, time.Minute, "lab", "down", "--name", name)
