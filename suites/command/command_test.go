@@ -140,7 +140,6 @@ func changes(before, after []string) []string {
 	return out
 }
 
-// buildConnect builds the kfp-connect binary the specs run.
 // ownLabState gives the spec a lab state directory of its own
 // (XDG_CACHE_HOME, where labd keeps its labs), and nothing else of the
 // user's cache: Go's build cache, which also lives there when GOCACHE is
@@ -156,6 +155,7 @@ func ownLabState(ctx context.Context) {
 	GinkgoT().Setenv("XDG_CACHE_HOME", GinkgoT().TempDir())
 }
 
+// buildConnect builds the kfp-connect binary the specs run.
 func buildConnect(ctx context.Context) string {
 	bin := filepath.Join(GinkgoT().TempDir(), "kfp-connect")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kfp-connect")

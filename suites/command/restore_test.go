@@ -3,8 +3,6 @@ package command_test
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -26,11 +24,7 @@ var _ = Describe("kfp-connect conformance --disruptive after the ml-pipeline Ser
 		tools, err := cluster.ToolsBin(os.Getenv, cluster.KwokBinaries...)
 		Expect(err).NotTo(HaveOccurred(), "the lab needs the pinned binaries: run `make tools`")
 		GinkgoT().Setenv(cluster.ToolsBinEnv, tools)
-		bin := filepath.Join(GinkgoT().TempDir(), "kfp-connect")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/kfp-connect")
-		build.Dir = filepath.Join("..", "..")
-		out, err := build.CombinedOutput()
-		Expect(err).NotTo(HaveOccurred(), "go build: %s", out)
+		bin := buildConnect(ctx)
 		ownLabState(ctx)
 		name := fmt.Sprintf("restored-%d", os.Getpid())
 		DeferCleanup(func(ctx SpecContext) {
