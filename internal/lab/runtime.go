@@ -93,7 +93,6 @@ type Instance struct {
 	Pod       string
 	UID       types.UID
 	Addr      string // where its first port is reached on this machine
-	Rule      string // ClusterPortForward name
 
 	server  *http.Server // a stand-in's
 	proc    *proc        // a pod process's
@@ -315,7 +314,7 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	dialer.Source, _ = netip.ParseAddr(pod.Status.PodIP)
 	inst := &Instance{
 		Program: prog.Name, Namespace: pod.Namespace, Pod: pod.Name, UID: pod.UID,
-		Rule: kwokrule.Name(pod.UID), dialer: dialer, pod: pod,
+		dialer: dialer, pod: pod,
 	}
 	var dial func(ctx context.Context, port int32) (net.Conn, error)
 	if prog.Handler == nil {
@@ -441,8 +440,8 @@ func (r *Runtime) watchExit(key string, inst *Instance) {
 func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.dyn.Resource(kwokrule.Resource).Delete(sctx, inst.Rule, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		r.log.Warn("removing port-forward rule", "rule", inst.Rule, "err", err)
+	if err := r.dyn.Resource(kwokrule.Resource).Delete(sctx, kwokrule.Name(inst.UID), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		r.log.Warn("removing port-forward rule", "rule", kwokrule.Name(inst.UID), "err", err)
 	}
 	// Out of the table first: a process that exits because it is being
 	// stopped is not one to restart.
@@ -493,7 +492,7 @@ func (r *Runtime) applyRule(ctx context.Context, inst *Instance, addrs map[int32
 	}
 	_, err = r.dyn.Resource(kwokrule.Resource).Create(ctx, rule, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		err = r.dyn.Resource(kwokrule.Resource).Delete(ctx, inst.Rule, metav1.DeleteOptions{})
+		err = r.dyn.Resource(kwokrule.Resource).Delete(ctx, rule.GetName(), metav1.DeleteOptions{})
 		if err == nil {
 			_, err = r.dyn.Resource(kwokrule.Resource).Create(ctx, rule, metav1.CreateOptions{})
 		}
@@ -665,7 +664,7 @@ func (r *Runtime) Instances() []Instance {
 	defer r.mu.Unlock()
 	out := make([]Instance, 0, len(r.instances))
 	for _, i := range r.instances {
-		out = append(out, Instance{Program: i.Program, Namespace: i.Namespace, Pod: i.Pod, UID: i.UID, Addr: i.Addr, Rule: i.Rule})
+		out = append(out, Instance{Program: i.Program, Namespace: i.Namespace, Pod: i.Pod, UID: i.UID, Addr: i.Addr})
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Namespace+"/"+out[a].Pod < out[b].Namespace+"/"+out[b].Pod })
 	return out
