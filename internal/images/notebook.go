@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -41,6 +42,9 @@ type NotebookInputs struct {
 	Venv string
 	// Driver is the SDK driver (internal/sdkrun) the pods run.
 	Driver []byte
+	// Bytecode is an empty folder the modules' compiled bytecode is
+	// written to, for the image to carry (see compileBytecode).
+	Bytecode string
 }
 
 // sdkModules are the modules the SDK's client paths import (the SDK
@@ -142,6 +146,11 @@ func NotebookFiles(ctx context.Context, in NotebookInputs) ([]File, error) {
 		return nil, err
 	}
 	files = append(append(files, sdk...), venv...)
+	pycs, err := compileBytecode(ctx, in.Python, in.Bytecode, files)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, pycs...)
 	files = append(files,
 		File{Path: NotebookDriver, Data: in.Driver},
 		File{Path: NotebookHome, Dir: true, UID: NotebookUID, GID: NotebookUID},
@@ -290,4 +299,62 @@ func tree(dir, dest string, skip func(rel string) bool) ([]File, error) {
 		return nil
 	})
 	return out, err
+}
+
+// compileBytecode compiles every Python module among files into bytecode
+// under dir and returns the compiled files, each where the interpreter looks
+// for it in the image (__pycache__ beside its source). Installers compile
+// at install time (pip, Debian's py3compile); an image without bytecode
+// makes every pod compile each module it imports, and as jovyan it cannot
+// keep the result: `import kfp.client` took 2.6 s instead of 0.7. The
+// image's files all carry one fixed date, so the bytecode is checked
+// against its source's hash (PEP 552), not its date.
+func compileBytecode(ctx context.Context, python, dir string, files []File) ([]File, error) {
+	if dir == "" {
+		return nil, errors.New("the notebook image: no folder to compile its bytecode in")
+	}
+	type module struct{ Source, Path string }
+	var mods []module
+	for _, f := range files {
+		if f.Source != "" && strings.HasSuffix(f.Path, ".py") {
+			mods = append(mods, module{f.Source, f.Path})
+		}
+	}
+	// A module that does not compile (a template, Python 2 left in a
+	// package) is left as the installers leave it: without bytecode.
+	const script = `
+import importlib.util, json, multiprocessing, os, py_compile, sys
+
+def compile(m):
+    pyc = importlib.util.cache_from_source(m["Path"])
+    try:
+        py_compile.compile(m["Source"], cfile=os.path.join(sys.argv[1], pyc.lstrip("/")), dfile=m["Path"], doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+    except py_compile.PyCompileError:
+        return None
+    return pyc
+
+with multiprocessing.Pool() as pool:
+    json.dump([p for p in pool.map(compile, json.load(sys.stdin), chunksize=64) if p], sys.stdout)
+`
+	in, err := json.Marshal(mods)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, python, "-W", "ignore", "-c", script, dir)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}
+	var out, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(in), &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("the notebook image: compiling its modules with %s: %v\n%s", python, err, stderr.String())
+	}
+	var compiled []string
+	if err := json.Unmarshal(out.Bytes(), &compiled); err != nil {
+		return nil, fmt.Errorf("the notebook image: compiling its modules: %w", err)
+	}
+	pycs := make([]File, 0, len(compiled))
+	for _, p := range compiled {
+		pycs = append(pycs, File{Path: p, Source: filepath.Join(dir, p)})
+	}
+	return pycs, nil
 }

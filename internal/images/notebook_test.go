@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,7 +44,7 @@ func TestNotebookImage(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
-	files, err := NotebookFiles(ctx, NotebookInputs{Python: py, SDK: sdk, Venv: venv, Driver: sdkrun.DriverScript()})
+	files, err := NotebookFiles(ctx, NotebookInputs{Python: py, SDK: sdk, Venv: venv, Driver: sdkrun.DriverScript(), Bytecode: filepath.Join(dir, "bytecode")})
 	if errors.Is(err, sdkrun.ErrNoSDK) {
 		t.Skip(err)
 	}
@@ -60,6 +61,28 @@ func TestNotebookImage(t *testing.T) {
 		"/usr/lib/python3.11/json/__init__.py", NotebookHome} {
 		if _, ok := have[p]; !ok {
 			t.Errorf("the image lacks %s", p)
+		}
+	}
+	// Each module comes with its bytecode, checked against its source's
+	// hash (PEP 552: flags 0b11), as the image's dates are all one.
+	for _, src := range []string{NotebookSDK + "/kfp/client/client.py", "/usr/lib/python3/dist-packages/kubernetes/client/api_client.py", "/usr/lib/python3.11/json/__init__.py"} {
+		dir, base := filepath.Split(src)
+		var pyc File
+		for p, f := range have {
+			if strings.HasPrefix(p, dir+"__pycache__/"+strings.TrimSuffix(base, ".py")+".cpython-") && strings.HasSuffix(p, ".pyc") {
+				pyc = f
+			}
+		}
+		if pyc.Source == "" {
+			t.Errorf("the image has no bytecode for %s", src)
+			continue
+		}
+		b, err := os.ReadFile(pyc.Source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 16 || b[4] != 0b11 {
+			t.Errorf("%s: not bytecode checked by its source's hash (header % x)", pyc.Path, b[:min(len(b), 16)])
 		}
 	}
 	if _, ok := have["/usr/lib/python3.11/test/__init__.py"]; ok {

@@ -64,7 +64,7 @@ func notebookContents(ctx context.Context, src Sources) (Contents, error) {
 	if err != nil {
 		return Contents{}, err
 	}
-	files, err := images.NotebookFiles(ctx, images.NotebookInputs{Python: py, SDK: sdk, Venv: filepath.Dir(filepath.Dir(venv)), Driver: sdkrun.DriverScript()})
+	files, err := images.NotebookFiles(ctx, images.NotebookInputs{Python: py, SDK: sdk, Venv: filepath.Dir(filepath.Dir(venv)), Driver: sdkrun.DriverScript(), Bytecode: filepath.Join(dir, "bytecode")})
 	if err != nil {
 		return Contents{}, err
 	}
