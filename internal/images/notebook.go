@@ -325,7 +325,7 @@ func compileBytecode(ctx context.Context, python, dir string, files []File) ([]F
 	const script = `
 import importlib.util, json, multiprocessing, os, py_compile, sys
 
-def compile(m):
+def compile_one(m):
     pyc = importlib.util.cache_from_source(m["Path"])
     try:
         py_compile.compile(m["Source"], cfile=os.path.join(sys.argv[1], pyc.lstrip("/")), dfile=m["Path"], doraise=True,
@@ -334,8 +334,9 @@ def compile(m):
         return None
     return pyc
 
-with multiprocessing.Pool() as pool:
-    json.dump([p for p in pool.map(compile, json.load(sys.stdin), chunksize=64) if p], sys.stdout)
+# fork: a function of a -c script cannot be sent to a spawned worker.
+with multiprocessing.get_context("fork").Pool() as pool:
+    json.dump([p for p in pool.map(compile_one, json.load(sys.stdin), chunksize=64) if p], sys.stdout)
 `
 	in, err := json.Marshal(mods)
 	if err != nil {
