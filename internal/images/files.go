@@ -81,11 +81,7 @@ func WriteImage(img Image, dest string) error {
 	if err != nil {
 		return fmt.Errorf("image %s: layer: %w", what, err)
 	}
-	layer, err := tarball.LayerFromOpener(opener(data))
-	if err != nil {
-		return fmt.Errorf("image %s: layer: %w", what, err)
-	}
-	base, err := mutate.AppendLayers(empty.Image, layer)
+	base, err := mutate.AppendLayers(empty.Image, uncompressedLayer(data))
 	if err != nil {
 		return fmt.Errorf("image %s: %w", what, err)
 	}

@@ -105,11 +105,7 @@ func WriteArchive(spec Spec, dest string, alsoTagged ...string) error {
 	if err := checkStatic(bin); err != nil {
 		return fmt.Errorf("image %s: %s: %w", spec.Ref, spec.Binary, err)
 	}
-	layer, err := tarball.LayerFromOpener(opener(layerTar(spec.Path, bin)))
-	if err != nil {
-		return fmt.Errorf("image %s: layer: %w", spec.Ref, err)
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	img, err := mutate.AppendLayers(empty.Image, uncompressedLayer(layerTar(spec.Path, bin)))
 	if err != nil {
 		return fmt.Errorf("image %s: %w", spec.Ref, err)
 	}

@@ -47,6 +47,31 @@ func TestWriteArchiveReadBack(t *testing.T) {
 	if got, ok := files["pause"]; !ok || !bytes.Equal(got, want) {
 		t.Errorf("pause in the layer (%d bytes) differs from the binary built (%d bytes)", len(got), len(want))
 	}
+	// The layer is stored as `docker save` stores it: a plain tar, nothing
+	// for this machine's containerd to inflate.
+	m, err := tarball.LoadManifest(func() (io.ReadCloser, error) { return os.Open(archive) })
+	if err != nil || len(m) != 1 || len(m[0].Layers) != 1 {
+		t.Fatalf("manifest.json = %+v, %v; want one image of one layer", m, err)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("no %s in the archive: %v", m[0].Layers[0], err)
+		}
+		if h.Name != m[0].Layers[0] {
+			continue
+		}
+		if _, err := tar.NewReader(tr).Next(); err != nil || strings.HasSuffix(h.Name, ".gz") {
+			t.Errorf("layer %s is not a plain tar: %v", h.Name, err)
+		}
+		break
+	}
 }
 
 // TestDoctorImage builds the doctor's image as `make images` does and checks
