@@ -53,12 +53,14 @@ func WheelOf(bin, dir string) (string, error) {
 }
 
 // Venv makes a fresh venv at dir with python's venv module and installs the
-// wheel into it with the venv's own pip, offline (--no-index), as a user
-// would. The venv sees the system's packages (--system-site-packages): the
-// KFP SDK's dependencies are Debian's; the wheel needs none. It returns the
-// venv's python.
+// wheel into it with pip, offline (--no-index), as a user would. The venv
+// sees the system's packages (--system-site-packages): the KFP SDK's
+// dependencies are Debian's; the wheel needs none. Its pip is the system's
+// too (Debian's python3-pip, run by the venv's python, so it installs into
+// the venv): a venv that bootstraps a pip of its own took 3.2 s of the
+// notebook image's build, one without 0.05 s. It returns the venv's python.
 func Venv(ctx context.Context, python, dir, wheel string) (string, error) {
-	if out, err := exec.CommandContext(ctx, python, "-m", "venv", "--system-site-packages", dir).CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, python, "-m", "venv", "--without-pip", "--system-site-packages", dir).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("%s -m venv: %w\n%s(Debian's python3-venv: make system-deps)", python, err, out)
 	}
 	vpy := filepath.Join(dir, "bin", "python")
