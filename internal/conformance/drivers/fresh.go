@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -180,6 +181,32 @@ func (a *archives) buildAll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The notebook's image (a venv, its modules compiled: about half of the
+	// build, mostly in python) is built beside the others, by a builder of
+	// its own in a folder of its own; the two share only Go's build cache.
+	var notebook []string
+	var notebookErr error
+	if a.opts.Notebook {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			nb := &nodeimages.Builder{ModuleDir: a.opts.ModuleDir, ToolsBin: tools, Dir: filepath.Join(a.dir, "notebook")}
+			if notebookErr = os.Mkdir(nb.Dir, 0o755); notebookErr == nil {
+				notebook, notebookErr = nb.Catalog(ctx, images.NotebookRef)
+			}
+		}()
+		// Every return waits for it.
+		defer func() {
+			<-done
+			// Without it the in-cluster cases still run, the SDK's column
+			// saying why it did not.
+			if notebookErr != nil {
+				a.notes = append(a.notes, fmt.Sprintf("no notebook image, so the SDK does not run in the in-cluster cases: %v", notebookErr))
+			} else {
+				a.paths, a.notebook = append(a.paths, notebook...), true
+			}
+		}()
+	}
 	b := &nodeimages.Builder{ModuleDir: a.opts.ModuleDir, ToolsBin: tools, Dir: a.dir}
 	if a.node {
 		base, err := b.Node(ctx, true)
@@ -205,16 +232,6 @@ func (a *archives) buildAll(ctx context.Context) error {
 		return fmt.Errorf("building the install's images: %w", err)
 	}
 	a.paths, a.absent = append(a.paths, installed...), absent
-	if a.opts.Notebook {
-		// Without it the in-cluster cases still run, the SDK's column
-		// saying why it did not.
-		nb, err := b.Catalog(ctx, images.NotebookRef)
-		if err != nil {
-			a.notes = append(a.notes, fmt.Sprintf("no notebook image, so the SDK does not run in the in-cluster cases: %v", err))
-		} else {
-			a.paths, a.notebook = append(a.paths, nb...), true
-		}
-	}
 	if len(a.opts.ImageArchives) > 0 {
 		a.paths = append(a.paths, a.opts.ImageArchives...)
 		return nil
