@@ -94,7 +94,7 @@ suites-procs:
 # run side by side, a Ginkgo process each (PROCS); most of a case's time is
 # waiting on servers and clusters, not the CPU. On node three: the
 # multi-user in-cluster scenario (a doctor pod and a notebook pod per case)
-# sets the pace alone while the other three share two processes (243-261 s
+# sets the pace alone while the other three share two processes (226-261 s
 # against 292 s in two, the CPU half used either way); a fourth cluster,
 # dealing that scenario's cases over two, made every pod start slower
 # (281 s). An existing cluster is one install the cases change in turn:

@@ -440,8 +440,9 @@ func (r *Runtime) watchExit(key string, inst *Instance) {
 func (r *Runtime) stop(ctx context.Context, key string, inst *Instance) {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := r.dyn.Resource(kwokrule.Resource).Delete(sctx, kwokrule.Name(inst.UID), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		r.log.Warn("removing port-forward rule", "rule", kwokrule.Name(inst.UID), "err", err)
+	rule := kwokrule.Name(inst.UID)
+	if err := r.dyn.Resource(kwokrule.Resource).Delete(sctx, rule, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		r.log.Warn("removing port-forward rule", "rule", rule, "err", err)
 	}
 	// Out of the table first: a process that exits because it is being
 	// stopped is not one to restart.
