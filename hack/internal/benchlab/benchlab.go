@@ -32,12 +32,14 @@ type Lab struct {
 // Start creates the cluster (named after prefix and this process), installs
 // KFP's multi-user fixtures and runs their programs. Close removes it all;
 // on error nothing is left.
-func Start(ctx context.Context, prefix string) (l *Lab, err error) {
+func Start(ctx context.Context, prefix string) (_ *Lab, err error) {
 	kw, err := kwok.New(kwok.Options{Name: fmt.Sprintf("%s-%d", prefix, os.Getpid())})
 	if err != nil {
 		return nil, err
 	}
-	l = &Lab{Cluster: kw}
+	// Not the named result: a failing return sets that to nil before this
+	// runs, and the cluster it made would be left running.
+	l := &Lab{Cluster: kw}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, l.Close(ctx))
