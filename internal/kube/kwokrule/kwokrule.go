@@ -11,6 +11,7 @@
 package kwokrule
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 )
 
 // Resource is kwok's cluster-scoped port-forward rule.
@@ -27,6 +29,13 @@ var Resource = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1a
 
 // GroupVersionPath is where the API serves kwok's rules, if it does.
 func GroupVersionPath() string { return "/apis/" + Resource.Group + "/" + Resource.Version }
+
+// Served reports whether the API server of c (a REST client of any group)
+// serves kwok's rules.
+func Served(ctx context.Context, c rest.Interface) bool {
+	_, err := c.Get().AbsPath(GroupVersionPath()).DoRaw(ctx)
+	return err == nil
+}
 
 // Path is the pod's rule's API path, for a raw GET.
 func Path(uid types.UID) string {

@@ -28,9 +28,7 @@ import (
 
 	proxyproto "github.com/pires/go-proxyproto"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
@@ -62,10 +60,12 @@ type Dialer struct {
 	Source netip.Addr
 
 	// local is whether the API server is on this machine, so a lab's
-	// kwok rules name addresses the dialer can reach itself; rules is
-	// whether it serves kwok's rules at all (asked once).
+	// kwok rules name addresses the dialer can reach itself.
 	local bool
-	rules func(context.Context) bool
+	// api reads a route's objects from the API server; watched, when
+	// set, from watches first (NewWatched).
+	api     Routes
+	watched Routes
 
 	mu       sync.Mutex
 	forwards map[string]*forward // pod namespace/name/uid:port → running forward
@@ -84,24 +84,30 @@ func New(cfg *rest.Config, namespace string) (*Dialer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
-	if namespace == "" {
-		namespace = "default"
+	return newDialer(cfg, client, newAPIRoutes(client), namespace), nil
+}
+
+// NewWatched returns a dialer for the cluster of cfg that reads routes from
+// watched first (see Resolve): package view keeps them from informers.
+func NewWatched(cfg *rest.Config, namespace string, watched Routes) (*Dialer, error) {
+	d, err := New(cfg, namespace)
+	if err != nil {
+		return nil, err
 	}
-	d := &Dialer{client: client, config: cfg, Namespace: namespace, ClusterDomain: "cluster.local", local: onThisMachine(cfg.Host), forwards: map[string]*forward{}}
-	var once sync.Once
-	var served bool
-	d.rules = func(ctx context.Context) bool {
-		once.Do(func() {
-			_, err := client.CoreREST().Get().AbsPath(kwokrule.GroupVersionPath()).DoRaw(ctx)
-			served = err == nil
-		})
-		return served
-	}
+	d.watched = watched
 	return d, nil
 }
 
-// onThisMachine says whether an API server URL names a loopback host.
-func onThisMachine(server string) bool {
+func newDialer(cfg *rest.Config, client *kubeapi.Client, api Routes, namespace string) *Dialer {
+	if namespace == "" {
+		namespace = "default"
+	}
+	return &Dialer{client: client, config: cfg, Namespace: namespace, ClusterDomain: "cluster.local", local: OnThisMachine(cfg.Host), api: api, forwards: map[string]*forward{}}
+}
+
+// OnThisMachine says whether an API server URL names a loopback host: then
+// a lab's kwok rules name addresses this machine can reach itself.
+func OnThisMachine(server string) bool {
 	u, err := url.Parse(server)
 	if err != nil {
 		return false
@@ -191,7 +197,21 @@ func (d *Dialer) DialPod(ctx context.Context, pod *corev1.Pod, port int) (net.Co
 // Resolve maps addr to a ready pod and port. A Service that does not exist
 // is a *net.DNSError (not found); one with no ready endpoint for the port is
 // a refused connection, as kube-proxy rejects it.
+//
+// A watched dialer (NewWatched) takes the route its watches show, as
+// kube-proxy and CoreDNS do, and asks the API server only when they show
+// none: so a Service or pod made a moment ago is reached at once, and a
+// failure is always the API server's present answer, never the watch's lag.
 func (d *Dialer) Resolve(ctx context.Context, addr string) (*Target, error) {
+	if d.watched != nil {
+		if t, err := d.resolve(ctx, addr, d.watched); err == nil {
+			return t, nil
+		}
+	}
+	return d.resolve(ctx, addr, d.api)
+}
+
+func (d *Dialer) resolve(ctx context.Context, addr string, from Routes) (*Target, error) {
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, fmt.Errorf("address %q: %w", addr, err)
@@ -200,7 +220,7 @@ func (d *Dialer) Resolve(ctx context.Context, addr string) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("address %q: port is not a number", addr)
 	}
-	svc, err := d.service(ctx, host)
+	svc, err := d.service(ctx, from, host)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +236,7 @@ func (d *Dialer) Resolve(ctx context.Context, addr string) (*Target, error) {
 		// once instead of waiting for the timeout.
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Addr: fakeAddr(addr), Err: timeoutError(fmt.Sprintf("service %s/%s serves no port %d: connect timed out", svc.Namespace, svc.Name, port))}
 	}
-	pod, podPort, err := d.readyEndpoint(ctx, svc, sp)
+	pod, podPort, err := readyEndpoint(ctx, from, svc, sp)
 	if err != nil {
 		return nil, err
 	}
@@ -243,16 +263,16 @@ func (a fakeAddr) String() string  { return string(a) }
 
 // service finds the Service a host names: name, name.ns, name.ns.svc,
 // name.ns.svc.<domain>, or a ClusterIP.
-func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, error) {
+func (d *Dialer) service(ctx context.Context, from Routes, host string) (*corev1.Service, error) {
 	notFound := &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	if ip := net.ParseIP(host); ip != nil {
-		list, err := d.client.Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		list, err := from.Services(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("listing services: %w", err)
 		}
-		for i := range list.Items {
-			if list.Items[i].Spec.ClusterIP == host {
-				return &list.Items[i], nil
+		for _, svc := range list {
+			if svc.Spec.ClusterIP == host {
+				return svc, nil
 			}
 		}
 		return nil, refused(host, "no service has cluster IP "+host)
@@ -269,7 +289,7 @@ func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, err
 	default:
 		return nil, notFound
 	}
-	svc, err := d.client.Services(ns).Get(ctx, name, metav1.GetOptions{})
+	svc, err := from.Service(ctx, ns, name)
 	if apierrors.IsNotFound(err) {
 		return nil, notFound
 	}
@@ -280,14 +300,12 @@ func (d *Dialer) service(ctx context.Context, host string) (*corev1.Service, err
 }
 
 // readyEndpoint picks a ready pod behind the service port, and the pod port.
-func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *corev1.ServicePort) (*corev1.Pod, int, error) {
-	slices, err := d.client.EndpointSlices(svc.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: discoveryv1.LabelServiceName + "=" + svc.Name,
-	})
+func readyEndpoint(ctx context.Context, from Routes, svc *corev1.Service, sp *corev1.ServicePort) (*corev1.Pod, int, error) {
+	slices, err := from.EndpointSlices(ctx, svc.Namespace, svc.Name)
 	if err != nil {
 		return nil, 0, fmt.Errorf("listing endpoints of %s/%s: %w", svc.Namespace, svc.Name, err)
 	}
-	for _, s := range slices.Items {
+	for _, s := range slices {
 		slicePort := 0
 		for _, p := range s.Ports {
 			if p.Port != nil && (p.Name == nil && sp.Name == "" || p.Name != nil && *p.Name == sp.Name) {
@@ -301,7 +319,7 @@ func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *cor
 			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready || ep.TargetRef == nil || ep.TargetRef.Kind != "Pod" {
 				continue
 			}
-			pod, err := d.client.Pods(svc.Namespace).Get(ctx, ep.TargetRef.Name, metav1.GetOptions{})
+			pod, err := from.Pod(ctx, svc.Namespace, ep.TargetRef.Name)
 			if apierrors.IsNotFound(err) {
 				continue
 			}
@@ -318,13 +336,22 @@ func (d *Dialer) readyEndpoint(ctx context.Context, svc *corev1.Service, sp *cor
 }
 
 // podAddr is where this machine connects to the pod's port: the address a
-// lab's kwok rule forwards it to, read afresh each time as kwok reads it,
-// or else a port-forward's local end.
+// lab's kwok rule forwards it to, as kwok reads it (from the watches first
+// on a watched dialer, else the API server), or else a port-forward's
+// local end.
 func (d *Dialer) podAddr(ctx context.Context, pod *corev1.Pod, port int) (string, error) {
-	if d.local && pod.UID != "" && d.rules(ctx) {
+	if d.local && pod.UID != "" {
 		// No rule (not kwok, not the lab's pod), or no answer: the
 		// port-forward decides, as it did before rules were read.
-		if raw, err := d.client.CoreREST().Get().AbsPath(kwokrule.Path(pod.UID)).DoRaw(ctx); err == nil {
+		sources := []Routes{d.api}
+		if d.watched != nil {
+			sources = []Routes{d.watched, d.api}
+		}
+		for _, from := range sources {
+			raw, err := from.Rule(ctx, pod.UID)
+			if err != nil {
+				continue
+			}
 			if addr, ok, err := kwokrule.Target(raw, pod.Namespace, pod.Name, port); err == nil && ok {
 				return addr, nil
 			}

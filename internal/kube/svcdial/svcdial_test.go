@@ -15,8 +15,8 @@ func TestOnThisMachine(t *testing.T) {
 		"https://api.example.com:6443": false,
 		"://not a url":                 false,
 	} {
-		if got := onThisMachine(server); got != want {
-			t.Errorf("onThisMachine(%q) = %t, want %t", server, got, want)
+		if got := OnThisMachine(server); got != want {
+			t.Errorf("OnThisMachine(%q) = %t, want %t", server, got, want)
 		}
 	}
 }
