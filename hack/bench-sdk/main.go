@@ -16,7 +16,6 @@ import (
 	"flag"
 	"fmt"
 
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -30,12 +29,10 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
 	"github.com/kfp-connect/kfp-connect/hack/internal/benchlab"
 	"github.com/kfp-connect/kfp-connect/internal/benchline"
-	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/login"
 	"github.com/kfp-connect/kfp-connect/internal/login/logintest"
@@ -96,16 +93,17 @@ func run(ctx context.Context, n int) (err error) {
 			err = cerr
 		}
 	}()
-	rc := bl.Cluster.RESTConfig()
-	ui, err := forward(ctx, rc, kubeflow.Namespace, fmt.Sprintf("%s.%s:%d", kubeflow.UIServer, kubeflow.Namespace, kubeflow.UIPort))
+	ui, stopUI, err := bl.Forward(ctx, fmt.Sprintf("%s.%s:%d", kubeflow.UIServer, kubeflow.Namespace, kubeflow.UIPort))
 	if err != nil {
 		return err
 	}
-	gw, err := forward(ctx, rc, kubeflow.GatewayNamespace, kubeflow.Gateway+"."+kubeflow.GatewayNamespace+":80")
+	defer stopUI()
+	gw, stopGW, err := bl.Forward(ctx, kubeflow.Gateway+"."+kubeflow.GatewayNamespace+":80")
 	if err != nil {
 		return err
 	}
-	cs, err := kubernetes.NewForConfig(rc)
+	defer stopGW()
+	cs, err := kubernetes.NewForConfig(bl.Cluster.RESTConfig())
 	if err != nil {
 		return err
 	}
@@ -230,23 +228,4 @@ func outcome(o *sdkrun.Outcome) string {
 		return s
 	}
 	return string(o.Result) + " at " + o.Stage
-}
-
-// forward serves a local port joined to svc (name.namespace:port), as
-// kubectl port-forward, and returns its URL; it ends with ctx.
-func forward(ctx context.Context, rc *rest.Config, ns, svc string) (string, error) {
-	d, err := svcdial.New(rc, ns)
-	if err != nil {
-		return "", err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		d.Close()
-		return "", err
-	}
-	go func() {
-		defer d.Close()
-		_ = d.Forward(ctx, ln, svc)
-	}()
-	return "http://" + ln.Addr().String(), nil
 }

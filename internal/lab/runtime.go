@@ -42,6 +42,7 @@ import (
 	"github.com/kfp-connect/kfp-connect/internal/kube/kwokrule"
 	"github.com/kfp-connect/kfp-connect/internal/kube/podenv"
 	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
+	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial/view"
 	"github.com/kfp-connect/kfp-connect/internal/programs"
 	"github.com/kfp-connect/kfp-connect/internal/standin/istiod"
 )
@@ -142,6 +143,7 @@ type Runtime struct {
 	factory  informers.SharedInformerFactory
 	pods     cache.Indexer
 	services cache.Indexer
+	view     *view.View // the pods' kube-proxy and DNS
 	inbound  Inbound
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -218,13 +220,18 @@ func Start(ctx context.Context, cfg *rest.Config, programs []Program, log *slog.
 		return nil, err
 	}
 	r.services = svcInformer.GetIndexer()
+	if r.view, err = view.New(rctx, cfg, r.factory); err != nil {
+		cancel()
+		_ = os.RemoveAll(root)
+		return nil, fmt.Errorf("watching the cluster's Services and endpoints: %w", err)
+	}
 	if r.mesh, err = istiod.Start(rctx, client, dyn); err != nil {
 		cancel()
 		_ = os.RemoveAll(root)
 		return nil, fmt.Errorf("reading the mesh's objects: %w", err)
 	}
 	r.factory.Start(rctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, svcInformer.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podInformer.HasSynced, svcInformer.HasSynced, r.view.HasSynced) {
 		cancel()
 		r.factory.Shutdown()
 		_ = os.RemoveAll(root)
@@ -304,7 +311,7 @@ func (r *Runtime) start(ctx context.Context, key string, pod *corev1.Pod, prog *
 	if len(c.Ports) == 0 {
 		return fmt.Errorf("container %s of %s declares no port to forward", c.Name, key)
 	}
-	dialer, err := svcdial.New(r.config, pod.Namespace)
+	dialer, err := r.view.Dialer(pod.Namespace)
 	if err != nil {
 		return err
 	}
@@ -746,6 +753,12 @@ func (r *Runtime) WaitServed(ctx context.Context, namespace, name string) error 
 		}
 	}
 }
+
+// View is how the lab's pods see the cluster's Services and endpoints, as
+// kube-proxy and DNS show them: its dialers reach Services as those pods
+// do, and its Synced waits until a change the API server holds is what
+// they see (after a fault, before a case dials through it).
+func (r *Runtime) View() *view.View { return r.view }
 
 // Close stops watching, stops every stand-in and removes its rule.
 func (r *Runtime) Close() {

@@ -147,7 +147,7 @@ func Serve(ctx context.Context, opts Options, log *slog.Logger, ready func(State
 	}
 	cfg := c.cfg
 
-	dialer, err := svcdial.New(cfg, kubeflow.Namespace)
+	dialer, err := c.dialer(kubeflow.Namespace)
 	if err != nil {
 		return err
 	}
@@ -213,6 +213,18 @@ type labCluster struct {
 	// close removes the cluster and what runs for it; it is set whenever
 	// anything was created, also when bringing it up failed.
 	close func(context.Context) error
+	// runtime runs the install's programs, on kwok.
+	runtime *lab.Runtime
+}
+
+// dialer is what the lab's port-forwards dial through: on kwok the
+// programs' own view of the cluster (no API request per connection, as
+// kubectl port-forward makes none), elsewhere the API server's answers.
+func (c *labCluster) dialer(namespace string) (*svcdial.Dialer, error) {
+	if c.runtime != nil {
+		return c.runtime.View().Dialer(namespace)
+	}
+	return svcdial.New(c.cfg, namespace)
 }
 
 // upKwok brings up a kwok cluster with the install's programs running in
@@ -245,7 +257,7 @@ func upKwok(ctx context.Context, opts Options, objs []*unstructured.Unstructured
 	if rt, res, err = lab.InstallAndRun(ctx, c.cfg, objs, lab.Programs(bins), log); err != nil {
 		return c, err
 	}
-	c.programsDir = rt.Dir()
+	c.programsDir, c.runtime = rt.Dir(), rt
 	for _, n := range append(res.Skipped, res.Changed...) {
 		c.notHonored = append(c.notHonored, n.String())
 	}

@@ -18,7 +18,6 @@ import (
 
 	"github.com/kfp-connect/kfp-connect/internal/cluster/kwok"
 	"github.com/kfp-connect/kfp-connect/internal/install"
-	"github.com/kfp-connect/kfp-connect/internal/kube/svcdial"
 	"github.com/kfp-connect/kfp-connect/internal/kubeflow"
 	"github.com/kfp-connect/kfp-connect/internal/lab"
 )
@@ -79,7 +78,9 @@ func (l *Lab) Close(ctx context.Context) error {
 // pod behind it, as `kubectl port-forward svc/…`), and returns its URL and
 // the function that stops it.
 func (l *Lab) Forward(ctx context.Context, addr string) (string, func(), error) {
-	dialer, err := svcdial.New(l.Cluster.RESTConfig(), "default")
+	// The lab's own view of the cluster: as kubectl's port-forward, a
+	// connection costs the API server no lookups.
+	dialer, err := l.Runtime.View().Dialer("default")
 	if err != nil {
 		return "", nil, err
 	}
