@@ -36,6 +36,32 @@ var deletable = map[string]schema.GroupVersionResource{
 // apiserver admits pods with their PodDefaults again. A fault's mesh
 // changes (f.Mesh) come first and are undone last.
 func (e *Env) Inject(ctx context.Context, f scenarios.Fault) (revert func(context.Context) error, err error) {
+	undo, err := e.inject(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.labSynced(ctx); err != nil {
+		return nil, errors.Join(err, undo(ctx))
+	}
+	return func(ctx context.Context) error {
+		if err := undo(ctx); err != nil {
+			return err
+		}
+		return e.labSynced(ctx)
+	}, nil
+}
+
+// labSynced waits, where the suite runs the lab's programs (kwok), until
+// their view of Services, endpoints and pods is the API server's: what
+// kube-proxy having synced is on real nodes (waitKubeProxy).
+func (e *Env) labSynced(ctx context.Context) error {
+	if e.Runtime == nil {
+		return nil
+	}
+	return e.Runtime.View().Synced(ctx)
+}
+
+func (e *Env) inject(ctx context.Context, f scenarios.Fault) (revert func(context.Context) error, err error) {
 	if len(f.Mesh) > 0 {
 		undoMesh, err := e.changeMesh(ctx, f.Mesh)
 		if err != nil {
@@ -43,7 +69,7 @@ func (e *Env) Inject(ctx context.Context, f scenarios.Fault) (revert func(contex
 		}
 		rest := f
 		rest.Mesh = nil
-		undoRest, err := e.Inject(ctx, rest)
+		undoRest, err := e.inject(ctx, rest)
 		if err != nil {
 			_ = undoMesh(ctx)
 			return nil, err

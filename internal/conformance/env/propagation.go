@@ -39,9 +39,12 @@ func hasRealPods(ctx context.Context, cs kubernetes.Interface) (bool, error) {
 // server as ml-pipeline's state says: kube-proxy programs a Service's
 // ClusterIP a moment after its endpoints change, and the UI reaches the API
 // server through it (ML_PIPELINE_SERVICE_HOST), as a client pod does. One
-// node, one kube-proxy: once the UI's view is right, every pod's is.
+// node, one kube-proxy: once the UI's view is right, every pod's is. A lab
+// another process runs (an existing kwok lab) is waited for the same way:
+// its programs' view of the endpoints is watch-fed too; the suite's own
+// lab is waited for at once (labSynced).
 func (e *Env) waitThroughProxy(ctx context.Context, ns, name string) error {
-	if !e.RealPods || ns != kubeflow.Namespace || (name != "ml-pipeline" && name != "ml-pipeline-ui") {
+	if (!e.RealPods && e.Runtime != nil) || ns != kubeflow.Namespace || (name != "ml-pipeline" && name != "ml-pipeline-ui") {
 		return nil
 	}
 	deps := e.Client.AppsV1().Deployments(kubeflow.Namespace)
