@@ -45,8 +45,14 @@ func Path(uid types.UID) string {
 // Name is the rule of the pod with this UID.
 func Name(uid types.UID) string { return "kfp-lab-" + string(uid) }
 
-// ManagedBy labels the lab's rules.
+// ManagedBy labels the lab's rules (as the value of managedByLabel).
 const ManagedBy = "kfp-connect-lab"
+
+const managedByLabel = "app.kubernetes.io/managed-by"
+
+// Selector is the label selector of the lab's rules: kwok's others forward
+// to no program of the lab.
+const Selector = managedByLabel + "=" + ManagedBy
 
 // New is the rule forwarding each port of the pod to its address
 // ("127.0.0.1:PORT", where kwok connects).
@@ -75,7 +81,7 @@ func New(namespace, pod string, uid types.UID, addrs map[int32]string) (*unstruc
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": Resource.GroupVersion().String(),
 		"kind":       "ClusterPortForward",
-		"metadata":   map[string]any{"name": Name(uid), "labels": map[string]any{"app.kubernetes.io/managed-by": ManagedBy}},
+		"metadata":   map[string]any{"name": Name(uid), "labels": map[string]any{managedByLabel: ManagedBy}},
 		"spec": map[string]any{
 			"selector": map[string]any{"matchNamespaces": []any{namespace}, "matchNames": []any{pod}},
 			"forwards": forwards,
@@ -112,7 +118,7 @@ func Target(data []byte, namespace, pod string, port int) (addr string, ok bool,
 		return "", false, fmt.Errorf("reading a ClusterPortForward: %w", err)
 	}
 	sel := r.Spec.Selector
-	if r.Metadata.Labels["app.kubernetes.io/managed-by"] != ManagedBy || !slices.Contains(sel.MatchNamespaces, namespace) || !slices.Contains(sel.MatchNames, pod) {
+	if r.Metadata.Labels[managedByLabel] != ManagedBy || !slices.Contains(sel.MatchNamespaces, namespace) || !slices.Contains(sel.MatchNames, pod) {
 		return "", false, nil
 	}
 	for _, f := range r.Spec.Forwards {

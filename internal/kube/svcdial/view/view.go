@@ -21,7 +21,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -62,13 +61,16 @@ func New(ctx context.Context, cfg *rest.Config, factory informers.SharedInformer
 	}
 	v.watched.svcs, v.watched.pods, v.watched.slices = svcs.GetIndexer(), pods.GetIndexer(), slices.GetIndexer()
 	v.synced = []cache.InformerSynced{svcs.HasSynced, pods.HasSynced, slices.HasSynced}
-	if svcdial.OnThisMachine(cfg.Host) && kwokrule.Served(ctx, client.CoreREST()) {
+	askCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	served := svcdial.OnThisMachine(cfg.Host) && kwokrule.Served(askCtx, client.CoreREST())
+	cancel()
+	if served {
 		dyn, err := dynamic.NewForConfig(cfg)
 		if err != nil {
 			return nil, err
 		}
 		rf := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dyn, 0, metav1.NamespaceAll, func(o *metav1.ListOptions) {
-			o.LabelSelector = rulesSelector
+			o.LabelSelector = kwokrule.Selector
 		})
 		rules := rf.ForResource(kwokrule.Resource).Informer()
 		v.watched.rules = rules.GetIndexer()
@@ -77,9 +79,6 @@ func New(ctx context.Context, cfg *rest.Config, factory informers.SharedInformer
 	}
 	return v, nil
 }
-
-// rulesSelector is the lab's rules: kwok's others are not pods of the lab.
-var rulesSelector = labels.Set{"app.kubernetes.io/managed-by": kwokrule.ManagedBy}.String()
 
 // HasSynced reports whether every watch has its first list.
 func (v *View) HasSynced() bool {
@@ -160,7 +159,7 @@ func (v *View) differs(ctx context.Context) (string, error) {
 	if v.watched.rules == nil {
 		return "", nil
 	}
-	raw, err := v.client.CoreREST().Get().AbsPath(kwokrule.GroupVersionPath(), kwokrule.Resource.Resource).Param("labelSelector", rulesSelector).DoRaw(ctx)
+	raw, err := v.client.CoreREST().Get().AbsPath(kwokrule.GroupVersionPath(), kwokrule.Resource.Resource).Param("labelSelector", kwokrule.Selector).DoRaw(ctx)
 	if err != nil {
 		return "", err
 	}
