@@ -52,11 +52,7 @@ func (a *apiRoutes) Services(ctx context.Context) ([]*corev1.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*corev1.Service, len(list.Items))
-	for i := range list.Items {
-		out[i] = &list.Items[i]
-	}
-	return out, nil
+	return pointers(list.Items), nil
 }
 
 func (a *apiRoutes) EndpointSlices(ctx context.Context, namespace, service string) ([]*discoveryv1.EndpointSlice, error) {
@@ -64,11 +60,16 @@ func (a *apiRoutes) EndpointSlices(ctx context.Context, namespace, service strin
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*discoveryv1.EndpointSlice, len(list.Items))
-	for i := range list.Items {
-		out[i] = &list.Items[i]
+	return pointers(list.Items), nil
+}
+
+// pointers points at a list's items, as Routes returns them.
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
 	}
-	return out, nil
+	return out
 }
 
 func (a *apiRoutes) Pod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {

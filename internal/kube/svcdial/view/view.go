@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -118,65 +119,73 @@ func (v *View) Synced(ctx context.Context) error {
 }
 
 // versions is a resource's objects' resourceVersions, by UID.
-type versions map[string]string
+type versions map[types.UID]string
+
+// versionsOf is the versions of a list's items.
+func versionsOf[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) versions {
+	out := make(versions, len(items))
+	for i := range items {
+		m := P(&items[i])
+		out[m.GetUID()] = m.GetResourceVersion()
+	}
+	return out
+}
 
 // differs names the first resource whose objects the view holds at other
 // versions than the API server; "" when none does.
 func (v *View) differs(ctx context.Context) (string, error) {
-	svcs, err := v.client.Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
+	kinds := []struct {
+		name  string
+		store cache.Indexer
+		list  func() (versions, error)
+	}{
+		{"services", v.watched.svcs, func() (versions, error) {
+			l, err := v.client.Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return versionsOf(l.Items), nil
+		}},
+		{"endpointslices", v.watched.slices, func() (versions, error) {
+			l, err := v.client.EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return versionsOf(l.Items), nil
+		}},
+		{"pods", v.watched.pods, func() (versions, error) {
+			l, err := v.client.Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return versionsOf(l.Items), nil
+		}},
+		{"kwok rules", v.watched.rules, func() (versions, error) {
+			raw, err := v.client.CoreREST().Get().AbsPath(kwokrule.GroupVersionPath(), kwokrule.Resource.Resource).Param("labelSelector", kwokrule.Selector).DoRaw(ctx)
+			if err != nil {
+				return nil, err
+			}
+			var l metav1.PartialObjectMetadataList
+			if err := json.Unmarshal(raw, &l); err != nil {
+				return nil, fmt.Errorf("reading the lab's rules: %w", err)
+			}
+			return versionsOf(l.Items), nil
+		}},
 	}
-	want := versions{}
-	for i := range svcs.Items {
-		want[string(svcs.Items[i].UID)] = svcs.Items[i].ResourceVersion
-	}
-	if !same(want, v.watched.svcs) {
-		return "services", nil
-	}
-	slices, err := v.client.EndpointSlices(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	want = versions{}
-	for i := range slices.Items {
-		want[string(slices.Items[i].UID)] = slices.Items[i].ResourceVersion
-	}
-	if !same(want, v.watched.slices) {
-		return "endpointslices", nil
-	}
-	pods, err := v.client.Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	want = versions{}
-	for i := range pods.Items {
-		want[string(pods.Items[i].UID)] = pods.Items[i].ResourceVersion
-	}
-	if !same(want, v.watched.pods) {
-		return "pods", nil
-	}
-	if v.watched.rules == nil {
-		return "", nil
-	}
-	raw, err := v.client.CoreREST().Get().AbsPath(kwokrule.GroupVersionPath(), kwokrule.Resource.Resource).Param("labelSelector", kwokrule.Selector).DoRaw(ctx)
-	if err != nil {
-		return "", err
-	}
-	var rules struct {
-		Items []struct {
-			Metadata metav1.ObjectMeta `json:"metadata"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal(raw, &rules); err != nil {
-		return "", fmt.Errorf("reading the lab's rules: %w", err)
-	}
-	want = versions{}
-	for _, r := range rules.Items {
-		want[string(r.Metadata.UID)] = r.Metadata.ResourceVersion
-	}
-	if !same(want, v.watched.rules) {
-		return "kwok rules", nil
+	for _, k := range kinds {
+		if k.store == nil {
+			continue // no kwok rules watched
+		}
+		want, err := k.list()
+		if err != nil {
+			return "", err
+		}
+		if !same(want, k.store) {
+			return k.name, nil
+		}
 	}
 	return "", nil
 }
@@ -189,20 +198,12 @@ func same(want versions, store cache.Indexer) bool {
 		return false
 	}
 	for _, obj := range objs {
-		m, err := metaOf(obj)
-		if err != nil || want[string(m.GetUID())] != m.GetResourceVersion() {
+		m, err := meta.Accessor(obj)
+		if err != nil || want[m.GetUID()] != m.GetResourceVersion() {
 			return false
 		}
 	}
 	return true
-}
-
-func metaOf(obj any) (metav1.Object, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, fmt.Errorf("%T has no object metadata", obj)
-	}
-	return m, nil
 }
 
 // watched reads the View's informers' stores: svcdial.Routes.
