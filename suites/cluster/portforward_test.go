@@ -37,17 +37,10 @@ var _ = Describe("Port-forward to a Service's pod", Label("portforward"), func()
 		port, err := strconv.Atoi(srvPort)
 		Expect(err).NotTo(HaveOccurred())
 
-		ns, err := clientset.CoreV1().Namespaces().Create(ctx,
-			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "portforward-"}}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() {
-			cctx, cancel := withTimeout(30 * time.Second)
-			defer cancel()
-			Expect(clientset.CoreV1().Namespaces().Delete(cctx, ns.Name, metav1.DeleteOptions{})).To(Succeed())
-		})
+		ns := scratchNamespace(ctx, "portforward-")
 
 		appLabels := map[string]string{"app": "ui"}
-		_, err = clientset.CoreV1().Pods(ns.Name).Create(ctx, &corev1.Pod{
+		_, err = clientset.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "ui", Labels: appLabels},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{
 				Name: "ui", Image: "example.invalid/ui:1",
@@ -55,7 +48,7 @@ var _ = Describe("Port-forward to a Service's pod", Label("portforward"), func()
 			}}},
 		}, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		_, err = clientset.CoreV1().Services(ns.Name).Create(ctx, &corev1.Service{
+		_, err = clientset.CoreV1().Services(ns).Create(ctx, &corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Name: "ui"},
 			Spec: corev1.ServiceSpec{
 				Selector: appLabels,
@@ -69,9 +62,9 @@ var _ = Describe("Port-forward to a Service's pod", Label("portforward"), func()
 		rule := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "kwok.x-k8s.io/v1alpha1",
 			"kind":       "ClusterPortForward",
-			"metadata":   map[string]any{"name": ns.Name},
+			"metadata":   map[string]any{"name": ns},
 			"spec": map[string]any{
-				"selector": map[string]any{"matchNamespaces": []any{ns.Name}, "matchNames": []any{"ui"}},
+				"selector": map[string]any{"matchNamespaces": []any{ns}, "matchNames": []any{"ui"}},
 				"forwards": []any{map[string]any{
 					"ports":  []any{int64(3000)},
 					"target": map[string]any{"address": "127.0.0.1", "port": int64(port)},
@@ -83,15 +76,15 @@ var _ = Describe("Port-forward to a Service's pod", Label("portforward"), func()
 		DeferCleanup(func() {
 			cctx, cancel := withTimeout(30 * time.Second)
 			defer cancel()
-			Expect(dyn.Resource(clusterPortForwards).Delete(cctx, ns.Name, metav1.DeleteOptions{})).To(Succeed())
+			Expect(dyn.Resource(clusterPortForwards).Delete(cctx, ns, metav1.DeleteOptions{})).To(Succeed())
 		})
 
 		By("resolving the Service to a running pod, as kubectl port-forward svc/ui does")
 		var podName string
 		Eventually(ctx, func(g Gomega) {
-			svc, err := clientset.CoreV1().Services(ns.Name).Get(ctx, "ui", metav1.GetOptions{})
+			svc, err := clientset.CoreV1().Services(ns).Get(ctx, "ui", metav1.GetOptions{})
 			g.Expect(err).NotTo(HaveOccurred())
-			pods, err := clientset.CoreV1().Pods(ns.Name).List(ctx, metav1.ListOptions{
+			pods, err := clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
 				LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String(),
 			})
 			g.Expect(err).NotTo(HaveOccurred())
@@ -106,7 +99,7 @@ var _ = Describe("Port-forward to a Service's pod", Label("portforward"), func()
 		By("forwarding a local port to the pod and fetching through it")
 		// First forwards in a fresh cluster can fail while kwok picks up the
 		// rule: retry the whole forward until it answers.
-		Eventually(ctx, fetchThroughPortForward).WithArguments(ns.Name, podName, 3000).Should(Equal(body))
+		Eventually(ctx, fetchThroughPortForward).WithArguments(ns, podName, 3000).Should(Equal(body))
 	}, SpecTimeout(2*time.Minute))
 })
 

@@ -15,6 +15,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -89,6 +91,20 @@ var _ = AfterEach(func() {
 var _ = ReportAfterSuite("reports", suitekit.Reports("cluster-suite"))
 
 // withTimeout is for clean-up funcs that run after the spec's context ended.
+// scratchNamespace creates a namespace named from prefix for the spec and
+// deletes it when the spec ends; it returns its name.
+func scratchNamespace(ctx context.Context, prefix string) string {
+	ns, err := clientset.CoreV1().Namespaces().Create(ctx,
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: prefix}}, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		cctx, cancel := withTimeout(30 * time.Second)
+		defer cancel()
+		Expect(clientset.CoreV1().Namespaces().Delete(cctx, ns.Name, metav1.DeleteOptions{})).To(Succeed())
+	})
+	return ns.Name
+}
+
 func withTimeout(d time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), d)
 }

@@ -30,16 +30,9 @@ var _ = Describe("The lab's view of Services and endpoints", Label("view"), func
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ui") }))
 		DeferCleanup(srv.Close)
 
-		ns, err := clientset.CoreV1().Namespaces().Create(ctx,
-			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "view-"}}, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() {
-			cctx, cancel := withTimeout(30 * time.Second)
-			defer cancel()
-			Expect(clientset.CoreV1().Namespaces().Delete(cctx, ns.Name, metav1.DeleteOptions{})).To(Succeed())
-		})
+		ns := scratchNamespace(ctx, "view-")
 		appLabels := map[string]string{"app": "ui"}
-		pod, err := clientset.CoreV1().Pods(ns.Name).Create(ctx, &corev1.Pod{
+		pod, err := clientset.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "ui", Labels: appLabels},
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "ui", Image: "example.invalid/ui:1",
 				Ports: []corev1.ContainerPort{{ContainerPort: 3000}}}}},
@@ -49,9 +42,9 @@ var _ = Describe("The lab's view of Services and endpoints", Label("view"), func
 			ObjectMeta: metav1.ObjectMeta{Name: "ui"},
 			Spec:       corev1.ServiceSpec{Selector: appLabels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(3000)}}},
 		}
-		_, err = clientset.CoreV1().Services(ns.Name).Create(ctx, svc, metav1.CreateOptions{})
+		_, err = clientset.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
-		rule, err := kwokrule.New(ns.Name, pod.Name, pod.UID, map[int32]string{3000: srv.Listener.Addr().String()})
+		rule, err := kwokrule.New(ns, pod.Name, pod.UID, map[int32]string{3000: srv.Listener.Addr().String()})
 		Expect(err).NotTo(HaveOccurred())
 		_, err = dyn.Resource(kwokrule.Resource).Create(ctx, rule, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
@@ -74,7 +67,7 @@ var _ = Describe("The lab's view of Services and endpoints", Label("view"), func
 		Expect(err).NotTo(HaveOccurred())
 		factory.Start(vctx.Done())
 		Eventually(ctx, routes.HasSynced).Should(BeTrue())
-		dialer, err := routes.Dialer(ns.Name)
+		dialer, err := routes.Dialer(ns)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(dialer.Close)
 		get := func() (string, error) {
@@ -96,14 +89,14 @@ var _ = Describe("The lab's view of Services and endpoints", Label("view"), func
 		Expect(asked.Load()).To(Equal(before), "a connection the view can route asks the API server nothing")
 
 		By("failing as the API server says once Synced returns, after the Service is deleted")
-		Expect(clientset.CoreV1().Services(ns.Name).Delete(ctx, "ui", metav1.DeleteOptions{})).To(Succeed())
+		Expect(clientset.CoreV1().Services(ns).Delete(ctx, "ui", metav1.DeleteOptions{})).To(Succeed())
 		Expect(routes.Synced(ctx)).To(Succeed())
 		_, err = get()
 		var dnsErr *net.DNSError
 		Expect(errors.As(err, &dnsErr) && dnsErr.IsNotFound).To(BeTrue(), "got %v, want a DNS not-found error", err)
 
 		By("reaching the Service again once it is restored")
-		_, err = clientset.CoreV1().Services(ns.Name).Create(ctx, svc, metav1.CreateOptions{})
+		_, err = clientset.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(ctx, get).WithPolling(10 * time.Millisecond).Should(Equal("ui"))
 	}, SpecTimeout(2*time.Minute))
